@@ -1,0 +1,105 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void vreport(const char *prog, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "%s: ", prog);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+void cli_usage_error(const char *prog, const char *usage, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(prog, fmt, ap);
+    va_end(ap);
+    fputs(usage, stderr);
+    exit(EXIT_USAGE);
+}
+
+void cli_fail(const char *prog, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(prog, fmt, ap);
+    va_end(ap);
+    exit(EXIT_RUNTIME);
+}
+
+uint16_t cli_port(const char *prog, const char *usage, const char *opt, const char *value)
+{
+    uint16_t port;
+    if (!net_parse_port(value, &port))
+        cli_usage_error(prog, usage, "invalid %s '%s': expected a port number 0-65535", opt,
+                        value);
+    return port;
+}
+
+unsigned long cli_uint(const char *prog, const char *usage, const char *opt, const char *value,
+                       unsigned long min, unsigned long max)
+{
+    unsigned long v;
+    if (!net_parse_uint(value, max, &v) || v < min)
+        cli_usage_error(prog, usage, "invalid %s '%s': expected a whole number %lu-%lu", opt,
+                        value, min, max);
+    return v;
+}
+
+int64_t cli_seconds(const char *prog, const char *usage, const char *opt, const char *value)
+{
+    int64_t ms;
+    if (!net_parse_seconds(value, &ms))
+        cli_usage_error(prog, usage, "invalid %s '%s': expected seconds > 0, e.g. 2 or 0.5",
+                        opt, value);
+    return ms;
+}
+
+void cli_resolve(const char *prog, const char *host, uint16_t port, int socktype,
+                 struct net_addr *out)
+{
+    char err[NET_ERR_LEN];
+    if (net_resolve(host, port, socktype, out, err) != 0)
+        cli_fail(prog, "%s", err);
+}
+
+void cli_ignore_sigpipe(void)
+{
+    struct sigaction sa = {.sa_handler = SIG_IGN};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
+static int stop_pipe_write_end = -1;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    char b = 1;
+    /* Non-blocking: a second signal with the pipe full is already noted. */
+    if (write(stop_pipe_write_end, &b, 1) < 0) {
+    }
+    errno = saved;
+}
+
+int cli_stop_signal_fd(const char *prog)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0)
+        cli_fail(prog, "pipe: %s", strerror(errno));
+    stop_pipe_write_end = p[1];
+    struct sigaction sa = {.sa_handler = on_stop_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    return p[0];
+}

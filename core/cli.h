@@ -1,0 +1,38 @@
+/* Shell helpers the four reference programs share: usage errors, option
+ * values, signals. The only part of core/ that prints or exits. */
+#ifndef WIRECHECK_CLI_H
+#define WIRECHECK_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "netaddr.h"
+
+/* Exit codes of every program: 0 ok, 1 runtime failure, 2 usage. */
+enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+/* "PROG: <message>" and the usage text on stderr, then exit 2. */
+_Noreturn void cli_usage_error(const char *prog, const char *usage, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* "PROG: <message>" on stderr, then exit 1. */
+_Noreturn void cli_fail(const char *prog, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Parse an option value or exit 2 naming the option and the bad value. */
+uint16_t cli_port(const char *prog, const char *usage, const char *opt, const char *value);
+unsigned long cli_uint(const char *prog, const char *usage, const char *opt, const char *value,
+                       unsigned long min, unsigned long max);
+int64_t cli_seconds(const char *prog, const char *usage, const char *opt, const char *value);
+
+/* Resolves host:port or exits 1 with the resolver's message. */
+void cli_resolve(const char *prog, const char *host, uint16_t port, int socktype,
+                 struct net_addr *out);
+
+/* SIGPIPE ignored: a write to a closed peer is an EPIPE to handle, not death. */
+void cli_ignore_sigpipe(void);
+
+/* SIGTERM and SIGINT write one byte to a self-pipe (no SA_RESTART), so an
+ * event loop polls the returned fd and sees a stop request without races. */
+int cli_stop_signal_fd(const char *prog);
+
+#endif

@@ -1,0 +1,408 @@
+#include "script.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "cursor.h"
+
+#define SCRIPT_FOREIGN_HOST "192.0.2.7"
+#define SCRIPT_PEER_HOST "127.0.0.1"
+
+void script_init(struct script *s, const uint8_t *schedule, size_t len, bool stream)
+{
+    memset(s, 0, sizeof *s);
+    s->p = schedule;
+    s->len = len;
+    s->stream = stream;
+    s->clock_ms = 1000;
+    s->peer_port = 40000;
+}
+
+bool script_exhausted(const struct script *s)
+{
+    return s->off >= s->len && s->pending_len == 0;
+}
+
+static void tick(struct script *s)
+{
+    s->calls++;
+    s->clock_ms += 1;
+}
+
+/* A receive-side event decoded from the schedule. */
+struct event {
+    enum script_op op;
+    const uint8_t *data;
+    size_t data_len;
+    size_t wire_len;
+};
+
+static void queue_send_fault(struct script *s, uint8_t op, uint8_t arg)
+{
+    if (s->send_fault_count < SCRIPT_SEND_QUEUE) {
+        s->send_faults[s->send_fault_count].op = op;
+        s->send_faults[s->send_fault_count].arg = arg;
+        s->send_fault_count++;
+    }
+}
+
+/* Takes up to n bytes at the cursor, fewer if the schedule ends first. */
+static const uint8_t *take_upto(struct cursor *c, size_t n, size_t *got)
+{
+    size_t have = cursor_remaining(c);
+    *got = n < have ? n : have;
+    const uint8_t *at;
+    cursor_bytes(c, *got, &at);
+    return at;
+}
+
+/* Applies the state and send-side opcodes at the head of the schedule, so
+ * that the next opcode (if any) is a receive-side event. */
+static void apply_state_ops(struct script *s)
+{
+    while (s->off < s->len) {
+        struct cursor c;
+        cursor_init(&c, s->p + s->off, s->len - s->off);
+        uint8_t opbyte, u8 = 0;
+        uint16_t u16 = 0;
+        cursor_u8(&c, &opbyte);
+        switch (opbyte & 0x0f) {
+        case SCRIPT_FOREIGN:
+            s->foreign_next = true;
+            break;
+        case SCRIPT_SEND_SHORT:
+            cursor_u8(&c, &u8);
+            queue_send_fault(s, SCRIPT_SEND_SHORT, u8 ? u8 : 1);
+            break;
+        case SCRIPT_SEND_AGAIN:
+        case SCRIPT_SEND_RESET:
+        case SCRIPT_SEND_EINTR:
+            queue_send_fault(s, opbyte & 0x0f, 0);
+            break;
+        case SCRIPT_PEER_PORT:
+            cursor_be16(&c, &u16);
+            s->peer_port = u16;
+            break;
+        case SCRIPT_CLOCK:
+            cursor_u8(&c, &u8);
+            s->clock_ms += (int64_t)u8 * 100;
+            break;
+        default:
+            return;
+        }
+        s->off = cursor_ok(&c) ? s->off + cursor_offset(&c) : s->len;
+    }
+}
+
+/* Decodes the receive-side event at the head without consuming it; *end is
+ * the offset just past it. false when the schedule is exhausted. */
+static bool peek_event(struct script *s, struct event *ev, size_t *end)
+{
+    apply_state_ops(s);
+    if (s->off >= s->len)
+        return false;
+    struct cursor c;
+    cursor_init(&c, s->p + s->off, s->len - s->off);
+    uint8_t opbyte, u8 = 0;
+    uint16_t u16 = 0;
+    cursor_u8(&c, &opbyte);
+    memset(ev, 0, sizeof *ev);
+    ev->op = (enum script_op)(opbyte & 0x0f);
+    switch (ev->op) {
+    case SCRIPT_DATA:
+        cursor_u8(&c, &u8);
+        ev->data = take_upto(&c, u8, &ev->data_len);
+        ev->wire_len = ev->data_len;
+        break;
+    case SCRIPT_DATA_LONG:
+        cursor_be16(&c, &u16);
+        ev->data = take_upto(&c, u16, &ev->data_len);
+        ev->op = SCRIPT_DATA;
+        ev->wire_len = ev->data_len;
+        break;
+    case SCRIPT_TRUNC:
+        cursor_be16(&c, &u16);
+        cursor_u8(&c, &u8);
+        ev->data = take_upto(&c, u8, &ev->data_len);
+        ev->wire_len = u16 > ev->data_len ? u16 : ev->data_len;
+        break;
+    default:
+        break;
+    }
+    *end = cursor_ok(&c) ? s->off + cursor_offset(&c) : s->len;
+    return true;
+}
+
+static bool next_event(struct script *s, struct event *ev)
+{
+    size_t end;
+    if (!peek_event(s, ev, &end))
+        return false;
+    s->off = end;
+    return true;
+}
+
+/* Whether a poll now times out: a TIMEOUT event is next (consumed), or a
+ * datagram socket has nothing more to receive. */
+static bool next_is_timeout(struct script *s)
+{
+    struct event ev;
+    size_t end;
+    bool has = peek_event(s, &ev, &end);
+    if (has && ev.op == SCRIPT_TIMEOUT) {
+        s->off = end;
+        return true;
+    }
+    return !has && !s->stream && s->pending_len == 0;
+}
+
+static ssize_t fail(int e)
+{
+    errno = e;
+    return -1;
+}
+
+/* Maps an error event to the errno a receive reports. */
+static int event_errno(enum script_op op)
+{
+    switch (op) {
+    case SCRIPT_EINTR: return EINTR;
+    case SCRIPT_EAGAIN: return EAGAIN;
+    case SCRIPT_RESET: return ECONNRESET;
+    case SCRIPT_REFUSED: return ECONNREFUSED;
+    case SCRIPT_TIMEOUT: return EAGAIN;
+    default: return EIO;
+    }
+}
+
+static ssize_t script_recv(void *ctx, int fd, void *buf, size_t len, int flags)
+{
+    (void)fd;
+    (void)flags;
+    struct script *s = ctx;
+    tick(s);
+    if (s->pending_len == 0) {
+        struct event ev;
+        if (!next_event(s, &ev))
+            return 0; /* exhausted: the peer closed */
+        if (ev.op == SCRIPT_EOF)
+            return 0;
+        if (ev.op != SCRIPT_DATA && ev.op != SCRIPT_TRUNC)
+            return fail(event_errno(ev.op));
+        if (ev.data_len == 0)
+            return fail(EAGAIN); /* an empty chunk is no data yet, not EOF */
+        s->pending = ev.data;
+        s->pending_len = ev.data_len;
+    }
+    size_t n = len < s->pending_len ? len : s->pending_len;
+    memcpy(buf, s->pending, n);
+    s->pending += n;
+    s->pending_len -= n;
+    return (ssize_t)n;
+}
+
+static void fill_addr(const struct script *s, bool foreign, struct sockaddr_storage *out,
+                      socklen_t *len)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(s->peer_port)};
+    inet_pton(AF_INET, foreign ? SCRIPT_FOREIGN_HOST : SCRIPT_PEER_HOST, &sin.sin_addr);
+    memset(out, 0, sizeof *out);
+    memcpy(out, &sin, sizeof sin);
+    *len = sizeof sin;
+}
+
+void script_peer_addr(const struct script *s, struct sockaddr_storage *out, socklen_t *len)
+{
+    fill_addr(s, false, out, len);
+}
+
+static ssize_t script_recvfrom(void *ctx, int fd, void *buf, size_t len, int flags,
+                               struct sockaddr *from, socklen_t *fromlen)
+{
+    (void)fd;
+    struct script *s = ctx;
+    if (s->stream)
+        return script_recv(ctx, fd, buf, len, flags);
+    tick(s);
+    struct event ev;
+    if (!next_event(s, &ev))
+        return fail(EAGAIN);
+    if (ev.op != SCRIPT_DATA && ev.op != SCRIPT_TRUNC && ev.op != SCRIPT_EOF)
+        return fail(event_errno(ev.op));
+    size_t n = len < ev.data_len ? len : ev.data_len;
+    if (n)
+        memcpy(buf, ev.data, n);
+    if (from && fromlen) {
+        struct sockaddr_storage a;
+        socklen_t alen;
+        fill_addr(s, s->foreign_next, &a, &alen);
+        socklen_t copy = *fromlen < alen ? *fromlen : alen;
+        memcpy(from, &a, copy);
+        *fromlen = alen;
+    }
+    s->foreign_next = false;
+    size_t reported = (flags & MSG_TRUNC) ? ev.wire_len : n;
+    return (ssize_t)reported;
+}
+
+static void record_sent(struct script *s, const void *buf, size_t n)
+{
+    size_t room = SCRIPT_SENT_KEEP - s->sent_len;
+    size_t keep = n < room ? n : room;
+    memcpy(s->sent + s->sent_len, buf, keep);
+    s->sent_len += keep;
+    s->sent_total += n;
+}
+
+static ssize_t script_send(void *ctx, int fd, const void *buf, size_t len, int flags)
+{
+    (void)fd;
+    (void)flags;
+    struct script *s = ctx;
+    tick(s);
+    size_t n = len;
+    if (s->send_fault_count > 0) {
+        uint8_t op = s->send_faults[0].op, arg = s->send_faults[0].arg;
+        memmove(s->send_faults, s->send_faults + 1,
+                (s->send_fault_count - 1) * sizeof s->send_faults[0]);
+        s->send_fault_count--;
+        if (op == SCRIPT_SEND_AGAIN)
+            return fail(EAGAIN);
+        if (op == SCRIPT_SEND_RESET)
+            return fail(EPIPE);
+        if (op == SCRIPT_SEND_EINTR)
+            return fail(EINTR);
+        if (arg < n)
+            n = arg;
+    }
+    record_sent(s, buf, n);
+    return (ssize_t)n;
+}
+
+static ssize_t script_sendto(void *ctx, int fd, const void *buf, size_t len, int flags,
+                             const struct sockaddr *to, socklen_t tolen)
+{
+    struct script *s = ctx;
+    if (to && tolen >= (socklen_t)sizeof(struct sockaddr_in) && to->sa_family == AF_INET) {
+        struct sockaddr_in sin;
+        memcpy(&sin, to, sizeof sin);
+        char host[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &sin.sin_addr, host, sizeof host);
+        if (strcmp(host, SCRIPT_FOREIGN_HOST) == 0)
+            s->sends_to_foreign++;
+    }
+    return script_send(ctx, fd, buf, len, flags);
+}
+
+static int script_accept(void *ctx, int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+    (void)fd;
+    (void)addr;
+    (void)len;
+    (void)flags;
+    tick(ctx);
+    errno = EAGAIN; /* harnesses hand the connection in directly */
+    return -1;
+}
+
+static int script_shutdown(void *ctx, int fd, int how)
+{
+    (void)fd;
+    (void)how;
+    struct script *s = ctx;
+    tick(s);
+    s->shutdowns++;
+    return 0;
+}
+
+static int script_poll(void *ctx, struct pollfd *fds, nfds_t n, int timeout_ms)
+{
+    struct script *s = ctx;
+    tick(s);
+    if (next_is_timeout(s)) {
+        s->clock_ms += timeout_ms < 0 ? 3600 * 1000 : timeout_ms + 3600 * 1000;
+        for (nfds_t i = 0; i < n; i++)
+            fds[i].revents = 0;
+        return 0;
+    }
+    for (nfds_t i = 0; i < n; i++)
+        fds[i].revents = fds[i].events & (POLLIN | POLLOUT);
+    return (int)n;
+}
+
+static int64_t script_now_ms(void *ctx)
+{
+    struct script *s = ctx;
+    return s->clock_ms;
+}
+
+static const struct sockio_ops script_ops = {
+    .recv = script_recv, .recvfrom = script_recvfrom, .send = script_send,
+    .sendto = script_sendto, .accept = script_accept, .shutdown = script_shutdown,
+    .poll = script_poll, .now_ms = script_now_ms,
+};
+
+struct sockio script_sockio(struct script *s)
+{
+    return (struct sockio){.ops = &script_ops, .ctx = s};
+}
+
+/* ---- builder ---- */
+
+static bool put(struct script_builder *b, const void *p, size_t n)
+{
+    if (n > b->cap - b->len)
+        return false;
+    memcpy(b->buf + b->len, p, n);
+    b->len += n;
+    return true;
+}
+
+static bool room(const struct script_builder *b, size_t n)
+{
+    return n <= b->cap - b->len;
+}
+
+bool script_add_op(struct script_builder *b, enum script_op op)
+{
+    uint8_t o = (uint8_t)op;
+    return put(b, &o, 1);
+}
+
+bool script_add_data(struct script_builder *b, const void *data, size_t n)
+{
+    if (n <= 255) {
+        uint8_t hdr[2] = {SCRIPT_DATA, (uint8_t)n};
+        return room(b, 2 + n) && put(b, hdr, 2) && put(b, data, n);
+    }
+    if (n > 65535)
+        return false;
+    uint8_t hdr[3] = {SCRIPT_DATA_LONG, (uint8_t)(n >> 8), (uint8_t)n};
+    return room(b, 3 + n) && put(b, hdr, 3) && put(b, data, n);
+}
+
+bool script_add_trunc(struct script_builder *b, uint16_t wire_len, const void *data, uint8_t n)
+{
+    uint8_t hdr[4] = {SCRIPT_TRUNC, (uint8_t)(wire_len >> 8), (uint8_t)wire_len, n};
+    return room(b, 4u + n) && put(b, hdr, 4) && put(b, data, n);
+}
+
+bool script_add_send_short(struct script_builder *b, uint8_t max)
+{
+    uint8_t op[2] = {SCRIPT_SEND_SHORT, max};
+    return put(b, op, 2);
+}
+
+bool script_add_peer_port(struct script_builder *b, uint16_t port)
+{
+    uint8_t op[3] = {SCRIPT_PEER_PORT, (uint8_t)(port >> 8), (uint8_t)port};
+    return put(b, op, 3);
+}
+
+bool script_add_clock(struct script_builder *b, uint8_t step)
+{
+    uint8_t op[2] = {SCRIPT_CLOCK, step};
+    return put(b, op, 2);
+}

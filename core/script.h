@@ -1,0 +1,95 @@
+/* A scripted sockio: what every recv/recvfrom/send/poll returns comes from a
+ * schedule of bytes. The fuzz harnesses feed fuzzer input as the schedule;
+ * the cmocka tests build schedules with the script_add_* helpers; both run
+ * the programs' real receive code through the seam.
+ *
+ * Schedule format (binary; one opcode byte, low 4 bits, then its arguments;
+ * an argument cut short by the end of input takes what is there):
+ *   0 DATA       len:u8  bytes[len]   next receive returns these bytes
+ *   1 DATA_LONG  len:u16be bytes[len]
+ *   2 EOF                             receive returns 0
+ *   3 EINTR                           receive fails with EINTR
+ *   4 EAGAIN                          receive fails with EAGAIN
+ *   5 RESET                           receive fails with ECONNRESET
+ *   6 TIMEOUT                         poll returns 0 and the clock jumps 1 h
+ *   7 REFUSED                         receive fails with ECONNREFUSED
+ *   8 TRUNC      wire:u16be len:u8 bytes[len]
+ *                                     a datagram whose real length is
+ *                                     max(wire, len): MSG_TRUNC reports it
+ *   9 FOREIGN                         next datagram comes from another host
+ *  10 SEND_SHORT max:u8               next send takes at most max(1, max) bytes
+ *  11 SEND_AGAIN                      next send fails with EAGAIN
+ *  12 SEND_RESET                      next send fails with EPIPE
+ *  13 SEND_EINTR                      next send fails with EINTR
+ *  14 PEER_PORT  port:u16be           source port of the datagrams from now on
+ *  15 CLOCK      step:u8              the clock advances step * 100 ms
+ * Stream data longer than a receive's buffer is returned over several
+ * receives (short reads); a datagram longer than the buffer is truncated.
+ * Send-side opcodes queue up (at most 16) and apply to the next sends.
+ * Once the schedule is exhausted a stream receive returns EOF, a datagram
+ * receive EAGAIN and poll a timeout, so every loop ends. Each call advances
+ * the clock by 1 ms. */
+#ifndef WIRECHECK_SCRIPT_H
+#define WIRECHECK_SCRIPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "sockio.h"
+
+enum script_op {
+    SCRIPT_DATA = 0, SCRIPT_DATA_LONG, SCRIPT_EOF, SCRIPT_EINTR, SCRIPT_EAGAIN,
+    SCRIPT_RESET, SCRIPT_TIMEOUT, SCRIPT_REFUSED, SCRIPT_TRUNC, SCRIPT_FOREIGN,
+    SCRIPT_SEND_SHORT, SCRIPT_SEND_AGAIN, SCRIPT_SEND_RESET, SCRIPT_SEND_EINTR,
+    SCRIPT_PEER_PORT, SCRIPT_CLOCK,
+};
+
+#define SCRIPT_SEND_QUEUE 16
+#define SCRIPT_SENT_KEEP 65536
+
+struct script {
+    const uint8_t *p;
+    size_t len, off;
+    bool stream;
+    int64_t clock_ms;
+    const uint8_t *pending; /* rest of a DATA chunk a short read left */
+    size_t pending_len;
+    bool foreign_next;
+    uint16_t peer_port;
+    struct { uint8_t op; uint8_t arg; } send_faults[SCRIPT_SEND_QUEUE];
+    size_t send_fault_count;
+    /* What the code under test sent, for assertions (first SCRIPT_SENT_KEEP). */
+    uint8_t sent[SCRIPT_SENT_KEEP];
+    size_t sent_len;
+    size_t sent_total;
+    size_t sends_to_foreign;
+    size_t shutdowns;
+    uint64_t calls;
+};
+
+/* stream: true for a TCP connection, false for a UDP socket. The script
+ * keeps pointing into schedule; it must outlive the script's use. */
+void script_init(struct script *s, const uint8_t *schedule, size_t len, bool stream);
+struct sockio script_sockio(struct script *s);
+bool script_exhausted(const struct script *s);
+
+/* The addresses scripted datagrams come from: the expected peer 127.0.0.1
+ * (port from PEER_PORT, default 40000) and a foreign host 192.0.2.7. */
+void script_peer_addr(const struct script *s, struct sockaddr_storage *out, socklen_t *len);
+
+/* Building schedules (tests, corpus tools). Writes into buf[cap]; *len grows;
+ * returns false (and writes nothing) when it would not fit. */
+struct script_builder {
+    uint8_t *buf;
+    size_t cap, len;
+};
+bool script_add_data(struct script_builder *b, const void *data, size_t n);
+bool script_add_op(struct script_builder *b, enum script_op op);
+bool script_add_trunc(struct script_builder *b, uint16_t wire_len, const void *data, uint8_t n);
+bool script_add_send_short(struct script_builder *b, uint8_t max);
+bool script_add_peer_port(struct script_builder *b, uint16_t port);
+bool script_add_clock(struct script_builder *b, uint8_t step);
+
+#endif

@@ -1,0 +1,177 @@
+#include "session.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "escape.h"
+#include "netaddr.h"
+#include "timemsg.h"
+
+bool reply_expect_parse(const char *s, enum reply_expect *out)
+{
+    if (strcmp(s, "time") == 0)
+        *out = EXPECT_TIME;
+    else if (strcmp(s, "echo") == 0)
+        *out = EXPECT_ECHO;
+    else if (strcmp(s, "any") == 0)
+        *out = EXPECT_ANY;
+    else
+        return false;
+    return true;
+}
+
+bool tcp_client_judge(enum reply_expect expect, const uint8_t *sent, size_t sent_len,
+                      const uint8_t *reply, size_t reply_len, char *why, size_t why_cap)
+{
+    why[0] = '\0';
+    if (expect == EXPECT_ANY)
+        return true;
+    if (expect == EXPECT_TIME) {
+        struct timemsg t;
+        enum timemsg_error e = timemsg_parse(reply, reply_len, &t);
+        if (e != TIMEMSG_OK)
+            snprintf(why, why_cap, "not a time message: %s", timemsg_error_text(e));
+        return e == TIMEMSG_OK;
+    }
+    if (reply_len != sent_len) {
+        snprintf(why, why_cap, "echo has %zu bytes, sent %zu", reply_len, sent_len);
+        return false;
+    }
+    for (size_t i = 0; i < sent_len; i++) {
+        if (reply[i] != sent[i]) {
+            snprintf(why, why_cap, "echo differs from what was sent at byte %zu", i);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool tcp_client_session(const struct sockio *io, int fd, const struct tcp_client_opts *opts,
+                        uint8_t *buf, size_t cap, struct tcp_client_result *res)
+{
+    memset(res, 0, sizeof *res);
+    if (opts->send_len > 0) {
+        res->status = sockio_send_all(io, fd, opts->send, opts->send_len, opts->deadline,
+                                      &res->err);
+        if (res->status != SIO_OK) {
+            snprintf(res->why, sizeof res->why, "send: %s", sio_status_text(res->status));
+            return false;
+        }
+    }
+    if (opts->shutdown_write && io->ops->shutdown(io->ctx, fd, SHUT_WR) != 0) {
+        res->status = sio_status_from_errno(errno);
+        res->err = errno;
+        snprintf(res->why, sizeof res->why, "shutdown: %s", strerror(res->err));
+        return false;
+    }
+    bool read_echo_only = opts->close_after_reply && opts->expect == EXPECT_ECHO;
+    if (read_echo_only && opts->send_len > cap) {
+        res->status = SIO_OVERFLOW;
+        snprintf(res->why, sizeof res->why, "echo of %zu bytes exceeds the reply limit %zu",
+                 opts->send_len, cap);
+        return false;
+    }
+    res->status = read_echo_only
+                      ? sockio_read_exact(io, fd, buf, opts->send_len, opts->deadline,
+                                          &res->reply_len, &res->err)
+                      : sockio_read_to_eof(io, fd, buf, cap, opts->deadline, &res->reply_len,
+                                           &res->err);
+    if (res->status != SIO_OK) {
+        snprintf(res->why, sizeof res->why, "receive: %s after %zu bytes",
+                 res->status == SIO_ERROR ? strerror(res->err) : sio_status_text(res->status),
+                 res->reply_len);
+        return false;
+    }
+    res->reply_ok = tcp_client_judge(opts->expect, opts->send, opts->send_len, buf,
+                                     res->reply_len, res->why, sizeof res->why);
+    return res->reply_ok;
+}
+
+bool udp_echo_permitted(const struct sockaddr *to)
+{
+    return net_port_of(to) >= 1024;
+}
+
+void udp_server_handle_one(const struct sockio *io, int fd, uint8_t *buf, size_t max,
+                           int64_t deadline, bool echo, struct udp_server_event *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    struct datagram d;
+    ev->status = sockio_recv_datagram(io, fd, buf, max, deadline, &d, &ev->err);
+    if (ev->status != SIO_OK)
+        return;
+    char from[NET_ADDRSTR_LEN];
+    net_format((const struct sockaddr *)&d.from, d.fromlen, from);
+    /* Show at most what fits the line; the length says how much there was. */
+    char text[4096];
+    escape_bytes(buf, d.len, text, sizeof text);
+    if (d.truncated)
+        snprintf(ev->line, sizeof ev->line,
+                 "Truncated: datagram of %zu bytes from %s exceeds --max %zu; kept: %s",
+                 d.wire_len, from, max, text);
+    else
+        snprintf(ev->line, sizeof ev->line, "Received: %s from %s", text, from);
+    if (!echo)
+        return;
+    if (!udp_echo_permitted((const struct sockaddr *)&d.from)) {
+        ev->echo_refused = true;
+        return;
+    }
+    ssize_t n;
+    do {
+        n = io->ops->sendto(io->ctx, fd, buf, d.len, MSG_DONTWAIT | MSG_NOSIGNAL,
+                            (const struct sockaddr *)&d.from, d.fromlen);
+    } while (n < 0 && errno == EINTR);
+    /* A full send buffer drops the echo, as the network may: UDP promises no
+     * delivery, and the server must not block on one peer. */
+    ev->echoed = n >= 0;
+}
+
+void udp_client_exchange(const struct sockio *io, int fd, const struct sockaddr *server,
+                         const uint8_t *msg, size_t len, unsigned tries, int64_t per_try_ms,
+                         uint8_t *reply, size_t cap, struct udp_exchange *out)
+{
+    memset(out, 0, sizeof *out);
+    out->status = SIO_TIMEOUT;
+    for (unsigned t = 0; t < tries; t++) {
+        out->tries_used = t + 1;
+        ssize_t n;
+        do {
+            n = io->ops->send(io->ctx, fd, msg, len, MSG_NOSIGNAL);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) {
+            out->err = errno;
+            out->status = sio_status_from_errno(errno);
+            if (errno == EAGAIN || errno == ENOBUFS)
+                continue; /* a full queue is loss: try again */
+            return;
+        }
+        out->sent = true;
+        if (per_try_ms <= 0) {
+            out->status = SIO_OK;
+            return;
+        }
+        int64_t deadline = sockio_deadline_in(io, per_try_ms);
+        for (;;) {
+            struct datagram d;
+            enum sio_status s = sockio_recv_datagram(io, fd, reply, cap, deadline, &d, &out->err);
+            if (s == SIO_TIMEOUT)
+                break;
+            if (s != SIO_OK) {
+                out->status = s; /* ECONNREFUSED: the port is closed */
+                return;
+            }
+            if (!net_same_endpoint((const struct sockaddr *)&d.from, server)) {
+                out->foreign_dropped++;
+                continue;
+            }
+            out->status = SIO_OK;
+            out->replied = true;
+            out->reply_len = d.len;
+            out->reply_truncated = d.truncated;
+            return;
+        }
+        out->status = SIO_TIMEOUT;
+    }
+}

@@ -1,0 +1,249 @@
+#include "sockio.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- the real system: the only recv/send/accept calls in the project ---- */
+
+static ssize_t sys_recv(void *ctx, int fd, void *buf, size_t len, int flags)
+{
+    (void)ctx;
+    return recv(fd, buf, len, flags);
+}
+
+static ssize_t sys_recvfrom(void *ctx, int fd, void *buf, size_t len, int flags,
+                            struct sockaddr *from, socklen_t *fromlen)
+{
+    (void)ctx;
+    return recvfrom(fd, buf, len, flags, from, fromlen);
+}
+
+static ssize_t sys_send(void *ctx, int fd, const void *buf, size_t len, int flags)
+{
+    (void)ctx;
+    return send(fd, buf, len, flags | MSG_NOSIGNAL);
+}
+
+static ssize_t sys_sendto(void *ctx, int fd, const void *buf, size_t len, int flags,
+                          const struct sockaddr *to, socklen_t tolen)
+{
+    (void)ctx;
+    return sendto(fd, buf, len, flags | MSG_NOSIGNAL, to, tolen);
+}
+
+static int sys_accept(void *ctx, int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+    (void)ctx;
+    return accept4(fd, addr, len, flags);
+}
+
+static int sys_shutdown(void *ctx, int fd, int how)
+{
+    (void)ctx;
+    return shutdown(fd, how);
+}
+
+static int sys_poll(void *ctx, struct pollfd *fds, nfds_t n, int timeout_ms)
+{
+    (void)ctx;
+    return poll(fds, n, timeout_ms);
+}
+
+static int64_t sys_now_ms(void *ctx)
+{
+    (void)ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const struct sockio_ops system_ops = {
+    .recv = sys_recv, .recvfrom = sys_recvfrom, .send = sys_send, .sendto = sys_sendto,
+    .accept = sys_accept, .shutdown = sys_shutdown, .poll = sys_poll, .now_ms = sys_now_ms,
+};
+
+const struct sockio sockio_system = {.ops = &system_ops, .ctx = NULL};
+
+/* ---- loops over the seam ---- */
+
+const char *sio_status_text(enum sio_status s)
+{
+    switch (s) {
+    case SIO_OK: return "ok";
+    case SIO_EOF: return "connection closed by peer";
+    case SIO_TIMEOUT: return "timed out";
+    case SIO_RESET: return "connection reset by peer";
+    case SIO_REFUSED: return "connection refused";
+    case SIO_OVERFLOW: return "peer sent more than the size limit";
+    case SIO_ERROR: return "socket error";
+    }
+    return "unknown status";
+}
+
+enum sio_status sio_status_from_errno(int err)
+{
+    switch (err) {
+    case ECONNRESET:
+    case EPIPE:
+    case ECONNABORTED:
+        return SIO_RESET;
+    case ECONNREFUSED:
+        return SIO_REFUSED;
+    case ETIMEDOUT:
+        return SIO_TIMEOUT;
+    default:
+        return SIO_ERROR;
+    }
+}
+
+int64_t sockio_deadline_in(const struct sockio *io, int64_t ms)
+{
+    return ms < 0 ? SOCKIO_NO_DEADLINE : io->ops->now_ms(io->ctx) + ms;
+}
+
+static int ms_until(const struct sockio *io, int64_t deadline)
+{
+    if (deadline == SOCKIO_NO_DEADLINE)
+        return -1;
+    int64_t left = deadline - io->ops->now_ms(io->ctx);
+    if (left <= 0)
+        return 0;
+    return left > INT32_MAX ? INT32_MAX : (int)left;
+}
+
+int sockio_wait(const struct sockio *io, int fd, short events, int64_t deadline)
+{
+    for (;;) {
+        int timeout = ms_until(io, deadline);
+        if (timeout == 0)
+            return 0;
+        struct pollfd p = {.fd = fd, .events = events};
+        int n = io->ops->poll(io->ctx, &p, 1, timeout);
+        if (n > 0)
+            return 1; /* readable, writable, or an error the next call will report */
+        if (n < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+static enum sio_status fail_with(int e, int *err)
+{
+    if (err)
+        *err = e;
+    return sio_status_from_errno(e);
+}
+
+enum sio_status sockio_recv_some(const struct sockio *io, int fd, void *buf, size_t cap,
+                                 int64_t deadline, size_t *got, int *err)
+{
+    *got = 0;
+    for (;;) {
+        ssize_t n = io->ops->recv(io->ctx, fd, buf, cap, MSG_DONTWAIT);
+        if (n > 0) {
+            *got = (size_t)n > cap ? cap : (size_t)n;
+            return SIO_OK;
+        }
+        if (n == 0)
+            return SIO_EOF;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return fail_with(errno, err);
+        int w = sockio_wait(io, fd, POLLIN, deadline);
+        if (w == 0)
+            return SIO_TIMEOUT;
+        if (w < 0)
+            return fail_with(errno, err);
+    }
+}
+
+enum sio_status sockio_read_to_eof(const struct sockio *io, int fd, void *buf, size_t cap,
+                                   int64_t deadline, size_t *got, int *err)
+{
+    uint8_t *at = buf;
+    *got = 0;
+    for (;;) {
+        uint8_t spill;
+        bool full = *got == cap;
+        /* Once full, read one byte more only to tell EOF from overflow. */
+        size_t n;
+        enum sio_status s = sockio_recv_some(io, fd, full ? &spill : at + *got,
+                                             full ? 1 : cap - *got, deadline, &n, err);
+        if (s == SIO_EOF)
+            return SIO_OK;
+        if (s != SIO_OK)
+            return s;
+        if (full)
+            return SIO_OVERFLOW;
+        *got += n;
+    }
+}
+
+enum sio_status sockio_read_exact(const struct sockio *io, int fd, void *buf, size_t want,
+                                  int64_t deadline, size_t *got, int *err)
+{
+    uint8_t *at = buf;
+    *got = 0;
+    while (*got < want) {
+        size_t n;
+        enum sio_status s = sockio_recv_some(io, fd, at + *got, want - *got, deadline, &n, err);
+        if (s != SIO_OK)
+            return s;
+        *got += n;
+    }
+    return SIO_OK;
+}
+
+enum sio_status sockio_send_all(const struct sockio *io, int fd, const void *buf, size_t len,
+                                int64_t deadline, int *err)
+{
+    const uint8_t *at = buf;
+    size_t sent = 0;
+    while (sent < len) {
+        ssize_t n = io->ops->send(io->ctx, fd, at + sent, len - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0) {
+            sent += (size_t)n > len - sent ? len - sent : (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            return fail_with(errno, err);
+        int w = sockio_wait(io, fd, POLLOUT, deadline);
+        if (w == 0)
+            return SIO_TIMEOUT;
+        if (w < 0)
+            return fail_with(errno, err);
+    }
+    return SIO_OK;
+}
+
+enum sio_status sockio_recv_datagram(const struct sockio *io, int fd, void *buf, size_t cap,
+                                     int64_t deadline, struct datagram *d, int *err)
+{
+    for (;;) {
+        memset(d, 0, sizeof *d);
+        d->fromlen = sizeof d->from;
+        /* MSG_TRUNC makes Linux return the datagram's real length. */
+        ssize_t n = io->ops->recvfrom(io->ctx, fd, buf, cap, MSG_DONTWAIT | MSG_TRUNC,
+                                      (struct sockaddr *)&d->from, &d->fromlen);
+        if (n >= 0) {
+            if (d->fromlen > sizeof d->from)
+                d->fromlen = sizeof d->from;
+            d->wire_len = (size_t)n;
+            d->truncated = d->wire_len > cap;
+            d->len = d->truncated ? cap : d->wire_len;
+            return SIO_OK;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return fail_with(errno, err);
+        int w = sockio_wait(io, fd, POLLIN, deadline);
+        if (w == 0)
+            return SIO_TIMEOUT;
+        if (w < 0)
+            return fail_with(errno, err);
+    }
+}

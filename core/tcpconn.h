@@ -1,0 +1,75 @@
+/* One accepted TCP connection of tcp-time-server as a state machine over the
+ * sockio seam. The server's event loop drives many of these with one poll;
+ * the fuzz harness and the tests drive one through a scripted sockio with
+ * tcp_conn_serve_one. Both run exactly this code.
+ *
+ *   time:    send the reply, then per close mode:
+ *              fin    shutdown(SHUT_WR) and drain the peer until its FIN, so
+ *                     the kernel never answers unread data with RST
+ *              rst    abortive close (SO_LINGER 0, done by the shell)
+ *              unread close at once, leaving the peer's bytes unread (RST)
+ *   echo:    return every byte until the peer half-closes, then FIN
+ *   discard: read and drop until the peer's FIN, then FIN */
+#ifndef WIRECHECK_TCPCONN_H
+#define WIRECHECK_TCPCONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sockio.h"
+
+enum tcp_service { TCP_SERVICE_TIME, TCP_SERVICE_ECHO, TCP_SERVICE_DISCARD };
+enum close_mode { CLOSE_MODE_FIN, CLOSE_MODE_RST, CLOSE_MODE_UNREAD };
+
+enum conn_end {
+    CONN_OPEN = 0,
+    CONN_CLEAN,   /* both FINs exchanged as the service intends */
+    CONN_ABORT,   /* close mode rst: the shell closes with SO_LINGER 0 */
+    CONN_UNREAD,  /* close mode unread: closed with the peer's bytes unread */
+    CONN_TIMEOUT, /* the connection's deadline passed */
+    CONN_RESET,   /* the peer reset the connection */
+    CONN_ERROR,   /* another socket error (err) */
+};
+
+#define TCP_CONN_BUF 16384
+/* I/O calls one readiness event may make, so one busy peer cannot starve
+ * the others in the event loop. */
+#define TCP_CONN_BURST 16
+
+struct tcp_conn {
+    int fd;
+    enum tcp_service service;
+    enum close_mode close_mode;
+    enum { PHASE_SEND, PHASE_ECHO, PHASE_DISCARD, PHASE_DRAIN, PHASE_DONE } phase;
+    uint8_t buf[TCP_CONN_BUF];
+    size_t out_off, out_len;
+    bool peer_eof;
+    int64_t deadline, idle_ms;
+    uint64_t bytes_in, bytes_out;
+    enum conn_end end;
+    int err;
+};
+
+bool tcp_service_parse(const char *s, enum tcp_service *out);
+bool close_mode_parse(const char *s, enum close_mode *out);
+const char *conn_end_text(enum conn_end e);
+
+/* reply: the time message for the time service (copied; ignored otherwise). */
+void tcp_conn_open(struct tcp_conn *c, int fd, enum tcp_service service, enum close_mode mode,
+                   int64_t now, int64_t timeout_ms, const void *reply, size_t reply_len);
+/* POLLIN / POLLOUT the connection waits for; 0 when done. */
+short tcp_conn_wanted_events(const struct tcp_conn *c);
+/* Does the non-blocking I/O that is possible now (at most TCP_CONN_BURST calls). */
+void tcp_conn_on_ready(const struct sockio *io, struct tcp_conn *c, int64_t now);
+/* Ends the connection as timed out if its deadline has passed. */
+void tcp_conn_check_deadline(struct tcp_conn *c, int64_t now);
+static inline bool tcp_conn_done(const struct tcp_conn *c) { return c->phase == PHASE_DONE; }
+/* The shell must close with SO_LINGER 0 (abortive) rather than a plain close. */
+static inline bool tcp_conn_wants_abort(const struct tcp_conn *c) { return c->end == CONN_ABORT; }
+
+/* Drives one connection to its end through io (poll, then I/O), at most
+ * max_steps polls. Returns how it ended (CONN_OPEN if steps ran out). */
+enum conn_end tcp_conn_serve_one(const struct sockio *io, struct tcp_conn *c, int max_steps);
+
+#endif

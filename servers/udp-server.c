@@ -1,0 +1,115 @@
+/* udp-server: receives datagrams with recvfrom and prints each as
+ * "Received: <data> from ADDR:PORT", the data escaped so a datagram can
+ * never drive the terminal. A datagram larger than --max is reported as
+ * truncated with its real length. --service echo sends each back, never to
+ * port 0 or a port below 1024. The receive path is core/session.c. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "netaddr.h"
+#include "session.h"
+#include "sockio.h"
+
+static const char *prog = "udp-server";
+static const char usage[] =
+    "usage: udp-server [--bind ADDR] [--port N] [--max BYTES] [--service print|echo] [--count N]\n"
+    "  --bind ADDR      address to bind (default 127.0.0.1; ::1 for IPv6)\n"
+    "  --port N         port (default 3434; 0 picks a free one)\n"
+    "  --max BYTES      receive buffer; larger datagrams are reported truncated (default 1024)\n"
+    "  --service S      print (default) or echo (reply with the datagram)\n"
+    "  --count N        handle N datagrams, then exit 0\n";
+
+int main(int argc, char **argv)
+{
+    const char *bind_host = WIRECHECK_DEFAULT_HOST;
+    uint16_t port = WIRECHECK_DEFAULT_PORT;
+    size_t max = 1024;
+    bool echo = false;
+    unsigned long count = 0;
+    static const struct option longopts[] = {
+        {"bind", required_argument, NULL, 'b'}, {"port", required_argument, NULL, 'p'},
+        {"max", required_argument, NULL, 'm'},  {"service", required_argument, NULL, 's'},
+        {"count", required_argument, NULL, 'n'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'b': bind_host = optarg; break;
+        case 'p': port = cli_port(prog, usage, "--port", optarg); break;
+        case 'm': max = cli_uint(prog, usage, "--max", optarg, 1, 65535); break;
+        case 's':
+            if (strcmp(optarg, "echo") == 0)
+                echo = true;
+            else if (strcmp(optarg, "print") != 0)
+                cli_usage_error(prog, usage, "invalid --service '%s': expected print or echo", optarg);
+            break;
+        case 'n': count = cli_uint(prog, usage, "--count", optarg, 1, 1000000000); break;
+        case 'h': fputs(usage, stdout); return 0;
+        case ':': cli_usage_error(prog, usage, "option %s needs a value", argv[optind - 1]);
+        default: cli_usage_error(prog, usage, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        cli_usage_error(prog, usage, "unexpected argument '%s'", argv[optind]);
+
+    cli_ignore_sigpipe();
+    int stop_fd = cli_stop_signal_fd(prog);
+    struct net_addr addr, bound;
+    cli_resolve(prog, bind_host, port, SOCK_DGRAM, &addr);
+    char err[NET_ERR_LEN];
+    int fd = net_udp_bind(&addr, &bound, err);
+    if (fd < 0)
+        cli_fail(prog, "%s", err);
+    uint8_t *buf = malloc(max);
+    if (!buf)
+        cli_fail(prog, "out of memory");
+    char where[NET_ADDRSTR_LEN];
+    net_format((const struct sockaddr *)&bound.ss, bound.len, where);
+    printf("Listening on %s\n", where);
+    fflush(stdout);
+
+    const struct sockio *io = &sockio_system;
+    unsigned long handled = 0;
+    bool stopping = false;
+    while (!stopping && (count == 0 || handled < count)) {
+        struct pollfd p[2] = {{.fd = stop_fd, .events = POLLIN}, {.fd = fd, .events = POLLIN}};
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            cli_fail(prog, "poll: %s", strerror(errno));
+        }
+        if (p[0].revents)
+            stopping = true; /* still log what is already queued below */
+        /* Everything queued now, without blocking (deadline: now). */
+        for (;;) {
+            if (count && handled >= count)
+                break;
+            struct udp_server_event ev;
+            udp_server_handle_one(io, fd, buf, max, io->ops->now_ms(io->ctx), echo, &ev);
+            if (ev.status == SIO_TIMEOUT)
+                break;
+            if (ev.status != SIO_OK) {
+                /* e.g. ECONNREFUSED left by an echo to a closed port: log, go on */
+                fprintf(stderr, "%s: recvfrom %s: %s\n", prog, where,
+                        ev.status == SIO_ERROR ? strerror(ev.err) : sio_status_text(ev.status));
+                break;
+            }
+            handled++;
+            puts(ev.line);
+            if (ev.echo_refused)
+                puts("Echo refused: source port below 1024 or 0");
+            fflush(stdout);
+        }
+    }
+    free(buf);
+    close(fd);
+    return 0;
+}
