@@ -106,7 +106,10 @@ int main(int argc, char **argv)
             puts(ev.line);
             if (ev.echo_refused)
                 puts("Echo refused: source port below 1024 or 0");
-            fflush(stdout);
+            /* The log is the product: a datagram that cannot be logged is
+             * lost, so a broken stdout ends the server loudly. */
+            if (fflush(stdout) != 0 || ferror(stdout))
+                cli_fail(prog, "write to stdout: %s", strerror(errno));
         }
     }
     free(buf);

@@ -59,6 +59,8 @@ static inline bool proc_start(struct proc *p, const char *bin, char *const args[
     close(e[1]);
     p->out_fd = o[0];
     p->err_fd = e[0];
+    fcntl(p->out_fd, F_SETFL, O_NONBLOCK);
+    fcntl(p->err_fd, F_SETFL, O_NONBLOCK);
     return true;
 }
 
@@ -78,7 +80,11 @@ static inline bool proc_pump(struct proc *p, int ms)
         char *buf = i ? p->err : p->out;
         size_t *len = i ? &p->err_len : &p->out_len;
         int *fd = i ? &p->err_fd : &p->out_fd;
+        if (*len == PROC_OUT_MAX - 1)
+            continue; /* full: leave it in the pipe (the child waits) until consumed */
         ssize_t r = read(*fd, buf + *len, PROC_OUT_MAX - 1 - *len);
+        if (r < 0 && (errno == EAGAIN || errno == EINTR))
+            continue;
         if (r <= 0) {
             close(*fd);
             *fd = -1;
@@ -88,6 +94,23 @@ static inline bool proc_pump(struct proc *p, int ms)
         }
     }
     return true;
+}
+
+/* Hands each complete stdout line to fn and keeps only the unfinished
+ * rest, for programs that print more than the buffer holds. */
+static inline void proc_consume_lines(struct proc *p, void (*fn)(const char *line, void *ctx),
+                                      void *ctx)
+{
+    char *start = p->out, *nl;
+    while ((nl = memchr(start, '\n', p->out_len - (size_t)(start - p->out)))) {
+        *nl = '\0';
+        fn(start, ctx);
+        start = nl + 1;
+    }
+    size_t rest = p->out_len - (size_t)(start - p->out);
+    memmove(p->out, start, rest);
+    p->out_len = rest;
+    p->out[rest] = '\0';
 }
 
 /* Waits until stdout contains needle; false after timeout_ms. */
@@ -136,10 +159,24 @@ static inline int proc_wait(struct proc *p, int timeout_ms)
             poll(&none, 0, 1);
         }
     }
-    while (proc_pump(p, 0) && (p->out_fd >= 0 || p->err_fd >= 0)) {
-        struct pollfd f[2] = {{.fd = p->out_fd, .events = POLLIN}, {.fd = p->err_fd, .events = POLLIN}};
-        if (poll(f, 2, 0) <= 0)
-            break;
+    /* The child is gone: take what is left in the pipes; past a full buffer
+     * the rest is dropped (nothing will consume it any more). */
+    for (int i = 0; i < 2; i++) {
+        int *fd = i ? &p->err_fd : &p->out_fd;
+        char *buf = i ? p->err : p->out;
+        size_t *len = i ? &p->err_len : &p->out_len;
+        while (*fd >= 0) {
+            char scratch[4096];
+            bool room = *len < PROC_OUT_MAX - 1;
+            ssize_t r = room ? read(*fd, buf + *len, PROC_OUT_MAX - 1 - *len)
+                             : read(*fd, scratch, sizeof scratch);
+            if (r <= 0)
+                break; /* EOF; a grandchild holding the pipe cannot make this block: O_NONBLOCK below */
+            if (room) {
+                *len += (size_t)r;
+                buf[*len] = '\0';
+            }
+        }
     }
     p->exited = true;
     p->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);

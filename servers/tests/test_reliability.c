@@ -1,0 +1,424 @@
+/* Reliability: load, resource exhaustion, signals and hostile peers against
+ * the reference programs, on loopback, bounded in count and time. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include "proc.h"
+
+#define WAIT_MS 10000
+
+static int start_server(struct proc *p, const char *bin, char *const args[])
+{
+    assert_true(proc_start(p, bin, args));
+    int port = proc_listening_port(p, WAIT_MS);
+    assert_true(port > 0);
+    return port;
+}
+
+static struct sockaddr_in loopback(int port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    return a;
+}
+
+static int connect_to(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = loopback(port);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void abort_close(int fd)
+{
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(fd);
+}
+
+static void raise_fd_limit(rlim_t want)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = want;
+        if (rl.rlim_max < want)
+            rl.rlim_max = want;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+/* Reads until the peer closes or timeout; returns bytes read, -1 on error. */
+static long read_until_close(int fd, int timeout_ms)
+{
+    long total = 0;
+    long long end = proc_now_ms() + timeout_ms;
+    char buf[4096];
+    for (;;) {
+        long long left = end - proc_now_ms();
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+            return -2; /* timed out */
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n == 0)
+            return total;
+        if (n < 0)
+            return -1;
+        total += n;
+    }
+}
+
+static long long cpu_ms_of(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    unsigned long utime = 0, stime = 0;
+    /* fields after ") ": state(3) ... utime(14) stime(15) */
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
+        return -1;
+    return (long long)(utime + stime) * 1000 / sysconf(_SC_CLK_TCK);
+}
+
+/* 1000 idle connections that sent one byte must not delay a fresh client,
+ * and are closed at their deadline. */
+static void test_thousand_idle_connections(void **state)
+{
+    (void)state;
+    enum { IDLE = 1000 };
+    raise_fd_limit(4096);
+    struct proc server;
+    char *args[] = {"--port", "0", "--timeout", "2", NULL};
+    int port = start_server(&server, "tcp-time-server", args);
+    static int idle[IDLE];
+    for (int i = 0; i < IDLE; i++) {
+        idle[i] = connect_to(port);
+        assert_true(idle[i] >= 0);
+        assert_int_equal(send(idle[i], "x", 1, 0), 1);
+    }
+    struct proc c;
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    char *cargs[] = {"--port", portstr, "--timeout", "1", NULL};
+    long long t0 = proc_now_ms();
+    assert_int_equal(proc_run(&c, "tcp-client", cargs, WAIT_MS), 0);
+    assert_true(proc_now_ms() - t0 < 1000);
+    /* Each idle one got its reply and, never sending FIN, is closed by the
+     * server at its deadline: every read ends with EOF, none hangs. */
+    for (int i = 0; i < IDLE; i++) {
+        assert_int_equal(read_until_close(idle[i], 5000), 42);
+        close(idle[i]);
+    }
+    proc_stop(&server);
+    assert_int_equal(server.status, 0);
+}
+
+/* Clients that reset mid-reply (and a peer flooding without reading) do not
+ * disturb others, and SIGPIPE never kills the server. */
+static void test_resetting_clients_do_not_disturb_others(void **state)
+{
+    (void)state;
+    struct proc server;
+    char *args[] = {"--port", "0", "--service", "echo", NULL};
+    int port = start_server(&server, "tcp-time-server", args);
+    static char big[1 << 20];
+    memset(big, 'a', sizeof big);
+    for (int i = 0; i < 50; i++) {
+        int fd = connect_to(port);
+        assert_true(fd >= 0);
+        /* Enough that the echo backs up, then abort while the server writes. */
+        send(fd, big, sizeof big, MSG_DONTWAIT | MSG_NOSIGNAL);
+        abort_close(fd);
+    }
+    struct proc c;
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    char *cargs[] = {"--port", portstr, "--send", "still here", "--shutdown-write", "--expect", "echo", NULL};
+    assert_int_equal(proc_run(&c, "tcp-client", cargs, WAIT_MS), 0);
+    assert_int_equal(waitpid(server.pid, NULL, WNOHANG), 0); /* alive */
+    proc_stop(&server);
+    assert_int_equal(server.status, 0);
+}
+
+/* With few descriptors, accept's EMFILE must not spin the CPU, and the
+ * server keeps serving once descriptors free up. */
+static void test_emfile_backs_off(void **state)
+{
+    (void)state;
+    struct rlimit saved, low;
+    getrlimit(RLIMIT_NOFILE, &saved);
+    low = saved;
+    low.rlim_cur = 16; /* the child inherits it; the test restores its own at once */
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    struct proc server;
+    char *args[] = {"--port", "0", "--service", "echo", "--timeout", "1", NULL};
+    bool started = proc_start(&server, "tcp-time-server", args);
+    setrlimit(RLIMIT_NOFILE, &saved);
+    assert_true(started);
+    int port = proc_listening_port(&server, WAIT_MS);
+    assert_true(port > 0);
+
+    enum { FLOOD = 40 };
+    int fds[FLOOD];
+    for (int i = 0; i < FLOOD; i++)
+        fds[i] = connect_to(port); /* queued in the backlog beyond the limit */
+    long long cpu0 = cpu_ms_of(server.pid);
+    /* A client behind the flood: served once the idle ones time out. */
+    struct proc c;
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    char *cargs[] = {"--port", portstr, "--send", "late", "--shutdown-write", "--expect", "echo",
+                     "--timeout", "8", NULL};
+    long long t0 = proc_now_ms();
+    assert_int_equal(proc_run(&c, "tcp-client", cargs, WAIT_MS), 0);
+    long long wall = proc_now_ms() - t0;
+    long long cpu = cpu_ms_of(server.pid) - cpu0;
+    print_message("EMFILE: client served after %lld ms; server used %lld ms CPU\n", wall, cpu);
+    /* Spinning on EMFILE would burn the whole wait; back-off uses a sliver. */
+    assert_true(cpu * 4 < wall + 40);
+    for (int i = 0; i < FLOOD; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    proc_stop(&server);
+    assert_int_equal(server.status, 0);
+    assert_non_null(strstr(server.err, "pausing accepts"));
+}
+
+/* SIGTERM: stop accepting, finish the connection in flight, exit 0. */
+static void test_sigterm_finishes_in_flight(void **state)
+{
+    (void)state;
+    struct proc server;
+    char *args[] = {"--port", "0", "--service", "echo", NULL};
+    int port = start_server(&server, "tcp-time-server", args);
+    int fd = connect_to(port);
+    assert_true(fd >= 0);
+    assert_int_equal(send(fd, "in flight", 9, 0), 9);
+    char buf[16];
+    assert_int_equal(recv(fd, buf, sizeof buf, 0), 9); /* the server has it */
+    kill(server.pid, SIGTERM);
+    /* The server is now draining: new connections are refused, ours works. */
+    assert_int_equal(send(fd, "!", 1, 0), 1);
+    assert_int_equal(recv(fd, buf, sizeof buf, 0), 1);
+    shutdown(fd, SHUT_WR);
+    assert_int_equal(read_until_close(fd, 5000), 0);
+    close(fd);
+    assert_int_equal(proc_wait(&server, WAIT_MS), 0);
+}
+
+/* A client that sends 10 MB to the time server: the server drains it within
+ * its deadline and stays available. */
+static void test_flood_to_time_server(void **state)
+{
+    (void)state;
+    struct proc server;
+    char *args[] = {"--port", "0", "--timeout", "3", NULL};
+    int port = start_server(&server, "tcp-time-server", args);
+    int fd = connect_to(port);
+    static char chunk[65536];
+    memset(chunk, 'z', sizeof chunk);
+    size_t sent = 0;
+    long long end = proc_now_ms() + 5000;
+    while (sent < 10u << 20 && proc_now_ms() < end) {
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t n = send(fd, chunk, sizeof chunk, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0 && errno != EAGAIN)
+            break;
+        if (n > 0)
+            sent += (size_t)n;
+    }
+    assert_true(sent >= 10u << 20);
+    shutdown(fd, SHUT_WR);
+    assert_int_equal(read_until_close(fd, 5000), 42);
+    close(fd);
+    struct proc c;
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    char *cargs[] = {"--port", portstr, NULL};
+    assert_int_equal(proc_run(&c, "tcp-client", cargs, WAIT_MS), 0);
+    proc_stop(&server);
+    assert_int_equal(server.status, 0);
+}
+
+/* A hostile server, forked: sends `flood` bytes (or nothing) and never closes. */
+static pid_t hostile_server(int *port_out, size_t flood)
+{
+    int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = loopback(0);
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(ls, 4), 0);
+    getsockname(ls, (struct sockaddr *)&a, &len);
+    *port_out = ntohs(a.sin_port);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int c = accept(ls, NULL, NULL);
+        static char chunk[65536];
+        memset(chunk, 'q', sizeof chunk);
+        for (size_t sent = 0; sent < flood;) {
+            ssize_t n = send(c, chunk, sizeof chunk, MSG_NOSIGNAL);
+            if (n <= 0)
+                break;
+            sent += (size_t)n;
+        }
+        struct pollfd none = {.fd = c, .events = 0};
+        poll(&none, 1, 20000); /* hold the connection open; killed by the test */
+        _exit(0);
+    }
+    close(ls);
+    return pid;
+}
+
+static void test_client_against_silent_server(void **state)
+{
+    (void)state;
+    int port;
+    pid_t pid = hostile_server(&port, 0);
+    struct proc c;
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    char *cargs[] = {"--port", portstr, "--timeout", "0.5", NULL};
+    long long t0 = proc_now_ms();
+    assert_int_equal(proc_run(&c, "tcp-client", cargs, WAIT_MS), 1);
+    assert_true(proc_now_ms() - t0 < 3000);
+    assert_non_null(strstr(c.err, "timed out"));
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+static void test_client_against_flooding_server(void **state)
+{
+    (void)state;
+    int port;
+    pid_t pid = hostile_server(&port, 10u << 20);
+    struct proc c;
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    char *cargs[] = {"--port", portstr, "--timeout", "3", NULL};
+    assert_int_equal(proc_run(&c, "tcp-client", cargs, WAIT_MS), 1);
+    assert_non_null(strstr(c.err, "more than the size limit"));
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+/* Reads the kernel's drop counter of the UDP socket bound to port. */
+static long udp_drops(int port)
+{
+    FILE *f = fopen("/proc/net/udp", "r");
+    if (!f)
+        return -1;
+    char line[512];
+    long drops = -1;
+    while (fgets(line, sizeof line, f)) {
+        unsigned local_port;
+        char *colon = strchr(line, ':');
+        if (!colon || !(colon = strchr(colon + 1, ':')))
+            continue;
+        if (sscanf(colon + 1, "%x", &local_port) != 1 || (int)local_port != port)
+            continue;
+        /* fields: sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops */
+        char *save = NULL, *tok = strtok_r(line, " \t\n", &save);
+        for (int field = 0; tok && field < 12; field++)
+            tok = strtok_r(NULL, " \t\n", &save);
+        drops = tok ? strtol(tok, NULL, 10) : -1;
+    }
+    fclose(f);
+    return drops;
+}
+
+struct burst_log {
+    unsigned char *seen;
+    long lines, duplicates, bad;
+};
+
+static void count_burst_line(const char *line, void *ctx)
+{
+    struct burst_log *log = ctx;
+    const char *p = strstr(line, "Received: seq ");
+    if (!p)
+        return;
+    int seq = atoi(p + 14);
+    if (seq < 0 || seq >= 100000) {
+        log->bad++;
+        return;
+    }
+    log->duplicates += log->seen[seq];
+    log->seen[seq] = 1;
+    log->lines++;
+}
+
+/* 100k datagrams: every one the kernel delivered is logged exactly once. */
+static void test_udp_burst_logged_exactly_once(void **state)
+{
+    (void)state;
+    enum { BURST = 100000 };
+    static unsigned char seen[BURST];
+    struct burst_log log = {.seen = seen};
+    static struct proc server;
+    char *args[] = {"--port", "0", NULL};
+    int port = start_server(&server, "udp-server", args);
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in to = loopback(port);
+    for (int i = 0; i < BURST; i++) {
+        char msg[32];
+        int n = snprintf(msg, sizeof msg, "seq %06d", i);
+        if (i % 256 == 0) {
+            proc_pump(&server, 0); /* keep the server's stdout flowing */
+            proc_consume_lines(&server, count_burst_line, &log);
+        }
+        while (sendto(s, msg, (size_t)n, 0, (struct sockaddr *)&to, sizeof to) < 0 && errno == ENOBUFS)
+            proc_pump(&server, 1);
+    }
+    close(s);
+    /* Sending has stopped, so the kernel drops no more: its count is final. */
+    long drops = udp_drops(port);
+    /* SIGTERM: the server logs what is already queued, then exits 0. */
+    kill(server.pid, SIGTERM);
+    long long end = proc_now_ms() + WAIT_MS;
+    while ((server.out_fd >= 0 || server.err_fd >= 0) && proc_now_ms() < end) {
+        proc_pump(&server, 50);
+        proc_consume_lines(&server, count_burst_line, &log);
+    }
+    assert_int_equal(proc_wait(&server, WAIT_MS), 0);
+    print_message("UDP burst: %ld logged, %ld dropped by the kernel, %d sent\n", log.lines, drops, BURST);
+    assert_true(drops >= 0);
+    assert_int_equal(log.duplicates, 0);
+    assert_int_equal(log.bad, 0);
+    assert_int_equal(log.lines + drops, BURST);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_thousand_idle_connections),
+        cmocka_unit_test(test_resetting_clients_do_not_disturb_others),
+        cmocka_unit_test(test_emfile_backs_off),
+        cmocka_unit_test(test_sigterm_finishes_in_flight),
+        cmocka_unit_test(test_flood_to_time_server),
+        cmocka_unit_test(test_client_against_silent_server),
+        cmocka_unit_test(test_client_against_flooding_server),
+        cmocka_unit_test(test_udp_burst_logged_exactly_once),
+    };
+    return cmocka_run_group_tests_name("reliability", tests, NULL, NULL);
+}
