@@ -99,9 +99,10 @@ static void close_conn(struct server *s, size_t i)
     if (tcp_conn_wants_abort(c))
         net_set_abortive_close(c->fd);
     close(c->fd);
+    /* Flushed once per loop iteration (serve), not per connection: one
+     * write for a whole burst of closes. */
     printf("Served %s: %s, %llu bytes sent, %llu received\n", peer, conn_end_text(c->end),
            (unsigned long long)c->bytes_out, (unsigned long long)c->bytes_in);
-    fflush(stdout);
     free(c);
     s->nconns--;
     s->conns[i] = s->conns[s->nconns];
@@ -205,6 +206,7 @@ static int serve(struct server *s)
         for (size_t i = s->nconns; i-- > polled;) /* accepted and finished at once */
             if (tcp_conn_done(s->conns[i]))
                 close_conn(s, i);
+        fflush(stdout);
     }
     free(pfds);
     return 0;

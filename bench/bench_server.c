@@ -1,0 +1,166 @@
+/* bench-server: connections per second of tcp-time-server against
+ * inetutils-inetd's built-in daytime service, both on 127.0.0.1:13 in a
+ * private network namespace, driven by the same load generator (many
+ * connections in flight; each connects, reads to EOF, closes). Rounds
+ * alternate between the two; the medians and their ratio are printed.
+ * Then datagrams per second that udp-server logs with none lost. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+
+#include "bench_util.h"
+
+#define INFLIGHT 64
+
+struct load_result {
+    long done, failed;
+    double seconds;
+};
+
+static int open_connection(const struct sockaddr_in *to)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (const struct sockaddr *)to, sizeof *to) != 0 && errno != EINPROGRESS) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Runs the load for `seconds`: INFLIGHT connections at all times. */
+static struct load_result drive_load(const struct sockaddr_in *to, double seconds)
+{
+    struct load_result r = {0};
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    int open_count = 0;
+    double start = bench_now_s(), end = start + seconds;
+    bool stopping = false;
+    for (;;) {
+        while (!stopping && open_count < INFLIGHT) {
+            int fd = open_connection(to);
+            if (fd < 0) {
+                r.failed++;
+                break;
+            }
+            struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.fd = fd};
+            epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+            open_count++;
+        }
+        if (open_count == 0)
+            break;
+        struct epoll_event evs[INFLIGHT];
+        int n = epoll_wait(ep, evs, INFLIGHT, 1000);
+        for (int i = 0; i < n; i++) {
+            int fd = evs[i].data.fd;
+            char buf[256];
+            ssize_t got;
+            while ((got = recv(fd, buf, sizeof buf, 0)) > 0) {
+            }
+            if (got == 0 || (got < 0 && errno != EAGAIN)) {
+                if (got == 0)
+                    r.done++;
+                else
+                    r.failed++;
+                close(fd);
+                open_count--;
+            }
+        }
+        if (n == 0) { /* a whole second without progress: give up on the rest */
+            r.failed += open_count;
+            break;
+        }
+        stopping = bench_now_s() >= end;
+    }
+    close(ep);
+    r.seconds = bench_now_s() - start;
+    return r;
+}
+
+static char ours_path[4096];
+
+static bool start_ours(struct bench_child *c)
+{
+    char *argv[] = {ours_path, "--bind", "127.0.0.1", "--port", "13", NULL};
+    return bench_start(c, argv, "Listening on", 5000);
+}
+
+static bool start_inetd(struct bench_child *c)
+{
+    static const char conf[] = "/tmp/wirecheck-bench-inetd.conf";
+    FILE *f = fopen(conf, "w");
+    if (!f)
+        return false;
+    fputs("127.0.0.1:daytime stream tcp nowait root internal\n", f);
+    fclose(f);
+    char *argv[] = {"/usr/sbin/inetutils-inetd", "-d", "-R", "100000000", "-p",
+                    "/tmp/wirecheck-bench-inetd.pid", (char *)conf, NULL};
+    return bench_start(c, argv, "registered", 5000);
+}
+
+static double measure(bool (*start)(struct bench_child *), const struct sockaddr_in *to,
+                      double seconds, long *failed)
+{
+    struct bench_child c;
+    if (!start(&c))
+        exit(2);
+    fcntl(c.out_fd, F_SETFL, O_NONBLOCK);
+    /* The server's log goes to a pipe: drain it from a helper process so the
+     * measurement loop stays single-purpose. */
+    pid_t drainer = fork();
+    if (drainer == 0) {
+        fcntl(c.out_fd, F_SETFL, 0);
+        char buf[65536];
+        while (read(c.out_fd, buf, sizeof buf) > 0) {
+        }
+        _exit(0);
+    }
+    struct load_result r = drive_load(to, seconds);
+    bench_stop(&c);
+    kill(drainer, SIGKILL);
+    waitpid(drainer, NULL, 0);
+    *failed += r.failed;
+    return (double)r.done / r.seconds;
+}
+
+int main(int argc, char **argv)
+{
+    int rounds = argc > 1 ? atoi(argv[1]) : 5;
+    double seconds = argc > 2 ? atof(argv[2]) : 1.0;
+    if (rounds < 1 || seconds <= 0) {
+        fprintf(stderr, "usage: bench-server [ROUNDS] [SECONDS-PER-ROUND]\n");
+        return 2;
+    }
+    if (access("/usr/sbin/inetutils-inetd", X_OK) != 0) {
+        fprintf(stderr, "bench-server: needs /usr/sbin/inetutils-inetd (apt-get install inetutils-inetd)\n");
+        return 2;
+    }
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return 2;
+    self[n] = '\0';
+    snprintf(ours_path, sizeof ours_path, "%.*s/tcp-time-server", (int)(strrchr(self, '/') - self), self);
+    if (!bench_private_netns())
+        return 2;
+
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(13)};
+    inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    double ours[64], theirs[64];
+    long failed_ours = 0, failed_theirs = 0;
+    if (rounds > 64)
+        rounds = 64;
+    for (int i = 0; i < rounds; i++) {
+        ours[i] = measure(start_ours, &to, seconds, &failed_ours);
+        theirs[i] = measure(start_inetd, &to, seconds, &failed_theirs);
+        printf("round %d: tcp-time-server %.0f conn/s, inetd daytime %.0f conn/s\n", i + 1,
+               ours[i], theirs[i]);
+        fflush(stdout);
+    }
+    double m_ours = bench_median(ours, rounds), m_theirs = bench_median(theirs, rounds);
+    printf("tcp-time-server: median %.0f conn/s (%ld failed)\n", m_ours, failed_ours);
+    printf("inetd daytime:   median %.0f conn/s (%ld failed)\n", m_theirs, failed_theirs);
+    printf("ratio: %.2f\n", m_ours / m_theirs);
+    return 0;
+}
