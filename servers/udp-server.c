@@ -68,6 +68,11 @@ int main(int argc, char **argv)
     int fd = net_udp_bind(&addr, &bound, err);
     if (fd < 0)
         cli_fail(prog, "%s", err);
+    /* A deep receive queue rides out bursts while the log is written. The
+     * kernel caps SO_RCVBUF at net.core.rmem_max; as root, force past it. */
+    int rcvbuf = 4 << 20;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     uint8_t *buf = malloc(max);
     if (!buf)
         cli_fail(prog, "out of memory");
