@@ -18,10 +18,13 @@ size_t cursor_remaining(const struct cursor *c)
 /* The one place that decides whether n more bytes exist. */
 static const uint8_t *take(struct cursor *c, size_t n)
 {
+    static const uint8_t nothing[1];
     if (c->failed || n > c->len - c->off) {
         c->failed = true;
         return NULL;
     }
+    if (!c->p)
+        return nothing; /* n == 0 on an empty cursor: success, no pointer arithmetic on NULL */
     const uint8_t *at = c->p + c->off;
     c->off += n;
     return at;

@@ -21,7 +21,7 @@ bool net_parse_uint(const char *s, unsigned long max, unsigned long *out)
         if (*p < '0' || *p > '9')
             return false;
         unsigned digit = (unsigned)(*p - '0');
-        if (v > (max - digit) / 10)
+        if (digit > max || v > (max - digit) / 10)
             return false;
         v = v * 10 + digit;
     }

@@ -140,15 +140,6 @@ static bool peek_event(struct script *s, struct event *ev, size_t *end)
     return true;
 }
 
-static bool next_event(struct script *s, struct event *ev)
-{
-    size_t end;
-    if (!peek_event(s, ev, &end))
-        return false;
-    s->off = end;
-    return true;
-}
-
 /* Whether a poll now times out: a TIMEOUT event is next (consumed), or a
  * datagram socket has nothing more to receive. */
 static bool next_is_timeout(struct script *s)
@@ -190,8 +181,12 @@ static ssize_t script_recv(void *ctx, int fd, void *buf, size_t len, int flags)
     tick(s);
     if (s->pending_len == 0) {
         struct event ev;
-        if (!next_event(s, &ev))
+        size_t end;
+        if (!peek_event(s, &ev, &end))
             return 0; /* exhausted: the peer closed */
+        if (ev.op == SCRIPT_TIMEOUT)
+            return fail(EAGAIN); /* nothing yet; the poll that follows times out */
+        s->off = end;
         if (ev.op == SCRIPT_EOF)
             return 0;
         if (ev.op != SCRIPT_DATA && ev.op != SCRIPT_TRUNC)
@@ -232,13 +227,22 @@ static ssize_t script_recvfrom(void *ctx, int fd, void *buf, size_t len, int fla
         return script_recv(ctx, fd, buf, len, flags);
     tick(s);
     struct event ev;
-    if (!next_event(s, &ev))
+    size_t end;
+    if (!peek_event(s, &ev, &end))
         return fail(EAGAIN);
+    if (ev.op == SCRIPT_TIMEOUT)
+        return fail(EAGAIN); /* left for the poll that follows */
+    s->off = end;
     if (ev.op != SCRIPT_DATA && ev.op != SCRIPT_TRUNC && ev.op != SCRIPT_EOF)
         return fail(event_errno(ev.op));
-    size_t n = len < ev.data_len ? len : ev.data_len;
-    if (n)
-        memcpy(buf, ev.data, n);
+    /* Store what fits of the datagram; a TRUNC datagram's bytes beyond the
+     * scripted ones are zeros, so every byte reported is a byte written. */
+    size_t stored = len < ev.wire_len ? len : ev.wire_len;
+    size_t scripted = stored < ev.data_len ? stored : ev.data_len;
+    if (scripted)
+        memcpy(buf, ev.data, scripted);
+    if (stored > scripted)
+        memset((uint8_t *)buf + scripted, 0, stored - scripted);
     if (from && fromlen) {
         struct sockaddr_storage a;
         socklen_t alen;
@@ -248,7 +252,7 @@ static ssize_t script_recvfrom(void *ctx, int fd, void *buf, size_t len, int fla
         *fromlen = alen;
     }
     s->foreign_next = false;
-    size_t reported = (flags & MSG_TRUNC) ? ev.wire_len : n;
+    size_t reported = (flags & MSG_TRUNC) ? ev.wire_len : stored;
     return (ssize_t)reported;
 }
 
@@ -267,6 +271,7 @@ static ssize_t script_send(void *ctx, int fd, const void *buf, size_t len, int f
     (void)flags;
     struct script *s = ctx;
     tick(s);
+    apply_state_ops(s); /* send faults at the head apply to this send */
     size_t n = len;
     if (s->send_fault_count > 0) {
         uint8_t op = s->send_faults[0].op, arg = s->send_faults[0].arg;

@@ -25,7 +25,10 @@
  *  15 CLOCK      step:u8              the clock advances step * 100 ms
  * Stream data longer than a receive's buffer is returned over several
  * receives (short reads); a datagram longer than the buffer is truncated.
- * Send-side opcodes queue up (at most 16) and apply to the next sends.
+ * Send-side opcodes queue up (at most 16) and apply to the next sends; the
+ * schedule is one timeline, so a send takes the faults read before it,
+ * including those at the head of the schedule when it happens. A TIMEOUT is
+ * never taken by a receive (it returns EAGAIN) but by the poll after it.
  * Once the schedule is exhausted a stream receive returns EOF, a datagram
  * receive EAGAIN and poll a timeout, so every loop ends. Each call advances
  * the clock by 1 ms. */

@@ -122,6 +122,8 @@ int sockio_wait(const struct sockio *io, int fd, short events, int64_t deadline)
         int n = io->ops->poll(io->ctx, &p, 1, timeout);
         if (n > 0)
             return 1; /* readable, writable, or an error the next call will report */
+        if (n == 0 && deadline == SOCKIO_NO_DEADLINE)
+            return 0; /* a seam that gives up even without a deadline: end, never spin */
         if (n < 0 && errno != EINTR)
             return -1;
     }

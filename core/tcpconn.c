@@ -78,6 +78,7 @@ short tcp_conn_wanted_events(const struct tcp_conn *c)
         return c->out_off < c->out_len ? POLLOUT : POLLIN;
     case PHASE_DISCARD:
     case PHASE_DRAIN:
+    case PHASE_AWAIT_UNREAD:
         return POLLIN;
     case PHASE_DONE:
         break;
@@ -106,7 +107,9 @@ static void close_after_reply(const struct sockio *io, struct tcp_conn *c, bool 
         return;
     }
     if (c->close_mode == CLOSE_MODE_UNREAD && !peer_done) {
-        finish(c, CONN_UNREAD, 0);
+        /* Closing before the peer's bytes arrive would be a plain FIN: wait
+         * for them, so the close really is over unread data. */
+        c->phase = PHASE_AWAIT_UNREAD;
         return;
     }
     if (io->ops->shutdown(io->ctx, c->fd, SHUT_WR) != 0 && errno != ENOTCONN) {
@@ -173,6 +176,27 @@ static bool receive(const struct sockio *io, struct tcp_conn *c, int64_t now, bo
     return false;
 }
 
+/* Unread mode: looks (MSG_PEEK) whether the peer's bytes are here, never
+ * consuming them. false: stop for now. */
+static bool await_unread(const struct sockio *io, struct tcp_conn *c)
+{
+    uint8_t b;
+    ssize_t n = io->ops->recv(io->ctx, c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) {
+        finish(c, CONN_UNREAD, 0);
+        return false;
+    }
+    if (n == 0) {
+        finish(c, CONN_CLEAN, 0); /* the peer closed without sending: nothing unread */
+        return false;
+    }
+    if (errno == EINTR)
+        return true;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+        fail_errno(c, errno);
+    return false;
+}
+
 /* One step of the state machine; false when it must wait for readiness. */
 static bool step(const struct sockio *io, struct tcp_conn *c, int64_t now)
 {
@@ -201,6 +225,8 @@ static bool step(const struct sockio *io, struct tcp_conn *c, int64_t now)
             return true;
         }
         return receive(io, c, now, false);
+    case PHASE_AWAIT_UNREAD:
+        return await_unread(io, c);
     case PHASE_DONE:
         break;
     }

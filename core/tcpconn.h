@@ -7,7 +7,8 @@
  *              fin    shutdown(SHUT_WR) and drain the peer until its FIN, so
  *                     the kernel never answers unread data with RST
  *              rst    abortive close (SO_LINGER 0, done by the shell)
- *              unread close at once, leaving the peer's bytes unread (RST)
+ *              unread wait until the peer's bytes have arrived (peek, never
+ *                     read), then close over them: the kernel sends RST
  *   echo:    return every byte until the peer half-closes, then FIN
  *   discard: read and drop until the peer's FIN, then FIN */
 #ifndef WIRECHECK_TCPCONN_H
@@ -41,7 +42,8 @@ struct tcp_conn {
     int fd;
     enum tcp_service service;
     enum close_mode close_mode;
-    enum { PHASE_SEND, PHASE_ECHO, PHASE_DISCARD, PHASE_DRAIN, PHASE_DONE } phase;
+    enum { PHASE_SEND, PHASE_ECHO, PHASE_DISCARD, PHASE_DRAIN, PHASE_AWAIT_UNREAD,
+           PHASE_DONE } phase;
     uint8_t buf[TCP_CONN_BUF];
     size_t out_off, out_len;
     bool peer_eof;

@@ -1,0 +1,575 @@
+/* analysis: dissect each frame, route it to its flow, judge flows as they
+ * close or go idle (capture time), hand the verdicts out. See analysis.h. */
+#include "analysis.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flow.h"
+#include "reasm.h"
+
+#define SCAN_INTERVAL_USEC 500000   /* how often to look for flows to judge */
+#define REASM_SLOTS 64
+#define REASM_TIMEOUT_USEC (30 * 1000000LL)
+
+struct flow_entry {
+    struct flow_entry *bucket_next;
+    struct flow_entry *prev, *next;   /* all open flows, in creation order */
+    enum flow_proto proto;
+    struct endpoint lo, hi;           /* canonical key: lo < hi */
+    union {
+        struct tcp_flow tcp;
+        struct udp_flow udp;
+    } u;
+};
+
+struct analysis {
+    struct analysis_options opt;
+    struct flow_entry **buckets;
+    size_t nbuckets;
+    struct flow_entry *first, *last;
+    struct reasm *reasm;
+    int64_t next_scan;
+    bool finished;
+    unsigned next_index;
+    struct flow_report **reports;
+    size_t nreports, reports_cap;
+    struct frame_list malformed;
+    char first_malformed[96];
+    struct frame_list reasm_failed;
+    struct analysis_summary sum;
+};
+
+const char *teardown_kind_name(enum teardown_kind k)
+{
+    switch (k) {
+    case TEARDOWN_NONE: return "open";
+    case TEARDOWN_FIN: return "orderly (FIN both ways)";
+    case TEARDOWN_HALF: return "half (FIN one way)";
+    case TEARDOWN_RST: return "reset";
+    case TEARDOWN_REFUSED: return "refused";
+    case TEARDOWN_NO_ANSWER: return "SYN not answered";
+    }
+    return "?";
+}
+
+void analysis_options_default(struct analysis_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->payload_cap = 64 * 1024;
+    o->tcp_idle_usec = 300 * 1000000LL;
+    o->udp_idle_usec = 60 * 1000000LL;
+    o->closed_linger_usec = 2 * 1000000LL;
+}
+
+struct analysis *analysis_create(const struct analysis_options *o)
+{
+    struct analysis *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    if (o)
+        a->opt = *o;
+    else
+        analysis_options_default(&a->opt);
+    a->nbuckets = 1024;
+    a->buckets = calloc(a->nbuckets, sizeof *a->buckets);
+    a->reasm = reasm_create(REASM_SLOTS, REASM_TIMEOUT_USEC);
+    if (!a->buckets || !a->reasm) {
+        analysis_destroy(a);
+        return NULL;
+    }
+    a->next_scan = INT64_MIN;
+    return a;
+}
+
+static void free_report(struct flow_report *r)
+{
+    if (!r)
+        return;
+    free(r->verdicts);
+    free(r->payload[0]);
+    free(r->payload[1]);
+    free(r);
+}
+
+static void free_entry(struct flow_entry *e)
+{
+    if (e->proto == FLOW_TCP)
+        tcp_flow_free(&e->u.tcp);
+    else
+        udp_flow_free(&e->u.udp);
+    free(e);
+}
+
+void analysis_destroy(struct analysis *a)
+{
+    if (!a)
+        return;
+    for (struct flow_entry *e = a->first, *next; e; e = next) {
+        next = e->next;
+        free_entry(e);
+    }
+    for (size_t i = 0; i < a->nreports; i++)
+        free_report(a->reports[i]);
+    free(a->reports);
+    free(a->buckets);
+    reasm_destroy(a->reasm);
+    free(a);
+}
+
+/* ---- flow table ------------------------------------------------------------ */
+
+static int endpoint_cmp(const struct endpoint *x, const struct endpoint *y)
+{
+    if (x->ip.family != y->ip.family)
+        return x->ip.family < y->ip.family ? -1 : 1;
+    int c = memcmp(x->ip.bytes, y->ip.bytes, sizeof x->ip.bytes);
+    if (c)
+        return c;
+    return x->port == y->port ? 0 : x->port < y->port ? -1 : 1;
+}
+
+static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ull; /* FNV-1a */
+    return h;
+}
+
+static size_t bucket_of(const struct analysis *a, enum flow_proto proto,
+                        const struct endpoint *lo, const struct endpoint *hi)
+{
+    uint64_t h = 14695981039346656037ull;
+    uint8_t pr = (uint8_t)proto;
+    h = hash_bytes(h, &pr, 1);
+    h = hash_bytes(h, &lo->ip, sizeof lo->ip);
+    h = hash_bytes(h, &lo->port, sizeof lo->port);
+    h = hash_bytes(h, &hi->ip, sizeof hi->ip);
+    h = hash_bytes(h, &hi->port, sizeof hi->port);
+    return (size_t)(h & (a->nbuckets - 1));
+}
+
+static void canonical(const struct endpoint *x, const struct endpoint *y, struct endpoint *lo,
+                      struct endpoint *hi)
+{
+    /* Zero the padding so memcmp/hash over whole structs are stable. */
+    memset(lo, 0, sizeof *lo);
+    memset(hi, 0, sizeof *hi);
+    bool swap = endpoint_cmp(x, y) > 0;
+    lo->ip = swap ? y->ip : x->ip;
+    lo->port = swap ? y->port : x->port;
+    hi->ip = swap ? x->ip : y->ip;
+    hi->port = swap ? x->port : y->port;
+}
+
+static struct flow_entry *lookup(struct analysis *a, enum flow_proto proto,
+                                 const struct endpoint *x, const struct endpoint *y)
+{
+    struct endpoint lo, hi;
+    canonical(x, y, &lo, &hi);
+    for (struct flow_entry *e = a->buckets[bucket_of(a, proto, &lo, &hi)]; e; e = e->bucket_next)
+        if (e->proto == proto && endpoint_equal(&e->lo, &lo) && endpoint_equal(&e->hi, &hi))
+            return e;
+    return NULL;
+}
+
+static void grow_table(struct analysis *a)
+{
+    size_t n = a->nbuckets * 2;
+    struct flow_entry **b = calloc(n, sizeof *b);
+    if (!b)
+        return; /* keep the smaller table: slower, still correct */
+    free(a->buckets);
+    a->buckets = b;
+    a->nbuckets = n;
+    for (struct flow_entry *e = a->first; e; e = e->next) {
+        size_t i = bucket_of(a, e->proto, &e->lo, &e->hi);
+        e->bucket_next = b[i];
+        b[i] = e;
+    }
+}
+
+static struct flow_entry *insert(struct analysis *a, enum flow_proto proto,
+                                 const struct endpoint *x, const struct endpoint *y)
+{
+    if (a->sum.open_flows + 1 > a->nbuckets)
+        grow_table(a);
+    struct flow_entry *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->proto = proto;
+    canonical(x, y, &e->lo, &e->hi);
+    size_t i = bucket_of(a, proto, &e->lo, &e->hi);
+    e->bucket_next = a->buckets[i];
+    a->buckets[i] = e;
+    e->prev = a->last;
+    if (a->last)
+        a->last->next = e;
+    else
+        a->first = e;
+    a->last = e;
+    a->sum.open_flows++;
+    if (a->sum.open_flows > a->sum.max_open_flows)
+        a->sum.max_open_flows = a->sum.open_flows;
+    return e;
+}
+
+static void unlink_entry(struct analysis *a, struct flow_entry *e)
+{
+    struct flow_entry **pp = &a->buckets[bucket_of(a, e->proto, &e->lo, &e->hi)];
+    while (*pp && *pp != e)
+        pp = &(*pp)->bucket_next;
+    if (*pp)
+        *pp = e->bucket_next;
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        a->first = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        a->last = e->prev;
+    a->sum.open_flows--;
+}
+
+/* ---- judging ------------------------------------------------------------------ */
+
+static enum teardown_kind tcp_teardown(const struct tcp_flow *f)
+{
+    if (f->refused)
+        return TEARDOWN_REFUSED;
+    if (f->side[0].rsts.count + f->side[1].rsts.count)
+        return TEARDOWN_RST;
+    if (f->side[0].fin_seen && f->side[1].fin_seen)
+        return TEARDOWN_FIN;
+    if (f->side[0].fin_seen || f->side[1].fin_seen)
+        return TEARDOWN_HALF;
+    if (f->side[0].syn_seen && !f->side[1].packets)
+        return TEARDOWN_NO_ANSWER;
+    return TEARDOWN_NONE;
+}
+
+/* Takes the stream copy's bytes into the report (no second copy). */
+static void take_payload(struct flow_report *r, int s, struct stream_copy *c, uint64_t stream_len)
+{
+    r->payload[s] = c->bytes;
+    r->payload_len[s] = c->contiguous;
+    r->payload_complete[s] = c->bytes ? c->contiguous == stream_len : stream_len == 0;
+    c->bytes = NULL;
+}
+
+static void fill_tcp_report(struct flow_report *r, struct tcp_flow *f)
+{
+    r->proto = FLOW_TCP;
+    r->client = f->ep[0];
+    r->server = f->ep[1];
+    r->first_frame = f->first_frame;
+    r->last_frame = f->last_frame;
+    r->first_ts_usec = f->first_ts;
+    r->last_ts_usec = f->last_ts;
+    r->handshake_seen = f->side[0].syn_seen && f->side[1].syn_seen && f->handshake_ack_frame;
+    r->teardown = tcp_teardown(f);
+    r->first_fin_side = f->first_fin_side;
+    for (int s = 0; s < 2; s++) {
+        r->packets[s] = f->side[s].packets;
+        r->bytes[s] = tcp_flow_bytes(f, s);
+    }
+    r->nverdicts = checks_tcp(f, r->verdicts, RULE_COUNT);
+    for (int s = 0; s < 2; s++)
+        take_payload(r, s, &f->side[s].copy, r->bytes[s]);
+}
+
+static void fill_udp_report(struct flow_report *r, struct udp_flow *f)
+{
+    r->proto = FLOW_UDP;
+    r->client = f->ep[0];
+    r->server = f->ep[1];
+    r->first_frame = f->first_frame;
+    r->last_frame = f->last_frame;
+    r->first_ts_usec = f->first_ts;
+    r->last_ts_usec = f->last_ts;
+    r->first_fin_side = -1;
+    r->icmp_unreachable = f->port_unreachable.count;
+    for (int s = 0; s < 2; s++) {
+        r->packets[s] = f->side[s].datagrams;
+        r->datagrams[s] = f->side[s].datagrams;
+        r->bytes[s] = f->side[s].bytes;
+    }
+    r->nverdicts = checks_udp(f, r->verdicts, RULE_COUNT);
+    for (int s = 0; s < 2; s++)
+        take_payload(r, s, &f->side[s].copy, r->bytes[s]);
+}
+
+/* Hands a finished report out, then keeps or frees it. */
+static void publish(struct analysis *a, struct flow_report *r)
+{
+    r->index = a->next_index++;
+    for (size_t i = 0; i < r->nverdicts; i++)
+        a->sum.verdicts[r->verdicts[i].kind]++;
+    if (r->proto == FLOW_TCP)
+        a->sum.tcp_flows++;
+    else if (r->proto == FLOW_UDP)
+        a->sum.udp_flows++;
+    if (a->opt.on_flow_done)
+        a->opt.on_flow_done(r, a->opt.ctx);
+    if (a->opt.retain_reports) {
+        if (a->nreports == a->reports_cap) {
+            size_t cap = a->reports_cap ? a->reports_cap * 2 : 16;
+            struct flow_report **n = realloc(a->reports, cap * sizeof *n);
+            if (!n) {
+                free_report(r);
+                return;
+            }
+            a->reports = n;
+            a->reports_cap = cap;
+        }
+        a->reports[a->nreports++] = r;
+    } else {
+        free_report(r);
+    }
+}
+
+static struct flow_report *new_report(void)
+{
+    struct flow_report *r = calloc(1, sizeof *r);
+    if (r)
+        r->verdicts = calloc(RULE_COUNT, sizeof *r->verdicts);
+    if (r && !r->verdicts) {
+        free(r);
+        r = NULL;
+    }
+    return r;
+}
+
+static void judge(struct analysis *a, struct flow_entry *e)
+{
+    unlink_entry(a, e);
+    struct flow_report *r = new_report();
+    if (r) {
+        if (e->proto == FLOW_TCP)
+            fill_tcp_report(r, &e->u.tcp);
+        else
+            fill_udp_report(r, &e->u.udp);
+        publish(a, r);
+    }
+    free_entry(e);
+}
+
+static bool expired(const struct analysis *a, const struct flow_entry *e, int64_t now)
+{
+    if (e->proto == FLOW_TCP) {
+        const struct tcp_flow *f = &e->u.tcp;
+        if (f->closed && now - f->closed_ts > a->opt.closed_linger_usec)
+            return true;
+        return now - f->last_ts > a->opt.tcp_idle_usec;
+    }
+    return now - e->u.udp.last_ts > a->opt.udp_idle_usec;
+}
+
+static void scan(struct analysis *a, int64_t now)
+{
+    for (struct flow_entry *e = a->first, *next; e; e = next) {
+        next = e->next;
+        if (expired(a, e, now))
+            judge(a, e);
+    }
+    reasm_expire(a->reasm, now, &a->reasm_failed);
+}
+
+/* ---- routing ---------------------------------------------------------------------- */
+
+static void route_tcp(struct analysis *a, const struct packet *p)
+{
+    struct endpoint src = { p->src, p->sport }, dst = { p->dst, p->dport };
+    struct flow_entry *e = lookup(a, FLOW_TCP, &src, &dst);
+    bool fresh_syn = (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+    if (e && fresh_syn) {
+        /* A new connection reusing the 4-tuple: judge the old one first. */
+        const struct tcp_flow *f = &e->u.tcp;
+        int s = tcp_flow_sender(f, p);
+        if (f->closed || (f->side[s].syn_seen && f->side[s].isn != p->seq)) {
+            judge(a, e);
+            e = NULL;
+        }
+    }
+    if (!e) {
+        e = insert(a, FLOW_TCP, &src, &dst);
+        if (!e)
+            return;
+        tcp_flow_init(&e->u.tcp, p, a->opt.payload_cap);
+    }
+    tcp_flow_update(&e->u.tcp, p);
+}
+
+static void route_udp(struct analysis *a, const struct packet *p)
+{
+    struct endpoint src = { p->src, p->sport }, dst = { p->dst, p->dport };
+    struct flow_entry *e = lookup(a, FLOW_UDP, &src, &dst);
+    if (!e) {
+        e = insert(a, FLOW_UDP, &src, &dst);
+        if (!e)
+            return;
+        udp_flow_init(&e->u.udp, p, a->opt.payload_cap);
+    }
+    udp_flow_update(&e->u.udp, p);
+}
+
+static void route_icmp(struct analysis *a, const struct packet *p)
+{
+    if (!p->quote.present || p->quote.proto != 17)
+        return;
+    struct flow_entry *e = lookup(a, FLOW_UDP, &p->quote.src, &p->quote.dst);
+    if (e)
+        udp_flow_note_icmp(&e->u.udp, p);
+}
+
+static void note_malformed(struct analysis *a, const struct packet *p)
+{
+    if (p->snap_truncated) {
+        a->sum.truncated++;
+        return;
+    }
+    a->sum.malformed++;
+    if (a->malformed.count == 0)
+        snprintf(a->first_malformed, sizeof a->first_malformed, "%s at byte %zu",
+                 dissect_error_name(p->error), p->error_offset);
+    frame_list_add(&a->malformed, p->frame);
+}
+
+enum dissect_error analysis_feed(struct analysis *a, uint32_t frame, int64_t ts_usec,
+                                 int linktype, uint32_t caplen, uint32_t wirelen,
+                                 const uint8_t *bytes)
+{
+    struct packet p;
+    a->sum.frames++;
+    enum dissect_error err = dissect_frame(&p, frame, ts_usec, linktype, bytes, caplen, wirelen);
+    if (ts_usec >= a->next_scan) {
+        scan(a, ts_usec);
+        a->next_scan = ts_usec + SCAN_INTERVAL_USEC;
+    }
+    if (err == DISSECT_OK && p.is_fragment) {
+        const uint8_t *whole;
+        uint32_t len;
+        if (reasm_add(a->reasm, &p, &whole, &len, &a->reasm_failed) != REASM_DONE) {
+            if (a->opt.on_packet)
+                a->opt.on_packet(&p, a->opt.ctx);
+            return DISSECT_OK;
+        }
+        err = dissect_transport(&p, whole, len);
+    }
+    if (a->opt.on_packet)
+        a->opt.on_packet(&p, a->opt.ctx);
+    if (err == DISSECT_NOT_IP) {
+        a->sum.not_ip++;
+        return err;
+    }
+    if (err != DISSECT_OK) {
+        note_malformed(a, &p);
+        return err;
+    }
+    switch (p.l4) {
+    case L4_TCP: route_tcp(a, &p); break;
+    case L4_UDP: route_udp(a, &p); break;
+    case L4_ICMP: case L4_ICMPV6: route_icmp(a, &p); break;
+    default: break;
+    }
+    return DISSECT_OK;
+}
+
+void analysis_finish(struct analysis *a)
+{
+    if (a->finished)
+        return;
+    a->finished = true;
+    while (a->first)
+        judge(a, a->first);
+    reasm_expire(a->reasm, INT64_MAX, &a->reasm_failed);
+    if (a->malformed.count || a->reasm_failed.count) {
+        struct flow_report *r = new_report();
+        if (!r)
+            return;
+        r->proto = FLOW_CAPTURE;
+        r->first_fin_side = -1;
+        r->first_frame = a->malformed.count ? a->malformed.frames[0] : a->reasm_failed.frames[0];
+        r->nverdicts = checks_capture(&a->malformed, a->first_malformed, &a->reasm_failed,
+                                      r->verdicts, RULE_COUNT);
+        publish(a, r);
+    }
+}
+
+/* ---- queries -------------------------------------------------------------------- */
+
+size_t analysis_report_count(const struct analysis *a)
+{
+    return a->nreports;
+}
+
+const struct flow_report *analysis_report(const struct analysis *a, size_t i)
+{
+    return i < a->nreports ? a->reports[i] : NULL;
+}
+
+const struct verdict *flow_report_find(const struct flow_report *r, const char *rule_id)
+{
+    for (size_t i = 0; i < r->nverdicts; i++)
+        if (strcmp(r->verdicts[i].id, rule_id) == 0)
+            return &r->verdicts[i];
+    return NULL;
+}
+
+bool flow_report_payload(const struct flow_report *r, enum flow_side side,
+                         const uint8_t **bytes, size_t *len)
+{
+    if ((unsigned)side > 1) {
+        *bytes = NULL;
+        *len = 0;
+        return false;
+    }
+    *bytes = r->payload[side];
+    *len = r->payload_len[side];
+    return r->payload_complete[side];
+}
+
+size_t analysis_frame_comment(const struct analysis *a, uint32_t frame, char *buf, size_t size)
+{
+    size_t need = 0;
+    if (size)
+        buf[0] = '\0';
+    for (size_t i = 0; i < a->nreports; i++) {
+        const struct flow_report *r = a->reports[i];
+        for (size_t k = 0; k < r->nverdicts; k++) {
+            const struct verdict *v = &r->verdicts[k];
+            bool names_frame = false;
+            for (unsigned j = 0; j < v->nframes; j++)
+                names_frame |= v->frames[j] == frame;
+            if (!names_frame)
+                continue;
+            char line[512];
+            int n;
+            if (v->kind == VERDICT_FAIL)
+                n = snprintf(line, sizeof line, "%s%s: %s: fail (expected %s; seen %s)",
+                             need ? "\n" : "", v->id, v->text, v->expected, v->seen);
+            else
+                n = snprintf(line, sizeof line, "%s%s: %s: %s", need ? "\n" : "", v->id,
+                             v->text, verdict_name(v->kind));
+            if (n < 0)
+                continue;
+            size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+            if (size && need < size - 1) {
+                size_t room = size - 1 - need;
+                size_t copy = len < room ? len : room;
+                memcpy(buf + need, line, copy);
+                buf[need + copy] = '\0';
+            }
+            need += len;
+        }
+    }
+    return need;
+}
+
+void analysis_get_summary(const struct analysis *a, struct analysis_summary *out)
+{
+    *out = a->sum;
+}

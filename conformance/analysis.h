@@ -1,0 +1,148 @@
+/* analysis: the streaming judge of a capture, used by `wirecheck check` and
+ * by the live runner.
+ *
+ *   struct analysis_options o;
+ *   analysis_options_default(&o);
+ *   o.retain_reports = true;                  // runner: keep results
+ *   struct analysis *a = analysis_create(&o);
+ *   for each captured frame:
+ *       analysis_feed(a, frame_no, ts_usec, linktype, caplen, wirelen, bytes);
+ *   analysis_finish(a);                       // judges flows still open
+ *   for (size_t i = 0; i < analysis_report_count(a); i++) {
+ *       const struct flow_report *r = analysis_report(a, i);
+ *       const struct verdict *v = flow_report_find(r, "tcp.teardown.abortive");
+ *       ...
+ *   }
+ *   analysis_frame_comment(a, 3, buf, sizeof buf); // pcapng comment of frame 3
+ *   analysis_destroy(a);
+ *
+ * Memory grows with the flows open at the same time, not with the file: a
+ * TCP flow is judged and freed shortly after it closes (both FINs acked, or a
+ * RST) and any flow after an idle timeout, both measured in capture time.
+ * Each judged flow is handed to on_flow_done; it is kept for iteration only
+ * if retain_reports is set (the runner wants that, `check` does not).
+ *
+ * Nothing here does I/O; packets come from the caller. */
+#ifndef WIRECHECK_ANALYSIS_H
+#define WIRECHECK_ANALYSIS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "checks.h"
+#include "dissect.h"
+
+enum flow_proto { FLOW_CAPTURE = 0, FLOW_TCP, FLOW_UDP };
+
+/* The client is the side that sent the SYN (TCP) or the first datagram
+ * (UDP); for a TCP flow caught mid-stream, the side with the higher port. */
+enum flow_side { SIDE_CLIENT = 0, SIDE_SERVER = 1 };
+
+/* How a TCP connection ended, as seen on the wire. */
+enum teardown_kind {
+    TEARDOWN_NONE = 0,    /* still open at the end of the capture/timeout */
+    TEARDOWN_FIN,         /* both sides FIN'd (orderly) */
+    TEARDOWN_HALF,        /* only one side FIN'd */
+    TEARDOWN_RST,         /* reset after being established */
+    TEARDOWN_REFUSED,     /* SYN answered by RST */
+    TEARDOWN_NO_ANSWER,   /* SYN(s) never answered */
+};
+const char *teardown_kind_name(enum teardown_kind k);
+
+/* Everything known about one judged flow. The pseudo-flow FLOW_CAPTURE holds
+ * rules about the capture as a whole (malformed packets). */
+struct flow_report {
+    unsigned index;           /* 0-based, in order of judgement */
+    enum flow_proto proto;
+    struct endpoint client, server;
+    uint32_t first_frame, last_frame;
+    int64_t first_ts_usec, last_ts_usec;
+    uint32_t packets[2];      /* per side */
+    uint64_t bytes[2];        /* payload bytes per side (TCP: unique stream
+                                 bytes; UDP: sum of datagram payloads) */
+    /* TCP */
+    bool handshake_seen;      /* SYN, SYN/ACK and ACK all seen */
+    enum teardown_kind teardown;
+    int first_fin_side;       /* -1 none, else enum flow_side */
+    /* UDP */
+    uint32_t datagrams[2];
+    uint32_t icmp_unreachable; /* ICMP port unreachable matched to the flow */
+    /* Verdicts, in rule order. */
+    struct verdict *verdicts;
+    size_t nverdicts;
+    /* Payload each side sent, in sequence order from the first byte, up to
+     * options.payload_cap bytes. payload_complete: it is all of it, gapless. */
+    uint8_t *payload[2];
+    size_t payload_len[2];
+    bool payload_complete[2];
+};
+
+struct analysis_options {
+    /* Bytes of payload kept per direction for payload assertions (0: none). */
+    size_t payload_cap;
+    /* Capture-time timeouts, microseconds. */
+    int64_t tcp_idle_usec;    /* open TCP flow with no packets */
+    int64_t udp_idle_usec;    /* UDP flow with no packets */
+    int64_t closed_linger_usec; /* closed TCP flow kept for late packets */
+    /* Keep judged flows (and their payloads) for analysis_report(). */
+    bool retain_reports;
+    /* Called once per judged flow, in judgement order; `r` lives only for
+     * the call unless retain_reports is set. May be NULL. */
+    void (*on_flow_done)(const struct flow_report *r, void *ctx);
+    /* Called for every fed frame after dissecting (for --verbose). May be NULL. */
+    void (*on_packet)(const struct packet *p, void *ctx);
+    void *ctx;
+};
+
+/* Defaults: payload_cap 64 KiB, tcp idle 300 s, udp idle 60 s, linger 2 s,
+ * retain_reports false, no callbacks. */
+void analysis_options_default(struct analysis_options *o);
+
+/* NULL on out of memory. */
+struct analysis *analysis_create(const struct analysis_options *o);
+void analysis_destroy(struct analysis *a);
+
+/* Feeds one frame. `frame` is the 1-based frame number, frames in capture
+ * order. Returns the dissector's verdict on the frame (DISSECT_OK,
+ * DISSECT_NOT_IP for frames that are simply not IP, or the malformation);
+ * malformed frames are also recorded as packet.well_formed failures. */
+enum dissect_error analysis_feed(struct analysis *a, uint32_t frame, int64_t ts_usec,
+                                 int linktype, uint32_t caplen, uint32_t wirelen,
+                                 const uint8_t *bytes);
+
+/* Judges every flow still open. Call once after the last frame; feeding
+ * after it is not allowed. */
+void analysis_finish(struct analysis *a);
+
+/* Retained reports (retain_reports), in judgement order. */
+size_t analysis_report_count(const struct analysis *a);
+const struct flow_report *analysis_report(const struct analysis *a, size_t i);
+
+/* The verdict of rule `rule_id` on a flow, or NULL if not evaluated there. */
+const struct verdict *flow_report_find(const struct flow_report *r, const char *rule_id);
+
+/* Bytes `side` sent on the flow (see flow_report.payload). */
+bool flow_report_payload(const struct flow_report *r, enum flow_side side,
+                         const uint8_t **bytes, size_t *len);
+
+/* The packet comment for frame `frame` from retained reports: one line per
+ * verdict that names the frame, "rule.id: text: verdict", joined by '\n'.
+ * Writes a NUL-terminated string (truncated to size) and returns the length
+ * it needed (0: no comment for the frame). */
+size_t analysis_frame_comment(const struct analysis *a, uint32_t frame, char *buf, size_t size);
+
+struct analysis_summary {
+    uint64_t frames;          /* fed */
+    uint64_t not_ip;          /* not IP (ARP...): ignored */
+    uint64_t malformed;       /* failed to dissect: malformed */
+    uint64_t truncated;       /* headers cut by the snapshot length: skipped */
+    uint64_t tcp_flows, udp_flows;
+    uint64_t verdicts[4];     /* indexed by enum verdict_kind */
+    size_t open_flows;        /* currently tracked (memory bound check) */
+    size_t max_open_flows;    /* high-water mark */
+};
+
+void analysis_get_summary(const struct analysis *a, struct analysis_summary *out);
+
+#endif

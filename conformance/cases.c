@@ -1,0 +1,455 @@
+/* cases: parser of .case files. See cases.h and CASES.md. */
+#include "cases.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CASE_FILE_MAX (64 * 1024)
+#define WORDS_MAX 8
+
+/* One line split into words: bare words, or "double quoted" with \" and \\. */
+struct words {
+    char *w[WORDS_MAX];
+    size_t n;
+    char storage[CASE_COMMAND_MAX + 64];
+};
+
+struct parser {
+    const char *origin;
+    unsigned line;
+    char *err;
+    size_t errlen;
+    struct case_spec *out;
+    bool saw_client;
+};
+
+__attribute__((format(printf, 2, 3)))
+static bool parse_error(struct parser *p, const char *fmt, ...)
+{
+    int used = snprintf(p->err, p->errlen, "%s:%u: ", p->origin, p->line);
+    if (used < 0 || (size_t)used >= p->errlen)
+        return false;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->err + used, p->errlen - (size_t)used, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+static const char *skip_space(const char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    return s;
+}
+
+/* Splits `s` into words. Fails on an unterminated quote or too many words. */
+static bool split_words(struct parser *p, const char *s, struct words *out)
+{
+    char *dst = out->storage;
+    char *end = out->storage + sizeof out->storage - 1;
+    out->n = 0;
+    for (s = skip_space(s); *s; s = skip_space(s)) {
+        if (out->n == WORDS_MAX)
+            return parse_error(p, "too many words (at most %d)", WORDS_MAX);
+        out->w[out->n++] = dst;
+        bool quoted = *s == '"';
+        if (quoted)
+            s++;
+        while (*s && (quoted ? *s != '"' : (*s != ' ' && *s != '\t'))) {
+            if (quoted && *s == '\\' && (s[1] == '"' || s[1] == '\\'))
+                s++;
+            if (dst == end)
+                return parse_error(p, "line too long");
+            *dst++ = *s++;
+        }
+        if (quoted && *s != '"')
+            return parse_error(p, "unterminated quote");
+        if (quoted)
+            s++;
+        *dst++ = '\0';
+    }
+    return true;
+}
+
+static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+    if (!isdigit((unsigned char)*s))
+        return false;
+    errno = 0;
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *end || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool need_words(struct parser *p, const struct words *w, size_t min, size_t max,
+                       const char *usage)
+{
+    if (w->n < min || w->n > max)
+        return parse_error(p, "usage: %s", usage);
+    return true;
+}
+
+static bool copy_text(struct parser *p, char *dst, size_t size, const char *src, const char *what)
+{
+    if (strlen(src) >= size)
+        return parse_error(p, "%s too long (at most %zu characters)", what, size - 1);
+    memcpy(dst, src, strlen(src) + 1);
+    return true;
+}
+
+static bool parse_family(struct parser *p, const struct words *w)
+{
+    if (!need_words(p, w, 2, 2, "family ipv4|ipv6|both"))
+        return false;
+    const char *f = w->w[1];
+    p->out->ipv4 = strcmp(f, "ipv4") == 0 || strcmp(f, "both") == 0;
+    p->out->ipv6 = strcmp(f, "ipv6") == 0 || strcmp(f, "both") == 0;
+    if (!p->out->ipv4 && !p->out->ipv6)
+        return parse_error(p, "unknown family '%s' (ipv4, ipv6 or both)", f);
+    return true;
+}
+
+static bool parse_topology(struct parser *p, const struct words *w)
+{
+    if (!need_words(p, w, 2, 2, "topology loopback|veth"))
+        return false;
+    if (strcmp(w->w[1], "loopback") == 0)
+        p->out->topology = NETNS_LOOPBACK;
+    else if (strcmp(w->w[1], "veth") == 0)
+        p->out->topology = NETNS_VETH;
+    else
+        return parse_error(p, "unknown topology '%s' (loopback or veth)", w->w[1]);
+    return true;
+}
+
+static bool parse_port(struct parser *p, const struct words *w)
+{
+    unsigned long v;
+    if (!need_words(p, w, 2, 2, "port N"))
+        return false;
+    if (!parse_uint(w->w[1], 65535, &v))
+        return parse_error(p, "bad port '%s' (0..65535)", w->w[1]);
+    p->out->port = (uint16_t)v;
+    return true;
+}
+
+static bool parse_timeout(struct parser *p, const struct words *w)
+{
+    unsigned long v;
+    if (!need_words(p, w, 2, 2, "timeout MILLISECONDS"))
+        return false;
+    if (!parse_uint(w->w[1], 600000, &v) || v == 0)
+        return parse_error(p, "bad timeout '%s' (1..600000 ms)", w->w[1]);
+    p->out->timeout_ms = (unsigned)v;
+    return true;
+}
+
+static bool parse_fault(struct parser *p, const struct words *w)
+{
+    struct case_spec *c = p->out;
+    if (w->n < 2)
+        return parse_error(p, "usage: fault drop-first-syn | drop-percent N | reset | nft \"RULE\"");
+    if (c->nfaults == CASE_MAX_FAULTS)
+        return parse_error(p, "too many faults (at most %d)", CASE_MAX_FAULTS);
+    struct case_fault *f = &c->faults[c->nfaults];
+    memset(f, 0, sizeof *f);
+    const char *kind = w->w[1];
+    unsigned long v;
+    if (strcmp(kind, "drop-first-syn") == 0 && w->n == 2) {
+        f->kind = FAULT_DROP_FIRST_SYN;
+    } else if (strcmp(kind, "reset") == 0 && w->n == 2) {
+        f->kind = FAULT_RESET;
+    } else if (strcmp(kind, "drop-percent") == 0 && w->n == 3) {
+        if (!parse_uint(w->w[2], 100, &v))
+            return parse_error(p, "bad percentage '%s' (0..100)", w->w[2]);
+        f->kind = FAULT_DROP_PERCENT;
+        f->percent = (unsigned)v;
+    } else if (strcmp(kind, "nft") == 0 && w->n == 3) {
+        if (strpbrk(w->w[2], "{};\n"))
+            return parse_error(p, "an nft fault is one rule: no braces or semicolons");
+        f->kind = FAULT_NFT;
+        if (!copy_text(p, f->rule, sizeof f->rule, w->w[2], "nft rule"))
+            return false;
+    } else {
+        return parse_error(p, "unknown fault '%s' (drop-first-syn, drop-percent N, reset, nft \"RULE\")",
+                           kind);
+    }
+    c->nfaults++;
+    return true;
+}
+
+static bool parse_exit_status(struct parser *p, const char *s, int *out)
+{
+    unsigned long v;
+    if (!parse_uint(s, 255, &v))
+        return parse_error(p, "bad exit status '%s' (0..255)", s);
+    *out = (int)v;
+    return true;
+}
+
+/* expect RULE.ID VERDICT ["WORDS"] */
+static bool parse_rule_expect(struct parser *p, const struct words *w, struct case_expect *e)
+{
+    if (!need_words(p, w, 3, 4, "expect RULE.ID pass|fail|info|n/a [\"WORDS IN ITS TEXT\"]"))
+        return false;
+    if (rule_lookup(w->w[1]) < 0)
+        return parse_error(p, "unknown rule id '%s' (see conformance/RULES.md)", w->w[1]);
+    if (!verdict_parse(w->w[2], &e->verdict))
+        return parse_error(p, "unknown verdict '%s' (pass, fail, info or n/a)", w->w[2]);
+    e->kind = EXPECT_RULE;
+    if (!copy_text(p, e->rule_id, sizeof e->rule_id, w->w[1], "rule id"))
+        return false;
+    return w->n < 4 || copy_text(p, e->text, sizeof e->text, w->w[3], "expected text");
+}
+
+static bool parse_expect(struct parser *p, const struct words *w)
+{
+    struct case_spec *c = p->out;
+    if (w->n < 3)
+        return parse_error(p, "usage: expect RULE.ID VERDICT | client-exit N | server-exit N | "
+                              "client-output \"WORDS\" | server-output \"WORDS\"");
+    if (c->nexpects == CASE_MAX_EXPECTS)
+        return parse_error(p, "too many expectations (at most %d)", CASE_MAX_EXPECTS);
+    struct case_expect *e = &c->expects[c->nexpects];
+    memset(e, 0, sizeof *e);
+    e->line = p->line;
+    const char *what = w->w[1];
+    bool ok;
+    if (strcmp(what, "client-exit") == 0 || strcmp(what, "server-exit") == 0) {
+        e->kind = what[0] == 'c' ? EXPECT_CLIENT_EXIT : EXPECT_SERVER_EXIT;
+        ok = need_words(p, w, 3, 3, "expect client-exit|server-exit N") &&
+             parse_exit_status(p, w->w[2], &e->exit_status);
+    } else if (strcmp(what, "client-output") == 0 || strcmp(what, "server-output") == 0) {
+        e->kind = what[0] == 'c' ? EXPECT_CLIENT_OUTPUT : EXPECT_SERVER_OUTPUT;
+        ok = need_words(p, w, 3, 3, "expect client-output|server-output \"WORDS\"") &&
+             copy_text(p, e->text, sizeof e->text, w->w[2], "expected output");
+    } else if (strchr(what, '.')) {
+        ok = parse_rule_expect(p, w, e);
+    } else {
+        ok = parse_error(p, "unknown expectation '%s' (a rule id such as tcp.no_rst, "
+                            "client-exit, server-exit, client-output, server-output)", what);
+    }
+    if (ok)
+        c->nexpects++;
+    return ok;
+}
+
+/* server/client/description take the rest of the line verbatim. */
+static bool parse_rest(struct parser *p, const char *keyword, const char *rest)
+{
+    struct case_spec *c = p->out;
+    size_t len = strlen(rest);
+    while (len && (rest[len - 1] == ' ' || rest[len - 1] == '\t'))
+        len--;
+    char value[CASE_COMMAND_MAX];
+    if (len >= sizeof value)
+        return parse_error(p, "%s too long (at most %zu characters)", keyword, sizeof value - 1);
+    memcpy(value, rest, len);
+    value[len] = '\0';
+    if (len == 0)
+        return parse_error(p, "%s needs a value", keyword);
+    if (strcmp(keyword, "description") == 0)
+        return copy_text(p, c->description, sizeof c->description, value, "description");
+    if (strcmp(keyword, "server") == 0) {
+        /* "none": nothing listens (the closed-port cases). */
+        if (strcmp(value, "none") == 0)
+            value[0] = '\0';
+        return copy_text(p, c->server, sizeof c->server, value, "server command");
+    }
+    p->saw_client = true;
+    return copy_text(p, c->client, sizeof c->client, value, "client command");
+}
+
+static bool parse_line(struct parser *p, char *line)
+{
+    const char *s = skip_space(line);
+    if (*s == '\0' || *s == '#')
+        return true;
+    size_t klen = strcspn(s, " \t");
+    char keyword[32];
+    if (klen >= sizeof keyword)
+        return parse_error(p, "unknown keyword '%.*s'", (int)klen, s);
+    memcpy(keyword, s, klen);
+    keyword[klen] = '\0';
+    const char *rest = skip_space(s + klen);
+
+    if (strcmp(keyword, "server") == 0 || strcmp(keyword, "client") == 0 ||
+        strcmp(keyword, "description") == 0)
+        return parse_rest(p, keyword, rest);
+
+    struct words w;
+    if (!split_words(p, s, &w))
+        return false;
+    if (strcmp(keyword, "name") == 0)
+        return need_words(p, &w, 2, 2, "name NAME") &&
+               copy_text(p, p->out->name, sizeof p->out->name, w.w[1], "name");
+    if (strcmp(keyword, "family") == 0)
+        return parse_family(p, &w);
+    if (strcmp(keyword, "topology") == 0)
+        return parse_topology(p, &w);
+    if (strcmp(keyword, "port") == 0)
+        return parse_port(p, &w);
+    if (strcmp(keyword, "timeout") == 0)
+        return parse_timeout(p, &w);
+    if (strcmp(keyword, "fault") == 0)
+        return parse_fault(p, &w);
+    if (strcmp(keyword, "expect") == 0)
+        return parse_expect(p, &w);
+    return parse_error(p, "unknown keyword '%s' (name, description, family, topology, port, "
+                          "timeout, server, client, fault, expect)", keyword);
+}
+
+/* "dir/time.case" -> "time" */
+static void default_name(const char *origin, char *name, size_t size)
+{
+    const char *base = strrchr(origin, '/');
+    base = base ? base + 1 : origin;
+    size_t len = strlen(base);
+    if (len > 5 && strcmp(base + len - 5, ".case") == 0)
+        len -= 5;
+    if (len >= size)
+        len = size - 1;
+    memcpy(name, base, len);
+    name[len] = '\0';
+}
+
+static void set_defaults(struct case_spec *c, const char *origin)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->origin, sizeof c->origin, "%s", origin);
+    default_name(origin, c->name, sizeof c->name);
+    c->ipv4 = c->ipv6 = true;
+    c->topology = NETNS_LOOPBACK;
+    c->port = CASE_DEFAULT_PORT;
+    c->timeout_ms = CASE_DEFAULT_TIMEOUT_MS;
+}
+
+bool case_parse_text(const char *text, const char *origin, struct case_spec *out,
+                     char *err, size_t errlen)
+{
+    struct parser p = { .origin = origin, .err = err, .errlen = errlen, .out = out };
+    set_defaults(out, origin);
+    char line[CASE_COMMAND_MAX + 64];
+    for (const char *s = text; *s;) {
+        p.line++;
+        size_t len = strcspn(s, "\n");
+        if (len >= sizeof line)
+            return parse_error(&p, "line too long (at most %zu characters)", sizeof line - 1);
+        memcpy(line, s, len);
+        line[len] = '\0';
+        if (len && line[len - 1] == '\r')
+            line[len - 1] = '\0';
+        if (!parse_line(&p, line))
+            return false;
+        s += len + (s[len] == '\n');
+    }
+    if (!p.saw_client) {
+        p.line = 0;
+        snprintf(err, errlen, "%s: no client command (add a line 'client COMMAND')", origin);
+        return false;
+    }
+    return true;
+}
+
+bool case_parse_file(const char *path, struct case_spec *out, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "open case file %s: %s", path, strerror(errno));
+        return false;
+    }
+    char *text = malloc(CASE_FILE_MAX + 1);
+    if (!text) {
+        fclose(f);
+        snprintf(err, errlen, "read %s: out of memory", path);
+        return false;
+    }
+    size_t n = fread(text, 1, CASE_FILE_MAX + 1, f);
+    bool read_error = ferror(f);
+    fclose(f);
+    bool ok = false;
+    if (read_error)
+        snprintf(err, errlen, "read case file %s: %s", path, strerror(errno));
+    else if (n > CASE_FILE_MAX)
+        snprintf(err, errlen, "%s: larger than %d bytes", path, CASE_FILE_MAX);
+    else if (memchr(text, '\0', n))
+        snprintf(err, errlen, "%s: contains a NUL byte: not a case file", path);
+    else {
+        text[n] = '\0';
+        ok = case_parse_text(text, path, out, err, errlen);
+    }
+    free(text);
+    return ok;
+}
+
+static size_t append(char *buf, size_t size, size_t used, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static size_t append(char *buf, size_t size, size_t used, const char *fmt, ...)
+{
+    if (used >= size)
+        return used;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + used, size - used, fmt, ap);
+    va_end(ap);
+    return n < 0 ? used : used + (size_t)n;
+}
+
+/* Faults act on the server's input hook: a packet dropped there was already
+ * captured (taps run before netfilter on receive, and on lo the capture sees
+ * the packet as it is sent), so the capture shows the loss and the retry. */
+void case_fault_ruleset(const struct case_spec *c, uint16_t port, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (c->nfaults == 0 || size == 0)
+        return;
+    size_t used = append(buf, size, 0,
+                         "table inet wirecheck {\n"
+                         "  set syn_seen {\n    type inet_service\n    flags dynamic\n    timeout 1m\n  }\n"
+                         "  chain input {\n    type filter hook input priority filter; policy accept;\n");
+    for (size_t i = 0; i < c->nfaults; i++) {
+        const struct case_fault *f = &c->faults[i];
+        switch (f->kind) {
+        case FAULT_DROP_FIRST_SYN:
+            /* The set remembers each client port's first SYN, so its
+             * retransmission goes through. */
+            used = append(buf, size, used,
+                          "    tcp dport %u tcp flags & (syn | ack) == syn tcp sport != @syn_seen "
+                          "add @syn_seen { tcp sport } drop\n", port);
+            break;
+        case FAULT_DROP_PERCENT:
+            used = append(buf, size, used,
+                          "    meta l4proto { tcp, udp } th dport %u numgen random mod 100 < %u drop\n",
+                          port, f->percent);
+            break;
+        case FAULT_RESET:
+            used = append(buf, size, used,
+                          "    tcp dport %u tcp flags & (syn | ack) == syn reject with tcp reset\n", port);
+            break;
+        case FAULT_NFT:
+            used = append(buf, size, used, "    %s\n", f->rule);
+            break;
+        }
+    }
+    append(buf, size, used, "  }\n}\n");
+}
+
+const char *case_expect_kind_name(enum case_expect_kind k)
+{
+    switch (k) {
+    case EXPECT_RULE: return "rule";
+    case EXPECT_CLIENT_EXIT: return "client-exit";
+    case EXPECT_SERVER_EXIT: return "server-exit";
+    case EXPECT_CLIENT_OUTPUT: return "client-output";
+    case EXPECT_SERVER_OUTPUT: return "server-output";
+    }
+    return "?";
+}

@@ -1,0 +1,92 @@
+/* cases: the conformance matrix as small text files (see CASES.md).
+ *
+ * A case names a server command, a client command, the network it runs in,
+ * the faults injected there and what must be seen: verdicts per rule id,
+ * exit statuses, words in the programs' output. One line per statement:
+ *
+ *   # the server closes first
+ *   family   both
+ *   server   tcp-time-server --bind {host} --port {port} --count 1
+ *   client   tcp-client --host {host} --port {port} --expect time
+ *   expect   tcp.teardown.first_fin info "server"
+ *   expect   client-exit 0
+ *
+ * Parsing is separate from running so that a bad file is reported with its
+ * line number before any namespace is made. */
+#ifndef WIRECHECK_CASES_H
+#define WIRECHECK_CASES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "checks.h"
+#include "netns.h"
+
+#define CASE_NAME_MAX 64
+#define CASE_COMMAND_MAX 1024
+#define CASE_TEXT_MAX 256
+#define CASE_MAX_FAULTS 8
+#define CASE_MAX_EXPECTS 40
+#define CASE_DEFAULT_PORT 3434
+#define CASE_DEFAULT_TIMEOUT_MS 5000
+
+enum case_fault_kind {
+    FAULT_DROP_FIRST_SYN, /* the first SYN to the port is dropped */
+    FAULT_DROP_PERCENT,   /* N% of the packets to the port are dropped */
+    FAULT_RESET,          /* SYNs to the port are answered with a RST */
+    FAULT_NFT,            /* a user's rule, put in the input chain */
+};
+
+struct case_fault {
+    enum case_fault_kind kind;
+    unsigned percent;
+    char rule[CASE_TEXT_MAX];
+};
+
+enum case_expect_kind {
+    EXPECT_RULE,          /* a rule's verdict (and optionally words in its text) */
+    EXPECT_CLIENT_EXIT,
+    EXPECT_SERVER_EXIT,
+    EXPECT_CLIENT_OUTPUT, /* words in the client's stdout or stderr */
+    EXPECT_SERVER_OUTPUT,
+};
+
+struct case_expect {
+    enum case_expect_kind kind;
+    unsigned line;                /* where it was written, for messages */
+    char rule_id[64];
+    enum verdict_kind verdict;
+    int exit_status;
+    char text[CASE_TEXT_MAX];     /* EXPECT_RULE: optional, "" = any */
+};
+
+struct case_spec {
+    char name[CASE_NAME_MAX];
+    char origin[512];             /* file the case came from */
+    char description[CASE_TEXT_MAX];
+    bool ipv4, ipv6;              /* families to run it on */
+    enum netns_topology topology;
+    uint16_t port;
+    unsigned timeout_ms;          /* bound on the whole case */
+    char server[CASE_COMMAND_MAX];  /* "" = no server (closed port) */
+    char client[CASE_COMMAND_MAX];
+    struct case_fault faults[CASE_MAX_FAULTS];
+    size_t nfaults;
+    struct case_expect expects[CASE_MAX_EXPECTS];
+    size_t nexpects;
+};
+
+/* Parses case text. `origin` names it in messages ("cases/time.case") and
+ * gives the default name (its base name without ".case"). On failure err is
+ * "ORIGIN:LINE: what is wrong". */
+bool case_parse_text(const char *text, const char *origin, struct case_spec *out,
+                     char *err, size_t errlen);
+bool case_parse_file(const char *path, struct case_spec *out, char *err, size_t errlen);
+
+/* The nft ruleset the case's faults need (port filled in), or "" if none. */
+void case_fault_ruleset(const struct case_spec *c, uint16_t port, char *buf, size_t size);
+
+const char *case_expect_kind_name(enum case_expect_kind k);
+
+#endif

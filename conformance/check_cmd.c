@@ -1,0 +1,154 @@
+/* `wirecheck check FILE...`: judge captures taken elsewhere.
+ * Streams each file (pcap or pcapng, through libpcap) into an analysis and
+ * prints each flow as soon as it is judged. Exit: 0 all rules passed,
+ * 1 a rule failed, 2 usage or input error (the message names the file and,
+ * where it applies, the frame). */
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "analysis.h"
+#include "commands.h"
+#include "report.h"
+
+struct check_run {
+    FILE *out;
+    enum report_level level;
+    bool any_fail;
+};
+
+static void print_flow(const struct flow_report *r, void *ctx)
+{
+    struct check_run *run = ctx;
+    for (size_t i = 0; i < r->nverdicts; i++)
+        run->any_fail |= r->verdicts[i].kind == VERDICT_FAIL;
+    report_flow(run->out, r, run->level);
+}
+
+static void print_packet(const struct packet *p, void *ctx)
+{
+    struct check_run *run = ctx;
+    char line[512];
+    report_packet_line(p, line, sizeof line);
+    fprintf(run->out, "    %s\n", line);
+}
+
+static void usage(FILE *to)
+{
+    fputs("usage: wirecheck check [--quiet|--verbose] FILE...\n"
+          "Judges pcap/pcapng captures: per TCP connection and UDP flow, the handshake,\n"
+          "data, teardown and checksum rules (see conformance/RULES.md).\n"
+          "  --quiet    print only failures and the summary\n"
+          "  --verbose  also print every packet and rules that do not apply\n"
+          "Exit status: 0 all checks passed, 1 a check failed, 2 usage or input error.\n",
+          to);
+}
+
+/* Returns 0, 1 or 2 for one file. */
+static int check_file(const char *path, enum report_level level, FILE *out, FILE *err)
+{
+    char errbuf[PCAP_ERRBUF_SIZE] = "";
+    pcap_t *pc = pcap_open_offline(path, errbuf);
+    if (!pc) {
+        fprintf(err, "wirecheck check: %s: cannot read capture: %s\n", path, errbuf);
+        return 2;
+    }
+    int linktype = pcap_datalink(pc);
+    if (!dissect_linktype_supported(linktype)) {
+        const char *name = pcap_datalink_val_to_name(linktype);
+        fprintf(err, "wirecheck check: %s: unsupported link type %d (%s)\n", path, linktype,
+                name ? name : "unknown");
+        pcap_close(pc);
+        return 2;
+    }
+
+    struct check_run run = { out, level, false };
+    struct analysis_options opt;
+    analysis_options_default(&opt);
+    opt.payload_cap = 0; /* nobody asks `check` for payloads: keep memory small */
+    opt.on_flow_done = print_flow;
+    opt.on_packet = level == REPORT_VERBOSE ? print_packet : NULL;
+    opt.ctx = &run;
+    struct analysis *a = analysis_create(&opt);
+    if (!a) {
+        fprintf(err, "wirecheck check: %s: out of memory\n", path);
+        pcap_close(pc);
+        return 2;
+    }
+    if (level != REPORT_QUIET)
+        fprintf(out, "%s: link type %s\n", path, dissect_linktype_name(linktype));
+
+    int status = 0;
+    uint32_t frame = 0;
+    struct pcap_pkthdr *hdr;
+    const u_char *bytes;
+    int rc;
+    while ((rc = pcap_next_ex(pc, &hdr, &bytes)) == 1) {
+        frame++;
+        int64_t ts = (int64_t)hdr->ts.tv_sec * 1000000 + hdr->ts.tv_usec;
+        analysis_feed(a, frame, ts, linktype, hdr->caplen, hdr->len, bytes);
+    }
+    if (rc == PCAP_ERROR) {
+        fprintf(err, "wirecheck check: %s: unreadable after frame %u (reading frame %u): %s\n",
+                path, frame, frame + 1, pcap_geterr(pc));
+        status = 2;
+    } else if (frame == 0) {
+        fprintf(err, "wirecheck check: %s: the capture holds no packets\n", path);
+        status = 2;
+    }
+    analysis_finish(a);
+    struct analysis_summary sum;
+    analysis_get_summary(a, &sum);
+    report_summary(out, path, &sum);
+    analysis_destroy(a);
+    pcap_close(pc);
+    if (status == 0 && run.any_fail)
+        status = 1;
+    return status;
+}
+
+int check_command(int argc, char **argv, FILE *out, FILE *err)
+{
+    enum report_level level = REPORT_NORMAL;
+    int first_file = argc;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--") == 0) {
+            first_file = i + 1;
+            break;
+        }
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            usage(out);
+            return 0;
+        }
+        if (strcmp(arg, "-q") == 0 || strcmp(arg, "--quiet") == 0) {
+            level = REPORT_QUIET;
+        } else if (strcmp(arg, "-v") == 0 || strcmp(arg, "--verbose") == 0) {
+            level = REPORT_VERBOSE;
+        } else if (arg[0] == '-' && arg[1] != '\0') {
+            fprintf(err, "wirecheck check: unknown option '%s'\n", arg);
+            usage(err);
+            return 2;
+        } else {
+            first_file = i;
+            break;
+        }
+    }
+    if (first_file >= argc) {
+        fprintf(err, "wirecheck check: no capture file given\n");
+        usage(err);
+        return 2;
+    }
+    int worst = 0;
+    for (int i = first_file; i < argc; i++) {
+        int rc = check_file(argv[i], level, out, err);
+        if (rc > worst)
+            worst = rc;
+    }
+    return worst;
+}
+
+int cmd_check(int argc, char **argv)
+{
+    return check_command(argc, argv, stdout, stderr);
+}

@@ -1,0 +1,702 @@
+/* checks: one small function per rule, each reading the facts flow.c kept
+ * and writing one verdict. The rule table is the single source of the ids;
+ * conformance/RULES.md documents the same table for users. */
+#include "checks.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "flow.h"
+
+static const struct rule_info rules[RULE_COUNT] = {
+    [RULE_TCP_HANDSHAKE_SYN] = {"tcp.handshake.syn", RULE_SCOPE_TCP,
+        "the client opens with a SYN without ACK (no FIN/RST on it)"},
+    [RULE_TCP_HANDSHAKE_SYNACK_ACKS_ISN] = {"tcp.handshake.synack_acks_isn", RULE_SCOPE_TCP,
+        "the SYN/ACK acknowledges the client's ISN + 1"},
+    [RULE_TCP_HANDSHAKE_ACK_ACKS_SERVER_ISN] = {"tcp.handshake.ack_acks_server_isn", RULE_SCOPE_TCP,
+        "the client's third segment acknowledges the server's ISN + 1"},
+    [RULE_TCP_HANDSHAKE_MSS] = {"tcp.handshake.mss", RULE_SCOPE_TCP,
+        "SYN and SYN/ACK both carry an MSS option"},
+    [RULE_TCP_HANDSHAKE_OPTIONS_NEGOTIATED] = {"tcp.handshake.options_negotiated", RULE_SCOPE_TCP,
+        "window scale, SACK-permitted and timestamps appear in the SYN/ACK only if the SYN offered them"},
+    [RULE_TCP_HANDSHAKE_NO_EARLY_DATA] = {"tcp.handshake.no_early_data", RULE_SCOPE_TCP,
+        "no payload before the handshake completes (unless TCP Fast Open was offered)"},
+    [RULE_TCP_REFUSED] = {"tcp.refused", RULE_SCOPE_TCP,
+        "info: the SYN was answered by RST/ACK (connection refused)"},
+    [RULE_TCP_NO_RST] = {"tcp.no_rst", RULE_SCOPE_TCP,
+        "no RST on an accepted connection"},
+    [RULE_TCP_DATA_ALL_ACKED] = {"tcp.data.all_acked", RULE_SCOPE_TCP,
+        "every data byte each side sent is acknowledged"},
+    [RULE_TCP_DATA_NO_RETRANSMISSION] = {"tcp.data.no_retransmission", RULE_SCOPE_TCP,
+        "no segment (SYN, data, FIN) is sent twice"},
+    [RULE_TCP_TEARDOWN_FIRST_FIN] = {"tcp.teardown.first_fin", RULE_SCOPE_TCP,
+        "info: which side sent the first FIN"},
+    [RULE_TCP_TEARDOWN_FIN_ACKED] = {"tcp.teardown.fin_acked", RULE_SCOPE_TCP,
+        "each FIN consumes one sequence number and is acknowledged (ack = FIN seq + 1)"},
+    [RULE_TCP_TEARDOWN_NO_DATA_AFTER_FIN] = {"tcp.teardown.no_data_after_fin", RULE_SCOPE_TCP,
+        "no side sends data beyond its own FIN"},
+    [RULE_TCP_TEARDOWN_HALF_CLOSE] = {"tcp.teardown.half_close", RULE_SCOPE_TCP,
+        "info: one side FIN'd and the other kept sending data (shutdown SHUT_WR)"},
+    [RULE_TCP_TEARDOWN_ABORTIVE] = {"tcp.teardown.abortive", RULE_SCOPE_TCP,
+        "an abortive close is one RST with an in-window sequence number"},
+    [RULE_TCP_TEARDOWN_RST_UNREAD_DATA] = {"tcp.teardown.rst_unread_data", RULE_SCOPE_TCP,
+        "info: a side reset after the peer's last data and without a FIN (closed with unread data, RFC 2525 2.17)"},
+    [RULE_TCP_TEARDOWN_TIME_WAIT_SIDE] = {"tcp.teardown.time_wait_side", RULE_SCOPE_TCP,
+        "info: the side that ends in TIME_WAIT (the active closer)"},
+    [RULE_TCP_CHECKSUM] = {"tcp.checksum", RULE_SCOPE_TCP,
+        "TCP checksums are valid where they can be verified"},
+    [RULE_UDP_DATAGRAM_LENGTH] = {"udp.datagram.length", RULE_SCOPE_UDP,
+        "the UDP length field equals the IP payload length"},
+    [RULE_UDP_CHECKSUM] = {"udp.checksum", RULE_SCOPE_UDP,
+        "UDP checksums are valid where used and verifiable"},
+    [RULE_UDP_PORT_UNREACHABLE] = {"udp.port_unreachable", RULE_SCOPE_UDP,
+        "info: an ICMP/ICMPv6 port unreachable quoting this flow's datagram was seen"},
+    [RULE_IP_REASSEMBLY] = {"ip.reassembly", RULE_SCOPE_UDP | RULE_SCOPE_CAPTURE,
+        "fragmented datagrams reassemble completely, without overlaps"},
+    [RULE_IP_CHECKSUM] = {"ip.checksum", RULE_SCOPE_TCP | RULE_SCOPE_UDP,
+        "IPv4 header checksums are valid"},
+    [RULE_CHECKSUM_OFFLOADED] = {"checksum.offloaded", RULE_SCOPE_TCP | RULE_SCOPE_UDP,
+        "info: checksums left to offload (normal on loopback/veth), not judged"},
+    [RULE_PACKET_WELL_FORMED] = {"packet.well_formed", RULE_SCOPE_CAPTURE,
+        "every IP frame dissects without a malformed header"},
+};
+
+static const char *const side_name[2] = {"client", "server"};
+
+const struct rule_info *rule_get(enum rule_id r)
+{
+    return (unsigned)r < RULE_COUNT ? &rules[r] : NULL;
+}
+
+int rule_lookup(const char *id)
+{
+    for (int r = 0; r < RULE_COUNT; r++)
+        if (strcmp(rules[r].id, id) == 0)
+            return r;
+    return -1;
+}
+
+const char *verdict_name(enum verdict_kind v)
+{
+    switch (v) {
+    case VERDICT_NA: return "n/a";
+    case VERDICT_PASS: return "pass";
+    case VERDICT_INFO: return "info";
+    case VERDICT_FAIL: return "fail";
+    }
+    return "?";
+}
+
+bool verdict_parse(const char *s, enum verdict_kind *out)
+{
+    static const struct { const char *name; enum verdict_kind v; } names[] = {
+        {"n/a", VERDICT_NA}, {"na", VERDICT_NA}, {"not-applicable", VERDICT_NA},
+        {"pass", VERDICT_PASS}, {"info", VERDICT_INFO}, {"seen", VERDICT_INFO},
+        {"fail", VERDICT_FAIL},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(s, names[i].name) == 0) {
+            *out = names[i].v;
+            return true;
+        }
+    }
+    return false;
+}
+
+void verdict_init(struct verdict *v, enum rule_id r, enum verdict_kind kind, const char *fmt, ...)
+{
+    memset(v, 0, sizeof *v);
+    v->rule = r;
+    v->id = rules[r].id;
+    v->kind = kind;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v->text, sizeof v->text, fmt, ap);
+    va_end(ap);
+}
+
+void verdict_expect(struct verdict *v, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v->expected, sizeof v->expected, fmt, ap);
+    va_end(ap);
+}
+
+void verdict_seen(struct verdict *v, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v->seen, sizeof v->seen, fmt, ap);
+    va_end(ap);
+}
+
+void verdict_add_frame(struct verdict *v, uint32_t frame)
+{
+    if (frame == 0 || v->nframes == VERDICT_MAX_FRAMES)
+        return;
+    /* Kept in ascending order, as a reader scans a capture. */
+    unsigned at = v->nframes;
+    for (unsigned i = 0; i < v->nframes; i++) {
+        if (v->frames[i] == frame)
+            return;
+        if (v->frames[i] > frame && at == v->nframes)
+            at = i;
+    }
+    memmove(&v->frames[at + 1], &v->frames[at], (v->nframes - at) * sizeof v->frames[0]);
+    v->frames[at] = frame;
+    v->nframes++;
+}
+
+static void add_frames(struct verdict *v, const struct frame_list *l)
+{
+    for (uint32_t i = 0; i < l->count && i < FLOW_MAX_NOTED_FRAMES; i++)
+        verdict_add_frame(v, l->frames[i]);
+}
+
+static bool seq_ge(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 0; }
+
+/* ---- TCP rules -------------------------------------------------------------- */
+
+static void rule_syn(const struct tcp_flow *f, struct verdict *v)
+{
+    const struct tcp_side *C = &f->side[0];
+    if (!C->syn_seen) {
+        verdict_init(v, RULE_TCP_HANDSHAKE_SYN, VERDICT_NA, "no client SYN in the capture");
+        return;
+    }
+    if (C->syn_flags & (TCP_FIN | TCP_RST)) {
+        verdict_init(v, RULE_TCP_HANDSHAKE_SYN, VERDICT_FAIL, "client SYN carries FIN or RST");
+        verdict_expect(v, "SYN alone");
+        verdict_seen(v, "flags 0x%02x", C->syn_flags);
+    } else {
+        verdict_init(v, RULE_TCP_HANDSHAKE_SYN, VERDICT_PASS, "client SYN without ACK");
+    }
+    verdict_add_frame(v, C->syn_frame);
+}
+
+static void rule_synack(const struct tcp_flow *f, struct verdict *v)
+{
+    const struct tcp_side *C = &f->side[0], *S = &f->side[1];
+    if (!C->syn_seen || !S->syn_seen) {
+        verdict_init(v, RULE_TCP_HANDSHAKE_SYNACK_ACKS_ISN, VERDICT_NA, "no SYN/ACK answering a SYN");
+        return;
+    }
+    bool has_ack = S->syn_flags & TCP_ACK;
+    if (has_ack && S->syn_ack == C->isn + 1) {
+        verdict_init(v, RULE_TCP_HANDSHAKE_SYNACK_ACKS_ISN, VERDICT_PASS, "SYN/ACK acks ISN+1");
+    } else {
+        verdict_init(v, RULE_TCP_HANDSHAKE_SYNACK_ACKS_ISN, VERDICT_FAIL, "SYN/ACK does not ack ISN+1");
+        verdict_expect(v, "SYN/ACK with ack %u (client ISN+1)", C->isn + 1);
+        if (has_ack)
+            verdict_seen(v, "ack %u", S->syn_ack);
+        else
+            verdict_seen(v, "SYN without ACK flag");
+    }
+    verdict_add_frame(v, C->syn_frame);
+    verdict_add_frame(v, S->syn_frame);
+}
+
+static void rule_handshake_ack(const struct tcp_flow *f, struct verdict *v)
+{
+    const enum rule_id r = RULE_TCP_HANDSHAKE_ACK_ACKS_SERVER_ISN;
+    if (!f->synack_frame) {
+        verdict_init(v, r, VERDICT_NA, "no SYN/ACK to acknowledge");
+        return;
+    }
+    if (!f->handshake_ack_frame) {
+        verdict_init(v, r, VERDICT_FAIL, "client never acknowledged the SYN/ACK");
+        verdict_expect(v, "ACK %u (server ISN+1)", f->side[1].isn + 1);
+        verdict_seen(v, "no ACK from the client");
+        verdict_add_frame(v, f->synack_frame);
+        return;
+    }
+    if (f->handshake_ack_ok) {
+        verdict_init(v, r, VERDICT_PASS, "final ACK acks server ISN+1");
+    } else {
+        verdict_init(v, r, VERDICT_FAIL, "final ACK does not ack server ISN+1");
+        verdict_expect(v, "ack %u", f->side[1].isn + 1);
+        verdict_seen(v, "ack %u", f->handshake_ack_value);
+    }
+    verdict_add_frame(v, f->handshake_ack_frame);
+}
+
+static void rule_mss(const struct tcp_flow *f, struct verdict *v)
+{
+    const struct tcp_side *C = &f->side[0], *S = &f->side[1];
+    if (!C->syn_seen) {
+        verdict_init(v, RULE_TCP_HANDSHAKE_MSS, VERDICT_NA, "no SYN in the capture");
+        return;
+    }
+    bool syn_ok = C->syn_opt.has_mss;
+    bool synack_ok = !S->syn_seen || S->syn_opt.has_mss;
+    if (syn_ok && synack_ok) {
+        if (S->syn_seen)
+            verdict_init(v, RULE_TCP_HANDSHAKE_MSS, VERDICT_PASS,
+                         "MSS in SYN (%u) and SYN/ACK (%u)", C->syn_opt.mss, S->syn_opt.mss);
+        else
+            verdict_init(v, RULE_TCP_HANDSHAKE_MSS, VERDICT_PASS, "MSS in SYN (%u)",
+                         C->syn_opt.mss);
+    } else {
+        verdict_init(v, RULE_TCP_HANDSHAKE_MSS, VERDICT_FAIL, "MSS option missing from the %s",
+                     syn_ok ? "SYN/ACK" : "SYN");
+        verdict_expect(v, "MSS option in SYN and SYN/ACK");
+        verdict_seen(v, "SYN %s MSS, SYN/ACK %s MSS", syn_ok ? "with" : "without",
+                     !S->syn_seen ? "absent," : synack_ok ? "with" : "without");
+    }
+    verdict_add_frame(v, C->syn_frame);
+    verdict_add_frame(v, S->syn_frame);
+}
+
+static void rule_options(const struct tcp_flow *f, struct verdict *v)
+{
+    const enum rule_id r = RULE_TCP_HANDSHAKE_OPTIONS_NEGOTIATED;
+    const struct tcp_options *c = &f->side[0].syn_opt, *s = &f->side[1].syn_opt;
+    if (!f->side[0].syn_seen || !f->side[1].syn_seen) {
+        verdict_init(v, r, VERDICT_NA, "no SYN and SYN/ACK pair");
+        return;
+    }
+    char unasked[64] = "";
+    if (s->has_wscale && !c->has_wscale)
+        strcat(unasked, " wscale");
+    if (s->sack_permitted && !c->sack_permitted)
+        strcat(unasked, " sackOK");
+    if (s->has_timestamps && !c->has_timestamps)
+        strcat(unasked, " TS");
+    if (unasked[0]) {
+        verdict_init(v, r, VERDICT_FAIL, "SYN/ACK has options the SYN did not offer:%s", unasked);
+        verdict_expect(v, "only options offered in the SYN");
+        verdict_seen(v, "SYN/ACK adds%s", unasked);
+    } else {
+        char wscale[32] = "";
+        if (c->has_wscale && s->has_wscale)
+            snprintf(wscale, sizeof wscale, " wscale %u/%u", c->wscale, s->wscale);
+        verdict_init(v, r, VERDICT_PASS, "negotiated:%s%s%s%s", wscale,
+                     c->sack_permitted && s->sack_permitted ? " sackOK" : "",
+                     c->has_timestamps && s->has_timestamps ? " TS" : "",
+                     wscale[0] || (c->sack_permitted && s->sack_permitted) ||
+                             (c->has_timestamps && s->has_timestamps) ? "" : " none");
+    }
+    verdict_add_frame(v, f->side[0].syn_frame);
+    verdict_add_frame(v, f->side[1].syn_frame);
+}
+
+static void rule_early_data(const struct tcp_flow *f, struct verdict *v)
+{
+    const enum rule_id r = RULE_TCP_HANDSHAKE_NO_EARLY_DATA;
+    if (!f->side[0].syn_seen) {
+        verdict_init(v, r, VERDICT_NA, "handshake not in the capture");
+        return;
+    }
+    uint32_t n = f->side[0].early_data.count + f->side[1].early_data.count;
+    if (n) {
+        verdict_init(v, r, VERDICT_FAIL, "%u segment(s) carry data before the handshake completed", n);
+        verdict_expect(v, "data only after the client's ACK of the SYN/ACK");
+        verdict_seen(v, "data from the %s in frame %u",
+                     f->side[0].early_data.count ? "client" : "server",
+                     f->side[0].early_data.count ? f->side[0].early_data.frames[0]
+                                                 : f->side[1].early_data.frames[0]);
+        add_frames(v, &f->side[0].early_data);
+        add_frames(v, &f->side[1].early_data);
+    } else if (f->side[0].syn_opt.has_tfo && f->side[0].syn_payload) {
+        verdict_init(v, r, VERDICT_PASS, "data on the SYN with TCP Fast Open");
+        verdict_add_frame(v, f->side[0].syn_frame);
+    } else {
+        verdict_init(v, r, VERDICT_PASS, "no data before the handshake completed");
+    }
+}
+
+static void rule_refused(const struct tcp_flow *f, struct verdict *v)
+{
+    if (f->refused) {
+        verdict_init(v, RULE_TCP_REFUSED, VERDICT_INFO, "SYN answered by RST/ACK: connection refused");
+        verdict_add_frame(v, f->side[0].syn_frame);
+        verdict_add_frame(v, f->refused_frame);
+    } else if (f->side[0].syn_seen && !f->side[1].syn_seen && !f->side[1].packets) {
+        verdict_init(v, RULE_TCP_REFUSED, VERDICT_NA, "SYN never answered (no RST either)");
+        verdict_add_frame(v, f->side[0].syn_frame);
+    } else {
+        verdict_init(v, RULE_TCP_REFUSED, VERDICT_NA, "not refused");
+    }
+}
+
+static void rule_no_rst(const struct tcp_flow *f, struct verdict *v)
+{
+    const struct frame_list *c = &f->side[0].rsts, *s = &f->side[1].rsts;
+    if (f->refused && c->count == 0 && s->count == 1) {
+        verdict_init(v, RULE_TCP_NO_RST, VERDICT_NA, "the only RST is the refusal (see tcp.refused)");
+        return;
+    }
+    if (c->count + s->count == 0) {
+        verdict_init(v, RULE_TCP_NO_RST, VERDICT_PASS, "no RST");
+        return;
+    }
+    int first = !c->count ? 1 : !s->count ? 0 : c->frames[0] < s->frames[0] ? 0 : 1;
+    verdict_init(v, RULE_TCP_NO_RST, VERDICT_FAIL, "%u RST(s), first from the %s",
+                 c->count + s->count, side_name[first]);
+    verdict_expect(v, "no RST");
+    verdict_seen(v, "RST from the %s in frame %u", side_name[first],
+                 f->side[first].rsts.frames[0]);
+    add_frames(v, c);
+    add_frames(v, s);
+}
+
+static void rule_all_acked(const struct tcp_flow *f, struct verdict *v)
+{
+    const enum rule_id r = RULE_TCP_DATA_ALL_ACKED;
+    if (!f->side[0].any_data && !f->side[1].any_data) {
+        verdict_init(v, r, VERDICT_NA, "no data sent");
+        return;
+    }
+    for (int s = 0; s < 2; s++) {
+        const struct tcp_side *S = &f->side[s], *O = &f->side[1 - s];
+        if (!S->any_data)
+            continue;
+        uint32_t end = S->base + S->hi;
+        if (!O->ack_seen || !seq_ge(O->max_ack, end)) {
+            verdict_init(v, r, VERDICT_FAIL, "%s data not all acknowledged", side_name[s]);
+            verdict_expect(v, "ack of relative seq %u (%u bytes)", S->hi, S->hi);
+            if (O->ack_seen)
+                verdict_seen(v, "highest ack relative %u (frame %u)", O->max_ack - S->base,
+                             O->max_ack_frame);
+            else
+                verdict_seen(v, "no ACK from the %s", side_name[1 - s]);
+            verdict_add_frame(v, S->last_data_seq_frame);
+            verdict_add_frame(v, O->max_ack_frame);
+            return;
+        }
+    }
+    verdict_init(v, r, VERDICT_PASS, "all data acked (client %u bytes, server %u bytes)",
+                 f->side[0].any_data ? f->side[0].hi : 0, f->side[1].any_data ? f->side[1].hi : 0);
+    for (int s = 0; s < 2; s++)
+        if (f->side[s].any_data)
+            verdict_add_frame(v, f->side[1 - s].max_ack_frame);
+}
+
+static void rule_retransmission(const struct tcp_flow *f, struct verdict *v)
+{
+    const enum rule_id r = RULE_TCP_DATA_NO_RETRANSMISSION;
+    uint32_t n = 0;
+    for (int s = 0; s < 2; s++)
+        n += f->side[s].retransmits.count + f->side[s].syn_retransmits.count;
+    if (n == 0) {
+        verdict_init(v, r, VERDICT_PASS, "no retransmission");
+        return;
+    }
+    verdict_init(v, r, VERDICT_FAIL, "%u retransmitted segment(s)", n);
+    verdict_expect(v, "each segment sent once");
+    verdict_seen(v, "client %u, server %u retransmission(s)",
+                 f->side[0].retransmits.count + f->side[0].syn_retransmits.count,
+                 f->side[1].retransmits.count + f->side[1].syn_retransmits.count);
+    for (int s = 0; s < 2; s++) {
+        add_frames(v, &f->side[s].syn_retransmits);
+        add_frames(v, &f->side[s].retransmits);
+    }
+}
+
+static void rule_first_fin(const struct tcp_flow *f, struct verdict *v)
+{
+    if (f->first_fin_side < 0) {
+        verdict_init(v, RULE_TCP_TEARDOWN_FIRST_FIN, VERDICT_NA, "no FIN");
+        return;
+    }
+    int s = f->first_fin_side;
+    verdict_init(v, RULE_TCP_TEARDOWN_FIRST_FIN, VERDICT_INFO, "%s sent the first FIN%s",
+                 side_name[s], f->simultaneous_close ? " (simultaneous close)" : "");
+    verdict_add_frame(v, f->side[s].fin_frame);
+}
+
+static void rule_fin_acked(const struct tcp_flow *f, struct verdict *v)
+{
+    const enum rule_id r = RULE_TCP_TEARDOWN_FIN_ACKED;
+    if (!f->side[0].fin_seen && !f->side[1].fin_seen) {
+        verdict_init(v, r, VERDICT_NA, "no FIN");
+        return;
+    }
+    for (int s = 0; s < 2; s++) {
+        const struct tcp_side *S = &f->side[s], *O = &f->side[1 - s];
+        if (S->fin_seen && !O->fin_ack_frame) {
+            verdict_init(v, r, VERDICT_FAIL, "%s FIN not acknowledged", side_name[s]);
+            verdict_expect(v, "ack of FIN seq + 1 (relative %u)", S->fin_rel + 1);
+            if (O->ack_seen)
+                verdict_seen(v, "highest ack relative %u", O->max_ack - S->base);
+            else
+                verdict_seen(v, "no ACK from the %s", side_name[1 - s]);
+            verdict_add_frame(v, S->fin_frame);
+            return;
+        }
+    }
+    verdict_init(v, r, VERDICT_PASS, "%s acknowledged (FIN + 1)",
+                 f->side[0].fin_seen && f->side[1].fin_seen ? "both FINs" : "the FIN");
+    for (int s = 0; s < 2; s++) {
+        if (f->side[s].fin_seen) {
+            verdict_add_frame(v, f->side[s].fin_frame);
+            verdict_add_frame(v, f->side[1 - s].fin_ack_frame);
+        }
+    }
+}
+
+static void rule_no_data_after_fin(const struct tcp_flow *f, struct verdict *v)
+{
+    const enum rule_id r = RULE_TCP_TEARDOWN_NO_DATA_AFTER_FIN;
+    if (!f->side[0].fin_seen && !f->side[1].fin_seen) {
+        verdict_init(v, r, VERDICT_NA, "no FIN");
+        return;
+    }
+    for (int s = 0; s < 2; s++) {
+        const struct tcp_side *S = &f->side[s];
+        if (S->data_after_fin.count) {
+            verdict_init(v, r, VERDICT_FAIL, "%s sent data after its FIN", side_name[s]);
+            verdict_expect(v, "nothing beyond relative seq %u", S->fin_rel);
+            verdict_seen(v, "data in frame %u", S->data_after_fin.frames[0]);
+            verdict_add_frame(v, S->fin_frame);
+            add_frames(v, &S->data_after_fin);
+            return;
+        }
+    }
+    verdict_init(v, r, VERDICT_PASS, "no data after FIN");
+}
+
+static void rule_half_close(const struct tcp_flow *f, struct verdict *v)
+{
+    if (f->half_close_side < 0) {
+        verdict_init(v, RULE_TCP_TEARDOWN_HALF_CLOSE, VERDICT_NA, "no data after a peer's FIN");
+        return;
+    }
+    int s = f->half_close_side;
+    verdict_init(v, RULE_TCP_TEARDOWN_HALF_CLOSE, VERDICT_INFO,
+                 "half-close: %s FIN'd, %s kept sending", side_name[s], side_name[1 - s]);
+    verdict_add_frame(v, f->side[s].fin_frame);
+    verdict_add_frame(v, f->half_close_data_frame);
+}
+
+static void rule_abortive(const struct tcp_flow *f, struct verdict *v)
+{
+    const enum rule_id r = RULE_TCP_TEARDOWN_ABORTIVE;
+    const struct frame_list *c = &f->side[0].rsts, *s = &f->side[1].rsts;
+    if ((c->count + s->count == 0) || (f->refused && s->count == 1 && c->count == 0)) {
+        verdict_init(v, r, VERDICT_NA, "no abortive close");
+        return;
+    }
+    int x = !c->count ? 1 : !s->count ? 0 : c->frames[0] < s->frames[0] ? 0 : 1;
+    const struct tcp_side *X = &f->side[x];
+    if (!X->rst_in_window) {
+        verdict_init(v, r, VERDICT_FAIL, "%s RST is outside the receive window", side_name[x]);
+        verdict_expect(v, "RST seq within the %s's window", side_name[1 - x]);
+        verdict_seen(v, "seq %u (relative %u)", X->rst_seq, X->rst_seq - X->base);
+    } else if (X->rsts.count > 1) {
+        verdict_init(v, r, VERDICT_FAIL, "%s sent %u RSTs", side_name[x], X->rsts.count);
+        verdict_expect(v, "one RST");
+        verdict_seen(v, "%u RSTs", X->rsts.count);
+    } else {
+        verdict_init(v, r, VERDICT_PASS, "abortive close: one RST from the %s, in window%s",
+                     side_name[x], X->rst_exact ? " (= RCV.NXT)" : "");
+    }
+    add_frames(v, &X->rsts);
+}
+
+static void rule_rst_unread(const struct tcp_flow *f, struct verdict *v)
+{
+    const enum rule_id r = RULE_TCP_TEARDOWN_RST_UNREAD_DATA;
+    for (int s = 0; s < 2; s++) {
+        const struct tcp_side *S = &f->side[s];
+        if (S->rsts.count && !(f->refused && s == 1) && S->rst_before_fin &&
+            S->rst_after_unanswered_data) {
+            verdict_init(v, r, VERDICT_INFO,
+                         "%s reset instead of FIN after the %s sent data: likely closed with unread data",
+                         side_name[s], side_name[1 - s]);
+            verdict_add_frame(v, f->side[1 - s].last_data_frame);
+            verdict_add_frame(v, S->rsts.frames[0]);
+            return;
+        }
+    }
+    verdict_init(v, r, VERDICT_NA, "no RST after unanswered data");
+}
+
+static void rule_time_wait(const struct tcp_flow *f, struct verdict *v)
+{
+    const enum rule_id r = RULE_TCP_TEARDOWN_TIME_WAIT_SIDE;
+    if (!f->side[0].fin_seen || !f->side[1].fin_seen ||
+        f->side[0].rsts.count + f->side[1].rsts.count) {
+        verdict_init(v, r, VERDICT_NA, "no complete FIN exchange");
+        return;
+    }
+    if (f->simultaneous_close) {
+        verdict_init(v, r, VERDICT_INFO, "simultaneous close: both sides end in TIME_WAIT");
+        return;
+    }
+    int s = f->first_fin_side;
+    const struct tcp_side *A = &f->side[s];
+    if (!A->fin_ack_frame) {
+        verdict_init(v, r, VERDICT_NA, "the %s (active closer) never acked the %s's FIN",
+                     side_name[s], side_name[1 - s]);
+        return;
+    }
+    verdict_init(v, r, VERDICT_INFO, "%s (active closer) ends in TIME_WAIT", side_name[s]);
+    verdict_add_frame(v, A->fin_ack_frame);
+}
+
+/* Shared by TCP and UDP: IPv4 header checksums and offload notes. */
+static void rule_ip_checksum(const struct frame_list *bad0, const struct frame_list *bad1,
+                             bool ipv4, struct verdict *v)
+{
+    if (!ipv4) {
+        verdict_init(v, RULE_IP_CHECKSUM, VERDICT_NA, "IPv6 has no header checksum");
+    } else if (bad0->count + bad1->count) {
+        verdict_init(v, RULE_IP_CHECKSUM, VERDICT_FAIL, "%u bad IPv4 header checksum(s)",
+                     bad0->count + bad1->count);
+        verdict_expect(v, "valid IPv4 header checksums");
+        verdict_seen(v, "bad checksum in frame %u", bad0->count ? bad0->frames[0] : bad1->frames[0]);
+        add_frames(v, bad0);
+        add_frames(v, bad1);
+    } else {
+        verdict_init(v, RULE_IP_CHECKSUM, VERDICT_PASS, "IPv4 header checksums valid");
+    }
+}
+
+static void rule_offloaded(const struct frame_list *o0, const struct frame_list *o1,
+                           struct verdict *v)
+{
+    uint32_t n = o0->count + o1->count;
+    if (n == 0) {
+        verdict_init(v, RULE_CHECKSUM_OFFLOADED, VERDICT_NA, "no checksum left to offload");
+        return;
+    }
+    verdict_init(v, RULE_CHECKSUM_OFFLOADED, VERDICT_INFO,
+                 "%u checksum(s) left to offload (normal on loopback/veth): not judged", n);
+    add_frames(v, o0);
+    add_frames(v, o1);
+}
+
+static void rule_l4_checksum(enum rule_id r, const char *proto, const struct frame_list *bad0,
+                             const struct frame_list *bad1, uint32_t good, uint32_t offloaded,
+                             uint32_t other, struct verdict *v)
+{
+    if (bad0->count + bad1->count) {
+        verdict_init(v, r, VERDICT_FAIL, "%u bad %s checksum(s)", bad0->count + bad1->count, proto);
+        verdict_expect(v, "valid %s checksums", proto);
+        verdict_seen(v, "bad checksum in frame %u", bad0->count ? bad0->frames[0] : bad1->frames[0]);
+        add_frames(v, bad0);
+        add_frames(v, bad1);
+    } else if (good) {
+        verdict_init(v, r, VERDICT_PASS, "%u %s checksum(s) verified%s", good, proto,
+                     offloaded ? ", others offloaded" : "");
+    } else if (offloaded || other) {
+        verdict_init(v, r, VERDICT_INFO, "%s checksums not verifiable (%s)", proto,
+                     offloaded ? "left to offload" : "unused or truncated");
+    } else {
+        verdict_init(v, r, VERDICT_NA, "no %s checksum seen", proto);
+    }
+}
+
+static size_t put(struct verdict *out, size_t cap, size_t n, const struct verdict *v)
+{
+    if (n < cap)
+        out[n] = *v;
+    return n + 1;
+}
+
+size_t checks_tcp(const struct tcp_flow *f, struct verdict *out, size_t cap)
+{
+    static void (*const tcp_rules[])(const struct tcp_flow *, struct verdict *) = {
+        rule_syn, rule_synack, rule_handshake_ack, rule_mss, rule_options, rule_early_data,
+        rule_refused, rule_no_rst, rule_all_acked, rule_retransmission, rule_first_fin,
+        rule_fin_acked, rule_no_data_after_fin, rule_half_close, rule_abortive,
+        rule_rst_unread, rule_time_wait,
+    };
+    size_t n = 0;
+    struct verdict v;
+    for (size_t i = 0; i < sizeof tcp_rules / sizeof tcp_rules[0]; i++) {
+        tcp_rules[i](f, &v);
+        n = put(out, cap, n, &v);
+    }
+    const struct tcp_side *c = &f->side[0], *s = &f->side[1];
+    rule_l4_checksum(RULE_TCP_CHECKSUM, "TCP", &c->bad_checksum, &s->bad_checksum,
+                     c->good_checksums + s->good_checksums,
+                     c->offloaded_checksum.count + s->offloaded_checksum.count, 0, &v);
+    n = put(out, cap, n, &v);
+    rule_ip_checksum(&c->bad_ip_checksum, &s->bad_ip_checksum, f->ep[0].ip.family == 4, &v);
+    n = put(out, cap, n, &v);
+    rule_offloaded(&c->offloaded_checksum, &s->offloaded_checksum, &v);
+    n = put(out, cap, n, &v);
+    return n < cap ? n : cap;
+}
+
+size_t checks_udp(const struct udp_flow *f, struct verdict *out, size_t cap)
+{
+    const struct udp_side *c = &f->side[0], *s = &f->side[1];
+    size_t n = 0;
+    struct verdict v;
+
+    if (c->bad_length.count + s->bad_length.count) {
+        verdict_init(&v, RULE_UDP_DATAGRAM_LENGTH, VERDICT_FAIL, "%u datagram(s) with a wrong UDP length",
+                     c->bad_length.count + s->bad_length.count);
+        verdict_expect(&v, "UDP length = IP payload length");
+        verdict_seen(&v, "mismatch in frame %u",
+                     c->bad_length.count ? c->bad_length.frames[0] : s->bad_length.frames[0]);
+        add_frames(&v, &c->bad_length);
+        add_frames(&v, &s->bad_length);
+    } else {
+        verdict_init(&v, RULE_UDP_DATAGRAM_LENGTH, VERDICT_PASS,
+                     "%u+%u datagram(s), lengths consistent", c->datagrams, s->datagrams);
+    }
+    n = put(out, cap, n, &v);
+
+    rule_l4_checksum(RULE_UDP_CHECKSUM, "UDP", &c->bad_checksum, &s->bad_checksum,
+                     c->good_checksums + s->good_checksums,
+                     c->offloaded_checksum.count + s->offloaded_checksum.count,
+                     c->unused_checksums + s->unused_checksums + c->unverifiable_checksums +
+                         s->unverifiable_checksums, &v);
+    n = put(out, cap, n, &v);
+
+    if (f->port_unreachable.count) {
+        verdict_init(&v, RULE_UDP_PORT_UNREACHABLE, VERDICT_INFO,
+                     "%u ICMP port unreachable for the client's datagrams", f->port_unreachable.count);
+        add_frames(&v, &f->port_unreachable);
+    } else {
+        verdict_init(&v, RULE_UDP_PORT_UNREACHABLE, VERDICT_NA, "no ICMP port unreachable");
+    }
+    n = put(out, cap, n, &v);
+
+    if (c->reassembled.count + s->reassembled.count) {
+        verdict_init(&v, RULE_IP_REASSEMBLY, VERDICT_PASS, "%u datagram(s) reassembled from fragments",
+                     c->reassembled.count + s->reassembled.count);
+        add_frames(&v, &c->reassembled);
+        add_frames(&v, &s->reassembled);
+    } else {
+        verdict_init(&v, RULE_IP_REASSEMBLY, VERDICT_NA, "no fragmented datagram");
+    }
+    n = put(out, cap, n, &v);
+
+    rule_ip_checksum(&c->bad_ip_checksum, &s->bad_ip_checksum, f->ep[0].ip.family == 4, &v);
+    n = put(out, cap, n, &v);
+    rule_offloaded(&c->offloaded_checksum, &s->offloaded_checksum, &v);
+    n = put(out, cap, n, &v);
+    return n < cap ? n : cap;
+}
+
+size_t checks_capture(const struct frame_list *malformed, const char *first_reason,
+                      const struct frame_list *reassembly_failed, struct verdict *out,
+                      size_t cap)
+{
+    size_t n = 0;
+    struct verdict v;
+    if (malformed->count) {
+        verdict_init(&v, RULE_PACKET_WELL_FORMED, VERDICT_FAIL, "%u malformed frame(s)", malformed->count);
+        verdict_expect(&v, "well-formed IP/TCP/UDP/ICMP headers");
+        verdict_seen(&v, "frame %u: %s", malformed->frames[0], first_reason ? first_reason : "malformed");
+        add_frames(&v, malformed);
+        n = put(out, cap, n, &v);
+    }
+    if (reassembly_failed->count) {
+        verdict_init(&v, RULE_IP_REASSEMBLY, VERDICT_FAIL, "%u datagram(s) never fully reassembled",
+                     reassembly_failed->count);
+        verdict_expect(&v, "all fragments, no overlaps");
+        verdict_seen(&v, "incomplete or overlapping fragments ending at frame %u",
+                     reassembly_failed->frames[0]);
+        add_frames(&v, reassembly_failed);
+        n = put(out, cap, n, &v);
+    }
+    return n < cap ? n : cap;
+}

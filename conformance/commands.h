@@ -1,0 +1,11 @@
+/* The subcommands of the wirecheck CLI. Each takes argv starting at its own
+ * name and returns the process exit code (0 pass, 1 check failed, 2 usage or
+ * input error). */
+#ifndef WIRECHECK_COMMANDS_H
+#define WIRECHECK_COMMANDS_H
+
+int cmd_check(int argc, char **argv); /* check_cmd.c */
+int cmd_run(int argc, char **argv);   /* run_cmd.c */
+int cmd_list(int argc, char **argv);  /* run_cmd.c */
+
+#endif

@@ -1,0 +1,197 @@
+/* dissect: one captured frame in, one `struct packet` out.
+ *
+ * Link layers: Ethernet (with 802.1Q / QinQ tags), Linux cooked v1 and v2,
+ * BSD null/loopback (either byte order of the family), raw IP. Network: IPv4
+ * (options, fragments), IPv6 (hop-by-hop, routing, fragment, destination
+ * options). Transport: TCP (options), UDP, ICMP/ICMPv6 (with the quoted
+ * original header of an error, so it can be matched to a flow).
+ *
+ * Every read goes through struct cursor. A short or malformed frame is never
+ * a crash: `error` says what was wrong and `error_offset` where, and the
+ * fields decoded before the problem stay valid. A frame cut short by the
+ * snapshot length (caplen < wirelen) is not malformed: it is decoded as far
+ * as the bytes go and `snap_truncated` is set. */
+#ifndef WIRECHECK_DISSECT_H
+#define WIRECHECK_DISSECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Link-layer header types as pcap files store them (LINKTYPE_*), plus the
+ * DLT_* aliases libpcap may hand back for them on Linux. */
+enum {
+    WC_LINK_NULL = 0,       /* BSD loopback, host-order u32 family */
+    WC_LINK_EN10MB = 1,     /* Ethernet */
+    WC_LINK_RAW_DLT = 12,   /* DLT_RAW on Linux */
+    WC_LINK_RAW = 101,      /* LINKTYPE_RAW */
+    WC_LINK_LOOP = 108,     /* OpenBSD loopback, network-order u32 family */
+    WC_LINK_LINUX_SLL = 113,
+    WC_LINK_IPV4 = 228,
+    WC_LINK_IPV6 = 229,
+    WC_LINK_LINUX_SLL2 = 276,
+};
+
+bool dissect_linktype_supported(int linktype);
+const char *dissect_linktype_name(int linktype);
+
+/* Why a frame could not be decoded completely. Snapshot truncation is not
+ * here: see packet.snap_truncated. */
+enum dissect_error {
+    DISSECT_OK = 0,
+    DISSECT_UNSUPPORTED_LINKTYPE,
+    DISSECT_SHORT_LINK,        /* link header cut short */
+    DISSECT_NOT_IP,            /* ARP, LLDP...: fine, just not ours */
+    DISSECT_SHORT_IP,          /* IP header cut short (not by snaplen) */
+    DISSECT_BAD_IP_VERSION,
+    DISSECT_BAD_IP_HEADER_LEN, /* IHL < 5 or past the total length */
+    DISSECT_BAD_IP_TOTAL_LEN,  /* total/payload length past the frame */
+    DISSECT_BAD_IPV6_EXT,      /* extension header chain malformed */
+    DISSECT_SHORT_TCP,
+    DISSECT_BAD_TCP_DATA_OFFSET,
+    DISSECT_BAD_TCP_OPTION,
+    DISSECT_SHORT_UDP,
+    DISSECT_BAD_UDP_LEN,
+    DISSECT_SHORT_ICMP,
+    DISSECT_ERROR_COUNT
+};
+
+const char *dissect_error_name(enum dissect_error e);
+
+/* An IPv4 or IPv6 address; family 4 or 6 (0: none). */
+struct ip_addr {
+    uint8_t family;
+    uint8_t bytes[16];
+};
+
+struct endpoint {
+    struct ip_addr ip;
+    uint16_t port;
+};
+
+bool ip_addr_equal(const struct ip_addr *a, const struct ip_addr *b);
+bool endpoint_equal(const struct endpoint *a, const struct endpoint *b);
+/* "127.0.0.1" / "::1"; always NUL-terminates (size >= 1). */
+void ip_addr_format(const struct ip_addr *a, char *buf, size_t size);
+/* "127.0.0.1.3434" / "::1.3434" as tcpdump writes them. */
+void endpoint_format(const struct endpoint *e, char *buf, size_t size);
+
+enum checksum_state {
+    CSUM_ABSENT = 0,       /* no such checksum (or not decoded that far) */
+    CSUM_GOOD,
+    CSUM_BAD,
+    CSUM_UNVERIFIABLE,     /* bytes missing (snaplen) or fragment */
+    CSUM_OFFLOADED,        /* field holds the pseudo-header sum or 0: left to
+                              the NIC (loopback/veth do this) */
+    CSUM_UNUSED,           /* UDP over IPv4 with checksum 0 */
+};
+
+const char *checksum_state_name(enum checksum_state s);
+
+enum {
+    TCP_FIN = 0x01, TCP_SYN = 0x02, TCP_RST = 0x04, TCP_PSH = 0x08,
+    TCP_ACK = 0x10, TCP_URG = 0x20, TCP_ECE = 0x40, TCP_CWR = 0x80,
+};
+
+#define TCP_MAX_SACK_BLOCKS 4
+
+struct tcp_options {
+    bool has_mss;
+    bool has_wscale;
+    bool sack_permitted;
+    bool has_timestamps;
+    bool has_tfo;         /* option 34 or experimental 254/0xF989 */
+    uint16_t mss;
+    uint8_t wscale;
+    uint8_t tfo_cookie_len;
+    uint8_t sack_blocks;
+    uint32_t sack[TCP_MAX_SACK_BLOCKS][2];
+    uint32_t tsval, tsecr;
+};
+
+enum l4_kind { L4_NONE = 0, L4_TCP, L4_UDP, L4_ICMP, L4_ICMPV6, L4_OTHER };
+
+/* What an ICMP error quotes of the datagram that caused it. */
+struct icmp_quote {
+    bool present;         /* quoted IP header and the first 8 L4 bytes */
+    uint8_t proto;        /* 6 or 17 */
+    struct endpoint src, dst; /* of the original datagram */
+    uint32_t tcp_seq;
+};
+
+struct packet {
+    /* Given by the caller. */
+    uint32_t frame;       /* 1-based, as Wireshark counts */
+    int64_t ts_usec;
+    int linktype;
+    uint32_t caplen, wirelen;
+
+    enum dissect_error error;
+    size_t error_offset;  /* byte offset in the frame where decoding stopped */
+    bool snap_truncated;  /* caplen < wirelen cut into a layer we decode */
+
+    uint8_t vlan_count;
+    uint16_t vlan[2];
+
+    /* Network layer: ip_version 0 if none. */
+    uint8_t ip_version;
+    struct ip_addr src, dst;
+    uint8_t ttl;          /* TTL / hop limit */
+    uint8_t proto;        /* final upper-layer protocol number */
+    uint16_t ip_header_len;   /* IPv4 header / IPv6 header + ext headers */
+    uint32_t ip_payload_len;  /* L4 bytes per the IP length fields */
+    enum checksum_state ip_checksum;
+    /* Fragmentation (IPv4 flags/offset, IPv6 fragment header). */
+    bool is_fragment;     /* MF set or offset != 0 */
+    bool more_fragments;
+    bool dont_fragment;
+    uint32_t frag_id;     /* IPv4 id or IPv6 identification */
+    uint16_t frag_offset; /* in bytes */
+    bool reassembled;     /* L4 decoded from fragments (dissect_transport) */
+    const uint8_t *ip_payload; /* captured L4 bytes (<= ip_payload_len) */
+    uint32_t ip_payload_caplen;
+
+    enum l4_kind l4;
+    uint16_t sport, dport;
+    enum checksum_state l4_checksum;
+
+    /* TCP */
+    uint32_t seq, ack;
+    uint8_t tcp_flags;
+    uint16_t window;
+    uint16_t tcp_header_len;
+    struct tcp_options opt;
+
+    /* UDP */
+    uint16_t udp_len;     /* length field */
+
+    /* ICMP / ICMPv6 */
+    uint8_t icmp_type, icmp_code;
+    struct icmp_quote quote;
+
+    /* L4 payload: captured bytes and the length the headers claim. */
+    const uint8_t *payload;
+    uint32_t payload_caplen;
+    uint32_t payload_len;
+};
+
+/* Decodes one frame. `bytes` must stay valid while `out` is used (payload
+ * pointers point into it). Returns out->error. */
+enum dissect_error dissect_frame(struct packet *out, uint32_t frame, int64_t ts_usec,
+                                 int linktype, const uint8_t *bytes,
+                                 uint32_t caplen, uint32_t wirelen);
+
+/* Decodes an upper layer (TCP/UDP/ICMP) whose IP header was already decoded
+ * into `p` (used after reassembling fragments): `l4` holds the whole
+ * reassembled payload. Returns p->error. */
+enum dissect_error dissect_transport(struct packet *p, const uint8_t *l4, uint32_t len);
+
+/* The Internet checksum (RFC 1071) of a buffer, added to `sum`, not folded. */
+uint32_t inet_sum(uint32_t sum, const uint8_t *p, size_t len);
+uint16_t inet_fold(uint32_t sum);
+
+/* A fully decoded TCP / UDP packet (what the flow tracker consumes). */
+static inline bool packet_is_tcp(const struct packet *p) { return p->error == DISSECT_OK && p->l4 == L4_TCP; }
+static inline bool packet_is_udp(const struct packet *p) { return p->error == DISSECT_OK && p->l4 == L4_UDP; }
+
+#endif

@@ -1,0 +1,202 @@
+/* pcapng writer: see pcapng.h for the blocks and why they are hand-written. */
+#include "pcapng.h"
+
+#include <errno.h>
+#include <string.h>
+
+enum {
+    BLOCK_SECTION_HEADER = 0x0A0D0D0A,
+    BLOCK_INTERFACE_DESCRIPTION = 0x00000001,
+    BLOCK_ENHANCED_PACKET = 0x00000006,
+    BYTE_ORDER_MAGIC = 0x1A2B3C4D,
+
+    OPT_END_OF_OPTIONS = 0,
+    OPT_COMMENT = 1,
+    OPT_SHB_USERAPPL = 4,
+    OPT_IF_NAME = 2,
+
+    /* An option's length field is 16 bits; keep the value plus its padding
+     * representable. */
+    OPTION_VALUE_MAX = 0xFFFC,
+};
+
+/* Bytes of padding that bring n up to a multiple of 4. */
+static uint32_t padding_for(size_t n)
+{
+    return (uint32_t)((4 - (n & 3)) & 3);
+}
+
+static void put_bytes(struct pcapng_writer *w, const void *p, size_t n)
+{
+    if (w->failed || n == 0)
+        return;
+    if (fwrite(p, 1, n, w->file) != n) {
+        w->failed = true;
+        w->saved_errno = errno ? errno : EIO;
+    }
+}
+
+static void put_u16(struct pcapng_writer *w, uint16_t v)
+{
+    put_bytes(w, &v, sizeof v);
+}
+
+static void put_u32(struct pcapng_writer *w, uint32_t v)
+{
+    put_bytes(w, &v, sizeof v);
+}
+
+static void put_padding(struct pcapng_writer *w, size_t after)
+{
+    static const uint8_t zeros[4];
+    put_bytes(w, zeros, padding_for(after));
+}
+
+/* The value length an option of `text` gets (cut to what 16 bits allow). */
+static size_t option_text_len(const char *text)
+{
+    size_t n = strlen(text);
+    return n > OPTION_VALUE_MAX ? OPTION_VALUE_MAX : n;
+}
+
+/* Size on disk of one text option: header, value, padding. */
+static uint32_t option_text_size(const char *text)
+{
+    size_t n = option_text_len(text);
+    return (uint32_t)(4 + n + padding_for(n));
+}
+
+static void put_option_text(struct pcapng_writer *w, uint16_t code, const char *text)
+{
+    size_t n = option_text_len(text);
+    put_u16(w, code);
+    put_u16(w, (uint16_t)n);
+    put_bytes(w, text, n);
+    put_padding(w, n);
+}
+
+static void put_end_of_options(struct pcapng_writer *w)
+{
+    put_u16(w, OPT_END_OF_OPTIONS);
+    put_u16(w, 0);
+}
+
+bool pcapng_writer_start(struct pcapng_writer *w, FILE *file, const char *application)
+{
+    memset(w, 0, sizeof *w);
+    w->file = file;
+
+    /* type, total length, magic, version 1.0, section length, options, length */
+    uint32_t options = application ? option_text_size(application) + 4 : 0;
+    uint32_t total = 4 + 4 + 4 + 2 + 2 + 8 + options + 4;
+    put_u32(w, BLOCK_SECTION_HEADER);
+    put_u32(w, total);
+    put_u32(w, BYTE_ORDER_MAGIC);
+    put_u16(w, 1);
+    put_u16(w, 0);
+    /* -1: section length not given, so the writer can stream. */
+    uint64_t unknown_length = UINT64_MAX;
+    put_bytes(w, &unknown_length, sizeof unknown_length);
+    if (application) {
+        put_option_text(w, OPT_SHB_USERAPPL, application);
+        put_end_of_options(w);
+    }
+    put_u32(w, total);
+    return !w->failed;
+}
+
+bool pcapng_writer_open(struct pcapng_writer *w, const char *path,
+                        const char *application, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        snprintf(err, errlen, "fopen %s for writing: %s", path, strerror(errno));
+        memset(w, 0, sizeof *w);
+        w->failed = true;
+        return false;
+    }
+    bool ok = pcapng_writer_start(w, f, application);
+    w->owns_file = true;
+    if (!ok) {
+        snprintf(err, errlen, "write pcapng section header to %s: %s", path,
+                 strerror(w->saved_errno));
+        fclose(f);
+        w->file = NULL;
+        return false;
+    }
+    return true;
+}
+
+int pcapng_add_interface(struct pcapng_writer *w, uint16_t linktype, uint32_t snaplen,
+                         const char *name)
+{
+    uint32_t options = name ? option_text_size(name) + 4 : 0;
+    uint32_t total = 4 + 4 + 2 + 2 + 4 + options + 4;
+    put_u32(w, BLOCK_INTERFACE_DESCRIPTION);
+    put_u32(w, total);
+    put_u16(w, linktype);
+    put_u16(w, 0); /* reserved */
+    put_u32(w, snaplen);
+    if (name) {
+        put_option_text(w, OPT_IF_NAME, name);
+        put_end_of_options(w);
+    }
+    put_u32(w, total);
+    if (w->failed)
+        return -1;
+    return (int)w->interfaces++;
+}
+
+static uint32_t comments_size(const char *const *comments, size_t ncomments)
+{
+    uint32_t size = 0;
+    for (size_t i = 0; i < ncomments; i++)
+        if (comments[i])
+            size += option_text_size(comments[i]);
+    return size ? size + 4 : 0; /* + opt_endofopt */
+}
+
+bool pcapng_write_packet(struct pcapng_writer *w, uint32_t interface_id, int64_t ts_usec,
+                         const void *data, uint32_t caplen, uint32_t wirelen,
+                         const char *const *comments, size_t ncomments)
+{
+    uint32_t options = comments_size(comments, ncomments);
+    uint32_t total = 4 + 4 + 4 + 4 + 4 + 4 + 4 + caplen + padding_for(caplen) + options + 4;
+    uint64_t ts = (uint64_t)ts_usec;
+
+    put_u32(w, BLOCK_ENHANCED_PACKET);
+    put_u32(w, total);
+    put_u32(w, interface_id);
+    put_u32(w, (uint32_t)(ts >> 32));
+    put_u32(w, (uint32_t)ts);
+    put_u32(w, caplen);
+    put_u32(w, wirelen);
+    put_bytes(w, data, caplen);
+    put_padding(w, caplen);
+    if (options) {
+        for (size_t i = 0; i < ncomments; i++)
+            if (comments[i])
+                put_option_text(w, OPT_COMMENT, comments[i]);
+        put_end_of_options(w);
+    }
+    put_u32(w, total);
+    return !w->failed;
+}
+
+bool pcapng_writer_close(struct pcapng_writer *w, char *err, size_t errlen)
+{
+    if (!w->file)
+        return false;
+    if (!w->failed && fflush(w->file) != 0) {
+        w->failed = true;
+        w->saved_errno = errno;
+    }
+    if (w->owns_file && fclose(w->file) != 0 && !w->failed) {
+        w->failed = true;
+        w->saved_errno = errno;
+    }
+    w->file = NULL;
+    if (w->failed)
+        snprintf(err, errlen, "write pcapng: %s", strerror(w->saved_errno));
+    return !w->failed;
+}

@@ -1,0 +1,446 @@
+/* `wirecheck run` and `wirecheck list`: the live conformance matrix.
+ *
+ *   wirecheck run [CASE...] [--out DIR] [--junit FILE] [--server CMD]
+ *                 [--client CMD] [--ipv4|--ipv6]
+ *   wirecheck list
+ *
+ * CASE is a name from the built-in case directory ("time", or "time-ipv6"
+ * for one family) or the path of a .case file. Exit status: 0 every
+ * expectation met, 1 one was not, 2 usage or environment error. */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cases.h"
+#include "checks.h"
+#include "commands.h"
+#include "runner.h"
+
+#define MAX_CASES 128
+
+struct run_args {
+    const char *cases[MAX_CASES];
+    size_t ncases;
+    const char *out_dir;
+    const char *junit;
+    const char *server;
+    const char *client;
+    bool only_ipv4, only_ipv6;
+};
+
+/* A case to run: the spec and the families selected for it. */
+struct selected_case {
+    struct case_spec spec;
+    bool ipv4, ipv6;
+};
+
+static void run_usage(FILE *to)
+{
+    fputs("usage: wirecheck run [CASE...] [--out DIR] [--junit FILE] [--server CMD] [--client CMD] [--ipv4|--ipv6]\n"
+          "  CASE       a built-in case name (see `wirecheck list`), NAME-ipv4/NAME-ipv6 for one\n"
+          "             family, or the path of a .case file; default: every built-in case\n"
+          "  --out DIR  where <case>.pcapng captures go (default captures/runs)\n"
+          "  --junit F  also write JUnit XML to F\n"
+          "  --server CMD, --client CMD\n"
+          "             run CMD instead of each case's server/client; {host} {port} {family}\n"
+          "             {bin} are substituted, e.g. --server 'socat -d -d TCP{family}-LISTEN:{port},bind={host} SYSTEM:date'\n"
+          "Exit status: 0 all expectations met, 1 one was not, 2 usage or environment error.\n",
+          to);
+}
+
+static bool parse_run_args(int argc, char **argv, struct run_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->out_dir = "captures/runs";
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char **value = NULL;
+        if (strcmp(arg, "--out") == 0)
+            value = &a->out_dir;
+        else if (strcmp(arg, "--junit") == 0)
+            value = &a->junit;
+        else if (strcmp(arg, "--server") == 0)
+            value = &a->server;
+        else if (strcmp(arg, "--client") == 0)
+            value = &a->client;
+        else if (strcmp(arg, "--ipv4") == 0)
+            a->only_ipv4 = true;
+        else if (strcmp(arg, "--ipv6") == 0)
+            a->only_ipv6 = true;
+        else if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            run_usage(stdout);
+            exit(0);
+        } else if (arg[0] == '-') {
+            fprintf(stderr, "wirecheck run: unknown option '%s'\n", arg);
+            return false;
+        } else if (a->ncases == MAX_CASES) {
+            fprintf(stderr, "wirecheck run: too many cases (at most %d)\n", MAX_CASES);
+            return false;
+        } else {
+            a->cases[a->ncases++] = arg;
+        }
+        if (value) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "wirecheck run: %s needs a value\n", arg);
+                return false;
+            }
+            *value = argv[++i];
+        }
+    }
+    if (a->only_ipv4 && a->only_ipv6) {
+        fprintf(stderr, "wirecheck run: --ipv4 and --ipv6 exclude each other\n");
+        return false;
+    }
+    return true;
+}
+
+/* ---- where things are --------------------------------------------------- */
+
+static bool exe_dir(char *buf, size_t size)
+{
+    ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    char *slash = strrchr(buf, '/');
+    if (!slash)
+        return false;
+    *slash = '\0';
+    return true;
+}
+
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The built-in cases: $WIRECHECK_CASES_DIR, the source tree next to the
+ * build directory (build/bin/wirecheck -> conformance/cases), or an
+ * installed share/wirecheck/cases. */
+static bool find_cases_dir(char *buf, size_t size) /* size >= PATH_MAX */
+{
+    const char *env = getenv("WIRECHECK_CASES_DIR");
+    if (env && *env) {
+        snprintf(buf, size, "%s", env);
+        return is_dir(buf);
+    }
+#ifdef WIRECHECK_CASES_DIR
+    snprintf(buf, size, "%s", WIRECHECK_CASES_DIR);
+    if (is_dir(buf))
+        return true;
+#endif
+    char dir[PATH_MAX];
+    if (!exe_dir(dir, sizeof dir))
+        return false;
+    static const char *const relative[] = { "/../../conformance/cases", "/../share/wirecheck/cases" };
+    for (size_t i = 0; i < sizeof relative / sizeof relative[0]; i++) {
+        char candidate[PATH_MAX + 64];
+        snprintf(candidate, sizeof candidate, "%s%s", dir, relative[i]);
+        /* Canonical, so messages and capture comments show a clean path. */
+        if (is_dir(candidate) && realpath(candidate, buf))
+            return true;
+    }
+    return false;
+}
+
+/* The reference programs sit next to wirecheck (build/bin/). */
+static void find_bin_dir(char *buf, size_t size)
+{
+    const char *env = getenv("WIRECHECK_BIN_DIR");
+    if (env && *env)
+        snprintf(buf, size, "%s", env);
+    else if (!exe_dir(buf, size))
+        buf[0] = '\0';
+}
+
+static bool mkdir_p(const char *path)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *s = tmp + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(tmp, 0755) < 0 && errno != EEXIST) {
+            fprintf(stderr, "wirecheck run: mkdir %s: %s\n", tmp, strerror(errno));
+            return false;
+        }
+        *s = '/';
+    }
+    if (mkdir(tmp, 0755) < 0 && errno != EEXIST) {
+        fprintf(stderr, "wirecheck run: mkdir %s: %s\n", tmp, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+/* ---- selecting cases ---------------------------------------------------- */
+
+static int case_file_filter(const struct dirent *d)
+{
+    size_t n = strlen(d->d_name);
+    return d->d_name[0] != '.' && n > 5 && strcmp(d->d_name + n - 5, ".case") == 0;
+}
+
+static bool load_case(const char *path, struct selected_case *out)
+{
+    char err[1024];
+    if (!case_parse_file(path, &out->spec, err, sizeof err)) {
+        fprintf(stderr, "wirecheck: %s\n", err);
+        return false;
+    }
+    out->ipv4 = out->spec.ipv4;
+    out->ipv6 = out->spec.ipv6;
+    return true;
+}
+
+/* Every .case file in dir, in name order. Returns the count or -1. */
+static int load_all_cases(const char *dir, struct selected_case *cases, size_t max)
+{
+    struct dirent **names;
+    int n = scandir(dir, &names, case_file_filter, alphasort);
+    if (n < 0) {
+        fprintf(stderr, "wirecheck: scandir %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    int count = 0;
+    bool ok = true;
+    for (int i = 0; i < n; i++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
+        if (ok && (size_t)count < max)
+            ok = load_case(path, &cases[count++]);
+        free(names[i]);
+    }
+    free(names);
+    return ok ? count : -1;
+}
+
+static bool file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* dir/NAME.case, with NAME the first name_len bytes of name. */
+static bool case_path(char *buf, size_t size, const char *dir, const char *name, size_t name_len)
+{
+    int n = snprintf(buf, size, "%s/%.*s.case", dir, (int)name_len, name);
+    return n > 0 && (size_t)n < size;
+}
+
+/* "time", "time-ipv6" or "path/to/x.case". */
+static bool resolve_case(const char *arg, const char *dir, struct selected_case *out)
+{
+    char path[PATH_MAX];
+    if (strchr(arg, '/') || file_exists(arg))
+        return load_case(arg, out);
+    size_t len = strlen(arg);
+    if (dir && case_path(path, sizeof path, dir, arg, len) && file_exists(path))
+        return load_case(path, out);
+    if (dir && len > 5 && (strcmp(arg + len - 5, "-ipv4") == 0 || strcmp(arg + len - 5, "-ipv6") == 0)) {
+        if (case_path(path, sizeof path, dir, arg, len - 5) && file_exists(path) && load_case(path, out)) {
+            bool want4 = arg[len - 1] == '4';
+            out->ipv4 = out->ipv4 && want4;
+            out->ipv6 = out->ipv6 && !want4;
+            return true;
+        }
+    }
+    fprintf(stderr, "wirecheck run: no case '%s' (not a file, not in %s; see `wirecheck list`)\n",
+            arg, dir ? dir : "the built-in case directory (not found)");
+    return false;
+}
+
+/* ---- reporting ---------------------------------------------------------- */
+
+static void print_result(const struct case_result *r)
+{
+    printf("%-28s %-5s %6u ms  %s\n", r->name, case_outcome_name(r->outcome), r->elapsed_ms,
+           r->capture_path[0] ? r->capture_path : "(no capture)");
+    if (r->outcome == CASE_PASS)
+        return;
+    /* Indent each detail line under the case. */
+    for (const char *s = r->details; *s;) {
+        size_t len = strcspn(s, "\n");
+        printf("    %.*s\n", (int)len, s);
+        s += len + (s[len] == '\n');
+    }
+    fflush(stdout);
+}
+
+static void xml_escaped(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '&': fputs("&amp;", f); break;
+        case '"': fputs("&quot;", f); break;
+        default:
+            /* Control characters other than tab/newline are not XML 1.0. */
+            if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t')
+                fputc('?', f);
+            else
+                fputc(*s, f);
+        }
+    }
+}
+
+static bool write_junit(const char *path, const struct case_result *results, size_t n,
+                        unsigned total_ms)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "wirecheck run: fopen %s for writing: %s\n", path, strerror(errno));
+        return false;
+    }
+    size_t failures = 0, errors = 0;
+    for (size_t i = 0; i < n; i++) {
+        failures += results[i].outcome == CASE_FAIL;
+        errors += results[i].outcome == CASE_ERROR;
+    }
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n"
+               "  <testsuite name=\"wirecheck.conformance\" tests=\"%zu\" failures=\"%zu\" "
+               "errors=\"%zu\" time=\"%.3f\">\n", n, failures, errors, total_ms / 1000.0);
+    for (size_t i = 0; i < n; i++) {
+        const struct case_result *r = &results[i];
+        fprintf(f, "    <testcase classname=\"wirecheck.conformance\" name=\"");
+        xml_escaped(f, r->name);
+        fprintf(f, "\" time=\"%.3f\">\n", r->elapsed_ms / 1000.0);
+        if (r->outcome != CASE_PASS) {
+            const char *tag = r->outcome == CASE_FAIL ? "failure" : "error";
+            fprintf(f, "      <%s message=\"%u of %u expectations not met\">", tag, r->unmet,
+                    r->expectations);
+            xml_escaped(f, r->details);
+            fprintf(f, "</%s>\n", tag);
+        }
+        fprintf(f, "      <system-out>capture: ");
+        xml_escaped(f, r->capture_path[0] ? r->capture_path : "(none)");
+        fprintf(f, "</system-out>\n    </testcase>\n");
+    }
+    fprintf(f, "  </testsuite>\n</testsuites>\n");
+    if (fclose(f) != 0) {
+        fprintf(stderr, "wirecheck run: write %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+/* ---- the commands ------------------------------------------------------- */
+
+static int select_cases(const struct run_args *a, struct selected_case *cases)
+{
+    char dir[PATH_MAX];
+    bool have_dir = find_cases_dir(dir, sizeof dir);
+    if (a->ncases == 0) {
+        if (!have_dir) {
+            fprintf(stderr, "wirecheck run: built-in case directory not found "
+                            "(set WIRECHECK_CASES_DIR or name .case files)\n");
+            return -1;
+        }
+        return load_all_cases(dir, cases, MAX_CASES);
+    }
+    for (size_t i = 0; i < a->ncases; i++)
+        if (!resolve_case(a->cases[i], have_dir ? dir : NULL, &cases[i]))
+            return -1;
+    return (int)a->ncases;
+}
+
+static unsigned elapsed_since(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (unsigned)((now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000);
+}
+
+int cmd_run(int argc, char **argv)
+{
+    struct run_args a;
+    if (!parse_run_args(argc, argv, &a)) {
+        run_usage(stderr);
+        return 2;
+    }
+    static struct selected_case cases[MAX_CASES];
+    static struct case_result results[2 * MAX_CASES];
+    int ncases = select_cases(&a, cases);
+    if (ncases < 0)
+        return 2;
+    if (!mkdir_p(a.out_dir))
+        return 2;
+    char bin_dir[PATH_MAX];
+    find_bin_dir(bin_dir, sizeof bin_dir);
+    struct run_options o = { .out_dir = a.out_dir, .bin_dir = bin_dir,
+                             .server_override = a.server, .client_override = a.client };
+
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    size_t n = 0, passed = 0, failed = 0;
+    for (int i = 0; i < ncases; i++) {
+        for (int family = 4; family <= 6; family += 2) {
+            const struct selected_case *sc = &cases[i];
+            bool wanted = family == 4 ? sc->ipv4 && !a.only_ipv6 : sc->ipv6 && !a.only_ipv4;
+            if (!wanted)
+                continue;
+            struct case_result *r = &results[n++];
+            bool runnable = runner_run_case(&sc->spec, family, &o, r);
+            print_result(r);
+            if (!runnable) {
+                fprintf(stderr, "wirecheck run: cannot run %s here: %s", r->name, r->details);
+                if (a.junit)
+                    write_junit(a.junit, results, n, elapsed_since(&start));
+                return 2;
+            }
+            passed += r->outcome == CASE_PASS;
+            failed += r->outcome == CASE_FAIL;
+        }
+    }
+    unsigned total_ms = elapsed_since(&start);
+    printf("%zu cases: %zu passed, %zu failed in %u ms; captures in %s\n", n, passed, failed,
+           total_ms, a.out_dir);
+    if (a.junit && !write_junit(a.junit, results, n, total_ms))
+        return 2;
+    if (n == 0) {
+        fprintf(stderr, "wirecheck run: no case selected (family filter?)\n");
+        return 2;
+    }
+    return failed ? 1 : 0;
+}
+
+int cmd_list(int argc, char **argv)
+{
+    (void)argv;
+    if (argc > 1) {
+        fprintf(stderr, "usage: wirecheck list\n");
+        return 2;
+    }
+    char dir[PATH_MAX];
+    if (!find_cases_dir(dir, sizeof dir)) {
+        fprintf(stderr, "wirecheck list: built-in case directory not found (set WIRECHECK_CASES_DIR)\n");
+        return 2;
+    }
+    static struct selected_case cases[MAX_CASES];
+    int n = load_all_cases(dir, cases, MAX_CASES);
+    if (n < 0)
+        return 2;
+    printf("Cases in %s:\n", dir);
+    for (int i = 0; i < n; i++) {
+        const struct case_spec *c = &cases[i].spec;
+        printf("  %-22s %-9s %-8s %s\n", c->name,
+               c->ipv4 && c->ipv6 ? "ipv4+ipv6" : c->ipv4 ? "ipv4" : "ipv6",
+               c->topology == NETNS_VETH ? "veth" : "loopback", c->description);
+    }
+    printf("\nRules (for `expect RULE.ID VERDICT` lines):\n");
+    for (int r = 0; r < RULE_COUNT; r++) {
+        const struct rule_info *info = rule_get((enum rule_id)r);
+        if (info)
+            printf("  %-38s %s\n", info->id, info->summary);
+    }
+    return 0;
+}

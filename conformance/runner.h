@@ -1,0 +1,62 @@
+/* runner: runs one case on one address family, start to verdict.
+ *
+ * Everything happens in a forked child inside its own namespaces, in this
+ * order, each step waiting on events with a bounded timeout (no sleeps):
+ *
+ *   1. private namespace(s), topology, nftables faults
+ *   2. capture started on the case's port (before the server exists)
+ *   3. server started; wait for its "Listening on ADDR:PORT" line
+ *   4. client started (in the client namespace on veth); wait for its exit
+ *   5. server given a moment to exit by itself, then SIGTERM
+ *   6. capture stopped once the analysis has seen every connection's
+ *      teardown, or after a short quiet period
+ *   7. packets judged by the analysis, expectations compared,
+ *      OUT/<case>.pcapng written with a comment on every judged packet
+ *
+ * The child sends a struct case_result back through a pipe and exits, which
+ * takes its namespaces (and anything left running in them) away. */
+#ifndef WIRECHECK_RUNNER_H
+#define WIRECHECK_RUNNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cases.h"
+
+struct run_options {
+    const char *out_dir;          /* directory for the .pcapng files */
+    const char *bin_dir;          /* put first on PATH (reference programs) */
+    const char *server_override;  /* --server: replaces every case's server */
+    const char *client_override;  /* --client */
+};
+
+enum case_outcome {
+    CASE_PASS,
+    CASE_FAIL,      /* an expectation was not met */
+    CASE_ERROR,     /* the case could not run here (namespace, capture...) */
+};
+
+struct case_result {
+    char name[CASE_NAME_MAX + 8];  /* "time-ipv4" */
+    enum case_outcome outcome;
+    unsigned elapsed_ms;
+    char capture_path[600];        /* "" if none was written */
+    int client_status, server_status; /* exit status, 128+signal, -1 never ran */
+    unsigned packets;
+    unsigned expectations, unmet;
+    char details[4096];            /* failure/error: one line per problem */
+};
+
+/* Runs case `c` on family 4 or 6. Always fills *r; returns false only for
+ * CASE_ERROR (the environment, not the programs, is at fault). */
+bool runner_run_case(const struct case_spec *c, int family, const struct run_options *o,
+                     struct case_result *r);
+
+/* Replaces {host} {port} {family} {bin} in `template`; other braces are left
+ * alone (so python3 -c 'f"{x}"' survives). False if it does not fit. */
+bool runner_substitute(const char *template, const char *host, unsigned port, int family,
+                       const char *bin_dir, char *out, size_t size);
+
+const char *case_outcome_name(enum case_outcome o);
+
+#endif

@@ -1,0 +1,168 @@
+/* The .case parser: good files, bad files with the line of the mistake, the
+ * built-in matrix, fault rulesets and command substitution. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cases.h"
+#include "runner.h"
+
+static struct case_spec spec;
+static char err[512];
+
+static void test_good_case(void **state)
+{
+    (void)state;
+    const char *text =
+        "# a comment\n"
+        "description  the server closes first  \n"
+        "family ipv6\n"
+        "topology veth\n"
+        "port 4000\n"
+        "timeout 1500\n"
+        "server tcp-time-server --bind {host} --port {port} --count 1\n"
+        "client python3 -c 'print(\"x\")'\n"
+        "fault drop-first-syn\n"
+        "fault drop-percent 25\n"
+        "fault nft \"udp dport 4000 drop\"\n"
+        "expect tcp.teardown.first_fin info \"server \\\"quoted\\\"\"\n"
+        "expect tcp.no_rst pass\n"
+        "expect client-exit 0\n"
+        "expect server-output \"Listening on\"\r\n";
+    assert_true(case_parse_text(text, "dir/my-case.case", &spec, err, sizeof err));
+    assert_string_equal(spec.name, "my-case");
+    assert_string_equal(spec.description, "the server closes first");
+    assert_false(spec.ipv4);
+    assert_true(spec.ipv6);
+    assert_int_equal(spec.topology, NETNS_VETH);
+    assert_int_equal(spec.port, 4000);
+    assert_int_equal(spec.timeout_ms, 1500);
+    assert_string_equal(spec.server, "tcp-time-server --bind {host} --port {port} --count 1");
+    assert_string_equal(spec.client, "python3 -c 'print(\"x\")'");
+    assert_int_equal(spec.nfaults, 3);
+    assert_int_equal(spec.faults[1].kind, FAULT_DROP_PERCENT);
+    assert_int_equal(spec.faults[1].percent, 25);
+    assert_string_equal(spec.faults[2].rule, "udp dport 4000 drop");
+    assert_int_equal(spec.nexpects, 4);
+    assert_int_equal(spec.expects[0].kind, EXPECT_RULE);
+    assert_int_equal(spec.expects[0].line, 12);
+    assert_string_equal(spec.expects[0].rule_id, "tcp.teardown.first_fin");
+    assert_int_equal(spec.expects[0].verdict, VERDICT_INFO);
+    assert_string_equal(spec.expects[0].text, "server \"quoted\"");
+    assert_int_equal(spec.expects[2].kind, EXPECT_CLIENT_EXIT);
+    assert_int_equal(spec.expects[3].kind, EXPECT_SERVER_OUTPUT);
+    assert_string_equal(spec.expects[3].text, "Listening on");
+}
+
+static void test_defaults_and_no_server(void **state)
+{
+    (void)state;
+    assert_true(case_parse_text("server none\nclient true\n", "x.case", &spec, err, sizeof err));
+    assert_true(spec.ipv4 && spec.ipv6);
+    assert_int_equal(spec.topology, NETNS_LOOPBACK);
+    assert_int_equal(spec.port, CASE_DEFAULT_PORT);
+    assert_string_equal(spec.server, "");
+    assert_string_equal(spec.client, "true");
+}
+
+/* Each bad text must fail with "origin:LINE:" and the given words. */
+static void expect_error(const char *text, const char *where, const char *words)
+{
+    err[0] = '\0';
+    assert_false(case_parse_text(text, "bad.case", &spec, err, sizeof err));
+    if (!strstr(err, where) || !strstr(err, words))
+        fail_msg("error '%s' lacks '%s' or '%s'", err, where, words);
+}
+
+static void test_bad_cases_name_the_line(void **state)
+{
+    (void)state;
+    expect_error("client x\n\nbogus 1\n", "bad.case:3:", "unknown keyword 'bogus'");
+    expect_error("client x\nexpect tcp.no_such_rule pass\n", "bad.case:2:", "unknown rule id");
+    expect_error("client x\nexpect tcp.no_rst maybe\n", "bad.case:2:", "unknown verdict 'maybe'");
+    expect_error("client x\nexpect client-exit 300\n", "bad.case:2:", "bad exit status");
+    expect_error("client x\nexpect client-output \"open\n", "bad.case:2:", "unterminated quote");
+    expect_error("# c\nfamily ipv5\nclient x\n", "bad.case:2:", "unknown family");
+    expect_error("port 70000\nclient x\n", "bad.case:1:", "bad port");
+    expect_error("client x\nfault drop-percent 101\n", "bad.case:2:", "bad percentage");
+    expect_error("client x\nfault nft \"a } b\"\n", "bad.case:2:", "one rule");
+    expect_error("client x\nfault explode\n", "bad.case:2:", "unknown fault");
+    expect_error("client x\ntopology star\n", "bad.case:2:", "unknown topology");
+    expect_error("client x\nexpect whatever 1\n", "bad.case:2:", "unknown expectation");
+    expect_error("client\n", "bad.case:1:", "needs a value");
+    expect_error("server x\n", "bad.case", "no client command");
+}
+
+static void test_builtin_matrix_parses(void **state)
+{
+    (void)state;
+    const char *dir = WIRECHECK_SOURCE_DIR "/conformance/cases";
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    size_t parsed = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t n = strlen(e->d_name);
+        if (n < 6 || strcmp(e->d_name + n - 5, ".case") != 0)
+            continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (!case_parse_file(path, &spec, err, sizeof err))
+            fail_msg("%s", err);
+        assert_true(spec.nexpects > 0);
+        parsed++;
+    }
+    closedir(d);
+    assert_true(parsed >= 12);
+}
+
+static void test_missing_file(void **state)
+{
+    (void)state;
+    assert_false(case_parse_file("/nonexistent/x.case", &spec, err, sizeof err));
+    assert_non_null(strstr(err, "/nonexistent/x.case"));
+}
+
+static void test_fault_ruleset(void **state)
+{
+    (void)state;
+    char rules[2048];
+    assert_true(case_parse_text("client x\n", "x.case", &spec, err, sizeof err));
+    case_fault_ruleset(&spec, 3434, rules, sizeof rules);
+    assert_string_equal(rules, "");
+    assert_true(case_parse_text("client x\nfault drop-first-syn\nfault reset\n", "x.case", &spec,
+                                err, sizeof err));
+    case_fault_ruleset(&spec, 4242, rules, sizeof rules);
+    assert_non_null(strstr(rules, "table inet wirecheck"));
+    assert_non_null(strstr(rules, "tcp dport 4242 tcp flags & (syn | ack) == syn tcp sport != @syn_seen"));
+    assert_non_null(strstr(rules, "reject with tcp reset"));
+}
+
+static void test_substitution(void **state)
+{
+    (void)state;
+    char out[256];
+    assert_true(runner_substitute("srv --bind {host} --port {port} -{family} {bin}/x {other}",
+                                  "::1", 3434, 6, "/b", out, sizeof out));
+    assert_string_equal(out, "srv --bind ::1 --port 3434 -6 /b/x {other}");
+    assert_false(runner_substitute("{host}{host}{host}", "127.0.0.1", 1, 4, NULL, out, 20));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good_case),
+        cmocka_unit_test(test_defaults_and_no_server),
+        cmocka_unit_test(test_bad_cases_name_the_line),
+        cmocka_unit_test(test_builtin_matrix_parses),
+        cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_fault_ruleset),
+        cmocka_unit_test(test_substitution),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

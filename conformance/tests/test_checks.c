@@ -1,0 +1,608 @@
+/* Each rule with a sequence that passes (or is seen) and one that fails,
+ * through the public analysis API as the runner uses it. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "analysis.h"
+#include "packet_builder.h"
+
+struct run {
+    struct analysis *a;
+    uint32_t frame;
+    int64_t ts;
+    struct pb_conv c;
+};
+
+static void emit(void *ctx, const uint8_t *bytes, size_t len)
+{
+    struct run *r = ctx;
+    r->frame++;
+    r->ts += 100;
+    analysis_feed(r->a, r->frame, r->ts, r->c.linktype, (uint32_t)len, (uint32_t)len, bytes);
+}
+
+static struct run *start(int linktype, const char *client, const char *server)
+{
+    struct run *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    struct analysis_options o;
+    analysis_options_default(&o);
+    o.retain_reports = true;
+    r->a = analysis_create(&o);
+    assert_non_null(r->a);
+    pb_conv_init(&r->c, linktype, client, 40000, server, 3434, emit, r);
+    return r;
+}
+
+static struct run *start4(void) { return start(1, "10.0.0.1", "10.0.0.2"); }
+
+/* Finishes and returns the only flow report of `proto`. */
+static const struct flow_report *finish(struct run *r, enum flow_proto proto)
+{
+    analysis_finish(r->a);
+    const struct flow_report *found = NULL;
+    for (size_t i = 0; i < analysis_report_count(r->a); i++) {
+        const struct flow_report *f = analysis_report(r->a, i);
+        if (f->proto == proto) {
+            assert_null(found);
+            found = f;
+        }
+    }
+    assert_non_null(found);
+    return found;
+}
+
+static void done(struct run *r)
+{
+    analysis_destroy(r->a);
+    free(r);
+}
+
+static void expect(const struct flow_report *f, const char *rule, enum verdict_kind kind)
+{
+    const struct verdict *v = flow_report_find(f, rule);
+    if (!v)
+        fail_msg("rule %s not evaluated", rule);
+    if (v->kind != kind)
+        fail_msg("%s: expected %s, got %s (%s; expected %s; seen %s)", rule, verdict_name(kind),
+                 verdict_name(v->kind), v->text, v->expected, v->seen);
+}
+
+static void expect_frame(const struct flow_report *f, const char *rule, uint32_t frame)
+{
+    const struct verdict *v = flow_report_find(f, rule);
+    assert_non_null(v);
+    for (unsigned i = 0; i < v->nframes; i++)
+        if (v->frames[i] == frame)
+            return;
+    fail_msg("%s does not name frame %u", rule, frame);
+}
+
+static void test_clean_session_passes_everything(void **state)
+{
+    (void)state;
+    for (int fam = 4; fam <= 6; fam += 2) {
+        struct run *r = fam == 4 ? start4() : start(113, "::1", "::1");
+        if (fam == 6)
+            r->c.port[1] = 3435;
+        pb_conv_clean_session(&r->c, "hello", "Tue Nov 25 16:30:00 2025\r\n");
+        const struct flow_report *f = finish(r, FLOW_TCP);
+        for (size_t i = 0; i < f->nverdicts; i++)
+            if (f->verdicts[i].kind == VERDICT_FAIL)
+                fail_msg("%s failed: %s", f->verdicts[i].id, f->verdicts[i].text);
+        expect(f, "tcp.handshake.syn", VERDICT_PASS);
+        expect_frame(f, "tcp.handshake.syn", 1);
+        expect(f, "tcp.handshake.synack_acks_isn", VERDICT_PASS);
+        expect_frame(f, "tcp.handshake.synack_acks_isn", 2);
+        expect(f, "tcp.handshake.ack_acks_server_isn", VERDICT_PASS);
+        expect(f, "tcp.handshake.mss", VERDICT_PASS);
+        expect(f, "tcp.handshake.options_negotiated", VERDICT_PASS);
+        expect(f, "tcp.handshake.no_early_data", VERDICT_PASS);
+        expect(f, "tcp.no_rst", VERDICT_PASS);
+        expect(f, "tcp.refused", VERDICT_NA);
+        expect(f, "tcp.data.all_acked", VERDICT_PASS);
+        expect(f, "tcp.data.no_retransmission", VERDICT_PASS);
+        expect(f, "tcp.teardown.first_fin", VERDICT_INFO);
+        expect(f, "tcp.teardown.fin_acked", VERDICT_PASS);
+        expect(f, "tcp.teardown.no_data_after_fin", VERDICT_PASS);
+        expect(f, "tcp.teardown.half_close", VERDICT_NA);
+        expect(f, "tcp.teardown.abortive", VERDICT_NA);
+        expect(f, "tcp.teardown.rst_unread_data", VERDICT_NA);
+        expect(f, "tcp.teardown.time_wait_side", VERDICT_INFO);
+        expect(f, "tcp.checksum", VERDICT_PASS);
+        expect(f, "ip.checksum", fam == 4 ? VERDICT_PASS : VERDICT_NA);
+        expect(f, "checksum.offloaded", VERDICT_NA);
+        assert_non_null(strstr(flow_report_find(f, "tcp.teardown.first_fin")->text, "client"));
+        assert_non_null(strstr(flow_report_find(f, "tcp.teardown.time_wait_side")->text, "client"));
+        assert_true(f->handshake_seen);
+        assert_int_equal(f->teardown, TEARDOWN_FIN);
+        assert_int_equal(f->first_fin_side, SIDE_CLIENT);
+        assert_int_equal(f->bytes[SIDE_CLIENT], 5);
+        assert_int_equal(f->bytes[SIDE_SERVER], 26);
+        char ep[64];
+        endpoint_format(&f->server, ep, sizeof ep);
+        assert_string_equal(ep, fam == 4 ? "10.0.0.2.3434" : "::1.3435");
+
+        /* Payload assertions. */
+        const uint8_t *bytes;
+        size_t len;
+        assert_true(flow_report_payload(f, SIDE_CLIENT, &bytes, &len));
+        assert_int_equal(len, 5);
+        assert_memory_equal(bytes, "hello", 5);
+        assert_true(flow_report_payload(f, SIDE_SERVER, &bytes, &len));
+        assert_int_equal(len, 26);
+        assert_memory_equal(bytes, "Tue Nov 25 16:30:00 2025\r\n", 26);
+
+        /* Packet comments for the pcapng writer. */
+        char comment[1024];
+        assert_true(analysis_frame_comment(r->a, 2, comment, sizeof comment) > 0);
+        assert_non_null(strstr(comment, "tcp.handshake.synack_acks_isn: SYN/ACK acks ISN+1: pass"));
+        assert_int_equal(analysis_frame_comment(r->a, 999, comment, sizeof comment), 0);
+        assert_string_equal(comment, "");
+        size_t need = analysis_frame_comment(r->a, 1, comment, 8);
+        assert_true(need > 7);
+        assert_int_equal(strlen(comment), 7);
+        done(r);
+    }
+}
+
+static void test_synack_acks_wrong_isn(void **state)
+{
+    (void)state;
+    struct run *r = start4();
+    pb_conv_tcp(&r->c, 0, TCP_SYN, NULL, 0);
+    pb_conv_tcp_raw(&r->c, 1, TCP_SYN | TCP_ACK, r->c.seq[1], r->c.seq[0] + 7, pb_syn_options,
+                    sizeof pb_syn_options, NULL, 0);
+    r->c.seq[1]++;
+    pb_conv_tcp(&r->c, 0, TCP_ACK, NULL, 0);
+    const struct flow_report *f = finish(r, FLOW_TCP);
+    expect(f, "tcp.handshake.synack_acks_isn", VERDICT_FAIL);
+    const struct verdict *v = flow_report_find(f, "tcp.handshake.synack_acks_isn");
+    assert_string_equal(v->expected, "SYN/ACK with ack 1001 (client ISN+1)");
+    assert_string_equal(v->seen, "ack 1008");
+    expect(f, "tcp.handshake.ack_acks_server_isn", VERDICT_PASS);
+    done(r);
+}
+
+static void test_final_ack_wrong_and_missing(void **state)
+{
+    (void)state;
+    struct run *r = start4();
+    pb_conv_tcp(&r->c, 0, TCP_SYN, NULL, 0);
+    pb_conv_tcp(&r->c, 1, TCP_SYN | TCP_ACK, NULL, 0);
+    pb_conv_tcp_raw(&r->c, 0, TCP_ACK, r->c.seq[0], r->c.seq[1] - 1, NULL, 0, NULL, 0);
+    const struct flow_report *f = finish(r, FLOW_TCP);
+    expect(f, "tcp.handshake.ack_acks_server_isn", VERDICT_FAIL);
+    expect_frame(f, "tcp.handshake.ack_acks_server_isn", 3);
+    done(r);
+
+    r = start4();
+    pb_conv_tcp(&r->c, 0, TCP_SYN, NULL, 0);
+    pb_conv_tcp(&r->c, 1, TCP_SYN | TCP_ACK, NULL, 0);
+    f = finish(r, FLOW_TCP);
+    expect(f, "tcp.handshake.ack_acks_server_isn", VERDICT_FAIL);
+    done(r);
+}
+
+static void test_syn_with_rst_flag_fails(void **state)
+{
+    (void)state;
+    struct run *r = start4();
+    pb_conv_tcp_raw(&r->c, 0, TCP_SYN | TCP_FIN, 1000, 0, pb_syn_options, sizeof pb_syn_options, NULL, 0);
+    const struct flow_report *f = finish(r, FLOW_TCP);
+    expect(f, "tcp.handshake.syn", VERDICT_FAIL);
+    done(r);
+}
+
+static void test_mss_missing(void **state)
+{
+    (void)state;
+    static const uint8_t no_mss[] = { 4, 2, 1, 1 }; /* sackOK only */
+    struct run *r = start4();
+    pb_conv_tcp_raw(&r->c, 0, TCP_SYN, 1000, 0, no_mss, sizeof no_mss, NULL, 0);
+    pb_conv_tcp_raw(&r->c, 1, TCP_SYN | TCP_ACK, 5000, 1001, pb_syn_options, sizeof pb_syn_options, NULL, 0);
+    const struct flow_report *f = finish(r, FLOW_TCP);
+    expect(f, "tcp.handshake.mss", VERDICT_FAIL);
+    /* And the SYN/ACK answered with options the SYN never offered. */
+    expect(f, "tcp.handshake.options_negotiated", VERDICT_FAIL);
+    assert_non_null(strstr(flow_report_find(f, "tcp.handshake.options_negotiated")->text, "wscale"));
+    done(r);
+}
+
+static void test_early_data_and_tfo(void **state)
+{
+    (void)state;
+    struct run *r = start4();
+    pb_conv_tcp(&r->c, 0, TCP_SYN, "early", 5);    /* data on a SYN without TFO */
+    pb_conv_tcp(&r->c, 1, TCP_SYN | TCP_ACK, NULL, 0);
+    pb_conv_tcp(&r->c, 0, TCP_ACK, NULL, 0);
+    const struct flow_report *f = finish(r, FLOW_TCP);
+    expect(f, "tcp.handshake.no_early_data", VERDICT_FAIL);
+    expect_frame(f, "tcp.handshake.no_early_data", 1);
+    done(r);
+
+    /* Same with a TFO cookie option: allowed. */
+    static const uint8_t tfo[] = { 2, 4, 0x05, 0xb4, 34, 10, 1, 2, 3, 4, 5, 6, 7, 8 };
+    r = start4();
+    pb_conv_tcp_raw(&r->c, 0, TCP_SYN, 1000, 0, tfo, sizeof tfo, "early", 5);
+    pb_conv_tcp_raw(&r->c, 1, TCP_SYN | TCP_ACK, 5000, 1006, pb_syn_options + 0, 4, NULL, 0);
+    pb_conv_tcp_raw(&r->c, 0, TCP_ACK, 1006, 5001, NULL, 0, NULL, 0);
+    f = finish(r, FLOW_TCP);
+    expect(f, "tcp.handshake.no_early_data", VERDICT_PASS);
+    done(r);
+
+    /* Server data before the client's ACK. */
+    r = start4();
+    pb_conv_tcp(&r->c, 0, TCP_SYN, NULL, 0);
+    pb_conv_tcp(&r->c, 1, TCP_SYN | TCP_ACK, NULL, 0);
+    pb_conv_tcp(&r->c, 1, TCP_ACK | TCP_PSH, "hi", 2);
+    pb_conv_tcp(&r->c, 0, TCP_ACK, NULL, 0);
+    f = finish(r, FLOW_TCP);
+    expect(f, "tcp.handshake.no_early_data", VERDICT_FAIL);
+    expect_frame(f, "tcp.handshake.no_early_data", 3);
+    done(r);
+}
+
+static void test_refused(void **state)
+{
+    (void)state;
+    struct run *r = start4();
+    pb_conv_tcp(&r->c, 0, TCP_SYN, NULL, 0);
+    pb_conv_tcp_raw(&r->c, 1, TCP_RST | TCP_ACK, 0, r->c.seq[0], NULL, 0, NULL, 0);
+    const struct flow_report *f = finish(r, FLOW_TCP);
+    expect(f, "tcp.refused", VERDICT_INFO);
+    expect_frame(f, "tcp.refused", 2);
+    expect(f, "tcp.no_rst", VERDICT_NA);
+    expect(f, "tcp.teardown.abortive", VERDICT_NA);
+    expect(f, "tcp.handshake.synack_acks_isn", VERDICT_NA);
+    assert_int_equal(f->teardown, TEARDOWN_REFUSED);
+    done(r);
+
+    /* An RST that does not ack the SYN is not a refusal. */
+    r = start4();
+    pb_conv_tcp(&r->c, 0, TCP_SYN, NULL, 0);
+    pb_conv_tcp_raw(&r->c, 1, TCP_RST | TCP_ACK, 0, r->c.seq[0] + 5, NULL, 0, NULL, 0);
+    f = finish(r, FLOW_TCP);
+    expect(f, "tcp.refused", VERDICT_NA);
+    expect(f, "tcp.no_rst", VERDICT_FAIL);
+    done(r);
+}
+
+static void test_abortive_close(void **state)
+{
+    (void)state;
+    /* SO_LINGER 0: the server sends its message, then one RST at SND.NXT. */
+    struct run *r = start4();
+    pb_conv_handshake(&r->c);
+    pb_conv_tcp(&r->c, 1, TCP_ACK | TCP_PSH, "time\r\n", 6);
+    pb_conv_tcp(&r->c, 0, TCP_ACK, NULL, 0);
+    pb_conv_tcp_raw(&r->c, 1, TCP_RST | TCP_ACK, r->c.seq[1], r->c.seq[0], NULL, 0, NULL, 0);
+    const struct flow_report *f = finish(r, FLOW_TCP);
+    expect(f, "tcp.teardown.abortive", VERDICT_PASS);
+    expect_frame(f, "tcp.teardown.abortive", 6);
+    expect(f, "tcp.no_rst", VERDICT_FAIL);
+    assert_string_equal(flow_report_find(f, "tcp.no_rst")->seen, "RST from the server in frame 6");
+    expect(f, "tcp.teardown.rst_unread_data", VERDICT_NA);
+    expect(f, "tcp.teardown.time_wait_side", VERDICT_NA);
+    assert_int_equal(f->teardown, TEARDOWN_RST);
+    done(r);
+
+    /* Out of window. */
+    r = start4();
+    pb_conv_handshake(&r->c);
+    pb_conv_tcp_raw(&r->c, 1, TCP_RST, r->c.seq[1] + 0x40000000u, 0, NULL, 0, NULL, 0);
+    f = finish(r, FLOW_TCP);
+    expect(f, "tcp.teardown.abortive", VERDICT_FAIL);
+    done(r);
+
+    /* Two RSTs from the same side. */
+    r = start4();
+    pb_conv_handshake(&r->c);
+    pb_conv_tcp_raw(&r->c, 1, TCP_RST, r->c.seq[1], 0, NULL, 0, NULL, 0);
+    pb_conv_tcp_raw(&r->c, 1, TCP_RST, r->c.seq[1], 0, NULL, 0, NULL, 0);
+    f = finish(r, FLOW_TCP);
+    expect(f, "tcp.teardown.abortive", VERDICT_FAIL);
+    done(r);
+}
+
+static void test_rst_with_unread_data(void **state)
+{
+    (void)state;
+    struct run *r = start4();
+    pb_conv_handshake(&r->c);
+    pb_conv_tcp(&r->c, 0, TCP_ACK | TCP_PSH, "unread", 6);
+    pb_conv_tcp(&r->c, 1, TCP_ACK, NULL, 0);
+    pb_conv_tcp(&r->c, 1, TCP_RST | TCP_ACK, NULL, 0);
+    const struct flow_report *f = finish(r, FLOW_TCP);
+    expect(f, "tcp.teardown.rst_unread_data", VERDICT_INFO);
+    expect_frame(f, "tcp.teardown.rst_unread_data", 6);
+    expect(f, "tcp.teardown.abortive", VERDICT_PASS);
+    done(r);
+}
+
+static void test_unacked_data_and_retransmission(void **state)
+{
+    (void)state;
+    struct run *r = start4();
+    pb_conv_handshake(&r->c);
+    pb_conv_tcp(&r->c, 1, TCP_ACK | TCP_PSH, "lost?", 5);
+    r->c.seq[1] -= 5;
+    pb_conv_tcp(&r->c, 1, TCP_ACK | TCP_PSH, "lost?", 5);
+    const struct flow_report *f = finish(r, FLOW_TCP);
+    expect(f, "tcp.data.all_acked", VERDICT_FAIL);
+    expect(f, "tcp.data.no_retransmission", VERDICT_FAIL);
+    expect_frame(f, "tcp.data.no_retransmission", 5);
+    assert_int_equal(f->bytes[SIDE_SERVER], 5);
+    assert_int_equal(f->teardown, TEARDOWN_NONE);
+    done(r);
+}
+
+static void test_fin_not_acked_and_data_after_fin(void **state)
+{
+    (void)state;
+    struct run *r = start4();
+    pb_conv_handshake(&r->c);
+    pb_conv_tcp(&r->c, 1, TCP_FIN | TCP_ACK, NULL, 0);
+    pb_conv_tcp_raw(&r->c, 0, TCP_ACK, r->c.seq[0], r->c.seq[1] - 1, NULL, 0, NULL, 0); /* acks data, not FIN */
+    const struct flow_report *f = finish(r, FLOW_TCP);
+    expect(f, "tcp.teardown.fin_acked", VERDICT_FAIL);
+    expect_frame(f, "tcp.teardown.fin_acked", 4);
+    expect(f, "tcp.teardown.first_fin", VERDICT_INFO);
+    assert_non_null(strstr(flow_report_find(f, "tcp.teardown.first_fin")->text, "server"));
+    assert_int_equal(f->teardown, TEARDOWN_HALF);
+    done(r);
+
+    r = start4();
+    pb_conv_handshake(&r->c);
+    pb_conv_tcp(&r->c, 1, TCP_FIN | TCP_ACK, NULL, 0);
+    pb_conv_tcp(&r->c, 1, TCP_ACK | TCP_PSH, "zombie", 6);
+    pb_conv_tcp(&r->c, 0, TCP_ACK, NULL, 0);
+    f = finish(r, FLOW_TCP);
+    expect(f, "tcp.teardown.no_data_after_fin", VERDICT_FAIL);
+    expect_frame(f, "tcp.teardown.no_data_after_fin", 5);
+    done(r);
+}
+
+static void test_half_close_and_simultaneous_close(void **state)
+{
+    (void)state;
+    struct run *r = start4();
+    pb_conv_handshake(&r->c);
+    pb_conv_tcp(&r->c, 0, TCP_ACK | TCP_PSH, "request", 7);
+    pb_conv_tcp(&r->c, 0, TCP_FIN | TCP_ACK, NULL, 0);      /* shutdown(SHUT_WR) */
+    pb_conv_tcp(&r->c, 1, TCP_ACK, NULL, 0);
+    pb_conv_tcp(&r->c, 1, TCP_ACK | TCP_PSH, "reply", 5);   /* still flows */
+    pb_conv_tcp(&r->c, 0, TCP_ACK, NULL, 0);
+    pb_conv_tcp(&r->c, 1, TCP_FIN | TCP_ACK, NULL, 0);
+    pb_conv_tcp(&r->c, 0, TCP_ACK, NULL, 0);
+    const struct flow_report *f = finish(r, FLOW_TCP);
+    expect(f, "tcp.teardown.half_close", VERDICT_INFO);
+    expect_frame(f, "tcp.teardown.half_close", 7);
+    expect(f, "tcp.teardown.fin_acked", VERDICT_PASS);
+    expect(f, "tcp.teardown.no_data_after_fin", VERDICT_PASS);
+    expect(f, "tcp.data.all_acked", VERDICT_PASS);
+    done(r);
+
+    r = start4();
+    pb_conv_handshake(&r->c);
+    uint32_t c_fin = r->c.seq[0], s_fin = r->c.seq[1];
+    pb_conv_tcp_raw(&r->c, 0, TCP_FIN | TCP_ACK, c_fin, s_fin, NULL, 0, NULL, 0);
+    pb_conv_tcp_raw(&r->c, 1, TCP_FIN | TCP_ACK, s_fin, c_fin, NULL, 0, NULL, 0); /* crossed */
+    pb_conv_tcp_raw(&r->c, 0, TCP_ACK, c_fin + 1, s_fin + 1, NULL, 0, NULL, 0);
+    pb_conv_tcp_raw(&r->c, 1, TCP_ACK, s_fin + 1, c_fin + 1, NULL, 0, NULL, 0);
+    f = finish(r, FLOW_TCP);
+    expect(f, "tcp.teardown.time_wait_side", VERDICT_INFO);
+    assert_non_null(strstr(flow_report_find(f, "tcp.teardown.time_wait_side")->text, "both"));
+    expect(f, "tcp.teardown.fin_acked", VERDICT_PASS);
+    done(r);
+}
+
+static void test_tcp_checksums(void **state)
+{
+    (void)state;
+    struct run *r = start4();
+    r->c.csum = PB_CSUM_PARTIAL;
+    pb_conv_clean_session(&r->c, "x", "y");
+    const struct flow_report *f = finish(r, FLOW_TCP);
+    expect(f, "tcp.checksum", VERDICT_INFO);
+    expect(f, "checksum.offloaded", VERDICT_INFO);
+    done(r);
+
+    r = start4();
+    pb_conv_handshake(&r->c);
+    r->c.csum = PB_CSUM_BAD;
+    pb_conv_tcp(&r->c, 0, TCP_ACK | TCP_PSH, "x", 1);
+    r->c.csum = PB_CSUM_GOOD;
+    pb_conv_tcp(&r->c, 1, TCP_ACK, NULL, 0);
+    f = finish(r, FLOW_TCP);
+    expect(f, "tcp.checksum", VERDICT_FAIL);
+    expect_frame(f, "tcp.checksum", 4);
+    done(r);
+}
+
+static void test_udp_rules(void **state)
+{
+    (void)state;
+    struct run *r = start4();
+    pb_conv_udp(&r->c, 0, "ping", 4);
+    pb_conv_udp(&r->c, 1, "pong", 4);
+    const struct flow_report *f = finish(r, FLOW_UDP);
+    expect(f, "udp.datagram.length", VERDICT_PASS);
+    expect(f, "udp.checksum", VERDICT_PASS);
+    expect(f, "udp.port_unreachable", VERDICT_NA);
+    expect(f, "ip.reassembly", VERDICT_NA);
+    assert_int_equal(f->datagrams[SIDE_CLIENT], 1);
+    assert_int_equal(f->datagrams[SIDE_SERVER], 1);
+    const uint8_t *b;
+    size_t len;
+    assert_true(flow_report_payload(f, SIDE_SERVER, &b, &len));
+    assert_memory_equal(b, "pong", 4);
+    done(r);
+
+    r = start(101, "fd00::1", "fd00::2");
+    pb_conv_udp(&r->c, 0, "closed?", 7);
+    pb_conv_port_unreachable(&r->c, "closed?", 7);
+    f = finish(r, FLOW_UDP);
+    expect(f, "udp.port_unreachable", VERDICT_INFO);
+    expect_frame(f, "udp.port_unreachable", 2);
+    assert_int_equal(f->icmp_unreachable, 1);
+    done(r);
+
+    r = start4();
+    r->c.csum = PB_CSUM_BAD;
+    pb_conv_udp(&r->c, 0, "ping", 4);
+    f = finish(r, FLOW_UDP);
+    expect(f, "udp.checksum", VERDICT_FAIL);
+    done(r);
+
+    r = start4();
+    r->c.csum = PB_CSUM_PARTIAL;
+    pb_conv_udp(&r->c, 0, "ping", 4);
+    f = finish(r, FLOW_UDP);
+    expect(f, "udp.checksum", VERDICT_INFO);
+    expect(f, "checksum.offloaded", VERDICT_INFO);
+    done(r);
+}
+
+/* A UDP length shorter than the IP payload (trailing junk). */
+static void test_udp_length_mismatch(void **state)
+{
+    (void)state;
+    struct run *r = start4();
+    uint8_t dg[64], ip[128], frame[256];
+    struct pb_addr a = pb_addr("10.0.0.1"), b = pb_addr("10.0.0.2");
+    size_t n = pb_udp_datagram(dg, sizeof dg, &a, &b, 40000, 3434, "pingjunk", 8, PB_CSUM_GOOD);
+    pb_put16(dg + 4, 12);
+    pb_fill_l4_checksum(dg, 12, 6, &a, &b, 17, PB_CSUM_GOOD);
+    n = pb_ip_packet(ip, sizeof ip, &a, &b, 17, dg, n, NULL);
+    n = pb_link_frame(frame, sizeof frame, 1, 0, ip, n);
+    emit(r, frame, n);
+    const struct flow_report *f = finish(r, FLOW_UDP);
+    expect(f, "udp.datagram.length", VERDICT_FAIL);
+    expect(f, "udp.checksum", VERDICT_PASS);
+    done(r);
+}
+
+static void test_reassembly_rules(void **state)
+{
+    (void)state;
+    struct run *r = start4();
+    uint8_t payload[3000], dg[3100], ip[2048], frame[2100];
+    for (size_t i = 0; i < sizeof payload; i++)
+        payload[i] = (uint8_t)(i * 7);
+    struct pb_addr a = pb_addr("10.0.0.1"), b = pb_addr("10.0.0.2");
+    size_t n = pb_udp_datagram(dg, sizeof dg, &a, &b, 40000, 3434, payload, sizeof payload, PB_CSUM_GOOD);
+    for (size_t off = 0; off < n; off += 1480) {
+        size_t len = n - off < 1480 ? n - off : 1480;
+        struct pb_ip x = { .id = 7, .mf = off + len < n, .frag_offset = (uint16_t)off };
+        size_t m = pb_ip_packet(ip, sizeof ip, &a, &b, 17, dg + off, len, &x);
+        m = pb_link_frame(frame, sizeof frame, 1, 0, ip, m);
+        emit(r, frame, m);
+    }
+    const struct flow_report *f = finish(r, FLOW_UDP);
+    expect(f, "ip.reassembly", VERDICT_PASS);
+    expect_frame(f, "ip.reassembly", 3);
+    expect(f, "udp.checksum", VERDICT_PASS);
+    assert_int_equal(f->bytes[SIDE_CLIENT], 3000);
+    done(r);
+
+    /* Only the first fragment: the capture report fails ip.reassembly. */
+    r = start4();
+    struct pb_ip x = { .id = 8, .mf = true };
+    size_t m = pb_ip_packet(ip, sizeof ip, &a, &b, 17, dg, 1480, &x);
+    m = pb_link_frame(frame, sizeof frame, 1, 0, ip, m);
+    emit(r, frame, m);
+    f = finish(r, FLOW_CAPTURE);
+    expect(f, "ip.reassembly", VERDICT_FAIL);
+    expect_frame(f, "ip.reassembly", 1);
+    done(r);
+}
+
+static void test_malformed_frame_fails_capture_rule(void **state)
+{
+    (void)state;
+    struct run *r = start4();
+    pb_conv_clean_session(&r->c, "a", "b");
+    uint8_t junk[40] = { 0 };
+    memcpy(junk + 12, "\x08\x00\x47", 3); /* IPv4 with IHL 7 but total length 0... */
+    emit(r, junk, sizeof junk);
+    const struct flow_report *f = finish(r, FLOW_CAPTURE);
+    expect(f, "packet.well_formed", VERDICT_FAIL);
+    expect_frame(f, "packet.well_formed", 11);
+    struct analysis_summary s;
+    analysis_get_summary(r->a, &s);
+    assert_int_equal(s.malformed, 1);
+    assert_int_equal(s.tcp_flows, 1);
+    done(r);
+}
+
+static void test_rule_table(void **state)
+{
+    (void)state;
+    for (int i = 0; i < RULE_COUNT; i++) {
+        const struct rule_info *ri = rule_get((enum rule_id)i);
+        assert_non_null(ri);
+        assert_non_null(ri->id);
+        assert_int_equal(rule_lookup(ri->id), i);
+        for (int j = 0; j < i; j++)
+            assert_string_not_equal(ri->id, rule_get((enum rule_id)j)->id);
+    }
+    assert_int_equal(rule_lookup("tcp.no_such_rule"), -1);
+    enum verdict_kind k;
+    assert_true(verdict_parse("seen", &k));
+    assert_int_equal(k, VERDICT_INFO);
+    assert_true(verdict_parse("n/a", &k));
+    assert_int_equal(k, VERDICT_NA);
+    assert_false(verdict_parse("maybe", &k));
+}
+
+/* Every documented id is in RULES.md (the table users read). */
+static void test_rules_md_documents_every_rule(void **state)
+{
+    (void)state;
+    FILE *f = fopen(WIRECHECK_SOURCE_DIR "/conformance/RULES.md", "r");
+    assert_non_null(f);
+    static char text[65536];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    for (int i = 0; i < RULE_COUNT; i++) {
+        char needle[80];
+        snprintf(needle, sizeof needle, "`%s`", rule_get((enum rule_id)i)->id);
+        if (!strstr(text, needle))
+            fail_msg("RULES.md lacks %s", needle);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_clean_session_passes_everything),
+        cmocka_unit_test(test_synack_acks_wrong_isn),
+        cmocka_unit_test(test_final_ack_wrong_and_missing),
+        cmocka_unit_test(test_syn_with_rst_flag_fails),
+        cmocka_unit_test(test_mss_missing),
+        cmocka_unit_test(test_early_data_and_tfo),
+        cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_abortive_close),
+        cmocka_unit_test(test_rst_with_unread_data),
+        cmocka_unit_test(test_unacked_data_and_retransmission),
+        cmocka_unit_test(test_fin_not_acked_and_data_after_fin),
+        cmocka_unit_test(test_half_close_and_simultaneous_close),
+        cmocka_unit_test(test_tcp_checksums),
+        cmocka_unit_test(test_udp_rules),
+        cmocka_unit_test(test_udp_length_mismatch),
+        cmocka_unit_test(test_reassembly_rules),
+        cmocka_unit_test(test_malformed_frame_fails_capture_rule),
+        cmocka_unit_test(test_rule_table),
+        cmocka_unit_test(test_rules_md_documents_every_rule),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,228 @@
+/* netns: a private namespace really isolates (a port bound inside is not
+ * reachable outside, an interface made inside is not visible outside), the
+ * veth topology carries a fragmented datagram between its two hosts, and the
+ * namespace is gone once its process is. Skipped where namespaces cannot be
+ * made (the message says why). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "netns.h"
+
+/* What the namespace child tells the test. */
+struct report {
+    int ok;
+    char err[512];
+    unsigned port;
+    unsigned long ns_inode;
+};
+
+static bool namespaces_available(void)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        char err[512];
+        if (!netns_enter_private(err, sizeof err)) {
+            fprintf(stderr, "%s\n", err);
+            _exit(1);
+        }
+        _exit(0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static unsigned long current_netns_inode(void)
+{
+    struct stat st;
+    return stat("/proc/self/ns/net", &st) == 0 ? (unsigned long)st.st_ino : 0;
+}
+
+/* Any process on the system still in network namespace `inode`? */
+static bool netns_in_use(unsigned long inode)
+{
+    DIR *d = opendir("/proc");
+    assert_non_null(d);
+    bool found = false;
+    for (struct dirent *e; !found && (e = readdir(d));) {
+        char path[300];
+        struct stat st;
+        snprintf(path, sizeof path, "/proc/%s/ns/net", e->d_name);
+        if (e->d_name[0] >= '1' && e->d_name[0] <= '9' && stat(path, &st) == 0)
+            found = (unsigned long)st.st_ino == inode;
+    }
+    closedir(d);
+    return found;
+}
+
+static int listen_loopback(unsigned *port)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof a;
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) < 0 || listen(s, 1) < 0 ||
+        getsockname(s, (struct sockaddr *)&a, &len) < 0)
+        return -1;
+    *port = ntohs(a.sin_port);
+    return s;
+}
+
+static void test_port_inside_is_invisible_outside(void **state)
+{
+    (void)state;
+    if (!namespaces_available())
+        skip();
+    int up[2], down[2];
+    assert_int_equal(pipe(up), 0);
+    assert_int_equal(pipe(down), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct report r = { 0 };
+        if (netns_enter_private(r.err, sizeof r.err) && listen_loopback(&r.port) >= 0)
+            r.ok = 1;
+        r.ns_inode = current_netns_inode();
+        (void)!write(up[1], &r, sizeof r);
+        char c;
+        (void)!read(down[0], &c, 1); /* hold the namespace until told */
+        _exit(0);
+    }
+    struct report r;
+    assert_int_equal(read(up[0], &r, sizeof r), (ssize_t)sizeof r);
+    if (!r.ok)
+        fail_msg("namespace child: %s", r.err);
+    assert_int_not_equal(r.ns_inode, current_netns_inode());
+
+    /* The port listening inside is closed out here. */
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)r.port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    assert_int_equal(connect(s, (struct sockaddr *)&a, sizeof a), -1);
+    assert_int_equal(errno, ECONNREFUSED);
+    close(s);
+    assert_true(netns_in_use(r.ns_inode));
+
+    assert_int_equal(write(down[1], "x", 1), 1);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_false(netns_in_use(r.ns_inode));
+}
+
+/* In the namespace child: a UDP datagram of 3000 bytes from the client host
+ * to the server host over the 1500-byte veth. */
+static bool veth_carries_fragmented_datagram(struct report *r)
+{
+    struct netns_env env;
+    if (!netns_enter_private(r->err, sizeof r->err) ||
+        !netns_build(&env, NETNS_VETH, r->err, sizeof r->err))
+        return false;
+    int srv = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(5000) };
+    inet_pton(AF_INET, NETNS_SERVER_IPV4, &a.sin_addr);
+    if (srv < 0 || bind(srv, (struct sockaddr *)&a, sizeof a) < 0) {
+        snprintf(r->err, sizeof r->err, "bind %s:5000: %s", NETNS_SERVER_IPV4, strerror(errno));
+        return false;
+    }
+    if (!netns_enter_client(&env, r->err, sizeof r->err))
+        return false;
+    static char big[3000];
+    int cli = socket(AF_INET, SOCK_DGRAM, 0);
+    if (cli < 0 || sendto(cli, big, sizeof big, 0, (struct sockaddr *)&a, sizeof a) != sizeof big) {
+        snprintf(r->err, sizeof r->err, "sendto %s:5000: %s", NETNS_SERVER_IPV4, strerror(errno));
+        return false;
+    }
+    struct pollfd p = { .fd = srv, .events = POLLIN };
+    struct sockaddr_in from;
+    socklen_t flen = sizeof from;
+    static char got[4000];
+    if (poll(&p, 1, 2000) != 1 ||
+        recvfrom(srv, got, sizeof got, 0, (struct sockaddr *)&from, &flen) != sizeof big) {
+        snprintf(r->err, sizeof r->err, "no 3000-byte datagram at the server");
+        return false;
+    }
+    char text[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &from.sin_addr, text, sizeof text);
+    if (strcmp(text, NETNS_CLIENT_IPV4) != 0) {
+        snprintf(r->err, sizeof r->err, "datagram came from %s", text);
+        return false;
+    }
+    return true;
+}
+
+static void test_veth_topology(void **state)
+{
+    (void)state;
+    if (!namespaces_available())
+        skip();
+    int up[2];
+    assert_int_equal(pipe(up), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct report r = { 0 };
+        r.ok = veth_carries_fragmented_datagram(&r);
+        (void)!write(up[1], &r, sizeof r);
+        _exit(0);
+    }
+    struct report r;
+    assert_int_equal(read(up[0], &r, sizeof r), (ssize_t)sizeof r);
+    waitpid(pid, NULL, 0);
+    if (!r.ok)
+        fail_msg("veth: %s", r.err);
+    /* Nothing of it leaked to the namespace the test runs in. */
+    assert_int_equal(if_nametoindex(NETNS_SERVER_IF), 0);
+    assert_int_equal(if_nametoindex(NETNS_CLIENT_IF), 0);
+}
+
+static void test_nft_errors_are_reported(void **state)
+{
+    (void)state;
+    if (!namespaces_available() || system("command -v nft >/dev/null 2>&1") != 0)
+        skip();
+    int up[2];
+    assert_int_equal(pipe(up), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct report r = { 0 };
+        char ignored[512];
+        r.ok = netns_enter_private(r.err, sizeof r.err) &&
+               netns_load_nft("table inet t {\n chain c {\n  type filter hook input priority 0;\n"
+                              "  udp dport 9 drop\n }\n}\n", r.err, sizeof r.err) &&
+               !netns_load_nft("table inet t { nonsense }\n", ignored, sizeof ignored);
+        if (r.ok)
+            snprintf(r.err, sizeof r.err, "%s", ignored);
+        (void)!write(up[1], &r, sizeof r);
+        _exit(0);
+    }
+    struct report r;
+    assert_int_equal(read(up[0], &r, sizeof r), (ssize_t)sizeof r);
+    waitpid(pid, NULL, 0);
+    if (!r.ok)
+        fail_msg("nft: %s", r.err);
+    assert_non_null(strstr(r.err, "nft"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_port_inside_is_invisible_outside),
+        cmocka_unit_test(test_veth_topology),
+        cmocka_unit_test(test_nft_errors_are_reported),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

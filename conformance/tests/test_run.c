@@ -1,0 +1,202 @@
+/* `wirecheck run` end to end: the built binary runs real cases in private
+ * namespaces with the reference programs, and the exit status, the console,
+ * the JUnit file and the commented pcapng say what they should. Needs the
+ * reference programs and namespaces; skipped (not failed) without them. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pcap/pcap.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define WIRECHECK WIRECHECK_BIN_DIR "/wirecheck"
+
+static char out_dir[128];
+static char output[16384];
+
+/* Runs `wirecheck ARGS` and returns its exit status, output in `output`. */
+static int run_wirecheck(const char *args)
+{
+    char command[1024];
+    /* Name the case directory: the build dir need not sit in the source tree. */
+    snprintf(command, sizeof command, "WIRECHECK_CASES_DIR=%s/conformance/cases %s %s 2>&1",
+             WIRECHECK_SOURCE_DIR, WIRECHECK, args);
+    FILE *p = popen(command, "r");
+    assert_non_null(p);
+    size_t n = fread(output, 1, sizeof output - 1, p);
+    output[n] = '\0';
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static bool have(const char *program)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", WIRECHECK_BIN_DIR, program);
+    return access(path, X_OK) == 0;
+}
+
+static void require_environment(void)
+{
+    if (!have("wirecheck") || !have("tcp-time-server") || !have("tcp-client") ||
+        !have("udp-server") || !have("udp-client"))
+        skip();
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(out_dir, sizeof out_dir, "/tmp/wirecheck-test-run-%d", (int)getpid());
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char command[256];
+    snprintf(command, sizeof command, "rm -rf %s", out_dir);
+    return system(command) == 0 ? 0 : -1;
+}
+
+static unsigned count_packets(const char *path)
+{
+    char err[PCAP_ERRBUF_SIZE];
+    pcap_t *p = pcap_open_offline(path, err);
+    if (!p)
+        fail_msg("pcap_open_offline %s: %s", path, err);
+    unsigned n = 0;
+    struct pcap_pkthdr *h;
+    const u_char *d;
+    while (pcap_next_ex(p, &h, &d) == 1)
+        n++;
+    pcap_close(p);
+    return n;
+}
+
+static void test_passing_cases(void **state)
+{
+    (void)state;
+    require_environment();
+    char args[512];
+    snprintf(args, sizeof args, "run time udp-closed-port-ipv4 --out %s --junit %s/junit.xml",
+             out_dir, out_dir);
+    int status = run_wirecheck(args);
+    if (status == 2 && strstr(output, "namespace"))
+        skip(); /* no namespaces here: the message says what is missing */
+    if (status != 0)
+        fail_msg("wirecheck run exited %d:\n%s", status, output);
+    assert_non_null(strstr(output, "time-ipv4"));
+    assert_non_null(strstr(output, "time-ipv6"));
+    assert_non_null(strstr(output, "udp-closed-port-ipv4"));
+    assert_null(strstr(output, "udp-closed-port-ipv6"));
+    assert_non_null(strstr(output, "3 cases: 3 passed, 0 failed"));
+
+    char path[256];
+    snprintf(path, sizeof path, "%s/time-ipv4.pcapng", out_dir);
+    /* SYN, SYN/ACK, ACK, data, ACK, FIN, FIN, ACK at least. */
+    assert_true(count_packets(path) >= 7);
+
+    if (system("command -v tshark >/dev/null 2>&1") == 0) {
+        char command[512];
+        snprintf(command, sizeof command,
+                 "tshark -r %s -Y frame.comment -T fields -e frame.comment 2>/dev/null", path);
+        FILE *p = popen(command, "r");
+        assert_non_null(p);
+        size_t n = fread(output, 1, sizeof output - 1, p);
+        output[n] = '\0';
+        pclose(p);
+        assert_non_null(strstr(output, "wirecheck case time-ipv4"));
+        assert_non_null(strstr(output, "tcp.handshake.synack_acks_isn"));
+    }
+
+    snprintf(path, sizeof path, "%s/junit.xml", out_dir);
+    FILE *j = fopen(path, "r");
+    assert_non_null(j);
+    size_t n = fread(output, 1, sizeof output - 1, j);
+    output[n] = '\0';
+    fclose(j);
+    assert_non_null(strstr(output, "tests=\"3\" failures=\"0\" errors=\"0\""));
+    assert_non_null(strstr(output, "name=\"udp-closed-port-ipv4\""));
+}
+
+static void test_unmet_expectation_fails_with_expected_and_seen(void **state)
+{
+    (void)state;
+    require_environment();
+    char path[256], args[512];
+    snprintf(path, sizeof path, "%s/wrong.case", out_dir);
+    char mkdir_cmd[300];
+    snprintf(mkdir_cmd, sizeof mkdir_cmd, "mkdir -p %s", out_dir);
+    assert_int_equal(system(mkdir_cmd), 0);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("family ipv4\n"
+          "server tcp-time-server --bind {host} --port {port} --count 1\n"
+          "client tcp-client --host {host} --port {port} --timeout 2\n"
+          "expect client-exit 3\n"
+          "expect tcp.teardown.first_fin info \"client\"\n", f);
+    fclose(f);
+    snprintf(args, sizeof args, "run %s --out %s", path, out_dir);
+    int status = run_wirecheck(args);
+    if (status == 2 && strstr(output, "namespace"))
+        skip();
+    if (status != 1)
+        fail_msg("wirecheck run exited %d, wanted 1:\n%s", status, output);
+    assert_non_null(strstr(output, "wrong-ipv4"));
+    assert_non_null(strstr(output, "FAIL"));
+    assert_non_null(strstr(output, "line 4: expected client-exit 3, seen status 0"));
+    assert_non_null(strstr(output, "line 5: expected tcp.teardown.first_fin info \"client\", seen info"));
+    snprintf(path, sizeof path, "%s/wrong-ipv4.pcapng", out_dir);
+    assert_true(count_packets(path) > 0);
+}
+
+static void test_usage_and_bad_case_exit_2(void **state)
+{
+    (void)state;
+    if (!have("wirecheck"))
+        skip();
+    assert_int_equal(run_wirecheck("run --bogus"), 2);
+    assert_non_null(strstr(output, "unknown option '--bogus'"));
+    assert_int_equal(run_wirecheck("run no-such-case"), 2);
+    assert_non_null(strstr(output, "no case 'no-such-case'"));
+
+    char path[256], args[512];
+    snprintf(path, sizeof path, "/tmp/wirecheck-test-bad-%d.case", (int)getpid());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("client true\nexpect tcp.no_rst sometimes\n", f);
+    fclose(f);
+    snprintf(args, sizeof args, "run %s", path);
+    assert_int_equal(run_wirecheck(args), 2);
+    assert_non_null(strstr(output, ".case:2: unknown verdict 'sometimes'"));
+    unlink(path);
+}
+
+static void test_list(void **state)
+{
+    (void)state;
+    if (!have("wirecheck"))
+        skip();
+    assert_int_equal(run_wirecheck("list"), 0);
+    assert_non_null(strstr(output, "syn-dropped"));
+    assert_non_null(strstr(output, "udp-fragmented"));
+    assert_non_null(strstr(output, "tcp.teardown.abortive"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_passing_cases),
+        cmocka_unit_test(test_unmet_expectation_fails_with_expected_and_seen),
+        cmocka_unit_test(test_usage_and_bad_case_exit_2),
+        cmocka_unit_test(test_list),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,319 @@
+/* Unit tests of core/escape: what passes, what is escaped, and the cut. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "escape.h"
+
+/* Escapes n bytes into a roomy buffer, checks the return equals the written
+ * length, and compares with want. */
+static void expect_escape(const void *in, size_t n, const char *want)
+{
+    char out[1024];
+    memset(out, 0x7f, sizeof out);
+    size_t need = escape_bytes(in, n, out, sizeof out);
+    assert_string_equal(out, want);
+    assert_int_equal(need, strlen(want));
+    assert_true(need <= escape_bound(n));
+}
+
+/* No byte of the output may be a control byte, DEL or a C1 (as UTF-8). */
+static void assert_harmless(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        assert_true(*p >= 0x20);
+        assert_true(*p != 0x7f);
+        if (p[0] == 0xc2 && p[1] != 0)
+            assert_false(p[1] >= 0x80 && p[1] <= 0x9f);
+    }
+}
+
+static void test_printable_ascii_passes(void **state)
+{
+    (void)state;
+    char in[96], want[96];
+    size_t n = 0;
+    for (int b = 0x20; b < 0x7f; b++)
+        if (b != '\\')
+            in[n++] = (char)b;
+    memcpy(want, in, n);
+    want[n] = '\0';
+    expect_escape(in, n, want);
+    expect_escape("Current time is 2024-01-01", 26, "Current time is 2024-01-01");
+}
+
+static void test_empty(void **state)
+{
+    (void)state;
+    char out[4] = "zzz";
+    assert_int_equal(escape_bytes((const uint8_t *)"", 0, out, sizeof out), 0);
+    assert_string_equal(out, "");
+    assert_int_equal(escape_bytes(NULL, 0, out, sizeof out), 0);
+    assert_string_equal(out, "");
+}
+
+static void test_backslash_doubled(void **state)
+{
+    (void)state;
+    expect_escape("\\", 1, "\\\\");
+    expect_escape("a\\b", 3, "a\\\\b");
+    expect_escape("\\x41", 4, "\\\\x41"); /* cannot be mistaken for an escape */
+}
+
+static void test_every_c0_control(void **state)
+{
+    (void)state;
+    for (unsigned b = 0; b < 0x20; b++) {
+        uint8_t in[3] = {'a', (uint8_t)b, 'z'};
+        char want[16];
+        snprintf(want, sizeof want, "a\\x%02xz", b);
+        expect_escape(in, 3, want);
+    }
+}
+
+static void test_del(void **state)
+{
+    (void)state;
+    expect_escape("\x7f", 1, "\\x7f");
+}
+
+static void test_c1_escaped(void **state)
+{
+    (void)state;
+    /* U+0080..U+009F as well-formed UTF-8 are still controls */
+    for (unsigned cp = 0x80; cp <= 0x9f; cp++) {
+        uint8_t in[2] = {0xc2, (uint8_t)cp};
+        char want[16];
+        snprintf(want, sizeof want, "\\xc2\\x%02x", cp);
+        expect_escape(in, 2, want);
+    }
+    expect_escape("\xc2\x85", 2, "\\xc2\\x85"); /* NEL */
+    /* raw C1 bytes (not UTF-8) are lone continuation bytes */
+    expect_escape("\x85", 1, "\\x85");
+    expect_escape("\x9b", 1, "\\x9b"); /* CSI */
+    /* U+00A0 (first after C1) passes */
+    expect_escape("\xc2\xa0", 2, "\xc2\xa0");
+}
+
+static void test_valid_utf8_passes(void **state)
+{
+    (void)state;
+    expect_escape("\xc3\xa9", 2, "\xc3\xa9");                 /* é U+00E9 */
+    expect_escape("\xdf\xbf", 2, "\xdf\xbf");                 /* U+07FF */
+    expect_escape("\xe0\xa0\x80", 3, "\xe0\xa0\x80");         /* U+0800 */
+    expect_escape("\xe2\x82\xac", 3, "\xe2\x82\xac");         /* € */
+    expect_escape("\xed\x9f\xbf", 3, "\xed\x9f\xbf");         /* U+D7FF */
+    expect_escape("\xee\x80\x80", 3, "\xee\x80\x80");         /* U+E000 */
+    expect_escape("\xef\xbf\xbd", 3, "\xef\xbf\xbd");         /* U+FFFD */
+    expect_escape("\xf0\x90\x80\x80", 4, "\xf0\x90\x80\x80"); /* U+10000 */
+    expect_escape("\xf0\x9f\x98\x80", 4, "\xf0\x9f\x98\x80"); /* 😀 */
+    expect_escape("\xf4\x8f\xbf\xbf", 4, "\xf4\x8f\xbf\xbf"); /* U+10FFFF */
+    const char *mixed = "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac";
+    expect_escape(mixed, strlen(mixed), mixed);
+}
+
+static void test_overlong(void **state)
+{
+    (void)state;
+    expect_escape("\xc0\xaf", 2, "\\xc0\\xaf");
+    expect_escape("\xc1\xbf", 2, "\\xc1\\xbf");
+    expect_escape("\xe0\x80\xaf", 3, "\\xe0\\x80\\xaf");
+    expect_escape("\xe0\x9f\xbf", 3, "\\xe0\\x9f\\xbf"); /* U+07FF in 3 bytes */
+    expect_escape("\xf0\x80\x80\xaf", 4, "\\xf0\\x80\\x80\\xaf");
+    expect_escape("\xf0\x8f\xbf\xbf", 4, "\\xf0\\x8f\\xbf\\xbf"); /* U+FFFF in 4 */
+    /* overlong NUL */
+    expect_escape("\xc0\x80", 2, "\\xc0\\x80");
+}
+
+static void test_surrogates(void **state)
+{
+    (void)state;
+    expect_escape("\xed\xa0\x80", 3, "\\xed\\xa0\\x80"); /* U+D800 */
+    expect_escape("\xed\xbf\xbf", 3, "\\xed\\xbf\\xbf"); /* U+DFFF */
+    expect_escape("\xed\xb0\x80", 3, "\\xed\\xb0\\x80"); /* U+DC00 */
+}
+
+static void test_above_max(void **state)
+{
+    (void)state;
+    expect_escape("\xf4\x90\x80\x80", 4, "\\xf4\\x90\\x80\\x80"); /* U+110000 */
+    expect_escape("\xf5\x80\x80\x80", 4, "\\xf5\\x80\\x80\\x80");
+    expect_escape("\xf8\x88\x80\x80\x80", 5, "\\xf8\\x88\\x80\\x80\\x80");
+    expect_escape("\xfe\xff", 2, "\\xfe\\xff");
+}
+
+static void test_bad_continuation(void **state)
+{
+    (void)state;
+    /* lead byte followed by a non-continuation: the lead is escaped, the
+     * next character stands on its own */
+    expect_escape("\xc3" "A", 2, "\\xc3A");
+    expect_escape("\xe2\x82" "A", 3, "\\xe2\\x82A");
+    expect_escape("\xf0\x9f\x98" "A", 4, "\\xf0\\x9f\\x98A");
+    expect_escape("\xe2\xc3\xa9", 3, "\\xe2\xc3\xa9");
+    expect_escape("\x80\xbf", 2, "\\x80\\xbf");
+}
+
+static void test_truncated_at_end(void **state)
+{
+    (void)state;
+    expect_escape("a\xc3", 2, "a\\xc3");
+    expect_escape("a\xe2\x82", 3, "a\\xe2\\x82");
+    expect_escape("a\xe2", 2, "a\\xe2");
+    expect_escape("a\xf0\x9f\x98", 4, "a\\xf0\\x9f\\x98");
+    expect_escape("a\xf0\x9f", 3, "a\\xf0\\x9f");
+    expect_escape("a\xf0", 2, "a\\xf0");
+    /* the length given, not a NUL, ends the input: a valid sequence cut by n */
+    const uint8_t euro[3] = {0xe2, 0x82, 0xac};
+    expect_escape(euro, 2, "\\xe2\\x82");
+}
+
+static void test_nul_inside(void **state)
+{
+    (void)state;
+    expect_escape("a\0b", 3, "a\\x00b");
+}
+
+static void test_ansi_sequence_harmless(void **state)
+{
+    (void)state;
+    const char *clear = "\x1b[2J\x1b]0;pwned\x07\x1b[31mred";
+    char out[256];
+    size_t need = escape_bytes((const uint8_t *)clear, strlen(clear), out, sizeof out);
+    assert_string_equal(out, "\\x1b[2J\\x1b]0;pwned\\x07\\x1b[31mred");
+    assert_int_equal(need, strlen(out));
+    assert_null(strchr(out, 0x1b));
+    assert_null(strchr(out, 0x07));
+    assert_harmless(out);
+    /* the 8-bit CSI as UTF-8 too */
+    need = escape_bytes((const uint8_t *)"\xc2\x9b" "2J", 4, out, sizeof out);
+    assert_string_equal(out, "\\xc2\\x9b2J");
+    assert_harmless(out);
+}
+
+static void test_all_bytes_harmless(void **state)
+{
+    (void)state;
+    uint8_t in[256];
+    for (int i = 0; i < 256; i++)
+        in[i] = (uint8_t)i;
+    char out[256 * 4 + 1];
+    size_t need = escape_bytes(in, sizeof in, out, sizeof out);
+    assert_int_equal(need, strlen(out));
+    assert_true(need <= escape_bound(sizeof in));
+    assert_harmless(out);
+}
+
+static void test_return_is_full_length(void **state)
+{
+    (void)state;
+    const char *in = "ab\x01\\\xc3\xa9z"; /* a b \x01 \\ é z = 1+1+4+2+2+1 */
+    size_t full = 11;
+    char big[64];
+    assert_int_equal(escape_bytes((const uint8_t *)in, strlen(in), big, sizeof big), full);
+    assert_int_equal(strlen(big), full);
+    for (size_t cap = 0; cap <= full + 1; cap++) {
+        char out[64];
+        memset(out, 'Q', sizeof out);
+        assert_int_equal(escape_bytes((const uint8_t *)in, strlen(in), out, cap), full);
+    }
+    /* worst case: every byte becomes \xNN */
+    uint8_t ctl[10];
+    memset(ctl, 0x01, sizeof ctl);
+    assert_int_equal(escape_bytes(ctl, sizeof ctl, big, sizeof big), escape_bound(sizeof ctl));
+}
+
+/* The cut output must be a prefix of the full output made of whole pieces,
+ * and always NUL-terminated inside outcap. */
+static void check_cuts(const uint8_t *in, size_t n, const size_t *piece_ends, size_t pieces)
+{
+    char full[512];
+    size_t need = escape_bytes(in, n, full, sizeof full);
+    assert_int_equal(strlen(full), need);
+    for (size_t cap = 1; cap <= need + 2; cap++) {
+        char out[512];
+        memset(out, 'Q', sizeof out);
+        assert_int_equal(escape_bytes(in, n, out, cap), need);
+        size_t w = strlen(out);
+        assert_true(w < cap);        /* NUL inside the buffer */
+        assert_int_equal(out[cap], 'Q'); /* nothing written past outcap */
+        assert_memory_equal(out, full, w);
+        /* w is the largest piece boundary that fits in cap - 1 */
+        size_t best = 0;
+        for (size_t k = 0; k < pieces; k++)
+            if (piece_ends[k] <= cap - 1)
+                best = piece_ends[k];
+        assert_int_equal(w, best);
+    }
+}
+
+static void test_cut_never_splits(void **state)
+{
+    (void)state;
+    /* pieces: "a"(1) "\x01"(4) "\\\\"(2) "é"(2) "€"(3) "😀"(4) "\xff"(4) "z"(1) */
+    const uint8_t in[] = {'a', 0x01, '\\', 0xc3, 0xa9, 0xe2, 0x82, 0xac,
+                          0xf0, 0x9f, 0x98, 0x80, 0xff, 'z'};
+    const size_t ends[] = {1, 5, 7, 9, 12, 16, 20, 21};
+    check_cuts(in, sizeof in, ends, sizeof ends / sizeof ends[0]);
+
+    /* once cut, a later smaller piece is not written after a gap */
+    char out[8];
+    memset(out, 'Q', sizeof out);
+    escape_bytes((const uint8_t *)"\x01" "a", 2, out, 3);
+    assert_string_equal(out, "");
+}
+
+static void test_outcap_zero_and_one(void **state)
+{
+    (void)state;
+    char out[2] = {'Q', 'Q'};
+    /* outcap 0: nothing written at all, not even a NUL */
+    assert_int_equal(escape_bytes((const uint8_t *)"abc", 3, out, 0), 3);
+    assert_int_equal(out[0], 'Q');
+    assert_int_equal(escape_bytes((const uint8_t *)"abc", 3, NULL, 0), 3);
+    /* outcap 1: only the NUL */
+    assert_int_equal(escape_bytes((const uint8_t *)"abc", 3, out, 1), 3);
+    assert_int_equal(out[0], '\0');
+    assert_int_equal(out[1], 'Q');
+    out[0] = 'Q';
+    assert_int_equal(escape_bytes((const uint8_t *)"\x1b", 1, out, 1), 4);
+    assert_int_equal(out[0], '\0');
+    /* outcap 2 fits one ASCII char, not an escape */
+    char two[3] = {'Q', 'Q', 'Q'};
+    assert_int_equal(escape_bytes((const uint8_t *)"ab", 2, two, 2), 2);
+    assert_string_equal(two, "a");
+    memset(two, 'Q', sizeof two);
+    assert_int_equal(escape_bytes((const uint8_t *)"\\", 1, two, 2), 2);
+    assert_string_equal(two, "");
+    assert_int_equal(two[2], 'Q');
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_printable_ascii_passes),
+        cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_backslash_doubled),
+        cmocka_unit_test(test_every_c0_control),
+        cmocka_unit_test(test_del),
+        cmocka_unit_test(test_c1_escaped),
+        cmocka_unit_test(test_valid_utf8_passes),
+        cmocka_unit_test(test_overlong),
+        cmocka_unit_test(test_surrogates),
+        cmocka_unit_test(test_above_max),
+        cmocka_unit_test(test_bad_continuation),
+        cmocka_unit_test(test_truncated_at_end),
+        cmocka_unit_test(test_nul_inside),
+        cmocka_unit_test(test_ansi_sequence_harmless),
+        cmocka_unit_test(test_all_bytes_harmless),
+        cmocka_unit_test(test_return_is_full_length),
+        cmocka_unit_test(test_cut_never_splits),
+        cmocka_unit_test(test_outcap_zero_and_one),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
