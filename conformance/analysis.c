@@ -572,4 +572,11 @@ size_t analysis_frame_comment(const struct analysis *a, uint32_t frame, char *bu
 void analysis_get_summary(const struct analysis *a, struct analysis_summary *out)
 {
     *out = a->sum;
+    out->open_tcp = out->open_tcp_unclosed = 0;
+    for (const struct flow_entry *e = a->first; e; e = e->next) {
+        if (e->proto != FLOW_TCP)
+            continue;
+        out->open_tcp++;
+        out->open_tcp_unclosed += !e->u.tcp.closed;
+    }
 }

@@ -141,6 +141,8 @@ struct analysis_summary {
     uint64_t verdicts[4];     /* indexed by enum verdict_kind */
     size_t open_flows;        /* currently tracked (memory bound check) */
     size_t max_open_flows;    /* high-water mark */
+    size_t open_tcp;          /* of open_flows, the TCP ones */
+    size_t open_tcp_unclosed; /* of those, not yet torn down (both FINs acked, or RST) */
 };
 
 void analysis_get_summary(const struct analysis *a, struct analysis_summary *out);

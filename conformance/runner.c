@@ -52,7 +52,6 @@ struct live {
     struct netns_env env;
     struct capture cap;
     struct analysis *watch;     /* fed live, only to see teardowns */
-    unsigned closed_tcp_flows;
     int64_t last_packet_ms;
     int64_t drain_since_ms;
     bool listening;
@@ -155,6 +154,69 @@ static void set_nonblocking(int fd)
         (void)fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
+/* Splits a command that needs no shell (words, '…' and "…" quotes,
+ * backslash escapes) into argv, so the common case skips a /bin/sh exec.
+ * False when anything a shell would expand or redirect is there. */
+static bool split_plain_command(const char *cmd, char *buf, size_t cap, char **argv, size_t max)
+{
+    static const char shell_only[] = "|&;<>()$`*?[]{}~#=!";
+    size_t n = 0, w = 0;
+    bool in_word = false;
+    for (const char *p = cmd;; p++) {
+        char ch = *p;
+        if (ch == '\0' || ch == ' ' || ch == '\t' || ch == '\n') {
+            if (in_word) {
+                if (w >= cap)
+                    return false;
+                buf[w++] = '\0';
+                in_word = false;
+            }
+            if (ch == '\0')
+                break;
+            continue;
+        }
+        if (!in_word) {
+            if (n + 1 >= max)
+                return false;
+            argv[n++] = buf + w;
+            in_word = true;
+        }
+        if (strchr(shell_only, ch))
+            return false;
+        if (ch == '\'') {
+            const char *end = strchr(p + 1, '\'');
+            if (!end || w + (size_t)(end - p) >= cap)
+                return false;
+            memcpy(buf + w, p + 1, (size_t)(end - p - 1));
+            w += (size_t)(end - p - 1);
+            p = end;
+            continue;
+        }
+        if (ch == '"') {
+            for (p++; *p != '"'; p++) {
+                if (*p == '\0' || *p == '$' || *p == '`')
+                    return false;
+                if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
+                    p++;
+                if (w + 1 >= cap)
+                    return false;
+                buf[w++] = *p;
+            }
+            continue;
+        }
+        if (ch == '\\') {
+            if (*++p == '\0')
+                return false;
+            ch = *p;
+        }
+        if (w + 1 >= cap)
+            return false;
+        buf[w++] = ch;
+    }
+    argv[n] = NULL;
+    return n > 0;
+}
+
 /* In the forked child: stdin from /dev/null, stdout/stderr to the pipes,
  * own process group (so the runner can stop a shell and what it started),
  * killed if the case process dies. */
@@ -172,6 +234,12 @@ static void exec_command(struct live *L, const char *command, bool client_side,
     if (client_side && !netns_enter_client(&L->env, err, sizeof err)) {
         dprintf(STDERR_FILENO, "wirecheck: %s\n", err);
         _exit(126);
+    }
+    char words[CASE_COMMAND_MAX + 256], *argv[64];
+    if (split_plain_command(command, words, sizeof words, argv, 64)) {
+        execvp(argv[0], argv);
+        dprintf(STDERR_FILENO, "wirecheck: exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
     }
     execl("/bin/sh", "sh", "-c", command, (char *)NULL);
     dprintf(STDERR_FILENO, "wirecheck: exec /bin/sh -c '%s': %s\n", command, strerror(errno));
@@ -287,13 +355,6 @@ static void on_capture_packet(const struct captured_packet *p, uint32_t frame, v
     if (L->watch)
         (void)analysis_feed(L->watch, frame, p->ts_usec, L->cap.linktype, p->caplen,
                             p->wirelen, p->data);
-}
-
-static void on_watched_flow_done(const struct flow_report *r, void *ctx)
-{
-    struct live *L = ctx;
-    if (r->proto == FLOW_TCP && r->teardown != TEARDOWN_NONE)
-        L->closed_tcp_flows++;
 }
 
 static size_t add_proc_fds(struct proc *p, struct pollfd *fds, size_t n)
@@ -428,9 +489,10 @@ static bool server_done(struct live *L)
 static bool capture_settled(struct live *L)
 {
     struct analysis_summary s;
-    if (L->watch && L->closed_tcp_flows > 0) {
+    if (L->watch) {
         analysis_get_summary(L->watch, &s);
-        if (s.open_flows == 0)
+        bool only_tcp = s.open_tcp > 0 && s.open_tcp == s.open_flows && s.udp_flows == 0;
+        if (only_tcp && s.open_tcp_unclosed == 0)
             return true;
     }
     return now_ms() >= wake_hint(L);
@@ -490,10 +552,7 @@ static bool start_watch(struct live *L)
 {
     struct analysis_options o;
     analysis_options_default(&o);
-    o.payload_cap = 0;
-    o.closed_linger_usec = 0; /* judge a flow the moment it is closed */
-    o.on_flow_done = on_watched_flow_done;
-    o.ctx = L;
+    o.payload_cap = 0; /* only asked whether the TCP flows are torn down */
     L->watch = analysis_create(&o);
     if (!L->watch)
         add_detail(L->r, "out of memory creating the analysis");
@@ -860,6 +919,9 @@ bool runner_run_case(const struct case_spec *c, int family, const struct run_opt
         close(fds[0]);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         static struct live L;
+        /* No process yet: nothing of theirs to poll (fd 0 would be stdin). */
+        L.server.pidfd = L.server.out_fd = L.server.err_fd = -1;
+        L.client.pidfd = L.client.out_fd = L.client.err_fd = -1;
         L.c = c;
         L.o = o;
         L.r = r;

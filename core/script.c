@@ -176,7 +176,6 @@ static int event_errno(enum script_op op)
 static ssize_t script_recv(void *ctx, int fd, void *buf, size_t len, int flags)
 {
     (void)fd;
-    (void)flags;
     struct script *s = ctx;
     tick(s);
     if (s->pending_len == 0) {
@@ -198,8 +197,10 @@ static ssize_t script_recv(void *ctx, int fd, void *buf, size_t len, int flags)
     }
     size_t n = len < s->pending_len ? len : s->pending_len;
     memcpy(buf, s->pending, n);
-    s->pending += n;
-    s->pending_len -= n;
+    if (!(flags & MSG_PEEK)) { /* a peek looks, and leaves the bytes queued */
+        s->pending += n;
+        s->pending_len -= n;
+    }
     return (ssize_t)n;
 }
 

@@ -1,0 +1,95 @@
+/* Fuzz target: `wirecheck check` on a whole capture file
+ * (conformance/analysis.h), through libpcap's reader as the CLI does.
+ *
+ * Input: a pcap or pcapng file. It is read from memory (fmemopen +
+ * pcap_fopen_offline), every frame (at most MAX_FRAMES) is fed to the
+ * analysis with the file's link type, then the analysis is finished and every
+ * retained report, payload and frame comment is read back.
+ *
+ * Invariants: the summary counts every frame fed; reports are numbered in
+ * order and their verdicts carry their rule ids; payloads stay within
+ * payload_cap; frame comments are NUL-terminated and never longer than they
+ * say; no leak (libFuzzer's leak checker) once the analysis is destroyed. */
+#include <pcap/pcap.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "analysis.h"
+#include "fuzz_common.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define MAX_FRAMES 4096
+#define PAYLOAD_CAP 4096
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size == 0)
+        return 0;
+    FILE *f = fmemopen((void *)data, size, "rb");
+    if (!f)
+        return 0;
+    char errbuf[PCAP_ERRBUF_SIZE];
+    pcap_t *pc = pcap_fopen_offline(f, errbuf); /* owns f from here */
+    if (!pc) {
+        fclose(f);
+        return 0;
+    }
+    struct analysis_options o;
+    analysis_options_default(&o);
+    o.retain_reports = true;
+    o.payload_cap = PAYLOAD_CAP;
+    struct analysis *a = analysis_create(&o);
+    FUZZ_CHECK(a != NULL, "out of memory");
+
+    int linktype = pcap_datalink(pc);
+    uint32_t frames = 0;
+    struct pcap_pkthdr *h;
+    const u_char *bytes;
+    while (frames < MAX_FRAMES && pcap_next_ex(pc, &h, &bytes) == 1) {
+        frames++;
+        int64_t ts = (int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec;
+        analysis_feed(a, frames, ts, linktype, h->caplen, h->len, bytes);
+    }
+    analysis_finish(a);
+
+    struct analysis_summary sum;
+    analysis_get_summary(a, &sum);
+    FUZZ_CHECK(sum.frames == frames, "summary counts %llu frames, fed %u",
+               (unsigned long long)sum.frames, frames);
+    FUZZ_CHECK(sum.not_ip + sum.malformed <= sum.frames, "more bad frames than frames");
+    size_t n = analysis_report_count(a);
+    for (size_t i = 0; i < n; i++) {
+        const struct flow_report *r = analysis_report(a, i);
+        FUZZ_CHECK(r != NULL && r->index == i, "report %zu out of order", i);
+        for (size_t v = 0; v < r->nverdicts; v++) {
+            FUZZ_CHECK(r->verdicts[v].id != NULL, "verdict without an id");
+            FUZZ_CHECK(flow_report_find(r, r->verdicts[v].id) != NULL, "verdict %s not found",
+                       r->verdicts[v].id);
+            FUZZ_CHECK(memchr(r->verdicts[v].text, '\0', sizeof r->verdicts[v].text) != NULL,
+                       "verdict text not terminated");
+        }
+        for (int side = SIDE_CLIENT; side <= SIDE_SERVER; side++) {
+            const uint8_t *p;
+            size_t len;
+            if (flow_report_payload(r, (enum flow_side)side, &p, &len))
+                FUZZ_CHECK(len <= PAYLOAD_CAP && (len == 0 || p != NULL), "payload of %zu", len);
+        }
+    }
+    char comment[256];
+    for (uint32_t fr = 1; fr <= frames; fr++) {
+        memset(comment, 'x', sizeof comment);
+        size_t need = analysis_frame_comment(a, fr, comment, sizeof comment);
+        FUZZ_CHECK(memchr(comment, '\0', sizeof comment) != NULL || need == 0,
+                   "comment of frame %u not terminated", fr);
+        if (need < sizeof comment)
+            FUZZ_CHECK(strlen(comment) == need, "comment of frame %u: %zu bytes, said %zu", fr,
+                       strlen(comment), need);
+    }
+    analysis_destroy(a);
+    pcap_close(pc);
+    return 0;
+}

@@ -1,0 +1,58 @@
+/* Shared by the fuzz harnesses and make_corpus: the invariant check and the
+ * few fixed values a harness hands to the API under test (so the seeds that
+ * make_corpus writes match what the harness sends or serves). Nothing here
+ * re-implements project logic. */
+#ifndef WIRECHECK_FUZZ_COMMON_H
+#define WIRECHECK_FUZZ_COMMON_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* An invariant of the code under test does not hold: report and abort, so
+ * every engine (libFuzzer, AFL++, the replay driver) records a crash. */
+#define FUZZ_CHECK(cond, ...)                                                          \
+    do {                                                                               \
+        if (!(cond)) {                                                                 \
+            fprintf(stderr, "\nwirecheck fuzz invariant failed at %s:%d: %s\n  ",       \
+                    __FILE__, __LINE__, #cond);                                        \
+            fprintf(stderr, __VA_ARGS__);                                              \
+            fputc('\n', stderr);                                                       \
+            abort();                                                                   \
+        }                                                                              \
+    } while (0)
+
+/* The time message tcp_server_recv serves (a leap day, all fields at their
+ * widest) and the one tcp_client_recv seeds expect. 42 bytes = TIMEMSG_LEN. */
+#define FUZZ_TIME_REPLY "Current time is 2024-02-29 23:59:59.123456"
+
+/* What tcp_client_recv sends before reading an echo. */
+#define FUZZ_ECHO_MSG "hello, wirecheck\n"
+
+/* What udp_client_reply sends to the server. */
+#define FUZZ_UDP_MSG "ping 1"
+
+/* The fd handed to the API under test; the scripted sockio ignores it. */
+#define FUZZ_FD 3
+
+/* dissect_packet: the link type byte 0 of an input selects (low 4 bits;
+ * bit 7 marks the frame as cut by the snapshot length). Raw numbers, as
+ * LINKTYPE_* in pcap files: 0 null, 1 Ethernet, 12 DLT_RAW, 101 raw,
+ * 108 loop, 113 Linux SLL, 228 IPv4, 229 IPv6, 276 Linux SLL2, and one
+ * unsupported type (147, USER0) that must be refused cleanly. */
+static inline int fuzz_linktype_of(unsigned selector)
+{
+    static const int types[16] = {0, 1, 12, 101, 108, 113, 228, 229, 276,
+                                  1, 1, 113, 276, 101, 0, 147};
+    return types[selector & 0x0f];
+}
+
+/* The selector byte for a link type (-1 if none selects it). */
+static inline int fuzz_linktype_selector(int linktype)
+{
+    for (unsigned i = 0; i < 16; i++)
+        if (fuzz_linktype_of(i) == linktype)
+            return (int)i;
+    return -1;
+}
+
+#endif

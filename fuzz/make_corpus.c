@@ -1,0 +1,704 @@
+/* make_corpus: writes the seed corpora of the fuzz targets.
+ *
+ *   make_corpus [--pcap FILE]... [--golden DIR] OUTDIR
+ *
+ * Writes OUTDIR/<target>/<seed> for every target. Schedules (core/script.h)
+ * are built with the script_add_* builder, never typed as bytes; the
+ * dissector and analysis seeds are synthetic captures (Ethernet, Linux
+ * cooked v2, null, raw IP; IPv4 and IPv6; a TCP time exchange, an echo, a
+ * refused connection, UDP with a port unreachable) written through libpcap.
+ *
+ * --pcap FILE (repeatable) and --golden DIR (every *.pcap / *.pcapng in DIR;
+ * a missing DIR is fine) add seeds taken from real captures: each frame for
+ * dissect_packet, the file itself for analysis_pcap, and (when the dissector
+ * is built in, WIRECHECK_HAVE_DISSECT) every TCP/UDP payload turned into DATA
+ * schedules: the server's stream (segment by segment) for tcp_client_recv,
+ * the client's for tcp_server_recv, datagrams to the server for
+ * udp_server_recvfrom and from it for udp_client_reply. The server is the
+ * side that received the SYN (else the lower port).
+ *
+ * The output is deterministic: the same inputs give the same files. */
+#include <errno.h>
+#include <pcap/pcap.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <dirent.h>
+
+#include "fuzz_common.h"
+#include "script.h"
+#include "timemsg.h"
+#ifdef WIRECHECK_HAVE_DISSECT
+#include "dissect.h"
+#endif
+
+static const char *outdir;
+static unsigned written;
+
+static void die(const char *what, const char *path)
+{
+    fprintf(stderr, "make_corpus: %s %s: %s\n", what, path, strerror(errno));
+    exit(1);
+}
+
+static void make_dir(const char *path)
+{
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        die("mkdir", path);
+}
+
+static void target_path(char *out, size_t cap, const char *target, const char *name)
+{
+    snprintf(out, cap, "%s/%s", outdir, target);
+    make_dir(out);
+    snprintf(out, cap, "%s/%s/%s", outdir, target, name);
+}
+
+static void write_seed(const char *target, const char *name, const void *p, size_t n)
+{
+    char path[4096];
+    target_path(path, sizeof path, target, name);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        die("create", path);
+    if ((n && fwrite(p, 1, n, f) != n) || fclose(f) != 0)
+        die("write", path);
+    written++;
+}
+
+/* ---- schedules ---- */
+
+static uint8_t sched_buf[1 << 17];
+static struct script_builder B;
+
+static void begin(void)
+{
+    B = (struct script_builder){.buf = sched_buf, .cap = sizeof sched_buf, .len = 0};
+}
+
+static void must(bool ok)
+{
+    if (!ok) {
+        fprintf(stderr, "make_corpus: a seed does not fit its buffer\n");
+        exit(1);
+    }
+}
+
+static void data(const void *p, size_t n) { must(script_add_data(&B, p, n)); }
+static void str(const char *s) { data(s, strlen(s)); }
+static void op(enum script_op o) { must(script_add_op(&B, o)); }
+static void done(const char *target, const char *name) { write_seed(target, name, B.buf, B.len); }
+
+static const char time_msg[] = FUZZ_TIME_REPLY;
+
+static void tcp_client_seeds(void)
+{
+    const char *t = "tcp_client_recv";
+    const char *echo = FUZZ_ECHO_MSG;
+    begin(); str(time_msg); done(t, "time-one-chunk");
+    begin(); str(time_msg); op(SCRIPT_EOF); done(t, "time-then-eof");
+    begin();
+    for (size_t i = 0; i < TIMEMSG_LEN; i++)
+        data(time_msg + i, 1);
+    done(t, "time-byte-by-byte");
+    begin();
+    data(time_msg, 10); op(SCRIPT_EINTR); data(time_msg + 10, 10); op(SCRIPT_EAGAIN);
+    data(time_msg + 20, 0); data(time_msg + 20, 22); op(SCRIPT_EOF);
+    done(t, "time-eintr-eagain-between-chunks");
+    begin(); data(time_msg, 21); op(SCRIPT_EAGAIN); op(SCRIPT_TIMEOUT); data(time_msg + 21, 21);
+    done(t, "time-timeout-mid-reply");
+    begin(); data(time_msg, 21); op(SCRIPT_EAGAIN); must(script_add_clock(&B, 200));
+    data(time_msg + 21, 21); done(t, "time-clock-jump-mid-reply");
+    begin(); data(time_msg, 20); op(SCRIPT_RESET); done(t, "time-reset-mid-reply");
+    begin(); data(time_msg, 20); op(SCRIPT_REFUSED); done(t, "time-error-mid-reply");
+    begin(); str(time_msg); str("\n"); done(t, "time-oversize-newline");
+    begin(); str(time_msg); str(time_msg); done(t, "time-oversize-twice");
+    begin(); str("Current time is 2024-02-29 23:59:59"); done(t, "time-no-fraction");
+    begin(); str("Current time is 2023-02-29 24:00:60.000000"); done(t, "time-bad-range");
+    begin(); str("current time is 2024-02-29 23:59:59.123456"); done(t, "time-bad-prefix");
+    begin(); str("Current time is 2024-2-29 23:59:59.1234567"); done(t, "time-bad-syntax");
+    begin(); op(SCRIPT_EOF); done(t, "eof-at-once");
+    begin(); op(SCRIPT_TIMEOUT); done(t, "timeout-at-once");
+    begin(); op(SCRIPT_RESET); done(t, "reset-at-once");
+    begin(); str(echo); op(SCRIPT_EOF); done(t, "echo-one-chunk");
+    begin(); data(echo, 5); op(SCRIPT_EINTR); data(echo + 5, strlen(echo) - 5); op(SCRIPT_EOF);
+    done(t, "echo-two-chunks");
+    begin(); must(script_add_send_short(&B, 3)); op(SCRIPT_SEND_EINTR); op(SCRIPT_SEND_AGAIN);
+    str(echo); op(SCRIPT_EOF); done(t, "echo-send-faults");
+    begin(); op(SCRIPT_SEND_AGAIN); op(SCRIPT_TIMEOUT); done(t, "echo-send-timeout");
+    begin(); op(SCRIPT_SEND_RESET); done(t, "echo-send-reset");
+    begin(); str("hello, wirecheck?"); op(SCRIPT_EOF); done(t, "echo-differs");
+    begin(); str(echo); str(echo); op(SCRIPT_EOF); done(t, "echo-twice");
+    static uint8_t big[5000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (uint8_t)('a' + i % 26);
+    begin(); data(big, sizeof big); done(t, "oversize-long-chunk");
+    begin(); data(big, 300); op(SCRIPT_EOF); done(t, "echo-long-300");
+}
+
+static void tcp_server_seeds(void)
+{
+    const char *t = "tcp_server_recv";
+    begin(); done(t, "empty-peer-closes");
+    begin(); op(SCRIPT_EOF); done(t, "peer-eof");
+    begin(); str("hello\n"); op(SCRIPT_EOF); done(t, "hello-then-eof");
+    begin(); str("GET / HTTP/1.0\r\n\r\n"); done(t, "unread-request");
+    begin(); str("one "); op(SCRIPT_EINTR); str("two "); op(SCRIPT_EAGAIN); str("three\n");
+    op(SCRIPT_EOF); done(t, "chunks-eintr-eagain");
+    begin(); str("abc"); op(SCRIPT_RESET); done(t, "reset-after-data");
+    begin(); op(SCRIPT_TIMEOUT); done(t, "timeout");
+    begin(); str("slow"); must(script_add_clock(&B, 60)); str("loris"); op(SCRIPT_EOF);
+    done(t, "clock-past-deadline");
+    begin(); must(script_add_send_short(&B, 5)); op(SCRIPT_SEND_AGAIN); op(SCRIPT_SEND_EINTR);
+    str("hello, echo\n"); op(SCRIPT_EOF); done(t, "send-faults");
+    begin(); op(SCRIPT_SEND_RESET); str("x"); op(SCRIPT_EOF); done(t, "send-reset");
+    begin(); op(SCRIPT_SEND_AGAIN); op(SCRIPT_TIMEOUT); done(t, "send-blocked-timeout");
+    begin(); op(SCRIPT_REFUSED); done(t, "recv-error");
+    static uint8_t big[20000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (uint8_t)(i * 7);
+    begin(); data(big, sizeof big); op(SCRIPT_EOF); done(t, "larger-than-conn-buffer");
+    begin();
+    for (int i = 0; i < 20; i++) {
+        str("ping\n");
+        must(script_add_send_short(&B, 2));
+    }
+    op(SCRIPT_EOF); done(t, "many-small-short-sends");
+}
+
+static void udp_server_seeds(void)
+{
+    const char *t = "udp_server_recvfrom";
+    begin(); str("hello"); done(t, "one-datagram");
+    begin(); str("one"); str("two"); str("three"); done(t, "three-datagrams");
+    begin(); op(SCRIPT_EOF); done(t, "empty-datagram");
+    static uint8_t kept[200];
+    for (size_t i = 0; i < sizeof kept; i++)
+        kept[i] = (uint8_t)('A' + i % 26);
+    begin(); must(script_add_trunc(&B, 3000, kept, 16)); done(t, "truncated-3000");
+    begin(); must(script_add_trunc(&B, 65535, kept, 200)); done(t, "truncated-65535");
+    begin(); op(SCRIPT_FOREIGN); str("from afar"); str("from the peer"); done(t, "foreign");
+    begin(); must(script_add_peer_port(&B, 53)); str("dns reflection?"); done(t, "port-53");
+    begin(); must(script_add_peer_port(&B, 0)); str("port zero"); done(t, "port-0");
+    begin(); must(script_add_peer_port(&B, 1023)); str("x"); must(script_add_peer_port(&B, 1024));
+    str("y"); done(t, "port-1023-1024");
+    begin(); str("\x1b[2J\x07\x7f\\ bell"); data("\0nul", 4);
+    str("\xc2\x85 c1 \xc3\xa9 \xf0\x9f\x98\x80 \xed\xa0\x80 \xc0\xaf \xff");
+    done(t, "control-and-utf8");
+    begin(); op(SCRIPT_EINTR); str("a"); op(SCRIPT_EAGAIN); str("b"); op(SCRIPT_TIMEOUT); str("c");
+    done(t, "eintr-eagain-timeout");
+    begin(); op(SCRIPT_REFUSED); str("after icmp"); done(t, "refused");
+    begin(); op(SCRIPT_RESET); str("after reset"); done(t, "reset");
+    begin(); op(SCRIPT_SEND_AGAIN); str("dropped echo"); op(SCRIPT_SEND_EINTR); str("retried");
+    must(script_add_send_short(&B, 3)); str("short send"); op(SCRIPT_SEND_RESET); str("epipe");
+    done(t, "send-faults");
+    static uint8_t ff[4000];
+    memset(ff, 0xff, sizeof ff);
+    begin(); data(ff, sizeof ff); done(t, "escape-cut");
+    begin(); must(script_add_clock(&B, 20)); str("late"); done(t, "clock");
+}
+
+static void udp_client_seeds(void)
+{
+    const char *t = "udp_client_reply";
+    const char *msg = FUZZ_UDP_MSG;
+    begin(); str(msg); done(t, "reply");
+    begin(); op(SCRIPT_FOREIGN); str("spoofed"); str(msg); done(t, "foreign-then-reply");
+    begin(); must(script_add_peer_port(&B, 40001)); str("other port");
+    must(script_add_peer_port(&B, 40000)); str(msg); done(t, "other-port-then-reply");
+    begin(); op(SCRIPT_TIMEOUT); str(msg); done(t, "retry-after-timeout");
+    begin(); op(SCRIPT_TIMEOUT); op(SCRIPT_TIMEOUT); op(SCRIPT_TIMEOUT); done(t, "all-tries-time-out");
+    begin(); must(script_add_trunc(&B, 3000, "0123456789abcdef", 16)); done(t, "truncated");
+    begin(); op(SCRIPT_REFUSED); done(t, "refused");
+    begin(); op(SCRIPT_EINTR); str(msg); done(t, "eintr");
+    begin(); op(SCRIPT_SEND_AGAIN); str(msg); done(t, "send-eagain");
+    begin(); op(SCRIPT_SEND_EINTR); str(msg); done(t, "send-eintr");
+    begin(); op(SCRIPT_SEND_RESET); done(t, "send-error");
+    begin(); op(SCRIPT_EOF); done(t, "empty-reply");
+    begin(); must(script_add_clock(&B, 20)); str(msg); done(t, "clock-past-try");
+    begin(); op(SCRIPT_EAGAIN); op(SCRIPT_FOREIGN); str("a"); op(SCRIPT_FOREIGN); str("b");
+    op(SCRIPT_TIMEOUT); str(msg); done(t, "foreign-flood-then-retry");
+}
+
+/* ---- synthetic captures ---- */
+
+struct frame {
+    uint8_t b[2048];
+    size_t len;
+};
+
+struct conv {
+    int linktype; /* 1 Ethernet, 276 SLL2, 0 null, 101 raw */
+    int v6;
+    uint8_t cip[16], sip[16];
+    uint16_t cport, sport;
+    uint32_t cseq, sseq;
+    pcap_dumper_t *d;
+    pcap_t *dead;
+    int64_t ts;
+};
+
+static uint32_t sum16(uint32_t s, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i += 2)
+        s += (uint32_t)p[i] << 8 | p[i + 1];
+    if (n & 1)
+        s += (uint32_t)p[n - 1] << 8;
+    return s;
+}
+
+static uint16_t fold(uint32_t s)
+{
+    while (s >> 16)
+        s = (s & 0xffff) + (s >> 16);
+    return (uint16_t)~s;
+}
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)(v >> 16)); put16(p + 2, (uint16_t)v); }
+
+/* Wraps an L4 segment (proto 6/17/1/58) in IP and the link layer. */
+static void emit(struct conv *c, bool from_client, uint8_t proto, uint8_t *l4, size_t l4len,
+                 size_t csum_off)
+{
+    const uint8_t *src = from_client ? c->cip : c->sip, *dst = from_client ? c->sip : c->cip;
+    size_t alen = c->v6 ? 16 : 4;
+    uint32_t s = 0;
+    if (proto != 1) { /* pseudo-header (ICMPv4 has none) */
+        s = sum16(s, src, alen);
+        s = sum16(s, dst, alen);
+        s += proto;
+        s += (uint32_t)l4len;
+    }
+    put16(l4 + csum_off, 0);
+    put16(l4 + csum_off, fold(sum16(s, l4, l4len)));
+
+    struct frame f = {.len = 0};
+    uint8_t *p = f.b;
+    size_t link = 0;
+    uint16_t ethertype = c->v6 ? 0x86dd : 0x0800;
+    if (c->linktype == 1) {
+        static const uint8_t macs[12] = {2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2};
+        memcpy(p, from_client ? macs : macs + 6, 6);
+        memcpy(p + 6, from_client ? macs + 6 : macs, 6);
+        put16(p + 12, ethertype);
+        link = 14;
+    } else if (c->linktype == 276) {
+        memset(p, 0, 20);
+        put16(p, ethertype);
+        put32(p + 4, 1);          /* interface index */
+        put16(p + 8, 772);        /* ARPHRD_LOOPBACK */
+        p[10] = from_client ? 4 : 0; /* outgoing / to us */
+        p[11] = 6;
+        link = 20;
+    } else if (c->linktype == 0) {
+        uint32_t fam = c->v6 ? 10 : 2; /* host order, little-endian here */
+        memcpy(p, &fam, 4);
+        link = 4;
+    }
+    p += link;
+    size_t iplen;
+    if (!c->v6) {
+        iplen = 20;
+        memset(p, 0, 20);
+        p[0] = 0x45;
+        put16(p + 2, (uint16_t)(20 + l4len));
+        put16(p + 4, (uint16_t)(c->ts & 0xffff));
+        p[6] = 0x40; /* DF */
+        p[8] = 64;
+        p[9] = proto;
+        memcpy(p + 12, src, 4);
+        memcpy(p + 16, dst, 4);
+        put16(p + 10, fold(sum16(0, p, 20)));
+    } else {
+        iplen = 40;
+        memset(p, 0, 40);
+        p[0] = 0x60;
+        put16(p + 4, (uint16_t)l4len);
+        p[6] = proto;
+        p[7] = 64;
+        memcpy(p + 8, src, 16);
+        memcpy(p + 24, dst, 16);
+    }
+    memcpy(p + iplen, l4, l4len);
+    f.len = link + iplen + l4len;
+
+    struct pcap_pkthdr h = {.caplen = (bpf_u_int32)f.len, .len = (bpf_u_int32)f.len};
+    c->ts += 120;
+    h.ts.tv_sec = 1700000000 + c->ts / 1000000;
+    h.ts.tv_usec = c->ts % 1000000;
+    pcap_dump((u_char *)c->d, &h, f.b);
+
+    /* Each frame is also a dissect_packet seed. */
+    int sel = fuzz_linktype_selector(c->linktype);
+    if (sel >= 0) {
+        uint8_t seed[2049];
+        seed[0] = (uint8_t)sel;
+        memcpy(seed + 1, f.b, f.len);
+        char name[128];
+        snprintf(name, sizeof name, "synthetic-%d-v%d-%s-%u-%06lld", c->linktype, c->v6 ? 6 : 4,
+                 proto == 6 ? "tcp" : proto == 17 ? "udp" : "icmp", (unsigned)f.len,
+                 (long long)c->ts);
+        write_seed("dissect_packet", name, seed, f.len + 1);
+    }
+}
+
+static void tcp(struct conv *c, bool from_client, uint8_t flags, const char *payload,
+                bool with_options)
+{
+    uint8_t seg[1500];
+    size_t opt = 0;
+    uint8_t *o = seg + 20;
+    if (with_options) { /* MSS, SACK permitted, timestamps, NOP, window scale */
+        o[0] = 2; o[1] = 4; put16(o + 2, 65495);
+        o[4] = 4; o[5] = 2;
+        o[6] = 8; o[7] = 10; put32(o + 8, (uint32_t)c->ts); put32(o + 12, 0);
+        o[16] = 1; o[17] = 3; o[18] = 3; o[19] = 7;
+        opt = 20;
+    }
+    size_t n = payload ? strlen(payload) : 0;
+    memset(seg, 0, 20);
+    put16(seg, from_client ? c->cport : c->sport);
+    put16(seg + 2, from_client ? c->sport : c->cport);
+    uint32_t *mine = from_client ? &c->cseq : &c->sseq, *theirs = from_client ? &c->sseq : &c->cseq;
+    put32(seg + 4, *mine);
+    put32(seg + 8, (flags & 0x10) ? *theirs : 0);
+    seg[12] = (uint8_t)(((20 + opt) / 4) << 4);
+    seg[13] = flags;
+    put16(seg + 14, 65535);
+    memcpy(seg + 20 + opt, payload ? payload : "", n);
+    *mine += (uint32_t)n + ((flags & 0x03) ? 1 : 0); /* SYN and FIN take one */
+    emit(c, from_client, 6, seg, 20 + opt + n, 16);
+}
+
+static void udp(struct conv *c, bool from_client, const char *payload)
+{
+    uint8_t seg[1500];
+    size_t n = strlen(payload);
+    put16(seg, from_client ? c->cport : c->sport);
+    put16(seg + 2, from_client ? c->sport : c->cport);
+    put16(seg + 4, (uint16_t)(8 + n));
+    memcpy(seg + 8, payload, n);
+    emit(c, from_client, 17, seg, 8 + n, 6);
+}
+
+/* Port unreachable from the server host, quoting the client's last datagram. */
+static void icmp_unreachable(struct conv *c, const char *payload)
+{
+    uint8_t msg[1500], *q;
+    size_t n = strlen(payload), qlen;
+    memset(msg, 0, 8);
+    msg[0] = c->v6 ? 1 : 3; /* destination unreachable */
+    msg[1] = c->v6 ? 4 : 3; /* port unreachable */
+    q = msg + 8;
+    if (!c->v6) {
+        memset(q, 0, 20);
+        q[0] = 0x45; put16(q + 2, (uint16_t)(28 + n)); q[8] = 64; q[9] = 17;
+        memcpy(q + 12, c->cip, 4); memcpy(q + 16, c->sip, 4);
+        put16(q + 10, fold(sum16(0, q, 20)));
+        qlen = 20;
+    } else {
+        memset(q, 0, 40);
+        q[0] = 0x60; put16(q + 4, (uint16_t)(8 + n)); q[6] = 17; q[7] = 64;
+        memcpy(q + 8, c->cip, 16); memcpy(q + 24, c->sip, 16);
+        qlen = 40;
+    }
+    put16(q + qlen, c->cport);
+    put16(q + qlen + 2, c->sport);
+    put16(q + qlen + 4, (uint16_t)(8 + n));
+    put16(q + qlen + 6, 0);
+    memcpy(q + qlen + 8, payload, n);
+    emit(c, false, c->v6 ? 58 : 1, msg, 8 + qlen + 8 + n, 2);
+}
+
+static void conv_open(struct conv *c, const char *name, int linktype, int v6)
+{
+    memset(c, 0, sizeof *c);
+    c->linktype = linktype;
+    c->v6 = v6;
+    if (v6) {
+        c->cip[15] = 1;
+        c->sip[15] = 1; /* ::1 both ends, as on loopback */
+    } else {
+        c->cip[0] = 127; c->cip[3] = 1;
+        c->sip[0] = 127; c->sip[3] = 1;
+    }
+    c->cport = 40000;
+    c->sport = 3434;
+    c->cseq = 0x11111111;
+    c->sseq = 0xeeeeeeee;
+    c->dead = pcap_open_dead(linktype == 101 ? DLT_RAW : linktype, 65535); /* DLT for the file's LINKTYPE */
+    char path[4096];
+    target_path(path, sizeof path, "analysis_pcap", name);
+    c->d = pcap_dump_open(c->dead, path);
+    if (!c->d) {
+        fprintf(stderr, "make_corpus: %s: %s\n", path, pcap_geterr(c->dead));
+        exit(1);
+    }
+    written++;
+}
+
+static void conv_close(struct conv *c)
+{
+    pcap_dump_close(c->d);
+    pcap_close(c->dead);
+}
+
+enum { SYN = 0x02, ACK = 0x10, FIN = 0x01, RST = 0x04, PSH = 0x08 };
+
+static void handshake(struct conv *c)
+{
+    tcp(c, true, SYN, NULL, true);
+    tcp(c, false, SYN | ACK, NULL, true);
+    tcp(c, true, ACK, NULL, false);
+}
+
+static void capture_seeds(void)
+{
+    struct conv c;
+    /* The time service over Ethernet/IPv4: server sends, server closes first. */
+    conv_open(&c, "tcp-time-eth-ipv4.pcap", 1, 0);
+    handshake(&c);
+    tcp(&c, false, PSH | ACK, time_msg, false);
+    tcp(&c, true, ACK, NULL, false);
+    tcp(&c, false, FIN | ACK, NULL, false);
+    tcp(&c, true, ACK, NULL, false);
+    tcp(&c, true, FIN | ACK, NULL, false);
+    tcp(&c, false, ACK, NULL, false);
+    conv_close(&c);
+    /* Echo over Linux cooked v2/IPv6: client half-closes first. */
+    conv_open(&c, "tcp-echo-sll2-ipv6.pcap", 276, 1);
+    handshake(&c);
+    tcp(&c, true, PSH | ACK, FUZZ_ECHO_MSG, false);
+    tcp(&c, false, ACK, NULL, false);
+    tcp(&c, true, FIN | ACK, NULL, false);
+    tcp(&c, false, PSH | ACK, FUZZ_ECHO_MSG, false);
+    tcp(&c, true, ACK, NULL, false);
+    tcp(&c, false, FIN | ACK, NULL, false);
+    tcp(&c, true, ACK, NULL, false);
+    conv_close(&c);
+    /* Abortive close (rst mode) over BSD null/IPv4. */
+    conv_open(&c, "tcp-abort-null-ipv4.pcap", 0, 0);
+    handshake(&c);
+    tcp(&c, false, PSH | ACK, time_msg, false);
+    tcp(&c, false, RST | ACK, NULL, false);
+    conv_close(&c);
+    /* A refused connection over raw IPv4. */
+    conv_open(&c, "tcp-refused-raw-ipv4.pcap", 101, 0);
+    tcp(&c, true, SYN, NULL, true);
+    c.sseq = 0;
+    tcp(&c, false, RST | ACK, NULL, false);
+    conv_close(&c);
+    /* UDP echo and a closed port over Ethernet/IPv4. */
+    conv_open(&c, "udp-echo-unreachable-eth-ipv4.pcap", 1, 0);
+    udp(&c, true, FUZZ_UDP_MSG);
+    udp(&c, false, FUZZ_UDP_MSG);
+    c.sport = 3435;
+    udp(&c, true, "to a closed port");
+    icmp_unreachable(&c, "to a closed port");
+    conv_close(&c);
+    /* UDP over raw IPv6 with a port unreachable. */
+    conv_open(&c, "udp-echo-raw-ipv6.pcap", 101, 1);
+    udp(&c, true, "hello v6");
+    udp(&c, false, "hello v6");
+    c.sport = 3435;
+    udp(&c, true, "closed");
+    icmp_unreachable(&c, "closed");
+    conv_close(&c);
+}
+
+/* ---- seeds from real captures ---- */
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+#ifdef WIRECHECK_HAVE_DISSECT
+#define MAX_FLOWS 64
+struct xflow {
+    bool tcp;
+    struct endpoint client, server;
+    bool server_known;
+    uint8_t *sched[2]; /* [0] client->server, [1] server->client */
+    struct script_builder b[2];
+};
+
+static void flows_flush(struct xflow *fl, size_t n, const char *base)
+{
+    for (size_t i = 0; i < n; i++) {
+        static const char *tcp_targets[2] = {"tcp_server_recv", "tcp_client_recv"};
+        static const char *udp_targets[2] = {"udp_server_recvfrom", "udp_client_reply"};
+        for (int dir = 0; dir < 2; dir++) {
+            if (fl[i].b[dir].len > 0) {
+                char name[512];
+                snprintf(name, sizeof name, "%s-flow%zu-%s", base, i,
+                         dir ? "from-server" : "to-server");
+                write_seed(fl[i].tcp ? tcp_targets[dir] : udp_targets[dir], name,
+                           fl[i].b[dir].buf, fl[i].b[dir].len);
+            }
+            free(fl[i].sched[dir]);
+        }
+    }
+}
+
+static void extract_payload(struct xflow *fl, size_t *nfl, const struct packet *p)
+{
+    if (!(packet_is_tcp(p) || packet_is_udp(p)))
+        return;
+    struct endpoint src = {p->src, p->sport}, dst = {p->dst, p->dport};
+    struct xflow *f = NULL;
+    int dir = 0;
+    for (size_t i = 0; i < *nfl && !f; i++) {
+        if (fl[i].tcp != packet_is_tcp(p))
+            continue;
+        if (endpoint_equal(&fl[i].client, &src) && endpoint_equal(&fl[i].server, &dst))
+            f = &fl[i], dir = 0;
+        else if (endpoint_equal(&fl[i].client, &dst) && endpoint_equal(&fl[i].server, &src))
+            f = &fl[i], dir = 1;
+    }
+    if (!f) {
+        if (*nfl == MAX_FLOWS)
+            return;
+        f = &fl[(*nfl)++];
+        memset(f, 0, sizeof *f);
+        f->tcp = packet_is_tcp(p);
+        /* The SYN's sender is the client; otherwise the higher port is. */
+        bool src_is_client = (f->tcp && (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) ||
+                             (!(f->tcp && (p->tcp_flags & TCP_SYN)) && p->sport >= p->dport);
+        f->client = src_is_client ? src : dst;
+        f->server = src_is_client ? dst : src;
+        dir = src_is_client ? 0 : 1;
+        for (int d = 0; d < 2; d++) {
+            f->sched[d] = malloc(65536);
+            if (!f->sched[d])
+                die("malloc", "flow");
+            f->b[d] = (struct script_builder){.buf = f->sched[d], .cap = 65536};
+        }
+    }
+    if (p->payload_caplen == 0)
+        return;
+    /* Full schedules just stop growing: a seed need not hold the whole flow. */
+    (void)script_add_data(&f->b[dir], p->payload, p->payload_caplen);
+}
+#endif
+
+static void pcap_seeds(const char *path)
+{
+    char errbuf[PCAP_ERRBUF_SIZE];
+    pcap_t *pc = pcap_open_offline(path, errbuf);
+    if (!pc) {
+        fprintf(stderr, "make_corpus: %s: %s\n", path, errbuf);
+        exit(1);
+    }
+    const char *base = base_name(path);
+    /* The file as it is, for the whole-capture analysis. */
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        die("open", path);
+    static uint8_t whole[1 << 20];
+    size_t n = fread(whole, 1, sizeof whole, f);
+    fclose(f);
+    if (n < sizeof whole) /* larger captures are poor seeds anyway */
+        write_seed("analysis_pcap", base, whole, n);
+
+    int linktype = pcap_datalink(pc);
+    int sel = fuzz_linktype_selector(linktype);
+    struct pcap_pkthdr *h;
+    const u_char *bytes;
+    unsigned frame = 0;
+#ifdef WIRECHECK_HAVE_DISSECT
+    static struct xflow flows[MAX_FLOWS];
+    size_t nflows = 0;
+#endif
+    while (pcap_next_ex(pc, &h, &bytes) == 1) {
+        frame++;
+        if (sel >= 0 && h->caplen < 65536) {
+            static uint8_t seed[65537];
+            seed[0] = (uint8_t)(sel | (h->caplen < h->len ? 0x80 : 0));
+            memcpy(seed + 1, bytes, h->caplen);
+            char name[512];
+            snprintf(name, sizeof name, "%s-frame%u", base, frame);
+            write_seed("dissect_packet", name, seed, h->caplen + 1u);
+        }
+#ifdef WIRECHECK_HAVE_DISSECT
+        struct packet p;
+        dissect_frame(&p, frame, 0, linktype, bytes, h->caplen, h->len);
+        extract_payload(flows, &nflows, &p);
+#endif
+    }
+#ifdef WIRECHECK_HAVE_DISSECT
+    flows_flush(flows, nflows, base);
+#endif
+    pcap_close(pc);
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void golden_seeds(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return; /* no golden captures yet */
+    char *names[1024];
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < 1024) {
+        size_t l = strlen(e->d_name);
+        if ((l > 5 && strcmp(e->d_name + l - 5, ".pcap") == 0) ||
+            (l > 7 && strcmp(e->d_name + l - 7, ".pcapng") == 0)) {
+            size_t plen = strlen(dir) + l + 2;
+            names[n] = malloc(plen);
+            if (!names[n])
+                die("malloc", dir);
+            snprintf(names[n++], plen, "%s/%s", dir, e->d_name);
+        }
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, by_name);
+    for (size_t i = 0; i < n; i++) {
+        pcap_seeds(names[i]);
+        free(names[i]);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *pcaps[64];
+    size_t npcaps = 0;
+    const char *golden = NULL;
+    int i = 1;
+    for (; i < argc; i++) {
+        if (strcmp(argv[i], "--pcap") == 0 && i + 1 < argc && npcaps < 64)
+            pcaps[npcaps++] = argv[++i];
+        else if (strcmp(argv[i], "--golden") == 0 && i + 1 < argc)
+            golden = argv[++i];
+        else
+            break;
+    }
+    if (i != argc - 1 || argv[i][0] == '-') {
+        fprintf(stderr, "usage: make_corpus [--pcap FILE]... [--golden DIR] OUTDIR\n");
+        return 2;
+    }
+    outdir = argv[i];
+    make_dir(outdir);
+    tcp_client_seeds();
+    tcp_server_seeds();
+    udp_server_seeds();
+    udp_client_seeds();
+    capture_seeds();
+    if (golden)
+        golden_seeds(golden);
+    for (size_t k = 0; k < npcaps; k++)
+        pcap_seeds(pcaps[k]);
+    printf("make_corpus: %u seeds written under %s\n", written, outdir);
+    return 0;
+}
