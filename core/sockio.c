@@ -136,6 +136,23 @@ static enum sio_status fail_with(int e, int *err)
     return sio_status_from_errno(e);
 }
 
+/* After a call failed with errno: SIO_OK to call again (EINTR, or EAGAIN
+ * and fd became ready for `events`), else the status that ends the loop. */
+static enum sio_status retry_or_fail(const struct sockio *io, int fd, short events,
+                                     int64_t deadline, int *err)
+{
+    if (errno == EINTR)
+        return SIO_OK;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+        return fail_with(errno, err);
+    int w = sockio_wait(io, fd, events, deadline);
+    if (w == 0)
+        return SIO_TIMEOUT;
+    if (w < 0)
+        return fail_with(errno, err);
+    return SIO_OK;
+}
+
 enum sio_status sockio_recv_some(const struct sockio *io, int fd, void *buf, size_t cap,
                                  int64_t deadline, size_t *got, int *err)
 {
@@ -148,15 +165,9 @@ enum sio_status sockio_recv_some(const struct sockio *io, int fd, void *buf, siz
         }
         if (n == 0)
             return SIO_EOF;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return fail_with(errno, err);
-        int w = sockio_wait(io, fd, POLLIN, deadline);
-        if (w == 0)
-            return SIO_TIMEOUT;
-        if (w < 0)
-            return fail_with(errno, err);
+        enum sio_status s = retry_or_fail(io, fd, POLLIN, deadline, err);
+        if (s != SIO_OK)
+            return s;
     }
 }
 
@@ -208,15 +219,11 @@ enum sio_status sockio_send_all(const struct sockio *io, int fd, const void *buf
             sent += (size_t)n > len - sent ? len - sent : (size_t)n;
             continue;
         }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-            return fail_with(errno, err);
-        int w = sockio_wait(io, fd, POLLOUT, deadline);
-        if (w == 0)
-            return SIO_TIMEOUT;
-        if (w < 0)
-            return fail_with(errno, err);
+        if (n == 0)
+            errno = EAGAIN; /* nothing taken: wait for room as for EAGAIN */
+        enum sio_status s = retry_or_fail(io, fd, POLLOUT, deadline, err);
+        if (s != SIO_OK)
+            return s;
     }
     return SIO_OK;
 }
@@ -238,14 +245,8 @@ enum sio_status sockio_recv_datagram(const struct sockio *io, int fd, void *buf,
             d->len = d->truncated ? cap : d->wire_len;
             return SIO_OK;
         }
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return fail_with(errno, err);
-        int w = sockio_wait(io, fd, POLLIN, deadline);
-        if (w == 0)
-            return SIO_TIMEOUT;
-        if (w < 0)
-            return fail_with(errno, err);
+        enum sio_status s = retry_or_fail(io, fd, POLLIN, deadline, err);
+        if (s != SIO_OK)
+            return s;
     }
 }
