@@ -791,8 +791,10 @@ static void write_capture(struct live *L, const struct analysis *a)
     }
     int ifid = pcapng_add_interface(&w, (uint16_t)L->cap.linktype, L->cap.snaplen, L->env.capture_if);
     char summary[800];
-    snprintf(summary, sizeof summary, "wirecheck case %s (%s): %s", L->r->name, L->c->origin,
-             case_outcome_name(L->r->outcome));
+    /* The case file by its name only: a capture is shared, a local path is not. */
+    const char *slash = strrchr(L->c->origin, '/');
+    snprintf(summary, sizeof summary, "wirecheck case %s (%s): %s", L->r->name,
+             slash ? slash + 1 : L->c->origin, case_outcome_name(L->r->outcome));
     static char comment[COMMENT_MAX];
     for (size_t i = 0; i < L->cap.count && ifid >= 0; i++) {
         const struct captured_packet *p = &L->cap.packets[i];
