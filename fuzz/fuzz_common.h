@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "sockio.h"
+
 /* An invariant of the code under test does not hold: report and abort, so
  * every engine (libFuzzer, AFL++, the replay driver) records a crash. */
 #define FUZZ_CHECK(cond, ...)                                                          \
@@ -53,6 +55,64 @@ static inline int fuzz_linktype_selector(int linktype)
         if (fuzz_linktype_of(i) == linktype)
             return (int)i;
     return -1;
+}
+
+
+/* ---- taps: a harness's wrapper around the scripted sockio ----------------
+ * A tap struct starts with `struct sockio inner` and overrides only the calls
+ * it checks; every other call passes straight through with these. */
+struct tap_head {
+    struct sockio inner;
+};
+
+static inline ssize_t tap_pass_recv(void *ctx, int fd, void *buf, size_t len, int flags)
+{
+    struct tap_head *t = ctx;
+    return t->inner.ops->recv(t->inner.ctx, fd, buf, len, flags);
+}
+
+static inline ssize_t tap_pass_recvfrom(void *ctx, int fd, void *buf, size_t len, int flags,
+                                        struct sockaddr *from, socklen_t *fromlen)
+{
+    struct tap_head *t = ctx;
+    return t->inner.ops->recvfrom(t->inner.ctx, fd, buf, len, flags, from, fromlen);
+}
+
+static inline ssize_t tap_pass_send(void *ctx, int fd, const void *buf, size_t len, int flags)
+{
+    struct tap_head *t = ctx;
+    return t->inner.ops->send(t->inner.ctx, fd, buf, len, flags);
+}
+
+static inline ssize_t tap_pass_sendto(void *ctx, int fd, const void *buf, size_t len, int flags,
+                                      const struct sockaddr *to, socklen_t tolen)
+{
+    struct tap_head *t = ctx;
+    return t->inner.ops->sendto(t->inner.ctx, fd, buf, len, flags, to, tolen);
+}
+
+static inline int tap_pass_accept(void *ctx, int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+    struct tap_head *t = ctx;
+    return t->inner.ops->accept(t->inner.ctx, fd, addr, len, flags);
+}
+
+static inline int tap_pass_shutdown(void *ctx, int fd, int how)
+{
+    struct tap_head *t = ctx;
+    return t->inner.ops->shutdown(t->inner.ctx, fd, how);
+}
+
+static inline int tap_pass_poll(void *ctx, struct pollfd *fds, nfds_t n, int timeout_ms)
+{
+    struct tap_head *t = ctx;
+    return t->inner.ops->poll(t->inner.ctx, fds, n, timeout_ms);
+}
+
+static inline int64_t tap_pass_now_ms(void *ctx)
+{
+    struct tap_head *t = ctx;
+    return t->inner.ops->now_ms(t->inner.ctx);
 }
 
 #endif

@@ -60,46 +60,11 @@ static ssize_t tap_recvfrom(void *ctx, int fd, void *buf, size_t len, int flags,
     return tap_recv(ctx, fd, buf, len, flags); /* a stream socket */
 }
 
-static ssize_t tap_send(void *ctx, int fd, const void *buf, size_t len, int flags)
-{
-    struct tap *t = ctx;
-    return t->inner.ops->send(t->inner.ctx, fd, buf, len, flags);
-}
-
-static ssize_t tap_sendto(void *ctx, int fd, const void *buf, size_t len, int flags,
-                          const struct sockaddr *to, socklen_t tolen)
-{
-    struct tap *t = ctx;
-    return t->inner.ops->sendto(t->inner.ctx, fd, buf, len, flags, to, tolen);
-}
-
-static int tap_accept(void *ctx, int fd, struct sockaddr *addr, socklen_t *len, int flags)
-{
-    struct tap *t = ctx;
-    return t->inner.ops->accept(t->inner.ctx, fd, addr, len, flags);
-}
-
-static int tap_shutdown(void *ctx, int fd, int how)
-{
-    struct tap *t = ctx;
-    return t->inner.ops->shutdown(t->inner.ctx, fd, how);
-}
-
-static int tap_poll(void *ctx, struct pollfd *fds, nfds_t n, int timeout_ms)
-{
-    struct tap *t = ctx;
-    return t->inner.ops->poll(t->inner.ctx, fds, n, timeout_ms);
-}
-
-static int64_t tap_now_ms(void *ctx)
-{
-    struct tap *t = ctx;
-    return t->inner.ops->now_ms(t->inner.ctx);
-}
-
 static const struct sockio_ops tap_ops = {
-    .recv = tap_recv, .recvfrom = tap_recvfrom, .send = tap_send, .sendto = tap_sendto,
-    .accept = tap_accept, .shutdown = tap_shutdown, .poll = tap_poll, .now_ms = tap_now_ms,
+    .recv = tap_recv, .recvfrom = tap_recvfrom,
+    .send = tap_pass_send, .sendto = tap_pass_sendto,
+    .accept = tap_pass_accept, .shutdown = tap_pass_shutdown,
+    .poll = tap_pass_poll, .now_ms = tap_pass_now_ms,
 };
 
 static void serve(const uint8_t *data, size_t size, enum tcp_service svc, enum close_mode mode)
