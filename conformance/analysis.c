@@ -130,24 +130,29 @@ static int endpoint_cmp(const struct endpoint *x, const struct endpoint *y)
     return x->port == y->port ? 0 : x->port < y->port ? -1 : 1;
 }
 
-static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
+static uint64_t mix_word(uint64_t h, uint64_t v)
 {
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 1099511628211ull; /* FNV-1a */
-    return h;
+    h = (h ^ v) * 0x9E3779B97F4A7C15ull;
+    return h ^ (h >> 29);
+}
+
+static uint64_t mix_endpoint(uint64_t h, const struct endpoint *e)
+{
+    uint64_t w0, w1;
+    memcpy(&w0, e->ip.bytes, 8);
+    memcpy(&w1, e->ip.bytes + 8, 8);
+    h = mix_word(h, w0);
+    h = mix_word(h, w1);
+    return mix_word(h, (uint64_t)e->ip.family << 16 | e->port);
 }
 
 static size_t bucket_of(const struct analysis *a, enum flow_proto proto,
                         const struct endpoint *lo, const struct endpoint *hi)
 {
-    uint64_t h = 14695981039346656037ull;
-    uint8_t pr = (uint8_t)proto;
-    h = hash_bytes(h, &pr, 1);
-    h = hash_bytes(h, &lo->ip, sizeof lo->ip);
-    h = hash_bytes(h, &lo->port, sizeof lo->port);
-    h = hash_bytes(h, &hi->ip, sizeof hi->ip);
-    h = hash_bytes(h, &hi->port, sizeof hi->port);
+    uint64_t h = mix_word(14695981039346656037ull, (uint64_t)proto);
+    h = mix_endpoint(h, lo);
+    h = mix_endpoint(h, hi);
+    h ^= h >> 31;
     return (size_t)(h & (a->nbuckets - 1));
 }
 

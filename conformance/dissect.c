@@ -123,15 +123,33 @@ void endpoint_format(const struct endpoint *e, char *buf, size_t size)
 
 uint32_t inet_sum(uint32_t sum, const uint8_t *p, size_t len)
 {
-    /* Fold as we go so a 64 KiB datagram can never overflow 32 bits. */
+    /* RFC 1071: add 32-bit words into 64 bits in host order, fold once,
+     * then swap to network order (the one's complement sum commutes with
+     * byte swapping). 2^32 words of carry room: no overflow below 16 GiB. */
+    uint64_t acc = 0;
     size_t i = 0;
-    for (; i + 1 < len; i += 2) {
-        sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-        sum = (sum & 0xffff) + (sum >> 16);
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        acc += (w & 0xffffffffu) + (w >> 32);
     }
+    for (; i + 2 <= len; i += 2) {
+        uint16_t h;
+        memcpy(&h, p + i, 2);
+        acc += h;
+    }
+    while (acc >> 16)
+        acc = (acc & 0xffff) + (acc >> 16);
+    uint16_t be = (uint16_t)acc;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    be = (uint16_t)(be >> 8 | be << 8);
+#endif
+    uint64_t total = (uint64_t)sum + be;
     if (i < len)
-        sum += (uint32_t)p[i] << 8;
-    return sum;
+        total += (uint32_t)p[i] << 8;
+    while (total >> 16)
+        total = (total & 0xffff) + (total >> 16);
+    return (uint32_t)total;
 }
 
 uint16_t inet_fold(uint32_t sum)
