@@ -99,8 +99,26 @@ static bool start_inetd(struct bench_child *c)
     return bench_start(c, argv, "registered", 5000);
 }
 
+/* CPU seconds (user + system) a process has used so far. */
+static double cpu_seconds(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    unsigned long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 static double measure(bool (*start)(struct bench_child *), const struct sockaddr_in *to,
-                      double seconds, long *failed)
+                      double seconds, long *failed, double *cpu_us_per_conn)
 {
     struct bench_child c;
     if (!start(&c))
@@ -116,7 +134,10 @@ static double measure(bool (*start)(struct bench_child *), const struct sockaddr
         }
         _exit(0);
     }
+    double cpu0 = cpu_seconds(c.pid);
     struct load_result r = drive_load(to, seconds);
+    double cpu = cpu_seconds(c.pid) - cpu0;
+    *cpu_us_per_conn = r.done ? cpu * 1e6 / (double)r.done : 0;
     bench_stop(&c);
     kill(drainer, SIGKILL);
     waitpid(drainer, NULL, 0);
@@ -147,20 +168,22 @@ int main(int argc, char **argv)
 
     struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(13)};
     inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
-    double ours[64], theirs[64];
+    double ours[64], theirs[64], ours_cpu[64], theirs_cpu[64];
     long failed_ours = 0, failed_theirs = 0;
     if (rounds > 64)
         rounds = 64;
     for (int i = 0; i < rounds; i++) {
-        ours[i] = measure(start_ours, &to, seconds, &failed_ours);
-        theirs[i] = measure(start_inetd, &to, seconds, &failed_theirs);
-        printf("round %d: tcp-time-server %.0f conn/s, inetd daytime %.0f conn/s\n", i + 1,
-               ours[i], theirs[i]);
+        ours[i] = measure(start_ours, &to, seconds, &failed_ours, &ours_cpu[i]);
+        theirs[i] = measure(start_inetd, &to, seconds, &failed_theirs, &theirs_cpu[i]);
+        printf("round %d: tcp-time-server %.0f conn/s (%.1f us CPU/conn), inetd daytime %.0f conn/s "
+               "(%.1f us CPU/conn)\n", i + 1, ours[i], ours_cpu[i], theirs[i], theirs_cpu[i]);
         fflush(stdout);
     }
     double m_ours = bench_median(ours, rounds), m_theirs = bench_median(theirs, rounds);
-    printf("tcp-time-server: median %.0f conn/s (%ld failed)\n", m_ours, failed_ours);
-    printf("inetd daytime:   median %.0f conn/s (%ld failed)\n", m_theirs, failed_theirs);
+    printf("tcp-time-server: median %.0f conn/s, %.1f us server CPU per connection (%ld failed)\n",
+           m_ours, bench_median(ours_cpu, rounds), failed_ours);
+    printf("inetd daytime:   median %.0f conn/s, %.1f us server CPU per connection (%ld failed)\n",
+           m_theirs, bench_median(theirs_cpu, rounds), failed_theirs);
     printf("ratio: %.2f\n", m_ours / m_theirs);
     return 0;
 }
