@@ -20,6 +20,7 @@
 #include <stdio.h>
 
 #include "analysis.h"
+#include "capfile.h"
 #include "dissect.h"
 
 struct counts {
@@ -78,15 +79,8 @@ int main(int argc, char **argv)
     }
 
     int status = 0;
-    uint32_t frame = 0;
-    struct pcap_pkthdr *hdr;
-    const u_char *bytes;
-    int rc;
-    while ((rc = pcap_next_ex(pc, &hdr, &bytes)) == 1) {
-        frame++;
-        int64_t ts = (int64_t)hdr->ts.tv_sec * 1000000 + hdr->ts.tv_usec;
-        analysis_feed(a, frame, ts, linktype, hdr->caplen, hdr->len, bytes);
-    }
+    uint32_t frame;
+    int rc = capfile_feed(pc, a, 0, &frame);
     if (rc == PCAP_ERROR) {
         fprintf(stderr, "count_segments: %s: unreadable after frame %" PRIu32 ": %s\n", argv[1],
                 frame, pcap_geterr(pc));

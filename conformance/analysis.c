@@ -265,7 +265,8 @@ static void take_payload(struct flow_report *r, int s, struct stream_copy *c, ui
     c->bytes = NULL;
 }
 
-static void fill_tcp_report(struct flow_report *r, struct tcp_flow *f)
+static void fill_tcp_report(struct flow_report *r, struct tcp_flow *f,
+                            const struct analysis_options *opt)
 {
     r->proto = FLOW_TCP;
     r->client = f->ep[0];
@@ -281,7 +282,8 @@ static void fill_tcp_report(struct flow_report *r, struct tcp_flow *f)
         r->packets[s] = f->side[s].packets;
         r->bytes[s] = tcp_flow_bytes(f, s);
     }
-    r->nverdicts = checks_tcp(f, r->verdicts, RULE_COUNT);
+    struct checks_options co = { .loss_injected = opt->loss_injected };
+    r->nverdicts = checks_tcp_with(f, &co, r->verdicts, RULE_COUNT);
     for (int s = 0; s < 2; s++)
         take_payload(r, s, &f->side[s].copy, r->bytes[s]);
 }
@@ -354,7 +356,7 @@ static void judge(struct analysis *a, struct flow_entry *e)
     struct flow_report *r = new_report();
     if (r) {
         if (e->proto == FLOW_TCP)
-            fill_tcp_report(r, &e->u.tcp);
+            fill_tcp_report(r, &e->u.tcp, &a->opt);
         else
             fill_udp_report(r, &e->u.udp);
         publish(a, r);
@@ -443,11 +445,31 @@ static void note_malformed(struct analysis *a, const struct packet *p)
     frame_list_add(&a->malformed, p->frame);
 }
 
+int64_t analysis_timestamp(int64_t sec, int64_t usec)
+{
+    const int64_t max_sec = ANALYSIS_TS_LIMIT / 1000000;
+    if (usec > ANALYSIS_TS_LIMIT)
+        usec = ANALYSIS_TS_LIMIT;
+    else if (usec < -ANALYSIS_TS_LIMIT)
+        usec = -ANALYSIS_TS_LIMIT;
+    if (sec >= max_sec)
+        return ANALYSIS_TS_LIMIT;
+    if (sec <= -max_sec)
+        return -ANALYSIS_TS_LIMIT;
+    int64_t ts = sec * 1000000 + usec; /* |sec * 1e6| < 2^61, |usec| <= 2^61: no overflow */
+    return ts > ANALYSIS_TS_LIMIT ? ANALYSIS_TS_LIMIT : ts < -ANALYSIS_TS_LIMIT ? -ANALYSIS_TS_LIMIT : ts;
+}
+
 enum dissect_error analysis_feed(struct analysis *a, uint32_t frame, int64_t ts_usec,
                                  int linktype, uint32_t caplen, uint32_t wirelen,
                                  const uint8_t *bytes)
 {
     struct packet p;
+    /* Differences of timestamps (timeouts) and ts + interval stay in range. */
+    if (ts_usec > ANALYSIS_TS_LIMIT)
+        ts_usec = ANALYSIS_TS_LIMIT;
+    else if (ts_usec < -ANALYSIS_TS_LIMIT)
+        ts_usec = -ANALYSIS_TS_LIMIT;
     a->sum.frames++;
     enum dissect_error err = dissect_frame(&p, frame, ts_usec, linktype, bytes, caplen, wirelen);
     if (ts_usec >= a->next_scan) {

@@ -87,6 +87,10 @@ struct analysis_options {
     int64_t closed_linger_usec; /* closed TCP flow kept for late packets */
     /* Keep judged flows (and their payloads) for analysis_report(). */
     bool retain_reports;
+    /* The capture comes from a run that dropped packets on purpose (the
+     * runner sets it for a case with loss faults): retransmissions are
+     * reported as info, not fail (see checks_options). */
+    bool loss_injected;
     /* Called once per judged flow, in judgement order; `r` lives only for
      * the call unless retain_reports is set. May be NULL. */
     void (*on_flow_done)(const struct flow_report *r, void *ctx);
@@ -96,12 +100,21 @@ struct analysis_options {
 };
 
 /* Defaults: payload_cap 64 KiB, tcp idle 300 s, udp idle 60 s, linger 2 s,
- * retain_reports false, no callbacks. */
+ * retain_reports false, loss_injected false, no callbacks. */
 void analysis_options_default(struct analysis_options *o);
 
 /* NULL on out of memory. */
 struct analysis *analysis_create(const struct analysis_options *o);
 void analysis_destroy(struct analysis *a);
+
+/* Capture timestamps are kept within +-ANALYSIS_TS_LIMIT microseconds (some
+ * 73,000 years) so that differences and timeouts never overflow;
+ * analysis_feed clamps what is outside. */
+#define ANALYSIS_TS_LIMIT (INT64_C(1) << 61)
+
+/* sec * 1000000 + usec, saturated to +-ANALYSIS_TS_LIMIT: a capture file's
+ * timestamp (a hostile pcapng can claim 2^64 - 1 ticks) without overflow. */
+int64_t analysis_timestamp(int64_t sec, int64_t usec);
 
 /* Feeds one frame. `frame` is the 1-based frame number, frames in capture
  * order. Returns the dissector's verdict on the frame (DISSECT_OK,

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis.h"
+
 /* Enough for every packet of a burst on loopback between two polls. */
 #define CAPTURE_BUFFER_BYTES (4 * 1024 * 1024)
 
@@ -150,7 +152,7 @@ static void store_packet(u_char *user, const struct pcap_pkthdr *h, const u_char
     }
     memcpy(copy, bytes, h->caplen);
     struct captured_packet *p = &c->packets[c->count++];
-    p->ts_usec = (int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec;
+    p->ts_usec = analysis_timestamp((int64_t)h->ts.tv_sec, (int64_t)h->ts.tv_usec);
     p->caplen = h->caplen;
     p->wirelen = h->len;
     p->data = copy;

@@ -156,7 +156,8 @@ static bool parse_fault(struct parser *p, const struct words *w)
 {
     struct case_spec *c = p->out;
     if (w->n < 2)
-        return parse_error(p, "usage: fault drop-first-syn | drop-percent N | reset | nft \"RULE\"");
+        return parse_error(p, "usage: fault drop-first-syn | drop-first-data client|server | "
+                              "drop-first-fin client|server | drop-percent N | reset | nft \"RULE\"");
     if (c->nfaults == CASE_MAX_FAULTS)
         return parse_error(p, "too many faults (at most %d)", CASE_MAX_FAULTS);
     struct case_fault *f = &c->faults[c->nfaults];
@@ -165,6 +166,17 @@ static bool parse_fault(struct parser *p, const struct words *w)
     unsigned long v;
     if (strcmp(kind, "drop-first-syn") == 0 && w->n == 2) {
         f->kind = FAULT_DROP_FIRST_SYN;
+        c->loss_injected = true;
+    } else if ((strcmp(kind, "drop-first-data") == 0 || strcmp(kind, "drop-first-fin") == 0) &&
+               w->n == 3) {
+        f->kind = kind[11] == 'd' ? FAULT_DROP_FIRST_DATA : FAULT_DROP_FIRST_FIN;
+        if (strcmp(w->w[2], "client") == 0)
+            f->from = FAULT_FROM_CLIENT;
+        else if (strcmp(w->w[2], "server") == 0)
+            f->from = FAULT_FROM_SERVER;
+        else
+            return parse_error(p, "%s: whose segment: 'client' or 'server', not '%s'", kind, w->w[2]);
+        c->loss_injected = true;
     } else if (strcmp(kind, "reset") == 0 && w->n == 2) {
         f->kind = FAULT_RESET;
     } else if (strcmp(kind, "drop-percent") == 0 && w->n == 3) {
@@ -172,6 +184,8 @@ static bool parse_fault(struct parser *p, const struct words *w)
             return parse_error(p, "bad percentage '%s' (0..100)", w->w[2]);
         f->kind = FAULT_DROP_PERCENT;
         f->percent = (unsigned)v;
+        if (v > 0)
+            c->loss_injected = true;
     } else if (strcmp(kind, "nft") == 0 && w->n == 3) {
         if (strpbrk(w->w[2], "{};\n"))
             return parse_error(p, "an nft fault is one rule: no braces or semicolons");
@@ -179,7 +193,8 @@ static bool parse_fault(struct parser *p, const struct words *w)
         if (!copy_text(p, f->rule, sizeof f->rule, w->w[2], "nft rule"))
             return false;
     } else {
-        return parse_error(p, "unknown fault '%s' (drop-first-syn, drop-percent N, reset, nft \"RULE\")",
+        return parse_error(p, "unknown fault '%s' (drop-first-syn, drop-first-data client|server, "
+                              "drop-first-fin client|server, drop-percent N, reset, nft \"RULE\")",
                            kind);
     }
     c->nfaults++;
@@ -301,10 +316,17 @@ static bool parse_line(struct parser *p, char *line)
         return parse_timeout(p, &w);
     if (strcmp(keyword, "fault") == 0)
         return parse_fault(p, &w);
+    if (strcmp(keyword, "loss-injected") == 0) {
+        /* For `fault nft` rules that drop: say so, or retransmissions fail. */
+        if (!need_words(p, &w, 1, 1, "loss-injected"))
+            return false;
+        p->out->loss_injected = true;
+        return true;
+    }
     if (strcmp(keyword, "expect") == 0)
         return parse_expect(p, &w);
     return parse_error(p, "unknown keyword '%s' (name, description, family, topology, port, "
-                          "timeout, server, client, fault, expect)", keyword);
+                          "timeout, server, client, fault, loss-injected, expect)", keyword);
 }
 
 /* "dir/time.case" -> "time" */
@@ -355,6 +377,18 @@ bool case_parse_text(const char *text, const char *origin, struct case_spec *out
         p.line = 0;
         snprintf(err, errlen, "%s: no client command (add a line 'client COMMAND')", origin);
         return false;
+    }
+    /* The faults sit on the server namespace's input hook: on veth the
+     * server's own segments never pass there. */
+    for (size_t i = 0; i < out->nfaults; i++) {
+        const struct case_fault *f = &out->faults[i];
+        if ((f->kind == FAULT_DROP_FIRST_DATA || f->kind == FAULT_DROP_FIRST_FIN) &&
+            f->from == FAULT_FROM_SERVER && out->topology != NETNS_LOOPBACK) {
+            snprintf(err, errlen, "%s: fault %s server needs topology loopback (on veth the "
+                     "server's segments do not pass the server namespace's input hook)", origin,
+                     f->kind == FAULT_DROP_FIRST_DATA ? "drop-first-data" : "drop-first-fin");
+            return false;
+        }
     }
     return true;
 }
@@ -413,10 +447,21 @@ void case_fault_ruleset(const struct case_spec *c, uint16_t port, char *buf, siz
         return;
     size_t used = append(buf, size, 0,
                          "table inet wirecheck {\n"
-                         "  set syn_seen {\n    type inet_service\n    flags dynamic\n    timeout 1m\n  }\n"
-                         "  chain input {\n    type filter hook input priority filter; policy accept;\n");
+                         "  set syn_seen {\n    type inet_service\n    flags dynamic\n    timeout 1m\n  }\n");
+    /* One set per drop-first-data/-fin fault: the client ports whose first
+     * such segment was already dropped, so the retransmission goes through. */
+    for (size_t i = 0; i < c->nfaults; i++)
+        if (c->faults[i].kind == FAULT_DROP_FIRST_DATA || c->faults[i].kind == FAULT_DROP_FIRST_FIN)
+            used = append(buf, size, used,
+                          "  set seen%zu {\n    type inet_service\n    flags dynamic\n    timeout 1m\n  }\n", i);
+    used = append(buf, size, used,
+                  "  chain input {\n    type filter hook input priority filter; policy accept;\n");
     for (size_t i = 0; i < c->nfaults; i++) {
         const struct case_fault *f = &c->faults[i];
+        /* Segments from the server: sport = port, keyed by the client port
+         * (dport); from the client: the other way round. */
+        const char *own = f->from == FAULT_FROM_SERVER ? "sport" : "dport";
+        const char *peer = f->from == FAULT_FROM_SERVER ? "dport" : "sport";
         switch (f->kind) {
         case FAULT_DROP_FIRST_SYN:
             /* The set remembers each client port's first SYN, so its
@@ -424,6 +469,18 @@ void case_fault_ruleset(const struct case_spec *c, uint16_t port, char *buf, siz
             used = append(buf, size, used,
                           "    tcp dport %u tcp flags & (syn | ack) == syn tcp sport != @syn_seen "
                           "add @syn_seen { tcp sport } drop\n", port);
+            break;
+        case FAULT_DROP_FIRST_DATA:
+            /* PSH marks the end of a write: for a message that fits in one
+             * segment (the time message), the first data segment. */
+            used = append(buf, size, used,
+                          "    tcp %s %u tcp flags & (syn | rst | psh) == psh tcp %s != @seen%zu "
+                          "add @seen%zu { tcp %s } drop\n", own, port, peer, i, i, peer);
+            break;
+        case FAULT_DROP_FIRST_FIN:
+            used = append(buf, size, used,
+                          "    tcp %s %u tcp flags & (syn | rst | fin) == fin tcp %s != @seen%zu "
+                          "add @seen%zu { tcp %s } drop\n", own, port, peer, i, i, peer);
             break;
         case FAULT_DROP_PERCENT:
             used = append(buf, size, used,

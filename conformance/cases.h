@@ -36,11 +36,17 @@ enum case_fault_kind {
     FAULT_DROP_PERCENT,   /* N% of the packets to the port are dropped */
     FAULT_RESET,          /* SYNs to the port are answered with a RST */
     FAULT_NFT,            /* a user's rule, put in the input chain */
+    FAULT_DROP_FIRST_DATA, /* the first data segment (PSH) from one side is dropped */
+    FAULT_DROP_FIRST_FIN, /* the first FIN from one side is dropped */
 };
+
+/* Whose segment a drop-first-data/-fin fault drops. */
+enum case_fault_side { FAULT_FROM_CLIENT, FAULT_FROM_SERVER };
 
 struct case_fault {
     enum case_fault_kind kind;
     unsigned percent;
+    enum case_fault_side from;
     char rule[CASE_TEXT_MAX];
 };
 
@@ -73,6 +79,9 @@ struct case_spec {
     char client[CASE_COMMAND_MAX];
     struct case_fault faults[CASE_MAX_FAULTS];
     size_t nfaults;
+    /* Packets are dropped on purpose: set by `loss-injected` and implied by
+     * the drop faults; the analysis then reports retransmissions as info. */
+    bool loss_injected;
     struct case_expect expects[CASE_MAX_EXPECTS];
     size_t nexpects;
 };

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "analysis.h"
+#include "capfile.h"
 #include "commands.h"
 #include "report.h"
 
@@ -90,15 +91,8 @@ static int check_file(const char *path, enum report_level level, FILE *out, FILE
         fprintf(out, "%s: link type %s\n", path, dissect_linktype_name(linktype));
 
     int status = 0;
-    uint32_t frame = 0;
-    struct pcap_pkthdr *hdr;
-    const u_char *bytes;
-    int rc;
-    while ((rc = pcap_next_ex(pc, &hdr, &bytes)) == 1) {
-        frame++;
-        int64_t ts = (int64_t)hdr->ts.tv_sec * 1000000 + hdr->ts.tv_usec;
-        analysis_feed(a, frame, ts, linktype, hdr->caplen, hdr->len, bytes);
-    }
+    uint32_t frame;
+    int rc = capfile_feed(pc, a, 0, &frame);
     if (rc == PCAP_ERROR) {
         fprintf(err, "wirecheck check: %s: unreadable after frame %u (reading frame %u): %s\n",
                 path, frame, frame + 1, pcap_geterr(pc));

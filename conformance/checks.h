@@ -99,9 +99,21 @@ struct tcp_flow;
 struct udp_flow;
 struct frame_list;
 
+/* What the judge knows from outside the capture. */
+struct checks_options {
+    /* The run dropped packets on purpose (a case's loss faults): the
+     * retransmissions that repair the loss are the expected answer, so
+     * tcp.data.no_retransmission reports them as info ("retransmission
+     * after injected loss") instead of fail. Never set for a plain file. */
+    bool loss_injected;
+};
+
 /* Evaluates every TCP rule over a finished flow into out[], in rule order.
- * Returns the number written (<= RULE_COUNT). */
+ * Returns the number written (<= RULE_COUNT). checks_tcp judges with default
+ * options (no injected loss); o may be NULL. */
 size_t checks_tcp(const struct tcp_flow *f, struct verdict *out, size_t cap);
+size_t checks_tcp_with(const struct tcp_flow *f, const struct checks_options *o,
+                       struct verdict *out, size_t cap);
 size_t checks_udp(const struct udp_flow *f, struct verdict *out, size_t cap);
 /* Rules about the capture as a whole: frames that failed to dissect (the
  * first one's reason given) and IP datagrams whose fragments never all

@@ -149,7 +149,8 @@ enum reasm_result reasm_add(struct reasm *r, const struct packet *p, const uint8
         release(e);
         return REASM_FAILED;
     }
-    memcpy(e->buf + off, p->ip_payload, len);
+    if (len) /* an empty fragment may have no payload pointer at all */
+        memcpy(e->buf + off, p->ip_payload, len);
     for (uint32_t b = off / 8; b < (off + len + 7) / 8; b++)
         e->have[b / 8] |= (uint8_t)(1u << (b % 8));
     if (!p->more_fragments)

@@ -626,11 +626,12 @@ static void kill_leftovers(struct live *L)
 
 /* ---- judging ----------------------------------------------------------- */
 
-static struct analysis *judge_packets(const struct capture *cap)
+static struct analysis *judge_packets(const struct capture *cap, bool loss_injected)
 {
     struct analysis_options o;
     analysis_options_default(&o);
     o.retain_reports = true;
+    o.loss_injected = loss_injected;
     struct analysis *a = analysis_create(&o);
     if (!a)
         return NULL;
@@ -831,7 +832,7 @@ static void run_in_namespace(struct live *L)
     L->r->server_status = L->server.pid ? L->server.status : -1;
     L->r->packets = (unsigned)L->cap.count;
 
-    struct analysis *a = judge_packets(&L->cap);
+    struct analysis *a = judge_packets(&L->cap, L->c->loss_injected);
     if (!started) {
         L->r->outcome = CASE_FAIL;
     } else if (!a) {

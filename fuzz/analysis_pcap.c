@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "analysis.h"
+#include "capfile.h"
 #include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -45,15 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct analysis *a = analysis_create(&o);
     FUZZ_CHECK(a != NULL, "out of memory");
 
-    int linktype = pcap_datalink(pc);
-    uint32_t frames = 0;
-    struct pcap_pkthdr *h;
-    const u_char *bytes;
-    while (frames < MAX_FRAMES && pcap_next_ex(pc, &h, &bytes) == 1) {
-        frames++;
-        int64_t ts = (int64_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec;
-        analysis_feed(a, frames, ts, linktype, h->caplen, h->len, bytes);
-    }
+    uint32_t frames;
+    capfile_feed(pc, a, MAX_FRAMES, &frames);
     analysis_finish(a);
 
     struct analysis_summary sum;
