@@ -64,12 +64,10 @@ int main(int argc, char **argv)
         case 't': timeout_ms = cli_seconds(prog, usage, "--timeout", optarg); break;
         case 'm': max = cli_uint(prog, usage, "--max", optarg, 1, 64u << 20); break;
         case 'h': fputs(usage, stdout); return 0;
-        case ':': cli_usage_error(prog, usage, "option %s needs a value", argv[optind - 1]);
-        default: cli_usage_error(prog, usage, "unknown option '%s'", argv[optind - 1]);
+        default: cli_option_error(prog, usage, ch, argv);
         }
     }
-    if (optind < argc)
-        cli_usage_error(prog, usage, "unexpected argument '%s'", argv[optind]);
+    cli_no_operands(prog, usage, argc, argv);
     if (port == 0)
         cli_usage_error(prog, usage, "invalid --port '0': a client needs the server's port");
     if (!expect_given && send_data)

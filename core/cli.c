@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,6 +35,19 @@ void cli_fail(const char *prog, const char *fmt, ...)
     vreport(prog, fmt, ap);
     va_end(ap);
     exit(EXIT_RUNTIME);
+}
+
+void cli_option_error(const char *prog, const char *usage, int ch, char **argv)
+{
+    if (ch == ':')
+        cli_usage_error(prog, usage, "option %s needs a value", argv[optind - 1]);
+    cli_usage_error(prog, usage, "unknown option '%s'", argv[optind - 1]);
+}
+
+void cli_no_operands(const char *prog, const char *usage, int argc, char **argv)
+{
+    if (optind < argc)
+        cli_usage_error(prog, usage, "unexpected argument '%s'", argv[optind]);
 }
 
 uint16_t cli_port(const char *prog, const char *usage, const char *opt, const char *value)

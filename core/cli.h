@@ -18,6 +18,12 @@ _Noreturn void cli_usage_error(const char *prog, const char *usage, const char *
 _Noreturn void cli_fail(const char *prog, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* getopt_long (optstring starting with ':') returned ':' (a value is
+ * missing) or '?' (unknown option): say which, with the usage, exit 2. */
+_Noreturn void cli_option_error(const char *prog, const char *usage, int ch, char **argv);
+/* Exit 2 naming the first operand if any remain after the options. */
+void cli_no_operands(const char *prog, const char *usage, int argc, char **argv);
+
 /* Parse an option value or exit 2 naming the option and the bad value. */
 uint16_t cli_port(const char *prog, const char *usage, const char *opt, const char *value);
 unsigned long cli_uint(const char *prog, const char *usage, const char *opt, const char *value,

@@ -70,12 +70,10 @@ static struct options parse_options(int argc, char **argv)
         case 't': o.timeout_ms = cli_seconds(prog, usage, "--timeout", optarg); break;
         case 'm': o.max_conns = cli_uint(prog, usage, "--max-conns", optarg, 1, 1000000); break;
         case 'h': fputs(usage, stdout); exit(0);
-        case ':': cli_usage_error(prog, usage, "option %s needs a value", argv[optind - 1]);
-        default: cli_usage_error(prog, usage, "unknown option '%s'", argv[optind - 1]);
+        default: cli_option_error(prog, usage, ch, argv);
         }
     }
-    if (optind < argc)
-        cli_usage_error(prog, usage, "unexpected argument '%s'", argv[optind]);
+    cli_no_operands(prog, usage, argc, argv);
     return o;
 }
 

@@ -53,12 +53,10 @@ int main(int argc, char **argv)
             break;
         case 'n': count = cli_uint(prog, usage, "--count", optarg, 1, 1000000000); break;
         case 'h': fputs(usage, stdout); return 0;
-        case ':': cli_usage_error(prog, usage, "option %s needs a value", argv[optind - 1]);
-        default: cli_usage_error(prog, usage, "unknown option '%s'", argv[optind - 1]);
+        default: cli_option_error(prog, usage, ch, argv);
         }
     }
-    if (optind < argc)
-        cli_usage_error(prog, usage, "unexpected argument '%s'", argv[optind]);
+    cli_no_operands(prog, usage, argc, argv);
 
     cli_ignore_sigpipe();
     int stop_fd = cli_stop_signal_fd(prog);
