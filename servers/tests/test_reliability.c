@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <dirent.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
@@ -408,6 +409,86 @@ static void test_udp_burst_logged_exactly_once(void **state)
     assert_int_equal(log.lines + drops, BURST);
 }
 
+static long count_fds(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    long n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static long rss_kib(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kib;
+}
+
+/* Time connections one after another: reads each reply to EOF. */
+static long serve_connections(int port, long n)
+{
+    long ok = 0;
+    char buf[128];
+    for (long i = 0; i < n; i++) {
+        int fd = connect_to(port);
+        if (fd < 0)
+            continue;
+        ssize_t got, total = 0;
+        while ((got = recv(fd, buf, sizeof buf, 0)) > 0)
+            total += got;
+        ok += total == 42;
+        close(fd);
+    }
+    return ok;
+}
+
+/* 100k connections: the server's descriptors and memory stay where they
+ * were after the first thousand (no leak per connection). */
+static void test_no_fd_or_memory_leak_over_100k_connections(void **state)
+{
+    (void)state;
+    enum { WARMUP = 1000, MANY = 100000 };
+    struct proc server;
+    char *args[] = {"--port", "0", NULL};
+    int port = start_server(&server, "tcp-time-server", args);
+    /* The server logs a line per connection: keep its pipe flowing. */
+    pid_t drainer = fork();
+    if (drainer == 0) {
+        char buf[65536];
+        fcntl(server.out_fd, F_SETFL, 0);
+        while (read(server.out_fd, buf, sizeof buf) > 0) {
+        }
+        _exit(0);
+    }
+    assert_int_equal(serve_connections(port, WARMUP), WARMUP);
+    long fds0 = count_fds(server.pid), rss0 = rss_kib(server.pid);
+    long long t0 = proc_now_ms();
+    long ok = serve_connections(port, MANY);
+    long fds1 = count_fds(server.pid), rss1 = rss_kib(server.pid);
+    print_message("100k connections: %ld served in %lld ms; fds %ld -> %ld, RSS %ld -> %ld KiB\n", ok,
+                  proc_now_ms() - t0, fds0, fds1, rss0, rss1);
+    assert_int_equal(ok, MANY);
+    assert_int_equal(fds1, fds0);
+    assert_true(rss1 - rss0 < 1024); /* a leak of even 16 bytes a connection would show 1.5 MiB */
+    proc_stop(&server);
+    kill(drainer, SIGKILL);
+    waitpid(drainer, NULL, 0);
+    assert_int_equal(server.status, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -419,6 +500,7 @@ int main(void)
         cmocka_unit_test(test_client_against_silent_server),
         cmocka_unit_test(test_client_against_flooding_server),
         cmocka_unit_test(test_udp_burst_logged_exactly_once),
+        cmocka_unit_test(test_no_fd_or_memory_leak_over_100k_connections),
     };
     return cmocka_run_group_tests_name("reliability", tests, NULL, NULL);
 }
