@@ -18,14 +18,38 @@ struct flow_entry {
     struct flow_entry *prev, *next;   /* all open flows, in creation order */
     enum flow_proto proto;
     struct endpoint lo, hi;           /* canonical key: lo < hi */
+    uint32_t *offloaded;              /* frames with offloaded checksums (retain_reports) */
+    size_t noffloaded, offloaded_cap;
     union {
         struct tcp_flow tcp;
         struct udp_flow udp;
     } u;
 };
 
+/* One recently fed IP packet, for capture-duplicate detection. */
+struct dup_entry {
+    uint64_t prefix_hash;     /* first DUP_PREFIX captured bytes (masked) */
+    uint64_t full_hash;       /* every captured byte (masked) */
+    uint32_t captured;        /* IP bytes captured */
+    uint32_t length;          /* IP length the headers claim */
+    uint64_t dir;             /* hash of (src, sport, dst, dport, proto) */
+    bool answered;            /* the reverse direction sent since: a re-send now is real */
+    uint32_t frame;
+    int64_t ts;
+};
+
+/* A duplicate frame and its first copy (kept for frame comments). */
+struct dup_note {
+    uint32_t frame, original;
+};
+
 struct analysis {
     struct analysis_options opt;
+    struct dup_entry dup_ring[ANALYSIS_DUP_FRAMES];
+    size_t dup_next, dup_used;
+    struct dup_note *dup_notes;      /* retain_reports only */
+    size_t ndup_notes, dup_notes_cap;
+    bool dup_notes_unsorted;         /* frames fed out of order: scan, don't bisect */
     struct flow_entry **buckets;
     size_t nbuckets;
     struct flow_entry *first, *last;
@@ -88,6 +112,7 @@ static void free_report(struct flow_report *r)
     if (!r)
         return;
     free(r->verdicts);
+    free(r->offloaded_frames);
     free(r->payload[0]);
     free(r->payload[1]);
     free(r);
@@ -99,6 +124,7 @@ static void free_entry(struct flow_entry *e)
         tcp_flow_free(&e->u.tcp);
     else
         udp_flow_free(&e->u.udp);
+    free(e->offloaded);
     free(e);
 }
 
@@ -113,6 +139,7 @@ void analysis_destroy(struct analysis *a)
     for (size_t i = 0; i < a->nreports; i++)
         free_report(a->reports[i]);
     free(a->reports);
+    free(a->dup_notes);
     free(a->buckets);
     reasm_destroy(a->reasm);
     free(a);
@@ -350,6 +377,12 @@ static struct flow_report *new_report(void)
     return r;
 }
 
+static int cmp_u32(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return a < b ? -1 : a > b;
+}
+
 static void judge(struct analysis *a, struct flow_entry *e)
 {
     unlink_entry(a, e);
@@ -359,6 +392,16 @@ static void judge(struct analysis *a, struct flow_entry *e)
             fill_tcp_report(r, &e->u.tcp, &a->opt);
         else
             fill_udp_report(r, &e->u.udp);
+        /* Hand the offloaded frames over, ascending (bisected later). */
+        r->offloaded_frames = e->offloaded;
+        r->noffloaded = e->noffloaded;
+        e->offloaded = NULL;
+        for (size_t i = 1; i < r->noffloaded; i++) {
+            if (r->offloaded_frames[i - 1] > r->offloaded_frames[i]) {
+                qsort(r->offloaded_frames, r->noffloaded, sizeof *r->offloaded_frames, cmp_u32);
+                break;
+            }
+        }
         publish(a, r);
     }
     free_entry(e);
@@ -387,6 +430,22 @@ static void scan(struct analysis *a, int64_t now)
 
 /* ---- routing ---------------------------------------------------------------------- */
 
+/* Remembers a frame with an offloaded checksum for its frame comment. */
+static void note_offloaded(struct analysis *a, struct flow_entry *e, const struct packet *p)
+{
+    if (!a->opt.retain_reports || p->l4_checksum != CSUM_OFFLOADED)
+        return;
+    if (e->noffloaded == e->offloaded_cap) {
+        size_t cap = e->offloaded_cap ? e->offloaded_cap * 2 : 8;
+        uint32_t *n = realloc(e->offloaded, cap * sizeof *n);
+        if (!n)
+            return; /* the comment is lost, not the analysis */
+        e->offloaded = n;
+        e->offloaded_cap = cap;
+    }
+    e->offloaded[e->noffloaded++] = p->frame;
+}
+
 static void route_tcp(struct analysis *a, const struct packet *p)
 {
     struct endpoint src = { p->src, p->sport }, dst = { p->dst, p->dport };
@@ -408,6 +467,7 @@ static void route_tcp(struct analysis *a, const struct packet *p)
         tcp_flow_init(&e->u.tcp, p, a->opt.payload_cap);
     }
     tcp_flow_update(&e->u.tcp, p);
+    note_offloaded(a, e, p);
 }
 
 static void route_udp(struct analysis *a, const struct packet *p)
@@ -421,15 +481,175 @@ static void route_udp(struct analysis *a, const struct packet *p)
         udp_flow_init(&e->u.udp, p, a->opt.payload_cap);
     }
     udp_flow_update(&e->u.udp, p);
+    note_offloaded(a, e, p);
 }
 
+/* An ICMP error goes to the flow of the datagram / segment it quotes. */
 static void route_icmp(struct analysis *a, const struct packet *p)
 {
-    if (!p->quote.present || p->quote.proto != 17)
+    if (!p->quote.present)
         return;
-    struct flow_entry *e = lookup(a, FLOW_UDP, &p->quote.src, &p->quote.dst);
-    if (e)
-        udp_flow_note_icmp(&e->u.udp, p);
+    if (p->quote.proto == 17) {
+        struct flow_entry *e = lookup(a, FLOW_UDP, &p->quote.src, &p->quote.dst);
+        if (e)
+            udp_flow_note_icmp(&e->u.udp, p);
+    } else if (p->quote.proto == 6) {
+        struct flow_entry *e = lookup(a, FLOW_TCP, &p->quote.src, &p->quote.dst);
+        if (e)
+            tcp_flow_note_icmp(&e->u.tcp, p);
+    }
+}
+
+/* ---- capture duplicates ------------------------------------------------------ */
+
+#define DUP_PREFIX 128
+
+/* Four independent lanes over 32-byte blocks: a 1500-byte packet hashes in
+ * about a quarter of the time one serial multiply chain takes (every frame
+ * of a capture goes through here). */
+static uint64_t hash_bytes(uint64_t h, const uint8_t *p, size_t n)
+{
+    uint64_t lane[4] = {h, h ^ 0x9E3779B97F4A7C15ull, h ^ 0xC2B2AE3D27D4EB4Full,
+                        h ^ 0x165667B19E3779F9ull};
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        for (int k = 0; k < 4; k++) {
+            uint64_t w;
+            memcpy(&w, p + i + 8 * k, 8);
+            lane[k] = mix_word(lane[k], w);
+        }
+    }
+    h = mix_word(mix_word(lane[0], lane[1]), mix_word(lane[2], lane[3]));
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = mix_word(h, w);
+    }
+    uint64_t tail = 0;
+    memcpy(&tail, p + i, n - i);
+    return mix_word(h, tail ^ (uint64_t)n << 56);
+}
+
+/* Hashes the IP packet's captured bytes with the fields a forwarding hop or
+ * a second capture point may change zeroed: TTL / hop limit and the IPv4
+ * header checksum. */
+static uint64_t dir_hash(const struct ip_addr *src, uint16_t sport, const struct ip_addr *dst,
+                         uint16_t dport, uint8_t proto)
+{
+    struct endpoint s, d;
+    memset(&s, 0, sizeof s);
+    memset(&d, 0, sizeof d);
+    s.ip = *src;
+    s.port = sport;
+    d.ip = *dst;
+    d.port = dport;
+    return mix_endpoint(mix_endpoint(mix_word(proto, 0x2545F491u), &s), &d);
+}
+
+static void dup_key(const struct packet *p, struct dup_entry *k)
+{
+    const uint8_t *ip = p->ip_payload - p->ip_header_len;
+    size_t n = (size_t)p->ip_header_len + p->ip_payload_caplen;
+    uint8_t head[DUP_PREFIX];
+    size_t h = n < DUP_PREFIX ? n : DUP_PREFIX;
+    memcpy(head, ip, h);
+    if (p->ip_version == 4) {
+        head[8] = 0;                  /* TTL */
+        head[10] = head[11] = 0;      /* header checksum */
+    } else {
+        head[7] = 0;                  /* hop limit */
+    }
+    uint64_t seed = mix_word(0x5bd1e995u, (uint64_t)p->ip_version << 32 | (p->ip_header_len + p->ip_payload_len));
+    k->prefix_hash = hash_bytes(seed, head, h);
+    /* A verified L4 checksum in the prefix already stands for every byte
+     * after it; only without one must the rest be hashed (most frames of a
+     * capture taken off the wire skip the work). */
+    bool payload_vouched = p->l4_checksum == CSUM_GOOD && p->ip_payload_caplen == p->ip_payload_len;
+    k->full_hash = n > h && !payload_vouched ? hash_bytes(k->prefix_hash, ip + h, n - h)
+                                             : k->prefix_hash;
+    k->captured = (uint32_t)n;
+    k->length = p->ip_header_len + p->ip_payload_len;
+    k->dir = dir_hash(&p->src, p->sport, &p->dst, p->dport, p->proto);
+    k->answered = false;
+    k->frame = p->frame;
+    k->ts = p->ts_usec;
+}
+
+/* The frame number of the first copy if p is a capture duplicate, else 0
+ * (and p is remembered as a possible original).
+ *
+ * A stack sends the very same bytes twice within the window only when the
+ * peer asks for it (a RST answering each of a burst of segments: id 0 over
+ * IPv4, no id over IPv6; a fast retransmission after duplicate ACKs over
+ * IPv6): the peer's packet then lies between the two. So a packet of the
+ * reverse direction (not itself a duplicate) after a copy rules that copy out
+ * as the original of a later duplicate. */
+static uint32_t capture_duplicate(struct analysis *a, const struct packet *p)
+{
+    if (!p->ip_payload || p->ip_header_len < 20)
+        return 0;
+    struct dup_entry k;
+    dup_key(p, &k);
+    for (size_t i = 0; i < a->dup_used; i++) {
+        const struct dup_entry *e = &a->dup_ring[i];
+        int64_t dt = k.ts - e->ts;
+        if (dt < 0)
+            dt = -dt;
+        if (e->answered || e->length != k.length || e->prefix_hash != k.prefix_hash ||
+            dt > ANALYSIS_DUP_WINDOW_USEC)
+            continue;
+        /* Different snapshot cuts behind different link headers: the
+         * common prefix decides; otherwise every byte. */
+        if (e->captured == k.captured ? e->full_hash == k.full_hash
+                                      : e->captured >= DUP_PREFIX && k.captured >= DUP_PREFIX)
+            return e->frame;
+    }
+    uint64_t reverse = dir_hash(&p->dst, p->dport, &p->src, p->sport, p->proto);
+    for (size_t i = 0; i < a->dup_used; i++)
+        if (a->dup_ring[i].dir == reverse)
+            a->dup_ring[i].answered = true;
+    a->dup_ring[a->dup_next] = k;
+    a->dup_next = (a->dup_next + 1) % ANALYSIS_DUP_FRAMES;
+    if (a->dup_used < ANALYSIS_DUP_FRAMES)
+        a->dup_used++;
+    return 0;
+}
+
+static void note_duplicate(struct analysis *a, uint32_t frame, uint32_t original)
+{
+    a->sum.duplicates++;
+    if (!a->opt.retain_reports)
+        return;
+    if (a->ndup_notes == a->dup_notes_cap) {
+        size_t cap = a->dup_notes_cap ? a->dup_notes_cap * 2 : 16;
+        struct dup_note *n = realloc(a->dup_notes, cap * sizeof *n);
+        if (!n)
+            return; /* the comment is lost, not the analysis */
+        a->dup_notes = n;
+        a->dup_notes_cap = cap;
+    }
+    if (a->ndup_notes && a->dup_notes[a->ndup_notes - 1].frame >= frame)
+        a->dup_notes_unsorted = true;
+    a->dup_notes[a->ndup_notes++] = (struct dup_note){ frame, original };
+}
+
+static uint32_t duplicate_original(const struct analysis *a, uint32_t frame)
+{
+    if (a->dup_notes_unsorted) {
+        for (size_t i = 0; i < a->ndup_notes; i++)
+            if (a->dup_notes[i].frame == frame)
+                return a->dup_notes[i].original;
+        return 0;
+    }
+    size_t lo = 0, hi = a->ndup_notes;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a->dup_notes[mid].frame < frame)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < a->ndup_notes && a->dup_notes[lo].frame == frame ? a->dup_notes[lo].original : 0;
 }
 
 static void note_malformed(struct analysis *a, const struct packet *p)
@@ -475,6 +695,15 @@ enum dissect_error analysis_feed(struct analysis *a, uint32_t frame, int64_t ts_
     if (ts_usec >= a->next_scan) {
         scan(a, ts_usec);
         a->next_scan = ts_usec + SCAN_INTERVAL_USEC;
+    }
+    if (err == DISSECT_OK) {
+        p.duplicate_of = capture_duplicate(a, &p);
+        if (p.duplicate_of) {
+            note_duplicate(a, frame, p.duplicate_of);
+            if (a->opt.on_packet)
+                a->opt.on_packet(&p, a->opt.ctx);
+            return DISSECT_OK;
+        }
     }
     if (err == DISSECT_OK && p.is_fragment) {
         const uint8_t *whole;
@@ -564,6 +793,11 @@ size_t analysis_frame_comment(const struct analysis *a, uint32_t frame, char *bu
     size_t need = 0;
     if (size)
         buf[0] = '\0';
+    uint32_t original = duplicate_original(a, frame);
+    if (original) {
+        int n = snprintf(buf, size, "capture duplicate of frame %u: not judged", original);
+        return n < 0 ? 0 : (size_t)n;
+    }
     for (size_t i = 0; i < a->nreports; i++) {
         const struct flow_report *r = a->reports[i];
         for (size_t k = 0; k < r->nverdicts; k++) {
@@ -571,6 +805,10 @@ size_t analysis_frame_comment(const struct analysis *a, uint32_t frame, char *bu
             bool names_frame = false;
             for (unsigned j = 0; j < v->nframes; j++)
                 names_frame |= v->frames[j] == frame;
+            if (!names_frame && v->rule == RULE_CHECKSUM_OFFLOADED && v->kind == VERDICT_INFO &&
+                r->noffloaded)
+                names_frame = bsearch(&frame, r->offloaded_frames, r->noffloaded,
+                                      sizeof *r->offloaded_frames, cmp_u32) != NULL;
             if (!names_frame)
                 continue;
             char line[512];

@@ -71,6 +71,11 @@ struct flow_report {
     /* Verdicts, in rule order. */
     struct verdict *verdicts;
     size_t nverdicts;
+    /* Every frame of the flow whose TCP/UDP checksum was left to offload,
+     * ascending (retain_reports only; a verdict names at most
+     * VERDICT_MAX_FRAMES): each gets the checksum.offloaded comment. */
+    uint32_t *offloaded_frames;
+    size_t noffloaded;
     /* Payload each side sent, in sequence order from the first byte, up to
      * options.payload_cap bytes. payload_complete: it is all of it, gapless. */
     uint8_t *payload[2];
@@ -141,12 +146,16 @@ bool flow_report_payload(const struct flow_report *r, enum flow_side side,
 
 /* The packet comment for frame `frame` from retained reports: one line per
  * verdict that names the frame, "rule.id: text: verdict", joined by '\n'.
+ * checksum.offloaded's line goes to every frame of the flow with an
+ * offloaded checksum, not only the few the verdict names. A capture
+ * duplicate's comment is "capture duplicate of frame N: not judged".
  * Writes a NUL-terminated string (truncated to size) and returns the length
  * it needed (0: no comment for the frame). */
 size_t analysis_frame_comment(const struct analysis *a, uint32_t frame, char *buf, size_t size);
 
 struct analysis_summary {
     uint64_t frames;          /* fed */
+    uint64_t duplicates;      /* capture duplicates: not judged (see below) */
     uint64_t not_ip;          /* not IP (ARP...): ignored */
     uint64_t malformed;       /* failed to dissect: malformed */
     uint64_t truncated;       /* headers cut by the snapshot length: skipped */
@@ -159,5 +168,20 @@ struct analysis_summary {
 };
 
 void analysis_get_summary(const struct analysis *a, struct analysis_summary *out);
+
+/* Capture duplicates. A capture taken with `tcpdump -i any`, or on both ends
+ * of a veth pair or bridge, shows the same IP packet twice (or more), a few
+ * microseconds apart, possibly behind different link headers. A frame whose
+ * IP packet (from the IP header on, every captured byte, TTL / hop limit and
+ * the IPv4 header checksum excepted) equals one of the last
+ * ANALYSIS_DUP_FRAMES IP packets fed, captured at most ANALYSIS_DUP_WINDOW_USEC
+ * earlier (capture time), is a capture duplicate: counted in
+ * summary.duplicates, given the frame comment "capture duplicate of frame N:
+ * not judged" (N the first copy) and not fed to any flow or to reassembly.
+ * A genuine retransmission differs (a new IPv4 id, a later TCP timestamp) or
+ * comes later (Linux's RTO is at least 200 ms). Only frames that dissect
+ * without error are compared. */
+#define ANALYSIS_DUP_FRAMES 32
+#define ANALYSIS_DUP_WINDOW_USEC 2000
 
 #endif

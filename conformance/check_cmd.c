@@ -4,6 +4,7 @@
  * 1 a rule failed, 2 usage or input error (the message names the file and,
  * where it applies, the frame). */
 #include <errno.h>
+#include <stdbool.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,11 +38,12 @@ static void print_packet(const struct packet *p, void *ctx)
 
 static void usage(FILE *to)
 {
-    fputs("usage: wirecheck check [--quiet|--verbose] FILE...\n"
+    fputs("usage: wirecheck check [--quiet|--verbose] [--] FILE...\n"
           "Judges pcap/pcapng captures: per TCP connection and UDP flow, the handshake,\n"
           "data, teardown and checksum rules (see conformance/RULES.md).\n"
           "  --quiet    print only failures and the summary\n"
           "  --verbose  also print every packet and rules that do not apply\n"
+          "Options may come anywhere among the files; after -- every argument is a file.\n"
           "Exit status: 0 all checks passed, 1 a check failed, 2 usage or input error.\n",
           to);
 }
@@ -112,40 +114,53 @@ static int check_file(const char *path, enum report_level level, FILE *out, FILE
     return status;
 }
 
+/* Is argv[i] a file (not an option)? `*done` tracks "--". */
+static bool is_file_arg(const char *arg, bool *done)
+{
+    if (*done || arg[0] != '-' || arg[1] == '\0')
+        return true; /* a lone "-" is a file name too */
+    if (strcmp(arg, "--") == 0)
+        *done = true;
+    return false;
+}
+
 int check_command(int argc, char **argv, FILE *out, FILE *err)
 {
+    /* Options may come anywhere among the files (`check a.pcap --quiet
+     * b.pcap`) and apply to all of them; after "--" every argument is a
+     * file, even one named "--quiet". */
     enum report_level level = REPORT_NORMAL;
-    int first_file = argc;
+    int nfiles = 0;
+    bool done = false;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
-        if (strcmp(arg, "--") == 0) {
-            first_file = i + 1;
-            break;
-        }
-        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+        if (is_file_arg(arg, &done)) {
+            nfiles++;
+        } else if (strcmp(arg, "--") == 0) {
+            continue;
+        } else if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             usage(out);
             return 0;
-        }
-        if (strcmp(arg, "-q") == 0 || strcmp(arg, "--quiet") == 0) {
+        } else if (strcmp(arg, "-q") == 0 || strcmp(arg, "--quiet") == 0) {
             level = REPORT_QUIET;
         } else if (strcmp(arg, "-v") == 0 || strcmp(arg, "--verbose") == 0) {
             level = REPORT_VERBOSE;
-        } else if (arg[0] == '-' && arg[1] != '\0') {
+        } else {
             fprintf(err, "wirecheck check: unknown option '%s'\n", arg);
             usage(err);
             return 2;
-        } else {
-            first_file = i;
-            break;
         }
     }
-    if (first_file >= argc) {
+    if (nfiles == 0) {
         fprintf(err, "wirecheck check: no capture file given\n");
         usage(err);
         return 2;
     }
     int worst = 0;
-    for (int i = first_file; i < argc; i++) {
+    done = false;
+    for (int i = 1; i < argc; i++) {
+        if (!is_file_arg(argv[i], &done))
+            continue;
         int rc = check_file(argv[i], level, out, err);
         if (rc > worst)
             worst = rc;

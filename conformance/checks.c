@@ -17,13 +17,15 @@ static const struct rule_info rules[RULE_COUNT] = {
     [RULE_TCP_HANDSHAKE_ACK_ACKS_SERVER_ISN] = {"tcp.handshake.ack_acks_server_isn", RULE_SCOPE_TCP,
         "the client's third segment acknowledges the server's ISN + 1"},
     [RULE_TCP_HANDSHAKE_MSS] = {"tcp.handshake.mss", RULE_SCOPE_TCP,
-        "SYN and SYN/ACK both carry an MSS option"},
+        "the SYN carries an MSS option, and so does the SYN/ACK if there is one"},
     [RULE_TCP_HANDSHAKE_OPTIONS_NEGOTIATED] = {"tcp.handshake.options_negotiated", RULE_SCOPE_TCP,
         "window scale, SACK-permitted and timestamps appear in the SYN/ACK only if the SYN offered them"},
     [RULE_TCP_HANDSHAKE_NO_EARLY_DATA] = {"tcp.handshake.no_early_data", RULE_SCOPE_TCP,
         "no payload before the handshake completes (unless TCP Fast Open was offered)"},
     [RULE_TCP_REFUSED] = {"tcp.refused", RULE_SCOPE_TCP,
         "info: the SYN was answered by RST/ACK (connection refused)"},
+    [RULE_TCP_ICMP_ERROR] = {"tcp.icmp_error", RULE_SCOPE_TCP,
+        "info: an ICMP/ICMPv6 error quoting one of the connection's segments was seen (reported only then)"},
     [RULE_TCP_NO_RST] = {"tcp.no_rst", RULE_SCOPE_TCP,
         "no RST on an accepted connection"},
     [RULE_TCP_DATA_ALL_ACKED] = {"tcp.data.all_acked", RULE_SCOPE_TCP,
@@ -319,6 +321,60 @@ static void rule_refused(const struct tcp_flow *f, struct verdict *v)
     } else {
         verdict_init(v, RULE_TCP_REFUSED, VERDICT_NA, "not refused");
     }
+}
+
+/* "destination unreachable, port unreachable" for the usual errors. */
+static void icmp_error_text(bool v6, uint8_t type, uint8_t code, char *buf, size_t size)
+{
+    static const char *const unreach4[16] = {
+        "net unreachable", "host unreachable", "protocol unreachable", "port unreachable",
+        "fragmentation needed", "source route failed", NULL, NULL, NULL,
+        "net administratively prohibited", "host administratively prohibited", NULL, NULL,
+        "communication administratively prohibited", NULL, NULL,
+    };
+    static const char *const unreach6[8] = {
+        "no route", "administratively prohibited", "beyond scope of source address",
+        "address unreachable", "port unreachable", "source address failed policy",
+        "reject route", NULL,
+    };
+    const char *what = NULL, *detail = NULL;
+    if (!v6) {
+        switch (type) {
+        case 3: what = "destination unreachable"; detail = code < 16 ? unreach4[code] : NULL; break;
+        case 4: what = "source quench"; break;
+        case 5: what = "redirect"; break;
+        case 11: what = "time exceeded"; break;
+        case 12: what = "parameter problem"; break;
+        }
+    } else {
+        switch (type) {
+        case 1: what = "destination unreachable"; detail = code < 8 ? unreach6[code] : NULL; break;
+        case 2: what = "packet too big"; break;
+        case 3: what = "time exceeded"; break;
+        case 4: what = "parameter problem"; break;
+        }
+    }
+    snprintf(buf, size, "%s %s%s%s (type %u code %u)", v6 ? "ICMPv6" : "ICMP",
+             what ? what : "error", detail ? ", " : "", detail ? detail : "", type, code);
+}
+
+/* Only called when the connection drew an ICMP error (the rule is not
+ * reported otherwise: see RULES.md). */
+static void rule_icmp_error(const struct tcp_flow *f, struct verdict *v)
+{
+    char what[96];
+    icmp_error_text(f->icmp_v6, f->icmp_type, f->icmp_code, what, sizeof what);
+    int s = f->icmp_quoted_side;
+    const struct tcp_side *S = &f->side[s];
+    bool syn = S->syn_seen && f->icmp_quoted_seq == S->isn;
+    char more[48] = "";
+    if (f->icmp_errors.count > 1)
+        snprintf(more, sizeof more, "; %u ICMP error(s) in all", f->icmp_errors.count);
+    verdict_init(v, RULE_TCP_ICMP_ERROR, VERDICT_INFO, "%s answering the %s's %s%s", what,
+                 side_name[s], syn ? (s == 0 ? "SYN" : "SYN/ACK") : "segment", more);
+    if (syn)
+        verdict_add_frame(v, S->syn_frame);
+    add_frames(v, &f->icmp_errors);
 }
 
 static void rule_no_rst(const struct tcp_flow *f, struct verdict *v)
@@ -633,6 +689,10 @@ size_t checks_tcp_with(const struct tcp_flow *f, const struct checks_options *o,
         else
             tcp_rules[i](f, &v);
         n = put(out, cap, n, &v);
+        if (tcp_rules[i] == rule_refused && f->icmp_errors.count) {
+            rule_icmp_error(f, &v);
+            n = put(out, cap, n, &v);
+        }
     }
     const struct tcp_side *c = &f->side[0], *s = &f->side[1];
     rule_l4_checksum(RULE_TCP_CHECKSUM, "TCP", &c->bad_checksum, &s->bad_checksum,

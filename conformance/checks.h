@@ -33,6 +33,7 @@ enum rule_id {
     RULE_TCP_HANDSHAKE_OPTIONS_NEGOTIATED,
     RULE_TCP_HANDSHAKE_NO_EARLY_DATA,
     RULE_TCP_REFUSED,
+    RULE_TCP_ICMP_ERROR,      /* evaluated only when an ICMP error was seen */
     RULE_TCP_NO_RST,
     /* TCP data */
     RULE_TCP_DATA_ALL_ACKED,

@@ -184,8 +184,9 @@ static enum dissect_error malformed(struct packet *p, enum dissect_error e, size
 static uint32_t pseudo_header_sum(const struct packet *p, uint32_t l4_len)
 {
     size_t alen = p->src.family == 4 ? 4 : 16;
+    const struct ip_addr *dst = p->final_dst.family ? &p->final_dst : &p->dst;
     uint32_t sum = inet_sum(0, p->src.bytes, alen);
-    sum = inet_sum(sum, p->dst.bytes, alen);
+    sum = inet_sum(sum, dst->bytes, alen);
     sum += p->proto;
     sum += l4_len >> 16;
     sum += l4_len & 0xffff;
@@ -537,6 +538,31 @@ static bool is_ipv6_ext(uint8_t nh)
            nh == IPPROTO_DSTOPTS_ || nh == IPPROTO_AH_;
 }
 
+/* A Routing header (the `size` bytes after next header and length, in
+ * `body`) with segments left names the final destination, which is what the
+ * upper-layer pseudo-header uses (RFC 8200 8.1): the last address of a type
+ * 0 list (deprecated, RFC 5095, still seen in captures), the one address of
+ * type 2 (Mobile IPv6, RFC 6275), Segment List[0] of a type 4 Segment
+ * Routing Header (RFC 8754 4.3.1.1: the list is stored last segment first).
+ * Other types (3: RPL, compressed) are left alone. With no segments left,
+ * the header's destination already is the final one. */
+static void ipv6_routing_final_dst(struct packet *p, struct cursor *body, uint32_t size)
+{
+    uint8_t type, left;
+    if (!cursor_u8(body, &type) || !cursor_u8(body, &left) || left == 0 || size < 24)
+        return;
+    size_t at;
+    switch (type) {
+    case 0: at = 8 + ((size - 8) / 16 - 1) * 16; break;
+    case 2: at = 8; break;
+    case 4: at = 8; break;
+    default: return;
+    }
+    struct ip_addr a = { .family = 6 };
+    if (cursor_skip(body, at - 4) && cursor_copy(body, a.bytes, 16))
+        p->final_dst = a;
+}
+
 static enum dissect_error dissect_ipv6(struct packet *p, struct cursor *c, size_t at,
                                        size_t wire_left)
 {
@@ -585,7 +611,13 @@ static enum dissect_error dissect_ipv6(struct packet *p, struct cursor *c, size_
             /* A length past the payload is malformed, not a short capture. */
             if (ext_len + size > payload)
                 return malformed(p, DISSECT_BAD_IPV6_EXT, here);
-            cursor_skip(c, size - 2);
+            if (nh == IPPROTO_ROUTING_) {
+                struct cursor body;
+                if (cursor_sub(c, size - 2, &body))
+                    ipv6_routing_final_dst(p, &body, size);
+            } else {
+                cursor_skip(c, size - 2);
+            }
         }
         if (!cursor_ok(c))
             return short_read(p, DISSECT_SHORT_IP, here);

@@ -136,6 +136,10 @@ struct packet {
     /* Network layer: ip_version 0 if none. */
     uint8_t ip_version;
     struct ip_addr src, dst;
+    /* IPv6 with a Routing header that still has segments left (type 0, 2
+     * or 4): the final destination, which the TCP/UDP/ICMPv6 pseudo-header
+     * uses instead of dst (RFC 8200 8.1). family 0: none, use dst. */
+    struct ip_addr final_dst;
     uint8_t ttl;          /* TTL / hop limit */
     uint8_t proto;        /* final upper-layer protocol number */
     uint16_t ip_header_len;   /* IPv4 header / IPv6 header + ext headers */
@@ -173,6 +177,11 @@ struct packet {
     const uint8_t *payload;
     uint32_t payload_caplen;
     uint32_t payload_len;
+
+    /* Set by the analysis, not the dissector: this frame is a capture
+     * duplicate (the same IP packet seen again, `tcpdump -i any`) of that
+     * earlier frame, and is not judged. 0: not a duplicate. */
+    uint32_t duplicate_of;
 };
 
 /* Decodes one frame. `bytes` must stay valid while `out` is used (payload

@@ -301,6 +301,20 @@ void tcp_flow_update(struct tcp_flow *f, const struct packet *p)
     }
 }
 
+void tcp_flow_note_icmp(struct tcp_flow *f, const struct packet *p)
+{
+    f->last_frame = p->frame;
+    f->last_ts = p->ts_usec;
+    if (f->icmp_errors.count == 0) {
+        f->icmp_v6 = p->l4 == L4_ICMPV6;
+        f->icmp_type = p->icmp_type;
+        f->icmp_code = p->icmp_code;
+        f->icmp_quoted_side = endpoint_equal(&p->quote.src, &f->ep[0]) ? 0 : 1;
+        f->icmp_quoted_seq = p->quote.tcp_seq;
+    }
+    frame_list_add(&f->icmp_errors, p->frame);
+}
+
 /* ---- UDP ------------------------------------------------------------------ */
 
 void udp_flow_init(struct udp_flow *f, const struct packet *first, size_t payload_cap)

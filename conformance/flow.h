@@ -106,6 +106,14 @@ struct tcp_flow {
     bool refused;             /* client SYN answered by RST/ACK of ISN+1 */
     uint32_t refused_frame;
 
+    /* ICMP/ICMPv6 errors quoting one of this connection's segments
+     * (destination unreachable, admin prohibited, packet too big...). */
+    struct frame_list icmp_errors;
+    bool icmp_v6;             /* of the first one: ICMPv6 */
+    uint8_t icmp_type, icmp_code;
+    int icmp_quoted_side;     /* side whose segment it quotes */
+    uint32_t icmp_quoted_seq; /* that segment's sequence number (absolute) */
+
     int first_fin_side;       /* -1 none */
     int half_close_side;      /* side whose FIN was followed by data from the other, -1 none */
     uint32_t half_close_data_frame;
@@ -120,6 +128,8 @@ struct tcp_flow {
 void tcp_flow_init(struct tcp_flow *f, const struct packet *first, size_t payload_cap);
 /* Records one TCP packet of this flow (either direction). */
 void tcp_flow_update(struct tcp_flow *f, const struct packet *p);
+/* p is an ICMP/ICMPv6 error whose quote (a TCP segment) matches this flow. */
+void tcp_flow_note_icmp(struct tcp_flow *f, const struct packet *p);
 /* SIDE_CLIENT or SIDE_SERVER: which side sent p. */
 int tcp_flow_sender(const struct tcp_flow *f, const struct packet *p);
 void tcp_flow_free(struct tcp_flow *f);

@@ -137,6 +137,8 @@ void report_packet_line(const struct packet *p, char *buf, size_t size)
         append(buf, size, &len, " [bad ip checksum]");
     if (p->snap_truncated)
         append(buf, size, &len, " [truncated by snapshot length]");
+    if (p->duplicate_of)
+        append(buf, size, &len, " [capture duplicate of frame %u: not judged]", p->duplicate_of);
 }
 
 static const char *verdict_tag(enum verdict_kind k)
@@ -222,5 +224,7 @@ void report_summary(FILE *out, const char *name, const struct analysis_summary *
         fprintf(out, "; %" PRIu64 " frame(s) cut by the snapshot length", s->truncated);
     if (s->malformed)
         fprintf(out, "; %" PRIu64 " malformed frame(s)", s->malformed);
+    if (s->duplicates)
+        fprintf(out, "; %" PRIu64 " capture duplicate(s) not judged", s->duplicates);
     fputc('\n', out);
 }

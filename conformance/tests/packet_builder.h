@@ -303,6 +303,8 @@ struct pb_conv {
     struct pb_addr addr[2];   /* [0] client, [1] server */
     uint16_t port[2];
     uint32_t seq[2];
+    uint16_t ip_id[2];        /* next IPv4 id per side: +1 per packet, as a
+                                 connected Linux socket numbers them */
     enum pb_csum csum;
     void (*emit)(void *ctx, const uint8_t *frame, size_t len);
     void *ctx;
@@ -341,7 +343,8 @@ static inline void pb_conv_tcp_raw(struct pb_conv *c, int side, uint8_t flags, u
         .payload = payload, .payload_len = len, .csum = c->csum,
     };
     size_t n = pb_tcp_segment(seg, sizeof seg, &c->addr[side], &c->addr[1 - side], &t);
-    n = pb_ip_packet(ip, sizeof ip, &c->addr[side], &c->addr[1 - side], 6, seg, n, NULL);
+    struct pb_ip x = { .id = c->ip_id[side]++ };
+    n = pb_ip_packet(ip, sizeof ip, &c->addr[side], &c->addr[1 - side], 6, seg, n, &x);
     n = pb_link_frame(frame, sizeof frame, c->linktype, 0, ip, n);
     c->emit(c->ctx, frame, n);
 }
@@ -362,7 +365,8 @@ static inline void pb_conv_udp(struct pb_conv *c, int side, const void *payload,
     static uint8_t dg[PB_MAX_FRAME], ip[PB_MAX_FRAME], frame[PB_MAX_FRAME];
     size_t n = pb_udp_datagram(dg, sizeof dg, &c->addr[side], &c->addr[1 - side], c->port[side],
                                c->port[1 - side], payload, len, c->csum);
-    n = pb_ip_packet(ip, sizeof ip, &c->addr[side], &c->addr[1 - side], 17, dg, n, NULL);
+    struct pb_ip x = { .id = c->ip_id[side]++ };
+    n = pb_ip_packet(ip, sizeof ip, &c->addr[side], &c->addr[1 - side], 17, dg, n, &x);
     n = pb_link_frame(frame, sizeof frame, c->linktype, 0, ip, n);
     c->emit(c->ctx, frame, n);
 }
@@ -375,11 +379,13 @@ static inline void pb_conv_port_unreachable(struct pb_conv *c, const void *paylo
         frame[PB_MAX_FRAME];
     size_t n = pb_udp_datagram(dg, sizeof dg, &c->addr[0], &c->addr[1], c->port[0], c->port[1],
                                payload, len, c->csum);
-    n = pb_ip_packet(ip, sizeof ip, &c->addr[0], &c->addr[1], 17, dg, n, NULL);
+    struct pb_ip qx = { .id = (uint16_t)(c->ip_id[0] - 1) }; /* the client's last datagram */
+    n = pb_ip_packet(ip, sizeof ip, &c->addr[0], &c->addr[1], 17, dg, n, &qx);
     bool v6 = c->addr[0].family == 6;
     size_t q = n < 548 ? n : 548;
     n = pb_icmp_error(icmp, sizeof icmp, &c->addr[1], &c->addr[0], v6 ? 1 : 3, v6 ? 4 : 3, ip, q);
-    n = pb_ip_packet(out, sizeof out, &c->addr[1], &c->addr[0], v6 ? 58 : 1, icmp, n, NULL);
+    struct pb_ip x = { .id = c->ip_id[1]++ };
+    n = pb_ip_packet(out, sizeof out, &c->addr[1], &c->addr[0], v6 ? 58 : 1, icmp, n, &x);
     n = pb_link_frame(frame, sizeof frame, c->linktype, 0, out, n);
     c->emit(c->ctx, frame, n);
 }

@@ -17,6 +17,10 @@
 
 static char dir[64];
 
+/* Set: every frame is written twice, 3 us apart (`tcpdump -i any` on both
+ * ends of a veth pair). */
+static bool write_twice;
+
 struct dump {
     pcap_dumper_t *d;
     uint32_t frame;
@@ -32,6 +36,11 @@ static void dump_emit(void *ctx, const uint8_t *bytes, size_t len)
     h.ts.tv_usec = (suseconds_t)(w->frame * 100);
     h.caplen = h.len = (bpf_u_int32)len;
     pcap_dump((u_char *)w->d, &h, bytes);
+    if (write_twice) {
+        w->frame++;
+        h.ts.tv_usec += 3;
+        pcap_dump((u_char *)w->d, &h, bytes);
+    }
 }
 
 typedef void (*script_fn)(struct pb_conv *c);
@@ -248,6 +257,78 @@ static void test_input_errors(void **state)
     assert_contains(r->out, "1 TCP connection(s)");
 }
 
+/* Options anywhere among the files, "--" ends them, unknown ones exit 2. */
+static void test_options_anywhere(void **state)
+{
+    (void)state;
+    char clean[128], abortive[128];
+    snprintf(clean, sizeof clean, "%s", write_pcap("opt-clean.pcap", DLT_EN10MB, clean_close));
+    snprintf(abortive, sizeof abortive, "%s", write_pcap("opt-abortive.pcap", DLT_EN10MB, abortive_close));
+
+    /* --quiet after the first file applies to both. */
+    struct result *r = run_check(clean, "--quiet", abortive, NULL);
+    assert_int_equal(r->rc, 1);
+    assert_null(strstr(r->out, "pass "));
+    assert_null(strstr(r->out, "link type"));
+    assert_contains(r->out, "FAIL tcp.no_rst");
+    assert_contains(r->out, "opt-clean.pcap: 10 frames");
+    assert_contains(r->out, "opt-abortive.pcap: 6 frames");
+    assert_string_equal(r->err, "");
+
+    r = run_check(clean, "-v", NULL);
+    assert_int_equal(r->rc, 0);
+    assert_contains(r->out, "n/a  tcp.refused");
+
+    /* An unknown option anywhere: exit 2, named, nothing checked. */
+    r = run_check(clean, "--frobnicate", NULL);
+    assert_int_equal(r->rc, 2);
+    assert_contains(r->err, "unknown option '--frobnicate'");
+    assert_string_equal(r->out, "");
+
+    /* Options only: no file. */
+    r = run_check("--quiet", "--", NULL);
+    assert_int_equal(r->rc, 2);
+    assert_contains(r->err, "no capture file given");
+
+    /* After "--", "--quiet" and "-v" are file names. */
+    char cwd[512];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(dir), 0);
+    assert_int_equal(rename("opt-clean.pcap", "--quiet"), 0);
+    r = run_check("--", "--quiet", NULL);
+    int rc = r->rc;
+    static char out[sizeof r->out];
+    memcpy(out, r->out, sizeof out);
+    r = run_check("-q", "--", "-v", NULL);
+    int rc2 = r->rc;
+    static char err2[sizeof r->err];
+    memcpy(err2, r->err, sizeof err2);
+    unlink("--quiet");
+    assert_int_equal(chdir(cwd), 0);
+    assert_int_equal(rc, 0);
+    assert_contains(out, "--quiet: link type EN10MB");
+    assert_contains(out, "pass tcp.handshake.syn");
+    assert_int_equal(rc2, 2);
+    assert_contains(err2, "wirecheck check: -v: cannot read capture");
+}
+
+/* The same packets captured twice (tcpdump -i any): counted, not judged. */
+static void test_capture_duplicates_summary(void **state)
+{
+    (void)state;
+    write_twice = true;
+    const char *path = write_pcap("twice.pcap", DLT_LINUX_SLL, clean_close);
+    write_twice = false;
+    struct result *r = run_check("--verbose", path, NULL);
+    if (r->rc != 0)
+        fail_msg("rc %d\n%s%s", r->rc, r->out, r->err);
+    assert_contains(r->out, "pass tcp.data.no_retransmission");
+    assert_contains(r->out, "20 frames, 1 TCP connection(s)");
+    assert_contains(r->out, "; 10 capture duplicate(s) not judged");
+    assert_contains(r->out, "Flags [S], seq 1000, win 512, options [mss 1460,sackOK,TS val 1 ecr 0,wscale 7], "
+                            "length 0 [capture duplicate of frame 1: not judged]");
+}
+
 static void test_truncated_file(void **state)
 {
     (void)state;
@@ -356,6 +437,8 @@ int main(void)
         cmocka_unit_test(test_refused_is_not_a_failure),
         cmocka_unit_test(test_udp_flow_printed),
         cmocka_unit_test(test_input_errors),
+        cmocka_unit_test(test_options_anywhere),
+        cmocka_unit_test(test_capture_duplicates_summary),
         cmocka_unit_test(test_truncated_file),
         cmocka_unit_test(test_pcapng_abortive),
     };

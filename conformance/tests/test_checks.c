@@ -214,6 +214,33 @@ static void test_mss_missing(void **state)
     expect(f, "tcp.handshake.options_negotiated", VERDICT_FAIL);
     assert_non_null(strstr(flow_report_find(f, "tcp.handshake.options_negotiated")->text, "wscale"));
     done(r);
+
+    /* No SYN/ACK (refused): the SYN alone is judged, as RULES.md says (the
+     * golden connection-refused captures pin "pass tcp.handshake.mss [1]"). */
+    r = start4();
+    pb_conv_tcp(&r->c, 0, TCP_SYN, NULL, 0);
+    pb_conv_tcp_raw(&r->c, 1, TCP_RST | TCP_ACK, 0, r->c.seq[0], NULL, 0, NULL, 0);
+    f = finish(r, FLOW_TCP);
+    expect(f, "tcp.handshake.mss", VERDICT_PASS);
+    assert_string_equal(flow_report_find(f, "tcp.handshake.mss")->text, "MSS in SYN (1460)");
+    assert_int_equal(flow_report_find(f, "tcp.handshake.mss")->nframes, 1);
+    expect_frame(f, "tcp.handshake.mss", 1);
+    done(r);
+
+    r = start4();
+    pb_conv_tcp_raw(&r->c, 0, TCP_SYN, 1000, 0, no_mss, sizeof no_mss, NULL, 0);
+    pb_conv_tcp_raw(&r->c, 1, TCP_RST | TCP_ACK, 0, 1001, NULL, 0, NULL, 0);
+    f = finish(r, FLOW_TCP);
+    expect(f, "tcp.handshake.mss", VERDICT_FAIL);
+    assert_string_equal(flow_report_find(f, "tcp.handshake.mss")->text, "MSS option missing from the SYN");
+    done(r);
+
+    /* No SYN at all: n/a. */
+    r = start4();
+    pb_conv_tcp_raw(&r->c, 0, TCP_ACK, 1001, 5001, NULL, 0, "mid", 3);
+    f = finish(r, FLOW_TCP);
+    expect(f, "tcp.handshake.mss", VERDICT_NA);
+    done(r);
 }
 
 static void test_early_data_and_tfo(void **state)
@@ -543,6 +570,146 @@ static void test_malformed_frame_fails_capture_rule(void **state)
     done(r);
 }
 
+
+/* An ICMP error from `to_side`'s address to `from_side` quoting a TCP
+ * segment from_side sent with sequence number seq (and SYN if syn). */
+static void emit_icmp_for_tcp(struct run *r, int from_side, uint8_t type, uint8_t code,
+                              uint32_t seq, bool syn)
+{
+    uint8_t seg[128], ip[256], icmp[512], out[1024], frame[1200];
+    struct pb_conv *c = &r->c;
+    const struct pb_addr *src = &c->addr[from_side], *dst = &c->addr[1 - from_side];
+    struct pb_tcp t = { .sport = c->port[from_side], .dport = c->port[1 - from_side], .seq = seq,
+                        .flags = syn ? TCP_SYN : TCP_ACK, .opts = syn ? pb_syn_options : NULL,
+                        .opts_len = syn ? sizeof pb_syn_options : 0 };
+    size_t n = pb_tcp_segment(seg, sizeof seg, src, dst, &t);
+    n = pb_ip_packet(ip, sizeof ip, src, dst, 6, seg, n, NULL);
+    n = pb_icmp_error(icmp, sizeof icmp, dst, src, type, code, ip, n);
+    struct pb_ip x = { .id = c->ip_id[1 - from_side]++ };
+    n = pb_ip_packet(out, sizeof out, dst, src, src->family == 6 ? 58 : 1, icmp, n, &x);
+    n = pb_link_frame(frame, sizeof frame, c->linktype, 0, out, n);
+    emit(r, frame, n);
+}
+
+static void test_icmp_error_for_tcp(void **state)
+{
+    (void)state;
+    /* nftables "reject with icmp port-unreachable" answering the SYN. */
+    struct run *r = start4();
+    pb_conv_tcp(&r->c, 0, TCP_SYN, NULL, 0);
+    emit_icmp_for_tcp(r, 0, 3, 3, 1000, true);
+    const struct flow_report *f = finish(r, FLOW_TCP);
+    expect(f, "tcp.icmp_error", VERDICT_INFO);
+    expect_frame(f, "tcp.icmp_error", 1);
+    expect_frame(f, "tcp.icmp_error", 2);
+    assert_string_equal(flow_report_find(f, "tcp.icmp_error")->text,
+                        "ICMP destination unreachable, port unreachable (type 3 code 3) answering the client's SYN");
+    /* Reported right after tcp.refused, which stays n/a (no RST). */
+    for (size_t i = 0; i + 1 < f->nverdicts; i++)
+        if (strcmp(f->verdicts[i].id, "tcp.refused") == 0)
+            assert_string_equal(f->verdicts[i + 1].id, "tcp.icmp_error");
+    expect(f, "tcp.refused", VERDICT_NA);
+    assert_int_equal(f->last_frame, 2);
+    for (size_t i = 0; i < f->nverdicts; i++)
+        assert_int_not_equal(f->verdicts[i].kind, VERDICT_FAIL);
+    char comment[1024];
+    analysis_frame_comment(r->a, 2, comment, sizeof comment);
+    assert_non_null(strstr(comment, "tcp.icmp_error: ICMP destination unreachable"));
+    done(r);
+
+    /* ICMPv6 administratively prohibited, twice, for the SYN and its retry
+     * (the same bytes again within microseconds would be a capture duplicate);
+     * the UDP flow of the same ports is not credited. */
+    r = start(1, "fd00::1", "fd00::2");
+    pb_conv_udp(&r->c, 0, "u", 1);
+    pb_conv_tcp(&r->c, 0, TCP_SYN, NULL, 0);
+    emit_icmp_for_tcp(r, 0, 1, 1, 1000, true);
+    r->ts += 1000000; /* the SYN's retry, one second later */
+    pb_conv_tcp_raw(&r->c, 0, TCP_SYN, 1000, 0, pb_syn_options, sizeof pb_syn_options, NULL, 0);
+    emit_icmp_for_tcp(r, 0, 1, 1, 1000, true);
+    analysis_finish(r->a);
+    bool saw_tcp = false;
+    for (size_t i = 0; i < analysis_report_count(r->a); i++) {
+        f = analysis_report(r->a, i);
+        if (f->proto == FLOW_UDP) {
+            expect(f, "udp.port_unreachable", VERDICT_NA);
+            assert_null(flow_report_find(f, "tcp.icmp_error"));
+            continue;
+        }
+        saw_tcp = true;
+        expect(f, "tcp.icmp_error", VERDICT_INFO);
+        const struct verdict *v = flow_report_find(f, "tcp.icmp_error");
+        assert_non_null(strstr(v->text, "ICMPv6 destination unreachable, administratively prohibited (type 1 code 1)"));
+        assert_non_null(strstr(v->text, "2 ICMP error(s)"));
+        assert_int_equal(v->nframes, 3);
+    }
+    assert_true(saw_tcp);
+    done(r);
+
+    /* Packet too big for a server data segment. */
+    r = start4();
+    pb_conv_handshake(&r->c);
+    uint32_t seq = r->c.seq[1];
+    pb_conv_tcp(&r->c, 1, TCP_ACK | TCP_PSH, "data", 4);
+    emit_icmp_for_tcp(r, 1, 3, 4, seq, false);
+    f = finish(r, FLOW_TCP);
+    expect(f, "tcp.icmp_error", VERDICT_INFO);
+    assert_non_null(strstr(flow_report_find(f, "tcp.icmp_error")->text,
+                           "fragmentation needed (type 3 code 4) answering the server's segment"));
+    done(r);
+
+    /* No ICMP error: the rule is not reported at all. */
+    r = start4();
+    pb_conv_clean_session(&r->c, "a", "b");
+    f = finish(r, FLOW_TCP);
+    assert_null(flow_report_find(f, "tcp.icmp_error"));
+    done(r);
+}
+
+/* checksum.offloaded counts every offloaded checksum but names at most
+ * VERDICT_MAX_FRAMES frames; the frame comment reaches every one of them. */
+static void test_offloaded_comment_on_every_frame(void **state)
+{
+    (void)state;
+    struct run *r = start(113, "127.0.0.1", "127.0.0.1");
+    r->c.csum = PB_CSUM_PARTIAL;
+    pb_conv_clean_session(&r->c, "hello", "world");          /* frames 1-10 */
+    r->c.csum = PB_CSUM_GOOD;
+    pb_conv_tcp_raw(&r->c, 0, TCP_ACK, r->c.seq[0], r->c.seq[1], NULL, 0, NULL, 0); /* 11 */
+    const struct flow_report *f = finish(r, FLOW_TCP);
+    expect(f, "checksum.offloaded", VERDICT_INFO);
+    const struct verdict *v = flow_report_find(f, "checksum.offloaded");
+    assert_string_equal(v->text, "10 checksum(s) left to offload (normal on loopback/veth): not judged");
+    assert_int_equal(v->nframes, VERDICT_MAX_FRAMES);
+    assert_int_equal(f->noffloaded, 10);
+    char comment[2048], want[256];
+    snprintf(want, sizeof want, "checksum.offloaded: %s: info", v->text);
+    for (uint32_t frame = 1; frame <= 10; frame++) {
+        analysis_frame_comment(r->a, frame, comment, sizeof comment);
+        if (!strstr(comment, want))
+            fail_msg("frame %u lacks the offload comment: \"%s\"", frame, comment);
+        /* Once, even for the frames the verdict names itself. */
+        assert_ptr_equal(strstr(strstr(comment, want) + 1, want), NULL);
+    }
+    analysis_frame_comment(r->a, 11, comment, sizeof comment);
+    assert_null(strstr(comment, "checksum.offloaded"));
+    done(r);
+
+    /* Without retained reports nothing is kept per frame. */
+    struct analysis_options o;
+    analysis_options_default(&o);
+    struct analysis *a = analysis_create(&o);
+    uint8_t seg[64], ip[128];
+    struct pb_addr x = pb_addr("10.0.0.1"), y = pb_addr("10.0.0.2");
+    struct pb_tcp t = { .sport = 1, .dport = 2, .seq = 1, .flags = TCP_SYN, .csum = PB_CSUM_PARTIAL };
+    size_t n = pb_tcp_segment(seg, sizeof seg, &x, &y, &t);
+    n = pb_ip_packet(ip, sizeof ip, &x, &y, 6, seg, n, NULL);
+    analysis_feed(a, 1, 0, 101, (uint32_t)n, (uint32_t)n, ip);
+    analysis_finish(a);
+    assert_int_equal(analysis_report_count(a), 0);
+    analysis_destroy(a);
+}
+
 static void test_rule_table(void **state)
 {
     (void)state;
@@ -601,6 +768,8 @@ int main(void)
         cmocka_unit_test(test_udp_length_mismatch),
         cmocka_unit_test(test_reassembly_rules),
         cmocka_unit_test(test_malformed_frame_fails_capture_rule),
+        cmocka_unit_test(test_icmp_error_for_tcp),
+        cmocka_unit_test(test_offloaded_comment_on_every_frame),
         cmocka_unit_test(test_rule_table),
         cmocka_unit_test(test_rules_md_documents_every_rule),
     };

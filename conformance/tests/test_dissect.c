@@ -361,6 +361,102 @@ static void test_inet_checksum_rfc1071_example(void **state)
     assert_int_equal(inet_fold(inet_sum(0, odd, sizeof odd)), 0x0100);
 }
 
+/* IPv6 + a Routing header + TCP or UDP whose checksum covers the pseudo-header
+ * with `csum_dst`. `rh` is the routing header's type-specific part after its
+ * first 4 bytes (next header, length, type, segments left). */
+static size_t ipv6_with_routing(uint8_t *out, const char *dst_text, uint8_t type, uint8_t left,
+                                const uint8_t *rh, size_t rh_len, uint8_t proto,
+                                const char *csum_dst_text)
+{
+    struct pb_addr src = pb_addr("2001:db8::1"), dst = pb_addr(dst_text);
+    struct pb_addr csum_dst = pb_addr(csum_dst_text);
+    uint8_t l4[64];
+    size_t n;
+    if (proto == 6) {
+        struct pb_tcp t = { .sport = 40000, .dport = 3434, .seq = 1, .flags = TCP_SYN,
+                            .payload = "hi", .payload_len = 2 };
+        n = pb_tcp_segment(l4, sizeof l4, &src, &csum_dst, &t);
+    } else {
+        n = pb_udp_datagram(l4, sizeof l4, &src, &csum_dst, 40000, 3434, "hi", 2, PB_CSUM_GOOD);
+    }
+    size_t rlen = 4 + rh_len;
+    assert_int_equal(rlen % 8, 0);
+    pb_put32(out, 0x60000000u);
+    pb_put16(out + 4, (uint16_t)(rlen + n));
+    out[6] = 43; /* Routing */
+    out[7] = 64;
+    memcpy(out + 8, src.b, 16);
+    memcpy(out + 24, dst.b, 16);
+    uint8_t *r = out + 40;
+    r[0] = proto;
+    r[1] = (uint8_t)(rlen / 8 - 1);
+    r[2] = type;
+    r[3] = left;
+    memcpy(r + 4, rh, rh_len);
+    memcpy(r + rlen, l4, n);
+    return 40 + rlen + n;
+}
+
+static void test_ipv6_routing_header_checksum_uses_final_destination(void **state)
+{
+    (void)state;
+    uint8_t pkt[256], rh[64];
+    struct packet p;
+    struct pb_addr final = pb_addr("2001:db8::99"), hop = pb_addr("2001:db8::50");
+
+    /* Segment Routing Header (type 4): Segment List[0] is the final
+     * destination, the IPv6 destination the active segment. */
+    memset(rh, 0, sizeof rh);
+    rh[0] = 1; /* last entry */
+    memcpy(rh + 4, final.b, 16);
+    memcpy(rh + 20, hop.b, 16);
+    for (int proto = 6; proto <= 17; proto += 11) {
+        size_t n = ipv6_with_routing(pkt, "2001:db8::50", 4, 1, rh, 36, (uint8_t)proto,
+                                     "2001:db8::99");
+        assert_int_equal(dissect_frame(&p, 1, 0, 101, pkt, (uint32_t)n, (uint32_t)n), DISSECT_OK);
+        assert_int_equal(p.l4, proto == 6 ? L4_TCP : L4_UDP);
+        assert_int_equal(p.l4_checksum, CSUM_GOOD);
+        assert_int_equal(p.final_dst.family, 6);
+        assert_memory_equal(p.final_dst.bytes, final.b, 16);
+        assert_memory_equal(p.dst.bytes, hop.b, 16); /* the flow key keeps the header's */
+        /* Summed over the header's destination instead: wrong. */
+        n = ipv6_with_routing(pkt, "2001:db8::50", 4, 1, rh, 36, (uint8_t)proto, "2001:db8::50");
+        dissect_frame(&p, 1, 0, 101, pkt, (uint32_t)n, (uint32_t)n);
+        assert_int_equal(p.l4_checksum, CSUM_BAD);
+    }
+
+    /* Type 0: the last address of the list. */
+    memset(rh, 0, sizeof rh);
+    memcpy(rh + 4, hop.b, 16);
+    memcpy(rh + 20, final.b, 16);
+    size_t n = ipv6_with_routing(pkt, "2001:db8::7", 0, 2, rh, 36, 6, "2001:db8::99");
+    assert_int_equal(dissect_frame(&p, 1, 0, 101, pkt, (uint32_t)n, (uint32_t)n), DISSECT_OK);
+    assert_int_equal(p.l4_checksum, CSUM_GOOD);
+
+    /* Type 2 (Mobile IPv6): its one address, the home address. */
+    memset(rh, 0, sizeof rh);
+    memcpy(rh + 4, final.b, 16);
+    n = ipv6_with_routing(pkt, "2001:db8::7", 2, 1, rh, 20, 17, "2001:db8::99");
+    assert_int_equal(dissect_frame(&p, 1, 0, 101, pkt, (uint32_t)n, (uint32_t)n), DISSECT_OK);
+    assert_int_equal(p.l4_checksum, CSUM_GOOD);
+
+    /* No segments left: the IPv6 destination is the final one. */
+    memset(rh, 0, sizeof rh);
+    memcpy(rh + 4, final.b, 16);
+    memcpy(rh + 20, hop.b, 16);
+    n = ipv6_with_routing(pkt, "2001:db8::50", 4, 0, rh, 36, 6, "2001:db8::50");
+    assert_int_equal(dissect_frame(&p, 1, 0, 101, pkt, (uint32_t)n, (uint32_t)n), DISSECT_OK);
+    assert_int_equal(p.l4_checksum, CSUM_GOOD);
+    assert_int_equal(p.final_dst.family, 0);
+
+    /* A type-4 header too short to hold a segment: no final destination,
+     * no crash, the header's destination is used. */
+    memset(rh, 0, sizeof rh);
+    n = ipv6_with_routing(pkt, "2001:db8::50", 4, 1, rh, 4, 6, "2001:db8::50");
+    assert_int_equal(dissect_frame(&p, 1, 0, 101, pkt, (uint32_t)n, (uint32_t)n), DISSECT_OK);
+    assert_int_equal(p.l4_checksum, CSUM_GOOD);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -377,6 +473,7 @@ int main(void)
         cmocka_unit_test(test_truncate_at_every_offset),
         cmocka_unit_test(test_random_corruption_never_crashes),
         cmocka_unit_test(test_inet_checksum_rfc1071_example),
+        cmocka_unit_test(test_ipv6_routing_header_checksum_uses_final_destination),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -356,6 +356,231 @@ static void test_corrupted_traffic_never_crashes(void **state)
     analysis_destroy(m.a);
 }
 
+
+/* ---- capture duplicates ------------------------------------------------------ */
+
+/* Records the IP packets a conversation emits (linktype 101: raw IP). */
+struct ip_log {
+    size_t n;
+    size_t len[64];
+    uint8_t pkt[64][1600];
+};
+
+static void ip_log_emit(void *ctx, const uint8_t *bytes, size_t len)
+{
+    struct ip_log *l = ctx;
+    assert_true(l->n < 64 && len <= sizeof l->pkt[0]);
+    memcpy(l->pkt[l->n], bytes, len);
+    l->len[l->n++] = len;
+}
+
+struct dup_feed {
+    struct analysis *a;
+    uint32_t frame;
+};
+
+/* Feeds one IP packet behind `linktype`'s header at ts. */
+static void feed_ip(struct dup_feed *d, int linktype, int64_t ts, const uint8_t *ip, size_t len)
+{
+    static uint8_t frame[PB_MAX_FRAME];
+    size_t n = pb_link_frame(frame, sizeof frame, linktype, 0, ip, len);
+    assert_true(n > 0);
+    d->frame++;
+    assert_int_equal(analysis_feed(d->a, d->frame, ts, linktype, (uint32_t)n, (uint32_t)n, frame),
+                     DISSECT_OK);
+}
+
+static struct analysis *dup_analysis(void)
+{
+    struct analysis_options o;
+    analysis_options_default(&o);
+    o.retain_reports = true;
+    struct analysis *a = analysis_create(&o);
+    assert_non_null(a);
+    return a;
+}
+
+static const struct verdict *only_tcp_verdict(struct analysis *a, const char *rule)
+{
+    const struct verdict *found = NULL;
+    for (size_t i = 0; i < analysis_report_count(a); i++) {
+        const struct flow_report *r = analysis_report(a, i);
+        if (r->proto == FLOW_TCP) {
+            assert_null(found);
+            found = flow_report_find(r, rule);
+            assert_non_null(found);
+        }
+    }
+    assert_non_null(found);
+    return found;
+}
+
+/* IPv4: decrements the TTL and fixes the header checksum, as a router does. */
+static void forward_hop(uint8_t *ip)
+{
+    ip[8]--;
+    pb_put16(ip + 10, 0);
+    pb_put16(ip + 10, (uint16_t)~pb_fold(pb_sum(0, ip, (size_t)(ip[0] & 0x0f) * 4)));
+}
+
+static void test_capture_duplicates_are_not_retransmissions(void **state)
+{
+    (void)state;
+    for (int fam = 4; fam <= 6; fam += 2) {
+        struct ip_log log = { 0 };
+        struct pb_conv c;
+        pb_conv_init(&c, 101, fam == 4 ? "10.0.0.1" : "fd00::1", 40000,
+                     fam == 4 ? "10.0.0.2" : "fd00::2", 3434, ip_log_emit, &log);
+        pb_conv_clean_session(&c, "GET", "Tue Nov 25 16:30:00 2025\r\n");
+        /* `tcpdump -i any` on a router: each packet once as it comes in
+         * (Linux cooked v2), once as it leaves (Ethernet, TTL - 1), 7 us
+         * later. */
+        struct dup_feed d = { dup_analysis(), 0 };
+        for (size_t i = 0; i < log.n; i++) {
+            int64_t ts = 1000000 + (int64_t)i * 1000;
+            feed_ip(&d, 276, ts, log.pkt[i], log.len[i]);
+            if (fam == 4)
+                forward_hop(log.pkt[i]);
+            else
+                log.pkt[i][7]--;
+            feed_ip(&d, 1, ts + 7, log.pkt[i], log.len[i]);
+        }
+        analysis_finish(d.a);
+        struct analysis_summary s;
+        analysis_get_summary(d.a, &s);
+        assert_int_equal(s.frames, 2 * log.n);
+        assert_int_equal(s.duplicates, log.n);
+        assert_int_equal(s.tcp_flows, 1);
+        assert_int_equal(s.verdicts[VERDICT_FAIL], 0);
+        assert_int_equal(only_tcp_verdict(d.a, "tcp.data.no_retransmission")->kind, VERDICT_PASS);
+        assert_int_equal(only_tcp_verdict(d.a, "tcp.teardown.fin_acked")->kind, VERDICT_PASS);
+        char comment[256];
+        assert_int_equal(analysis_frame_comment(d.a, 4, comment, sizeof comment),
+                         strlen("capture duplicate of frame 3: not judged"));
+        assert_string_equal(comment, "capture duplicate of frame 3: not judged");
+        /* The first copy keeps its verdict comments. */
+        analysis_frame_comment(d.a, 3, comment, sizeof comment);
+        assert_non_null(strstr(comment, "tcp.handshake.synack_acks_isn"));
+        analysis_destroy(d.a);
+    }
+}
+
+static void test_genuine_resends_are_not_duplicates(void **state)
+{
+    (void)state;
+    struct ip_log log = { 0 };
+    struct pb_conv c;
+    pb_conv_init(&c, 101, "10.0.0.1", 40000, "10.0.0.2", 3434, ip_log_emit, &log);
+    pb_conv_handshake(&c);                                   /* 0-2 */
+    uint32_t seq = c.seq[0];
+    pb_conv_tcp_raw(&c, 0, TCP_ACK | TCP_PSH, seq, c.seq[1], NULL, 0, "abc", 3); /* 3 */
+    c.ip_id[0]--; /* 4: the same bytes again, IPv4 id included */
+    pb_conv_tcp_raw(&c, 0, TCP_ACK | TCP_PSH, seq, c.seq[1], NULL, 0, "abc", 3);
+    pb_conv_tcp_raw(&c, 0, TCP_ACK | TCP_PSH, seq, c.seq[1], NULL, 0, "abc", 3); /* 5: new id */
+    assert_int_equal(log.n, 6);
+    assert_memory_equal(log.pkt[3], log.pkt[4], log.len[3]);
+
+    /* Identical bytes after an RTO (200 ms): a retransmission. A new IPv4
+     * id 10 us later: a retransmission too. */
+    struct dup_feed d = { dup_analysis(), 0 };
+    for (size_t i = 0; i < 4; i++)
+        feed_ip(&d, 1, (int64_t)i * 100, log.pkt[i], log.len[i]);
+    feed_ip(&d, 1, 300 + 200000, log.pkt[4], log.len[4]);
+    feed_ip(&d, 1, 300 + 200010, log.pkt[5], log.len[5]);
+    analysis_finish(d.a);
+    struct analysis_summary s;
+    analysis_get_summary(d.a, &s);
+    assert_int_equal(s.duplicates, 0);
+    const struct verdict *v = only_tcp_verdict(d.a, "tcp.data.no_retransmission");
+    assert_int_equal(v->kind, VERDICT_FAIL);
+    assert_string_equal(v->text, "2 retransmitted segment(s)");
+    analysis_destroy(d.a);
+
+    /* Identical bytes 100 us apart, but more than ANALYSIS_DUP_FRAMES
+     * packets in between: outside the ring, judged. */
+    d = (struct dup_feed){ dup_analysis(), 0 };
+    for (size_t i = 0; i < 4; i++)
+        feed_ip(&d, 1, (int64_t)i * 10, log.pkt[i], log.len[i]);
+    for (int i = 0; i < ANALYSIS_DUP_FRAMES; i++) {
+        uint8_t dg[64], ip[128];
+        struct pb_addr x = pb_addr("10.9.0.1"), y = pb_addr("10.9.0.2");
+        size_t n = pb_udp_datagram(dg, sizeof dg, &x, &y, (uint16_t)(1000 + i), 53, "q", 1, PB_CSUM_GOOD);
+        n = pb_ip_packet(ip, sizeof ip, &x, &y, 17, dg, n, NULL);
+        feed_ip(&d, 1, 40 + i, ip, n);
+    }
+    feed_ip(&d, 1, 100, log.pkt[4], log.len[4]);
+    analysis_finish(d.a);
+    analysis_get_summary(d.a, &s);
+    assert_int_equal(s.duplicates, 0);
+    assert_int_equal(only_tcp_verdict(d.a, "tcp.data.no_retransmission")->kind, VERDICT_FAIL);
+    analysis_destroy(d.a);
+}
+
+/* Over IPv6 (no id) a stack does send identical bytes within microseconds:
+ * one RST per segment of a burst reaching a closed port. The peer's
+ * segments lie between them, so they are not capture duplicates. */
+static void test_rst_burst_answering_segments_is_kept(void **state)
+{
+    (void)state;
+    struct ip_log log = { 0 };
+    struct pb_conv c;
+    pb_conv_init(&c, 101, "fd00::1", 40000, "fd00::2", 3434, ip_log_emit, &log);
+    pb_conv_handshake(&c);                                              /* 0-2 */
+    pb_conv_tcp(&c, 0, TCP_ACK | TCP_PSH, "a", 1);                      /* 3 */
+    pb_conv_tcp_raw(&c, 1, TCP_RST, c.seq[1], 0, NULL, 0, NULL, 0);    /* 4 */
+    pb_conv_tcp(&c, 0, TCP_ACK | TCP_PSH, "b", 1);                      /* 5 */
+    pb_conv_tcp_raw(&c, 1, TCP_RST, c.seq[1], 0, NULL, 0, NULL, 0);    /* 6 */
+    assert_memory_equal(log.pkt[4], log.pkt[6], log.len[4]);
+    struct dup_feed d = { dup_analysis(), 0 };
+    for (size_t i = 0; i < log.n; i++)
+        feed_ip(&d, 113, (int64_t)i * 20, log.pkt[i], log.len[i]);
+    analysis_finish(d.a);
+    struct analysis_summary s;
+    analysis_get_summary(d.a, &s);
+    assert_int_equal(s.duplicates, 0);
+    const struct verdict *v = only_tcp_verdict(d.a, "tcp.teardown.abortive");
+    assert_int_equal(v->kind, VERDICT_FAIL); /* two RSTs from the server */
+    analysis_destroy(d.a);
+
+    /* The same RST captured twice with nothing in between is one RST. */
+    d = (struct dup_feed){ dup_analysis(), 0 };
+    for (size_t i = 0; i < 5; i++)
+        feed_ip(&d, 113, (int64_t)i * 20, log.pkt[i], log.len[i]);
+    feed_ip(&d, 113, 85, log.pkt[6], log.len[6]);
+    analysis_finish(d.a);
+    analysis_get_summary(d.a, &s);
+    assert_int_equal(s.duplicates, 1);
+    assert_int_equal(only_tcp_verdict(d.a, "tcp.teardown.abortive")->kind, VERDICT_PASS);
+    analysis_destroy(d.a);
+}
+
+/* Duplicated fragments are dropped before reassembly: the datagram is
+ * rebuilt once and no half-datagram is left to fail ip.reassembly. */
+static void test_duplicate_fragments(void **state)
+{
+    (void)state;
+    uint8_t dg[1100], f1[2048], f2[2048];
+    struct pb_addr a = pb_addr("10.0.0.1"), b = pb_addr("10.0.0.2");
+    uint8_t payload[1000];
+    memset(payload, 'x', sizeof payload);
+    size_t n = pb_udp_datagram(dg, sizeof dg, &a, &b, 40000, 3434, payload, sizeof payload, PB_CSUM_GOOD);
+    size_t n1 = fragment(f1, dg, 0, 512, true, 9), n2 = fragment(f2, dg, 512, n - 512, false, 9);
+    struct dup_feed d = { dup_analysis(), 0 };
+    feed_ip(&d, 276, 0, f1, n1);
+    feed_ip(&d, 1, 5, f1, n1);
+    feed_ip(&d, 276, 50, f2, n2);
+    feed_ip(&d, 1, 55, f2, n2);
+    analysis_finish(d.a);
+    struct analysis_summary s;
+    analysis_get_summary(d.a, &s);
+    assert_int_equal(s.duplicates, 2);
+    assert_int_equal(s.udp_flows, 1);
+    assert_int_equal(s.verdicts[VERDICT_FAIL], 0);
+    assert_int_equal(analysis_report_count(d.a), 1); /* no "capture" report */
+    assert_int_equal(analysis_report(d.a, 0)->datagrams[0], 1);
+    analysis_destroy(d.a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +593,10 @@ int main(void)
         cmocka_unit_test(test_memory_grows_with_open_flows_only),
         cmocka_unit_test(test_port_reuse_starts_a_new_flow),
         cmocka_unit_test(test_corrupted_traffic_never_crashes),
+        cmocka_unit_test(test_capture_duplicates_are_not_retransmissions),
+        cmocka_unit_test(test_genuine_resends_are_not_duplicates),
+        cmocka_unit_test(test_rst_burst_answering_segments_is_kept),
+        cmocka_unit_test(test_duplicate_fragments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
