@@ -26,8 +26,9 @@ static const char usage[] =
     "  --send DATA          send DATA after connecting\n"
     "  --shutdown-write     half-close (SHUT_WR) after sending\n"
     "  --expect E           time (default without --send), echo, any (default with --send)\n"
-    "  --close-after-reply  with --expect echo: close once the echo is back, before the\n"
-    "                       server closes (the client becomes the active closer)\n"
+    "  --close-after-reply  close once the whole reply is in (the echo, or a full time\n"
+    "                       message), before the server closes: the client becomes\n"
+    "                       the active closer\n"
     "  --timeout SEC        deadline for connect and the whole exchange (default 5)\n"
     "  --max BYTES          largest reply accepted (default 65536)\n";
 
@@ -72,8 +73,8 @@ int main(int argc, char **argv)
         cli_usage_error(prog, usage, "invalid --port '0': a client needs the server's port");
     if (!expect_given && send_data)
         expect = EXPECT_ANY;
-    if (close_after_reply && (expect != EXPECT_ECHO || !send_data))
-        cli_usage_error(prog, usage, "--close-after-reply needs --send and --expect echo");
+    if (close_after_reply && (expect == EXPECT_ANY || (expect == EXPECT_ECHO && !send_data)))
+        cli_usage_error(prog, usage, "--close-after-reply needs --expect time, or --send with --expect echo");
 
     cli_ignore_sigpipe();
     const struct sockio *io = &sockio_system;

@@ -65,18 +65,20 @@ bool tcp_client_session(const struct sockio *io, int fd, const struct tcp_client
         snprintf(res->why, sizeof res->why, "shutdown: %s", strerror(res->err));
         return false;
     }
-    bool read_echo_only = opts->close_after_reply && opts->expect == EXPECT_ECHO;
-    if (read_echo_only && opts->send_len > cap) {
+    /* Closing after the reply: read exactly the reply's known length (the
+     * echo of what was sent, or a full time message), never wait for EOF. */
+    bool exact = opts->close_after_reply && opts->expect != EXPECT_ANY;
+    size_t want = opts->expect == EXPECT_ECHO ? opts->send_len : TIMEMSG_LEN;
+    if (exact && want > cap) {
         res->status = SIO_OVERFLOW;
-        snprintf(res->why, sizeof res->why, "echo of %zu bytes exceeds the reply limit %zu",
-                 opts->send_len, cap);
+        snprintf(res->why, sizeof res->why, "%s of %zu bytes exceeds the reply limit %zu",
+                 opts->expect == EXPECT_ECHO ? "echo" : "time message", want, cap);
         return false;
     }
-    res->status = read_echo_only
-                      ? sockio_read_exact(io, fd, buf, opts->send_len, opts->deadline,
-                                          &res->reply_len, &res->err)
-                      : sockio_read_to_eof(io, fd, buf, cap, opts->deadline, &res->reply_len,
-                                           &res->err);
+    res->status = exact ? sockio_read_exact(io, fd, buf, want, opts->deadline, &res->reply_len,
+                                            &res->err)
+                        : sockio_read_to_eof(io, fd, buf, cap, opts->deadline, &res->reply_len,
+                                             &res->err);
     if (res->status != SIO_OK) {
         snprintf(res->why, sizeof res->why, "receive: %s after %zu bytes",
                  res->status == SIO_ERROR ? strerror(res->err) : sio_status_text(res->status),

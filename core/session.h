@@ -20,7 +20,8 @@ struct tcp_client_opts {
     const uint8_t *send;    /* bytes to send first (may be NULL) */
     size_t send_len;
     bool shutdown_write;    /* half-close after sending */
-    bool close_after_reply; /* with echo: stop after send_len bytes came back */
+    bool close_after_reply; /* stop once the reply is complete (echo: send_len
+                               bytes; time: TIMEMSG_LEN), not at EOF */
     enum reply_expect expect;
     int64_t deadline;       /* on io's clock, for the whole exchange */
 };

@@ -89,6 +89,24 @@ static void test_echo_client_closes_first(void **state)
     assert_non_null(strstr(f.server.out, "3 bytes sent, 3 received"));
 }
 
+/* The client closes as soon as the 42 bytes are in, before the server's FIN. */
+static void test_time_client_closes_after_reply(void **state)
+{
+    (void)state;
+    struct server_fixture f;
+    char *sargs[] = {"--port", "0", "--count", "1", NULL};
+    start_server(&f, "tcp-time-server", sargs);
+    struct proc c;
+    char *cargs[] = {"--port", f.port, "--close-after-reply", NULL};
+    assert_int_equal(proc_run(&c, "tcp-client", cargs, WAIT_MS), 0);
+    assert_non_null(strstr(c.out, "Received: Current time is "));
+    assert_int_equal(proc_wait(&f.server, WAIT_MS), 0);
+    assert_non_null(strstr(f.server.out, ": closed, 42 bytes sent, 0 received"));
+    struct proc bad;
+    char *any[] = {"--port", f.port, "--expect", "any", "--close-after-reply", NULL};
+    assert_int_equal(proc_run(&bad, "tcp-client", any, WAIT_MS), 2); /* no known length */
+}
+
 static void test_discard(void **state)
 {
     (void)state;
@@ -309,6 +327,7 @@ int main(void)
         cmocka_unit_test(test_echo_half_close_ipv4),
         cmocka_unit_test(test_echo_half_close_ipv6),
         cmocka_unit_test(test_echo_client_closes_first),
+        cmocka_unit_test(test_time_client_closes_after_reply),
         cmocka_unit_test(test_discard),
         cmocka_unit_test(test_idle_client_does_not_block_others),
         cmocka_unit_test(test_idle_connection_closed_at_deadline),
