@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,6 +51,8 @@ static inline bool proc_start(struct proc *p, const char *bin, char *const args[
     if (p->pid < 0)
         return false;
     if (p->pid == 0) {
+        /* A test killed on its timeout must not leave servers behind. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         dup2(o[1], 1);
         dup2(e[1], 2);
         execv(path, argv);
