@@ -91,28 +91,37 @@ static bool unshare_net(char *err, size_t errlen)
     return false;
 }
 
-bool netns_link_up(const char *ifname, char *err, size_t errlen)
+/* Reads ifname's flags (SIOCGIFFLAGS) into *flags and, when `raise` has
+ * bits, sets them too (SIOCSIFFLAGS); `what` names the purpose in errors. */
+static bool if_flags(const char *ifname, short raise, short *flags, const char *what, char *err,
+                     size_t errlen)
 {
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (s < 0) {
-        snprintf(err, errlen, "socket(AF_INET) to set %s up: %s", ifname, strerror(errno));
+        snprintf(err, errlen, "socket(AF_INET) to %s %s: %s", what, ifname, strerror(errno));
         return false;
     }
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
     snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
-    bool ok = false;
-    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+    bool ok = ioctl(s, SIOCGIFFLAGS, &ifr) == 0;
+    if (!ok) {
         snprintf(err, errlen, "ioctl SIOCGIFFLAGS %s: %s", ifname, strerror(errno));
-    } else {
-        ifr.ifr_flags |= IFF_UP;
-        if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-            snprintf(err, errlen, "ioctl SIOCSIFFLAGS %s up: %s", ifname, strerror(errno));
-        else
-            ok = true;
+    } else if (raise) {
+        ifr.ifr_flags |= raise;
+        ok = ioctl(s, SIOCSIFFLAGS, &ifr) == 0;
+        if (!ok)
+            snprintf(err, errlen, "ioctl SIOCSIFFLAGS %s %s: %s", ifname, what, strerror(errno));
     }
+    *flags = ifr.ifr_flags;
     close(s);
     return ok;
+}
+
+bool netns_link_up(const char *ifname, char *err, size_t errlen)
+{
+    short flags;
+    return if_flags(ifname, IFF_UP, &flags, "set up", err, errlen);
 }
 
 bool netns_enter_private(char *err, size_t errlen)
@@ -319,21 +328,11 @@ static int64_t now_ms(void)
 
 static bool link_running(const char *ifname, bool *running, char *err, size_t errlen)
 {
-    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s < 0) {
-        snprintf(err, errlen, "socket(AF_INET) to query %s: %s", ifname, strerror(errno));
+    short flags;
+    if (!if_flags(ifname, 0, &flags, "query", err, errlen))
         return false;
-    }
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
-    bool ok = ioctl(s, SIOCGIFFLAGS, &ifr) == 0;
-    if (!ok)
-        snprintf(err, errlen, "ioctl SIOCGIFFLAGS %s: %s", ifname, strerror(errno));
-    else
-        *running = (ifr.ifr_flags & IFF_RUNNING) != 0;
-    close(s);
-    return ok;
+    *running = (flags & IFF_RUNNING) != 0;
+    return true;
 }
 
 /* A veth end reports carrier asynchronously (linkwatch) after both ends are

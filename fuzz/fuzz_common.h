@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "sockio.h"
 
@@ -107,6 +108,19 @@ static inline int tap_pass_poll(void *ctx, struct pollfd *fds, nfds_t n, int tim
 {
     struct tap_head *t = ctx;
     return t->inner.ops->poll(t->inner.ctx, fds, n, timeout_ms);
+}
+
+/* Keeps the source address a recvfrom reported (none: zeroed), so a tap can
+ * check later sends against where the last datagram came from. */
+static inline void tap_note_source(struct sockaddr_storage *last, socklen_t *last_len,
+                                   const struct sockaddr *from, const socklen_t *fromlen)
+{
+    memset(last, 0, sizeof *last);
+    *last_len = 0;
+    if (from && fromlen) {
+        *last_len = *fromlen < sizeof *last ? *fromlen : (socklen_t)sizeof *last;
+        memcpy(last, from, *last_len);
+    }
 }
 
 static inline int64_t tap_pass_now_ms(void *ctx)

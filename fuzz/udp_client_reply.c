@@ -42,12 +42,7 @@ static ssize_t tap_recvfrom(void *ctx, int fd, void *buf, size_t len, int flags,
     struct tap *t = ctx;
     ssize_t n = t->inner.ops->recvfrom(t->inner.ctx, fd, buf, len, flags, from, fromlen);
     if (n >= 0) {
-        memset(&t->last_from, 0, sizeof t->last_from);
-        t->last_fromlen = 0;
-        if (from && fromlen) {
-            t->last_fromlen = *fromlen < sizeof t->last_from ? *fromlen : sizeof t->last_from;
-            memcpy(&t->last_from, from, t->last_fromlen);
-        }
+        tap_note_source(&t->last_from, &t->last_fromlen, from, fromlen);
     }
     return n;
 }

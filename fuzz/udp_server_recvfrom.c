@@ -46,12 +46,7 @@ static ssize_t tap_recvfrom(void *ctx, int fd, void *buf, size_t len, int flags,
     if (n >= 0) {
         t->last_len = (size_t)n < len ? (size_t)n : len;
         memcpy(t->last, buf, t->last_len);
-        memset(&t->last_from, 0, sizeof t->last_from);
-        t->last_fromlen = 0;
-        if (from && fromlen) {
-            t->last_fromlen = *fromlen < sizeof t->last_from ? *fromlen : sizeof t->last_from;
-            memcpy(&t->last_from, from, t->last_fromlen);
-        }
+        tap_note_source(&t->last_from, &t->last_fromlen, from, fromlen);
     }
     return n;
 }
