@@ -3,7 +3,9 @@
  * private network namespace, driven by the same load generator (many
  * connections in flight; each connects, reads to EOF, closes). Rounds
  * alternate between the two; the medians and their ratio are printed.
- * Then datagrams per second that udp-server logs with none lost. */
+ * Then datagrams per second that udp-server logs with none lost: the
+ * offered rate doubles from 25k/s until the first datagram is lost, then
+ * is bisected. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
@@ -78,7 +80,112 @@ static struct load_result drive_load(const struct sockaddr_in *to, double second
     return r;
 }
 
-static char ours_path[4096];
+static char ours_path[4096], udp_server_path[4096];
+
+/* --- udp-server: datagrams per second logged with none lost ------------- */
+
+struct udp_result {
+    double rate;     /* offered, datagrams/s */
+    long sent, logged;
+};
+
+/* Counts newline-ended log lines read from fd so far. */
+static long count_lines(int fd, long lines)
+{
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        for (ssize_t i = 0; i < n; i++)
+            lines += buf[i] == '\n';
+    return lines;
+}
+
+/* Offers `rate` datagrams/s of "Hello UDP!" for `seconds`, paced in 1 ms
+ * ticks (one sendmmsg per tick); between ticks the bench reads the server's
+ * log, so the pacing wait is also the wait on the log. Afterwards waits for
+ * the log to catch up (at most 1 s without a new line). */
+static struct udp_result offer_udp(int out_fd, const struct sockaddr_in *to, double rate,
+                                   double seconds)
+{
+    struct udp_result r = {.rate = rate};
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int sndbuf = 4 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf);
+    static char hello[] = "Hello UDP!";
+    enum { BATCH = 1024 };
+    static struct mmsghdr msgs[BATCH];
+    static struct iovec iov = {.iov_base = hello, .iov_len = sizeof hello - 1};
+    for (int i = 0; i < BATCH; i++)
+        msgs[i].msg_hdr = (struct msghdr){.msg_name = (void *)to, .msg_namelen = sizeof *to,
+                                          .msg_iov = &iov, .msg_iovlen = 1};
+    long total = (long)(rate * seconds);
+    double start = bench_now_s();
+    while (r.sent < total) {
+        double now = bench_now_s();
+        long due = (long)(rate * (now - start)) + 1;
+        if (due > total)
+            due = total;
+        while (r.sent < due) {
+            long want = due - r.sent > BATCH ? BATCH : due - r.sent;
+            int n = sendmmsg(fd, msgs, (unsigned)want, 0);
+            if (n <= 0)
+                break; /* ENOBUFS: count it as not sent, try next tick */
+            r.sent += n;
+        }
+        r.logged = count_lines(out_fd, r.logged);
+        double next_tick = now + 0.001;
+        struct pollfd f = {.fd = out_fd, .events = POLLIN};
+        int wait_ms = (int)((next_tick - bench_now_s()) * 1000.0);
+        poll(&f, 1, wait_ms > 0 ? wait_ms : 0);
+    }
+    close(fd);
+    while (r.logged < r.sent) {
+        struct pollfd f = {.fd = out_fd, .events = POLLIN};
+        if (poll(&f, 1, 1000) <= 0)
+            break;
+        r.logged = count_lines(out_fd, r.logged);
+    }
+    return r;
+}
+
+/* One offered rate; true if every datagram was sent and logged. */
+static bool udp_lossless(int out_fd, const struct sockaddr_in *to, double rate, double seconds)
+{
+    struct udp_result r = offer_udp(out_fd, to, rate, seconds);
+    long lost = r.sent - r.logged;
+    printf("udp-server at %.0f datagrams/s offered: %ld sent, %ld logged, %ld lost\n", rate,
+           r.sent, r.logged, lost);
+    fflush(stdout);
+    return lost == 0 && r.sent == (long)(rate * seconds);
+}
+
+/* Doubles the offered rate from 25k/s until udp-server first loses a
+ * datagram, then bisects between the last lossless rate and that one. */
+static void measure_udp(double seconds)
+{
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(3434)};
+    inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    char *argv[] = {udp_server_path, "--bind", "127.0.0.1", "--port", "3434", NULL};
+    struct bench_child c;
+    if (!bench_start(&c, argv, "Listening on", 5000))
+        exit(2);
+    fcntl(c.out_fd, F_SETFL, O_NONBLOCK);
+    double best = 0, lossy = 25000;
+    while (lossy <= 6400000 && udp_lossless(c.out_fd, &to, lossy, seconds)) {
+        best = lossy;
+        lossy *= 2;
+    }
+    for (int i = 0; i < 3 && best > 0; i++) {
+        double mid = (best + lossy) / 2;
+        if (udp_lossless(c.out_fd, &to, mid, seconds))
+            best = mid;
+        else
+            lossy = mid;
+    }
+    bench_stop(&c);
+    printf("udp-server: %.0f datagrams/s logged with none lost (the highest rate offered "
+           "without loss)\n", best);
+}
 
 static bool start_ours(struct bench_child *c)
 {
@@ -162,7 +269,9 @@ int main(int argc, char **argv)
     if (n <= 0)
         return 2;
     self[n] = '\0';
-    snprintf(ours_path, sizeof ours_path, "%.*s/tcp-time-server", (int)(strrchr(self, '/') - self), self);
+    int dir_len = (int)(strrchr(self, '/') - self);
+    snprintf(ours_path, sizeof ours_path, "%.*s/tcp-time-server", dir_len, self);
+    snprintf(udp_server_path, sizeof udp_server_path, "%.*s/udp-server", dir_len, self);
     if (!bench_private_netns())
         return 2;
 
@@ -184,6 +293,7 @@ int main(int argc, char **argv)
            m_ours, bench_median(ours_cpu, rounds), failed_ours);
     printf("inetd daytime:   median %.0f conn/s, %.1f us server CPU per connection (%ld failed)\n",
            m_theirs, bench_median(theirs_cpu, rounds), failed_theirs);
+    measure_udp(seconds / 2);
     printf("ratio: %.2f\n", m_ours / m_theirs);
     return 0;
 }

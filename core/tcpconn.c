@@ -47,12 +47,19 @@ const char *conn_end_text(enum conn_end e)
 void tcp_conn_open(struct tcp_conn *c, int fd, enum tcp_service service, enum close_mode mode,
                    int64_t now, int64_t timeout_ms, const void *reply, size_t reply_len)
 {
-    memset(c, 0, sizeof *c);
+    /* Every field but buf, one by one: zeroing (or copying a literal of)
+     * 16 KiB per connection cost a tenth of the server's time under load,
+     * and buf is never read beyond out_len. */
     c->fd = fd;
     c->service = service;
     c->close_mode = mode;
-    c->idle_ms = timeout_ms;
+    c->out_off = c->out_len = 0;
+    c->peer_eof = false;
     c->deadline = now + timeout_ms;
+    c->idle_ms = timeout_ms;
+    c->bytes_in = c->bytes_out = 0;
+    c->end = CONN_OPEN;
+    c->err = 0;
     switch (service) {
     case TCP_SERVICE_TIME:
         c->out_len = reply_len < sizeof c->buf ? reply_len : sizeof c->buf;

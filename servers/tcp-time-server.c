@@ -87,7 +87,24 @@ struct server {
     unsigned long accepted;
     int64_t accept_paused_until; /* EMFILE back-off */
     bool stopping;
+    /* Closed connections kept for reuse: a 16 KiB malloc/free per
+     * connection made glibc grow and trim the heap (brk) every time. */
+    struct tcp_conn *spare[64];
+    size_t nspare;
 };
+
+static struct tcp_conn *conn_alloc(struct server *s)
+{
+    return s->nspare ? s->spare[--s->nspare] : malloc(sizeof(struct tcp_conn));
+}
+
+static void conn_release(struct server *s, struct tcp_conn *c)
+{
+    if (s->nspare < sizeof s->spare / sizeof s->spare[0])
+        s->spare[s->nspare++] = c;
+    else
+        free(c);
+}
 
 static void close_conn(struct server *s, size_t i)
 {
@@ -101,7 +118,7 @@ static void close_conn(struct server *s, size_t i)
      * write for a whole burst of closes. */
     printf("Served %s: %s, %llu bytes sent, %llu received\n", peer, conn_end_text(c->end),
            (unsigned long long)c->bytes_out, (unsigned long long)c->bytes_in);
-    free(c);
+    conn_release(s, c);
     s->nconns--;
     s->conns[i] = s->conns[s->nconns];
     s->peers[i] = s->peers[s->nconns];
@@ -129,7 +146,7 @@ static void accept_new(struct server *s, int64_t now)
             }
             return; /* EAGAIN, ECONNABORTED, EINTR: nothing more now */
         }
-        struct tcp_conn *c = malloc(sizeof *c);
+        struct tcp_conn *c = conn_alloc(s);
         if (!c) {
             close(fd);
             s->accept_paused_until = now + 100;
@@ -234,6 +251,8 @@ int main(int argc, char **argv)
 
     int rc = serve(&s);
     close(s.listen_fd);
+    while (s.nspare)
+        free(s.spare[--s.nspare]);
     free(s.conns);
     free(s.peers);
     return rc;

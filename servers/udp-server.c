@@ -25,6 +25,13 @@ static const char usage[] =
     "  --service S      print (default) or echo (reply with the datagram)\n"
     "  --count N        handle N datagrams, then exit 0\n";
 
+/* The log is the product: a datagram that cannot be logged is lost, so a
+ * broken stdout ends the server loudly. */
+static _Noreturn void fail_stdout(void)
+{
+    cli_fail(prog, "write to stdout: %s", strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
     const char *bind_host = WIRECHECK_DEFAULT_HOST;
@@ -109,11 +116,14 @@ int main(int argc, char **argv)
             puts(ev.line);
             if (ev.echo_refused)
                 puts("Echo refused: source port below 1024 or 0");
-            /* The log is the product: a datagram that cannot be logged is
-             * lost, so a broken stdout ends the server loudly. */
-            if (fflush(stdout) != 0 || ferror(stdout))
-                cli_fail(prog, "write to stdout: %s", strerror(errno));
+            if (ferror(stdout))
+                fail_stdout();
         }
+        /* Flushed once the queue is empty (or the count reached), before
+         * the server sleeps: one write per burst instead of one per
+         * datagram, and never a line held back while the server waits. */
+        if (fflush(stdout) != 0)
+            fail_stdout();
     }
     free(buf);
     close(fd);
