@@ -550,6 +550,65 @@ static void test_random_schedules_end(void **state)
     }
 }
 
+/* The server reuses closed connections without zeroing them (16 KiB each):
+ * tcp_conn_open must set every field but buf, whatever was there before. */
+static void assert_same_state(const struct tcp_conn *a, const struct tcp_conn *b)
+{
+    assert_int_equal(a->fd, b->fd);
+    assert_int_equal(a->service, b->service);
+    assert_int_equal(a->close_mode, b->close_mode);
+    assert_int_equal(a->phase, b->phase);
+    assert_int_equal(a->out_off, b->out_off);
+    assert_int_equal(a->out_len, b->out_len);
+    assert_int_equal(a->peer_eof, b->peer_eof);
+    assert_int_equal(a->deadline, b->deadline);
+    assert_int_equal(a->idle_ms, b->idle_ms);
+    assert_int_equal(a->bytes_in, b->bytes_in);
+    assert_int_equal(a->bytes_out, b->bytes_out);
+    assert_int_equal(a->end, b->end);
+    assert_int_equal(a->err, b->err);
+    assert_memory_equal(a->buf, b->buf, a->out_len);
+}
+
+static void test_open_over_garbage_equals_fresh(void **state)
+{
+    (void)state;
+    static struct tcp_conn fresh, reused;
+    for (int svc = 0; svc < 3; svc++) {
+        memset(&fresh, 0, sizeof fresh);
+        memset(&reused, 0xA5, sizeof reused);
+        tcp_conn_open(&fresh, 9, (enum tcp_service)svc, CLOSE_MODE_UNREAD, 1000, 500, REPLY,
+                      REPLY_LEN);
+        tcp_conn_open(&reused, 9, (enum tcp_service)svc, CLOSE_MODE_UNREAD, 1000, 500, REPLY,
+                      REPLY_LEN);
+        assert_same_state(&reused, &fresh);
+    }
+}
+
+static void test_reopen_after_reset_serves_like_new(void **state)
+{
+    (void)state;
+    /* an echo connection that ended reset, with bytes counted and EOF seen */
+    sched_begin();
+    sched_str("some bytes");
+    sched_op(SCRIPT_RESET);
+    const struct sockio *io = sched_start(true);
+    open_conn(io, TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
+    assert_int_equal(tcp_conn_serve_one(io, &conn, STEPS), CONN_RESET);
+    assert_int_not_equal(conn.bytes_in, 0);
+    /* the same memory as a time connection: the whole reply, FIN, clean */
+    sched_begin();
+    sched_op(SCRIPT_EOF);
+    io = sched_start(true);
+    open_conn(io, TCP_SERVICE_TIME, CLOSE_MODE_FIN);
+    assert_int_equal(tcp_conn_serve_one(io, &conn, STEPS), CONN_CLEAN);
+    assert_sent(REPLY, REPLY_LEN);
+    assert_int_equal(conn.bytes_in, 0);
+    assert_int_equal(conn.bytes_out, REPLY_LEN);
+    assert_int_equal(conn.err, 0);
+    assert_int_equal(sh_s.shutdowns, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -576,6 +635,8 @@ int main(void)
         cmocka_unit_test(test_echo_rst_and_unread_modes),
         cmocka_unit_test(test_discard),
         cmocka_unit_test(test_random_schedules_end),
+        cmocka_unit_test(test_open_over_garbage_equals_fresh),
+        cmocka_unit_test(test_reopen_after_reset_serves_like_new),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
