@@ -305,6 +305,7 @@ static void fill_tcp_report(struct flow_report *r, struct tcp_flow *f,
     r->handshake_seen = f->side[0].syn_seen && f->side[1].syn_seen && f->handshake_ack_frame;
     r->teardown = tcp_teardown(f);
     r->first_fin_side = f->first_fin_side;
+    r->simultaneous_close = f->simultaneous_close;
     for (int s = 0; s < 2; s++) {
         r->packets[s] = f->side[s].packets;
         r->bytes[s] = tcp_flow_bytes(f, s);

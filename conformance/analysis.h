@@ -65,6 +65,7 @@ struct flow_report {
     bool handshake_seen;      /* SYN, SYN/ACK and ACK all seen */
     enum teardown_kind teardown;
     int first_fin_side;       /* -1 none, else enum flow_side */
+    bool simultaneous_close;  /* the FINs crossed: each sent before the other was seen */
     /* UDP */
     uint32_t datagrams[2];
     uint32_t icmp_unreachable; /* ICMP port unreachable matched to the flow */

@@ -157,7 +157,8 @@ static bool parse_fault(struct parser *p, const struct words *w)
     struct case_spec *c = p->out;
     if (w->n < 2)
         return parse_error(p, "usage: fault drop-first-syn | drop-first-data client|server | "
-                              "drop-first-fin client|server | drop-percent N | reset | nft \"RULE\"");
+                              "drop-first-fin client|server | drop-percent N | reset | "
+                              "slow-teardown | nft \"RULE\"");
     if (c->nfaults == CASE_MAX_FAULTS)
         return parse_error(p, "too many faults (at most %d)", CASE_MAX_FAULTS);
     struct case_fault *f = &c->faults[c->nfaults];
@@ -179,6 +180,8 @@ static bool parse_fault(struct parser *p, const struct words *w)
         c->loss_injected = true;
     } else if (strcmp(kind, "reset") == 0 && w->n == 2) {
         f->kind = FAULT_RESET;
+    } else if (strcmp(kind, "slow-teardown") == 0 && w->n == 2) {
+        f->kind = FAULT_SLOW_TEARDOWN; /* delays, drops nothing */
     } else if (strcmp(kind, "drop-percent") == 0 && w->n == 3) {
         if (!parse_uint(w->w[2], 100, &v))
             return parse_error(p, "bad percentage '%s' (0..100)", w->w[2]);
@@ -194,7 +197,8 @@ static bool parse_fault(struct parser *p, const struct words *w)
             return false;
     } else {
         return parse_error(p, "unknown fault '%s' (drop-first-syn, drop-first-data client|server, "
-                              "drop-first-fin client|server, drop-percent N, reset, nft \"RULE\")",
+                              "drop-first-fin client|server, drop-percent N, reset, slow-teardown, "
+                              "nft \"RULE\")",
                            kind);
     }
     c->nfaults++;
@@ -389,6 +393,14 @@ bool case_parse_text(const char *text, const char *origin, struct case_spec *out
                      f->kind == FAULT_DROP_FIRST_DATA ? "drop-first-data" : "drop-first-fin");
             return false;
         }
+        /* The slow class is lo's qdisc, and lo carries both directions only
+         * when both programs share the namespace. */
+        if (f->kind == FAULT_SLOW_TEARDOWN && out->topology != NETNS_LOOPBACK) {
+            snprintf(err, errlen, "%s: fault slow-teardown needs topology loopback (it shapes "
+                     "what leaves lo; on veth the client's segments leave another namespace)",
+                     origin);
+            return false;
+        }
     }
     return true;
 }
@@ -439,7 +451,10 @@ static size_t append(char *buf, size_t size, size_t used, const char *fmt, ...)
 
 /* Faults act on the server's input hook: a packet dropped there was already
  * captured (taps run before netfilter on receive, and on lo the capture sees
- * the packet as it is sent), so the capture shows the loss and the retry. */
+ * the packet as it is sent), so the capture shows the loss and the retry.
+ * slow-teardown acts on the way out instead (output hook, then lo's qdisc):
+ * lo's tap sees a packet when the qdisc lets it go, so the capture shows
+ * the segments when and in the order the receiver gets them. */
 void case_fault_ruleset(const struct case_spec *c, uint16_t port, char *buf, size_t size)
 {
     buf[0] = '\0';
@@ -494,9 +509,41 @@ void case_fault_ruleset(const struct case_spec *c, uint16_t port, char *buf, siz
         case FAULT_NFT:
             used = append(buf, size, used, "    %s\n", f->rule);
             break;
+        case FAULT_SLOW_TEARDOWN:
+            break; /* output chain, below */
         }
     }
-    append(buf, size, used, "  }\n}\n");
+    used = append(buf, size, used, "  }\n");
+    /* slow-teardown: on the way out (before lo's qdisc), segments with data
+     * (PSH) and, from a connection's first FIN on, all its segments get the
+     * slow class as priority. The class sends nothing before the bytes ahead
+     * of it have left at its rate, in order: a FIN that follows a data
+     * segment waits behind it, long enough for the peer to send its own FIN
+     * (the FINs cross), and what either side sends after a FIN keeps its
+     * place behind that FIN. Pure ACKs before any FIN are not delayed. */
+    if (case_needs_slow_class(c)) {
+        used = append(buf, size, used,
+                      "  set closing {\n    type inet_service\n    flags dynamic\n    timeout 1m\n  }\n"
+                      "  chain output {\n    type filter hook output priority filter; policy accept;\n"
+                      "    tcp sport %u tcp flags & fin == fin add @closing { tcp dport }\n"
+                      "    tcp dport %u tcp flags & fin == fin add @closing { tcp sport }\n"
+                      "    tcp sport %u tcp dport @closing meta priority set 1:%u\n"
+                      "    tcp dport %u tcp sport @closing meta priority set 1:%u\n"
+                      "    tcp sport %u tcp flags & (syn | rst | psh) == psh meta priority set 1:%u\n"
+                      "    tcp dport %u tcp flags & (syn | rst | psh) == psh meta priority set 1:%u\n"
+                      "  }\n",
+                      port, port, port, CASE_SLOW_CLASS_MINOR, port, CASE_SLOW_CLASS_MINOR,
+                      port, CASE_SLOW_CLASS_MINOR, port, CASE_SLOW_CLASS_MINOR);
+    }
+    append(buf, size, used, "}\n");
+}
+
+bool case_needs_slow_class(const struct case_spec *c)
+{
+    for (size_t i = 0; i < c->nfaults; i++)
+        if (c->faults[i].kind == FAULT_SLOW_TEARDOWN)
+            return true;
+    return false;
 }
 
 const char *case_expect_kind_name(enum case_expect_kind k)

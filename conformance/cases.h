@@ -38,7 +38,15 @@ enum case_fault_kind {
     FAULT_NFT,            /* a user's rule, put in the input chain */
     FAULT_DROP_FIRST_DATA, /* the first data segment (PSH) from one side is dropped */
     FAULT_DROP_FIRST_FIN, /* the first FIN from one side is dropped */
+    FAULT_SLOW_TEARDOWN,  /* data and teardown segments leave lo through a slow FIFO */
 };
+
+/* slow-teardown: the HTB class (1:CASE_SLOW_CLASS_MINOR on lo) that nft
+ * steers the segments into, and its rate. At 2500 bytes/s a segment waits
+ * 26-51 ms behind the one before it (66-byte FIN/ACK over IPv4 to the
+ * 128-byte time message over IPv6, link header included). */
+#define CASE_SLOW_CLASS_MINOR 2
+#define CASE_SLOW_BYTES_PER_S 2500
 
 /* Whose segment a drop-first-data/-fin fault drops. */
 enum case_fault_side { FAULT_FROM_CLIENT, FAULT_FROM_SERVER };
@@ -95,6 +103,10 @@ bool case_parse_file(const char *path, struct case_spec *out, char *err, size_t 
 
 /* The nft ruleset the case's faults need (port filled in), or "" if none. */
 void case_fault_ruleset(const struct case_spec *c, uint16_t port, char *buf, size_t size);
+
+/* The case has a slow-teardown fault: the runner must add the slow class
+ * (netns_add_slow_class) its nft rules steer into. */
+bool case_needs_slow_class(const struct case_spec *c);
 
 const char *case_expect_kind_name(enum case_expect_kind k);
 

@@ -33,7 +33,7 @@ static const struct rule_info rules[RULE_COUNT] = {
     [RULE_TCP_DATA_NO_RETRANSMISSION] = {"tcp.data.no_retransmission", RULE_SCOPE_TCP,
         "no segment (SYN, data, FIN) is sent twice"},
     [RULE_TCP_TEARDOWN_FIRST_FIN] = {"tcp.teardown.first_fin", RULE_SCOPE_TCP,
-        "info: which side sent the first FIN"},
+        "info: which side sent the first FIN, and whether the FINs crossed (simultaneous close)"},
     [RULE_TCP_TEARDOWN_FIN_ACKED] = {"tcp.teardown.fin_acked", RULE_SCOPE_TCP,
         "each FIN consumes one sequence number and is acknowledged (ack = FIN seq + 1)"},
     [RULE_TCP_TEARDOWN_NO_DATA_AFTER_FIN] = {"tcp.teardown.no_data_after_fin", RULE_SCOPE_TCP,
@@ -45,7 +45,7 @@ static const struct rule_info rules[RULE_COUNT] = {
     [RULE_TCP_TEARDOWN_RST_UNREAD_DATA] = {"tcp.teardown.rst_unread_data", RULE_SCOPE_TCP,
         "info: a side reset after the peer's last data and without a FIN (closed with unread data, RFC 2525 2.17)"},
     [RULE_TCP_TEARDOWN_TIME_WAIT_SIDE] = {"tcp.teardown.time_wait_side", RULE_SCOPE_TCP,
-        "info: the side that ends in TIME_WAIT (the active closer)"},
+        "info: the side that ends in TIME_WAIT (the active closer; both on a simultaneous close)"},
     [RULE_TCP_CHECKSUM] = {"tcp.checksum", RULE_SCOPE_TCP,
         "TCP checksums are valid where they can be verified"},
     [RULE_UDP_DATAGRAM_LENGTH] = {"udp.datagram.length", RULE_SCOPE_UDP,
@@ -475,6 +475,8 @@ static void rule_first_fin(const struct tcp_flow *f, struct verdict *v)
     verdict_init(v, RULE_TCP_TEARDOWN_FIRST_FIN, VERDICT_INFO, "%s sent the first FIN%s",
                  side_name[s], f->simultaneous_close ? " (simultaneous close)" : "");
     verdict_add_frame(v, f->side[s].fin_frame);
+    if (f->simultaneous_close)
+        verdict_add_frame(v, f->side[1 - s].fin_frame); /* the FIN that crossed it */
 }
 
 static void rule_fin_acked(const struct tcp_flow *f, struct verdict *v)
@@ -593,7 +595,24 @@ static void rule_time_wait(const struct tcp_flow *f, struct verdict *v)
         return;
     }
     if (f->simultaneous_close) {
+        /* Both sent a FIN before they had the other's, so neither passes
+         * through CLOSE-WAIT: each enters TIME-WAIT once it has the peer's FIN
+         * and its own FIN is acknowledged (RFC 9293 3.10.7.4, FIN-WAIT-1:
+         * CLOSING, then TIME-WAIT on the ACK). A FIN never acknowledged
+         * leaves its sender short of TIME-WAIT, and the peer short of that
+         * FIN: neither side is seen getting there. */
+        for (int s = 0; s < 2; s++) {
+            if (!f->side[1 - s].fin_ack_frame) {
+                verdict_init(v, r, VERDICT_NA, "simultaneous close, but the %s's FIN was never "
+                             "acknowledged: neither side is seen reaching TIME_WAIT", side_name[s]);
+                verdict_add_frame(v, f->side[s].fin_frame);
+                return;
+            }
+        }
         verdict_init(v, r, VERDICT_INFO, "simultaneous close: both sides end in TIME_WAIT");
+        /* Where each side's own FIN is acknowledged: its way into TIME_WAIT. */
+        verdict_add_frame(v, f->side[1].fin_ack_frame);
+        verdict_add_frame(v, f->side[0].fin_ack_frame);
         return;
     }
     int s = f->first_fin_side;

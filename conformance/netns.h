@@ -21,6 +21,7 @@
 #define WIRECHECK_NETNS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 
 #define NETNS_SERVER_IF "wc-server"
@@ -63,6 +64,14 @@ void netns_release(struct netns_env *env);
 
 /* Loads an nftables ruleset (nft -f syntax) into the current namespace. */
 bool netns_load_nft(const char *ruleset, char *err, size_t errlen);
+
+/* Makes HTB (handle 1:) the root qdisc of `ifname` in the current namespace,
+ * with one class 1:MINOR shaped to bytes_per_s and no burst: a packet steered
+ * there (skb->priority 1:MINOR, nft `meta priority set 1:MINOR`) leaves
+ * only once the bytes queued before it have left at that rate, in order.
+ * Everything else leaves at once (HTB's direct queue). */
+bool netns_add_slow_class(const char *ifname, uint16_t minor, uint32_t bytes_per_s,
+                          char *err, size_t errlen);
 
 /* Sets interface `ifname` in the current namespace up (SIOCSIFFLAGS). */
 bool netns_link_up(const char *ifname, char *err, size_t errlen);

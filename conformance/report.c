@@ -191,11 +191,12 @@ void report_flow(FILE *out, const struct flow_report *r, enum report_level level
     }
     if (level != REPORT_QUIET && r->proto == FLOW_TCP) {
         fprintf(out, "  handshake: %s; data: client %" PRIu64 " bytes, server %" PRIu64
-                     " bytes; teardown: %s%s\n",
+                     " bytes; teardown: %s%s%s\n",
                 r->handshake_seen ? "complete" : "not seen",
                 r->bytes[0], r->bytes[1], teardown_kind_name(r->teardown),
                 r->first_fin_side < 0 ? "" : r->first_fin_side == SIDE_CLIENT ? ", client FIN first"
-                                                                               : ", server FIN first");
+                                                                               : ", server FIN first",
+                r->simultaneous_close ? ", FINs crossed (simultaneous close)" : "");
     } else if (level != REPORT_QUIET && r->proto == FLOW_UDP) {
         fprintf(out, "  datagrams: client %u (%" PRIu64 " bytes), server %u (%" PRIu64
                      " bytes); ICMP port unreachable: %u\n",

@@ -536,6 +536,12 @@ static bool prepare_network(struct live *L)
         add_detail(L->r, "%s", err);
         return false;
     }
+    if (case_needs_slow_class(L->c) &&
+        !netns_add_slow_class(L->env.capture_if, CASE_SLOW_CLASS_MINOR, CASE_SLOW_BYTES_PER_S,
+                              err, sizeof err)) {
+        add_detail(L->r, "%s", err);
+        return false;
+    }
     char filter[512];
     bool permission;
     capture_filter_for_port((uint16_t)L->port, filter, sizeof filter);

@@ -143,6 +143,48 @@ static void test_fault_ruleset(void **state)
     assert_non_null(strstr(rules, "reject with tcp reset"));
 }
 
+static void test_slow_teardown_fault(void **state)
+{
+    (void)state;
+    char rules[4096];
+    assert_true(case_parse_text("client x\n", "x.case", &spec, err, sizeof err));
+    assert_false(case_needs_slow_class(&spec));
+    assert_true(case_parse_text("client x\nfault slow-teardown\n", "x.case", &spec, err, sizeof err));
+    assert_int_equal(spec.nfaults, 1);
+    assert_int_equal(spec.faults[0].kind, FAULT_SLOW_TEARDOWN);
+    assert_true(case_needs_slow_class(&spec));
+    assert_false(spec.loss_injected); /* it delays, it drops nothing */
+    case_fault_ruleset(&spec, 4242, rules, sizeof rules);
+    /* On the way out, with the port filled in: the connection's first FIN
+     * (either side) puts its client port in the set ... */
+    assert_non_null(strstr(rules, "chain output {\n    type filter hook output priority filter;"));
+    assert_non_null(strstr(rules, "set closing {"));
+    assert_non_null(strstr(rules, "tcp sport 4242 tcp flags & fin == fin add @closing { tcp dport }"));
+    assert_non_null(strstr(rules, "tcp dport 4242 tcp flags & fin == fin add @closing { tcp sport }"));
+    /* ... and from then on all its segments, and before that the ones with
+     * data, go into the slow class; nothing is dropped. */
+    assert_non_null(strstr(rules, "tcp sport 4242 tcp dport @closing meta priority set 1:2\n"));
+    assert_non_null(strstr(rules, "tcp dport 4242 tcp sport @closing meta priority set 1:2\n"));
+    assert_non_null(strstr(rules, "tcp sport 4242 tcp flags & (syn | rst | psh) == psh "
+                                  "meta priority set 1:2\n"));
+    assert_non_null(strstr(rules, "tcp dport 4242 tcp flags & (syn | rst | psh) == psh "
+                                  "meta priority set 1:2\n"));
+    assert_null(strstr(rules, "drop"));
+    assert_int_equal(CASE_SLOW_CLASS_MINOR, 2);
+    /* The table closes after the output chain. */
+    size_t len = strlen(rules);
+    assert_true(len > 6);
+    assert_string_equal(rules + len - 6, "  }\n}\n");
+    /* Without the fault there is no output chain. */
+    assert_true(case_parse_text("client x\nfault drop-first-syn\n", "x.case", &spec, err, sizeof err));
+    case_fault_ruleset(&spec, 3434, rules, sizeof rules);
+    assert_null(strstr(rules, "chain output"));
+    assert_null(strstr(rules, "meta priority"));
+    /* It takes no argument, and it shapes lo: loopback only. */
+    expect_error("client x\nfault slow-teardown 10\n", "bad.case:2:", "unknown fault");
+    expect_error("topology veth\nclient x\nfault slow-teardown\n", "bad.case", "needs topology loopback");
+}
+
 static void test_substitution(void **state)
 {
     (void)state;
@@ -162,6 +204,7 @@ int main(void)
         cmocka_unit_test(test_builtin_matrix_parses),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_fault_ruleset),
+        cmocka_unit_test(test_slow_teardown_fault),
         cmocka_unit_test(test_substitution),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,7 +11,10 @@
 #include <cmocka.h>
 
 #include "analysis.h"
+#include "capfile.h"
 #include "packet_builder.h"
+
+#define DATA_DIR WIRECHECK_SOURCE_DIR "/conformance/tests/data"
 
 struct run {
     struct analysis *a;
@@ -431,6 +434,94 @@ static void test_half_close_and_simultaneous_close(void **state)
     done(r);
 }
 
+/* Judges a capture file from tests/data (retain_reports on). */
+static struct run *start_file(const char *name)
+{
+    struct run *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    struct analysis_options o;
+    analysis_options_default(&o);
+    o.retain_reports = true;
+    r->a = analysis_create(&o);
+    assert_non_null(r->a);
+    char path[1024], perr[PCAP_ERRBUF_SIZE];
+    snprintf(path, sizeof path, "%s/%s", DATA_DIR, name);
+    pcap_t *pc = pcap_open_offline(path, perr);
+    if (!pc)
+        fail_msg("%s: %s", path, perr);
+    uint32_t frames = 0;
+    assert_int_equal(capfile_feed(pc, r->a, 0, &frames), PCAP_ERROR_BREAK);
+    pcap_close(pc);
+    r->frame = frames;
+    return r;
+}
+
+static void expect_text(const struct flow_report *f, const char *rule, const char *words)
+{
+    const struct verdict *v = flow_report_find(f, rule);
+    assert_non_null(v);
+    if (!strstr(v->text, words))
+        fail_msg("%s: '%s' lacks '%s'", rule, v->text, words);
+}
+
+/* Live captures (conformance/cases/simultaneous-close.case, lo, Linux 6.18):
+ * the server's FIN (frame 6, ack 1: the client's FIN not seen) and the
+ * client's FIN (frame 7, ack 43: the server's FIN not seen) crossed, then
+ * each side acked the other's FIN + 1 (frames 8, 9): both went FIN-WAIT-1 ->
+ * CLOSING -> TIME-WAIT. */
+static void test_simultaneous_close_live_captures(void **state)
+{
+    (void)state;
+    const char *files[] = { "simultaneous-close-ipv4.pcap", "simultaneous-close-ipv6.pcap" };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        struct run *r = start_file(files[i]);
+        assert_int_equal(r->frame, 9);
+        const struct flow_report *f = finish(r, FLOW_TCP);
+        for (size_t k = 0; k < f->nverdicts; k++)
+            if (f->verdicts[k].kind == VERDICT_FAIL)
+                fail_msg("%s: %s failed: %s", files[i], f->verdicts[k].id, f->verdicts[k].text);
+        assert_true(f->simultaneous_close);
+        assert_int_equal(f->teardown, TEARDOWN_FIN);
+        expect(f, "tcp.teardown.first_fin", VERDICT_INFO);
+        expect_text(f, "tcp.teardown.first_fin", "server sent the first FIN (simultaneous close)");
+        expect_frame(f, "tcp.teardown.first_fin", 6);
+        expect_frame(f, "tcp.teardown.first_fin", 7); /* the FIN that crossed it */
+        expect(f, "tcp.teardown.fin_acked", VERDICT_PASS);
+        expect_text(f, "tcp.teardown.fin_acked", "both FINs");
+        expect(f, "tcp.data.no_retransmission", VERDICT_PASS);
+        expect(f, "tcp.no_rst", VERDICT_PASS);
+        expect(f, "tcp.teardown.time_wait_side", VERDICT_INFO);
+        expect_text(f, "tcp.teardown.time_wait_side", "both sides end in TIME_WAIT");
+        expect_frame(f, "tcp.teardown.time_wait_side", 8);
+        expect_frame(f, "tcp.teardown.time_wait_side", 9);
+        done(r);
+    }
+}
+
+/* Live capture (a run with the server's first FIN dropped at lo's input and
+ * the client closing after the reply; the run stopped before the FIN was
+ * retransmitted): the FINs crossed, since the client's FIN (frame 7, ack 43)
+ * was sent without the server's (frame 6, lost), but the server's FIN is
+ * never acknowledged. The server is left in CLOSING, the client in
+ * FIN-WAIT-2: time_wait_side used to say "both sides end in TIME_WAIT"
+ * for any simultaneous close; with a FIN unacknowledged it is n/a. */
+static void test_simultaneous_close_with_fin_never_acked(void **state)
+{
+    (void)state;
+    struct run *r = start_file("fins-crossed-fin-lost-ipv4.pcap");
+    assert_int_equal(r->frame, 8);
+    const struct flow_report *f = finish(r, FLOW_TCP);
+    assert_true(f->simultaneous_close);
+    expect(f, "tcp.teardown.first_fin", VERDICT_INFO);
+    expect_text(f, "tcp.teardown.first_fin", "(simultaneous close)");
+    expect(f, "tcp.teardown.fin_acked", VERDICT_FAIL);
+    expect_frame(f, "tcp.teardown.fin_acked", 6);
+    expect(f, "tcp.teardown.time_wait_side", VERDICT_NA);
+    expect_text(f, "tcp.teardown.time_wait_side", "server's FIN was never acknowledged");
+    expect_frame(f, "tcp.teardown.time_wait_side", 6);
+    done(r);
+}
+
 static void test_tcp_checksums(void **state)
 {
     (void)state;
@@ -763,6 +854,8 @@ int main(void)
         cmocka_unit_test(test_unacked_data_and_retransmission),
         cmocka_unit_test(test_fin_not_acked_and_data_after_fin),
         cmocka_unit_test(test_half_close_and_simultaneous_close),
+        cmocka_unit_test(test_simultaneous_close_live_captures),
+        cmocka_unit_test(test_simultaneous_close_with_fin_never_acked),
         cmocka_unit_test(test_tcp_checksums),
         cmocka_unit_test(test_udp_rules),
         cmocka_unit_test(test_udp_length_mismatch),

@@ -1,8 +1,9 @@
 /* netns: a private namespace really isolates (a port bound inside is not
  * reachable outside, an interface made inside is not visible outside), the
- * veth topology carries a fragmented datagram between its two hosts, and the
- * namespace is gone once its process is. Skipped where namespaces cannot be
- * made (the message says why). */
+ * veth topology carries a fragmented datagram between its two hosts, the
+ * slow class of the slow-teardown fault holds what is steered into it (and
+ * nothing else), and the namespace is gone once its process is. Skipped
+ * where namespaces cannot be made (the message says why). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +22,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "netns.h"
@@ -217,12 +219,107 @@ static void test_nft_errors_are_reported(void **state)
     assert_non_null(strstr(r.err, "nft"));
 }
 
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int udp_bound(uint16_t port)
+{
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof a) < 0) {
+        close(s);
+        s = -1;
+    }
+    return s;
+}
+
+static bool send_to(int s, uint16_t port, size_t len)
+{
+    static const char bytes[200];
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    return sendto(s, bytes, len, 0, (struct sockaddr *)&a, sizeof a) == (ssize_t)len;
+}
+
+/* In the namespace child: datagrams A then B to port 5001 are steered into
+ * the slow class (2500 bytes/s), C to port 5002 right after them is not.
+ * A (100 bytes: 142 on the wire with the link header) leaves at once; B waits
+ * the 57 ms A takes at that rate; C overtakes B. */
+static bool slow_class_holds_what_is_steered(struct report *r)
+{
+    if (!netns_enter_private(r->err, sizeof r->err) ||
+        !netns_add_slow_class("lo", 2, 2500, r->err, sizeof r->err) ||
+        !netns_load_nft("table inet t {\n chain out {\n  type filter hook output priority 0;\n"
+                        "  udp dport 5001 meta priority set 1:2\n }\n}\n", r->err, sizeof r->err))
+        return false;
+    int slow = udp_bound(5001), fast = udp_bound(5002), out = socket(AF_INET, SOCK_DGRAM, 0);
+    if (slow < 0 || fast < 0 || out < 0) {
+        snprintf(r->err, sizeof r->err, "UDP sockets on 127.0.0.1: %s", strerror(errno));
+        return false;
+    }
+    int64_t sent = now_us();
+    if (!send_to(out, 5001, 100) || !send_to(out, 5001, 10) || !send_to(out, 5002, 10)) {
+        snprintf(r->err, sizeof r->err, "sendto: %s", strerror(errno));
+        return false;
+    }
+    char order[4] = "", buf[256];
+    int64_t b_after_us = 0;
+    for (size_t got = 0; got < 3;) {
+        struct pollfd p[2] = { { .fd = slow, .events = POLLIN }, { .fd = fast, .events = POLLIN } };
+        if (poll(p, 2, 2000) <= 0) {
+            snprintf(r->err, sizeof r->err, "datagrams missing after 2 s (got '%s')", order);
+            return false;
+        }
+        for (int i = 0; i < 2; i++) {
+            if (!(p[i].revents & POLLIN))
+                continue;
+            ssize_t n = recv(p[i].fd, buf, sizeof buf, 0);
+            order[got++] = n == 100 ? 'A' : i == 0 ? 'B' : 'C';
+            if (n == 10 && i == 0)
+                b_after_us = now_us() - sent;
+        }
+    }
+    if (strcmp(order, "ACB") != 0 || b_after_us < 45000) {
+        snprintf(r->err, sizeof r->err, "order %s (expected ACB), B after %lld us (expected >= 45 ms)",
+                 order, (long long)b_after_us);
+        return false;
+    }
+    return true;
+}
+
+static void test_slow_class(void **state)
+{
+    (void)state;
+    if (!namespaces_available() || system("command -v nft >/dev/null 2>&1") != 0)
+        skip();
+    int up[2];
+    assert_int_equal(pipe(up), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct report r = { 0 };
+        r.ok = slow_class_holds_what_is_steered(&r);
+        (void)!write(up[1], &r, sizeof r);
+        _exit(0);
+    }
+    struct report r;
+    assert_int_equal(read(up[0], &r, sizeof r), (ssize_t)sizeof r);
+    waitpid(pid, NULL, 0);
+    if (!r.ok)
+        fail_msg("slow class: %s", r.err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_port_inside_is_invisible_outside),
         cmocka_unit_test(test_veth_topology),
         cmocka_unit_test(test_nft_errors_are_reported),
+        cmocka_unit_test(test_slow_class),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
