@@ -2,10 +2,12 @@
  * close or go idle (capture time), hand the verdicts out. See analysis.h. */
 #include "analysis.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "deadline_heap.h"
 #include "flow.h"
 #include "reasm.h"
 
@@ -16,6 +18,11 @@
 struct flow_entry {
     struct flow_entry *bucket_next;
     struct flow_entry *prev, *next;   /* all open flows, in creation order */
+    uint64_t created;                 /* position in that order */
+    /* Queued no later than the flow's true deadline (flow_deadline): a
+     * packet that brings the deadline earlier moves it, one that pushes it
+     * later leaves it to scan to find out. */
+    struct deadline_node due;
     enum flow_proto proto;
     struct endpoint lo, hi;           /* canonical key: lo < hi */
     uint32_t *offloaded;              /* frames with offloaded checksums (retain_reports) */
@@ -53,6 +60,10 @@ struct analysis {
     struct flow_entry **buckets;
     size_t nbuckets;
     struct flow_entry *first, *last;
+    uint64_t flows_created;
+    struct deadline_heap deadlines;  /* every open flow's deadline */
+    struct flow_entry **due;         /* scan's scratch: room for every open flow */
+    size_t due_cap;
     struct reasm *reasm;
     int64_t next_scan;
     bool finished;
@@ -96,6 +107,7 @@ struct analysis *analysis_create(const struct analysis_options *o)
         a->opt = *o;
     else
         analysis_options_default(&a->opt);
+    deadline_heap_init(&a->deadlines);
     a->nbuckets = 1024;
     a->buckets = calloc(a->nbuckets, sizeof *a->buckets);
     a->reasm = reasm_create(REASM_SLOTS, REASM_TIMEOUT_USEC);
@@ -141,6 +153,8 @@ void analysis_destroy(struct analysis *a)
     free(a->reports);
     free(a->dup_notes);
     free(a->buckets);
+    deadline_heap_free(&a->deadlines);
+    free(a->due);
     reasm_destroy(a->reasm);
     free(a);
 }
@@ -223,14 +237,38 @@ static void grow_table(struct analysis *a)
     }
 }
 
+/* scan collects the flows due into a->due: keep room for all open flows,
+ * so that it never has to allocate (or fail) halfway through. */
+static bool reserve_due(struct analysis *a, size_t flows)
+{
+    if (flows <= a->due_cap)
+        return true;
+    size_t cap = a->due_cap ? a->due_cap * 2 : 64;
+    struct flow_entry **d = realloc(a->due, cap * sizeof *d);
+    if (!d)
+        return false;
+    a->due = d;
+    a->due_cap = cap;
+    return true;
+}
+
+/* A new flow, queued with no deadline yet: the caller records its first
+ * packet and then note_activity gives it its deadline. */
 static struct flow_entry *insert(struct analysis *a, enum flow_proto proto,
                                  const struct endpoint *x, const struct endpoint *y)
 {
     if (a->sum.open_flows + 1 > a->nbuckets)
         grow_table(a);
+    if (!reserve_due(a, a->sum.open_flows + 1))
+        return NULL;
     struct flow_entry *e = calloc(1, sizeof *e);
     if (!e)
         return NULL;
+    if (!deadline_heap_push(&a->deadlines, &e->due, INT64_MAX)) {
+        free(e);
+        return NULL;
+    }
+    e->created = a->flows_created++;
     e->proto = proto;
     canonical(x, y, &e->lo, &e->hi);
     size_t i = bucket_of(a, proto, &e->lo, &e->hi);
@@ -263,6 +301,7 @@ static void unlink_entry(struct analysis *a, struct flow_entry *e)
         e->next->prev = e->prev;
     else
         a->last = e->prev;
+    deadline_heap_remove(&a->deadlines, &e->due);
     a->sum.open_flows--;
 }
 
@@ -310,13 +349,15 @@ static void fill_tcp_report(struct flow_report *r, struct tcp_flow *f,
         r->packets[s] = f->side[s].packets;
         r->bytes[s] = tcp_flow_bytes(f, s);
     }
-    struct checks_options co = { .loss_injected = opt->loss_injected };
+    struct checks_options co = { .loss_injected = opt->loss_injected,
+                                 .textless_kinds = opt->verdict_textless_kinds };
     r->nverdicts = checks_tcp_with(f, &co, r->verdicts, RULE_COUNT);
     for (int s = 0; s < 2; s++)
         take_payload(r, s, &f->side[s].copy, r->bytes[s]);
 }
 
-static void fill_udp_report(struct flow_report *r, struct udp_flow *f)
+static void fill_udp_report(struct flow_report *r, struct udp_flow *f,
+                            const struct analysis_options *opt)
 {
     r->proto = FLOW_UDP;
     r->client = f->ep[0];
@@ -332,7 +373,8 @@ static void fill_udp_report(struct flow_report *r, struct udp_flow *f)
         r->datagrams[s] = f->side[s].datagrams;
         r->bytes[s] = f->side[s].bytes;
     }
-    r->nverdicts = checks_udp(f, r->verdicts, RULE_COUNT);
+    struct checks_options co = { .textless_kinds = opt->verdict_textless_kinds };
+    r->nverdicts = checks_udp_with(f, &co, r->verdicts, RULE_COUNT);
     for (int s = 0; s < 2; s++)
         take_payload(r, s, &f->side[s].copy, r->bytes[s]);
 }
@@ -392,7 +434,7 @@ static void judge(struct analysis *a, struct flow_entry *e)
         if (e->proto == FLOW_TCP)
             fill_tcp_report(r, &e->u.tcp, &a->opt);
         else
-            fill_udp_report(r, &e->u.udp);
+            fill_udp_report(r, &e->u.udp, &a->opt);
         /* Hand the offloaded frames over, ascending (bisected later). */
         r->offloaded_frames = e->offloaded;
         r->noffloaded = e->noffloaded;
@@ -408,24 +450,83 @@ static void judge(struct analysis *a, struct flow_entry *e)
     free_entry(e);
 }
 
-static bool expired(const struct analysis *a, const struct flow_entry *e, int64_t now)
+/* ts + span, saturated: timestamps stay within +-ANALYSIS_TS_LIMIT, but the
+ * timeouts are the caller's to choose. */
+static int64_t add_saturated(int64_t ts, int64_t span)
 {
-    if (e->proto == FLOW_TCP) {
-        const struct tcp_flow *f = &e->u.tcp;
-        if (f->closed && now - f->closed_ts > a->opt.closed_linger_usec)
-            return true;
-        return now - f->last_ts > a->opt.tcp_idle_usec;
-    }
-    return now - e->u.udp.last_ts > a->opt.udp_idle_usec;
+    if (span > 0 && ts > INT64_MAX - span)
+        return INT64_MAX;
+    if (span < 0 && ts < INT64_MIN - span)
+        return INT64_MIN;
+    return ts + span;
 }
 
+/* The capture time the flow is judged after (once a scan sees a later
+ * one): when it has been idle too long, or a closed TCP flow has lingered
+ * long enough for late packets. */
+static int64_t flow_deadline(const struct analysis *a, const struct flow_entry *e)
+{
+    if (e->proto == FLOW_UDP)
+        return add_saturated(e->u.udp.last_ts, a->opt.udp_idle_usec);
+    const struct tcp_flow *f = &e->u.tcp;
+    int64_t idle = add_saturated(f->last_ts, a->opt.tcp_idle_usec);
+    if (!f->closed)
+        return idle;
+    int64_t linger = add_saturated(f->closed_ts, a->opt.closed_linger_usec);
+    return linger < idle ? linger : idle;
+}
+
+/* Keeps the queued deadline no later than the true one after a packet of
+ * the flow. Most packets move the true deadline later, and scan finds that
+ * out when the queued one passes (once per idle timeout at most); closing,
+ * or a capture clock stepping back, brings it earlier, and that must be
+ * queued now. */
+static void note_activity(struct analysis *a, struct flow_entry *e)
+{
+    int64_t deadline = flow_deadline(a, e);
+    if (deadline < e->due.at)
+        deadline_heap_move(&a->deadlines, &e->due, deadline);
+}
+
+static struct flow_entry *entry_of(struct deadline_node *n)
+{
+    return (struct flow_entry *)((char *)n - offsetof(struct flow_entry, due));
+}
+
+/* Takes the flows whose deadline is before `now` out of the deadline heap
+ * into a->due and returns how many; a flow whose queued deadline passed
+ * but whose true one has not is queued again at the true one. Costs in
+ * proportion to the flows due, not to the flows open. */
+static size_t collect_due(struct analysis *a, int64_t now)
+{
+    size_t n = 0;
+    struct deadline_node *top;
+    while ((top = deadline_heap_top(&a->deadlines)) && top->at < now) {
+        struct flow_entry *e = entry_of(top);
+        int64_t deadline = flow_deadline(a, e);
+        if (deadline < now)
+            a->due[n++] = entry_of(deadline_heap_pop(&a->deadlines));
+        else
+            deadline_heap_move(&a->deadlines, top, deadline);
+    }
+    return n;
+}
+
+static int cmp_created(const void *x, const void *y)
+{
+    const struct flow_entry *a = *(struct flow_entry *const *)x, *b = *(struct flow_entry *const *)y;
+    return a->created < b->created ? -1 : a->created > b->created;
+}
+
+/* Judges the flows due, oldest first: the order a walk over all open flows
+ * (creation order) would judge them in, so reports keep their order. */
 static void scan(struct analysis *a, int64_t now)
 {
-    for (struct flow_entry *e = a->first, *next; e; e = next) {
-        next = e->next;
-        if (expired(a, e, now))
-            judge(a, e);
-    }
+    size_t n = collect_due(a, now);
+    if (n > 1) /* a->due is still NULL before the first flow */
+        qsort(a->due, n, sizeof *a->due, cmp_created);
+    for (size_t i = 0; i < n; i++)
+        judge(a, a->due[i]);
     reasm_expire(a->reasm, now, &a->reasm_failed);
 }
 
@@ -468,6 +569,7 @@ static void route_tcp(struct analysis *a, const struct packet *p)
         tcp_flow_init(&e->u.tcp, p, a->opt.payload_cap);
     }
     tcp_flow_update(&e->u.tcp, p);
+    note_activity(a, e);
     note_offloaded(a, e, p);
 }
 
@@ -482,6 +584,7 @@ static void route_udp(struct analysis *a, const struct packet *p)
         udp_flow_init(&e->u.udp, p, a->opt.payload_cap);
     }
     udp_flow_update(&e->u.udp, p);
+    note_activity(a, e);
     note_offloaded(a, e, p);
 }
 
@@ -492,12 +595,16 @@ static void route_icmp(struct analysis *a, const struct packet *p)
         return;
     if (p->quote.proto == 17) {
         struct flow_entry *e = lookup(a, FLOW_UDP, &p->quote.src, &p->quote.dst);
-        if (e)
+        if (e) {
             udp_flow_note_icmp(&e->u.udp, p);
+            note_activity(a, e);
+        }
     } else if (p->quote.proto == 6) {
         struct flow_entry *e = lookup(a, FLOW_TCP, &p->quote.src, &p->quote.dst);
-        if (e)
+        if (e) {
             tcp_flow_note_icmp(&e->u.tcp, p);
+            note_activity(a, e);
+        }
     }
 }
 

@@ -97,6 +97,11 @@ struct analysis_options {
      * runner sets it for a case with loss faults): retransmissions are
      * reported as info, not fail (see checks_options). */
     bool loss_injected;
+    /* Verdict kinds (bit 1u << kind) whose text nobody will read: their
+     * text, expected and seen stay empty (see checks_options). `check`
+     * leaves out what its report level does not print; a caller that
+     * wants frame comments or logs every verdict leaves it 0. */
+    unsigned verdict_textless_kinds;
     /* Called once per judged flow, in judgement order; `r` lives only for
      * the call unless retain_reports is set. May be NULL. */
     void (*on_flow_done)(const struct flow_report *r, void *ctx);

@@ -80,6 +80,7 @@ static int check_file(const char *path, enum report_level level, FILE *out, FILE
     struct analysis_options opt;
     analysis_options_default(&opt);
     opt.payload_cap = 0; /* nobody asks `check` for payloads: keep memory small */
+    opt.verdict_textless_kinds = report_unprinted_kinds(level); /* format what is printed */
     opt.on_flow_done = print_flow;
     opt.on_packet = level == REPORT_VERBOSE ? print_packet : NULL;
     opt.ctx = &run;

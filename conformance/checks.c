@@ -106,12 +106,21 @@ bool verdict_parse(const char *s, enum verdict_kind *out)
     return false;
 }
 
+static bool verdict_wants_text(const struct verdict *v)
+{
+    return !(v->textless_kinds >> v->kind & 1u);
+}
+
 void verdict_init(struct verdict *v, enum rule_id r, enum verdict_kind kind, const char *fmt, ...)
 {
+    unsigned textless_kinds = v->textless_kinds;
     memset(v, 0, sizeof *v);
+    v->textless_kinds = textless_kinds;
     v->rule = r;
     v->id = rules[r].id;
     v->kind = kind;
+    if (!verdict_wants_text(v))
+        return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(v->text, sizeof v->text, fmt, ap);
@@ -120,6 +129,8 @@ void verdict_init(struct verdict *v, enum rule_id r, enum verdict_kind kind, con
 
 void verdict_expect(struct verdict *v, const char *fmt, ...)
 {
+    if (!verdict_wants_text(v))
+        return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(v->expected, sizeof v->expected, fmt, ap);
@@ -128,6 +139,8 @@ void verdict_expect(struct verdict *v, const char *fmt, ...)
 
 void verdict_seen(struct verdict *v, const char *fmt, ...)
 {
+    if (!verdict_wants_text(v))
+        return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(v->seen, sizeof v->seen, fmt, ap);
@@ -701,7 +714,7 @@ size_t checks_tcp_with(const struct tcp_flow *f, const struct checks_options *o,
         rule_rst_unread, rule_time_wait,
     };
     size_t n = 0;
-    struct verdict v;
+    struct verdict v = { .textless_kinds = o ? o->textless_kinds : 0 };
     for (size_t i = 0; i < sizeof tcp_rules / sizeof tcp_rules[0]; i++) {
         if (tcp_rules[i] == rule_retransmission)
             rule_retransmission_with(f, o && o->loss_injected, &v);
@@ -727,9 +740,15 @@ size_t checks_tcp_with(const struct tcp_flow *f, const struct checks_options *o,
 
 size_t checks_udp(const struct udp_flow *f, struct verdict *out, size_t cap)
 {
+    return checks_udp_with(f, NULL, out, cap);
+}
+
+size_t checks_udp_with(const struct udp_flow *f, const struct checks_options *o,
+                       struct verdict *out, size_t cap)
+{
     const struct udp_side *c = &f->side[0], *s = &f->side[1];
     size_t n = 0;
-    struct verdict v;
+    struct verdict v = { .textless_kinds = o ? o->textless_kinds : 0 };
 
     if (c->bad_length.count + s->bad_length.count) {
         verdict_init(&v, RULE_UDP_DATAGRAM_LENGTH, VERDICT_FAIL, "%u datagram(s) with a wrong UDP length",
@@ -783,7 +802,7 @@ size_t checks_capture(const struct frame_list *malformed, const char *first_reas
                       size_t cap)
 {
     size_t n = 0;
-    struct verdict v;
+    struct verdict v = { .textless_kinds = 0 }; /* failures: always read */
     if (malformed->count) {
         verdict_init(&v, RULE_PACKET_WELL_FORMED, VERDICT_FAIL, "%u malformed frame(s)", malformed->count);
         verdict_expect(&v, "well-formed IP/TCP/UDP/ICMP headers");

@@ -83,10 +83,16 @@ struct verdict {
     char seen[160];       /* failures only */
     uint32_t frames[VERDICT_MAX_FRAMES];
     unsigned nframes;
+    /* Kinds (bit 1u << kind) whose text nobody will read
+     * (checks_options.textless_kinds): a verdict of one of them has text,
+     * expected and seen left empty. Set before verdict_init, which keeps it. */
+    unsigned textless_kinds;
 };
 
 /* Builders used by the rule functions (and by tests). Text is printf-style,
- * silently truncated to fit. */
+ * silently truncated to fit, and skipped for the verdict's textless_kinds:
+ * verdict_init resets everything else, so `v` must be zeroed or a verdict
+ * already. */
 void verdict_init(struct verdict *v, enum rule_id r, enum verdict_kind kind,
                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void verdict_expect(struct verdict *v, const char *expected_fmt, ...)
@@ -107,6 +113,11 @@ struct checks_options {
      * tcp.data.no_retransmission reports them as info ("retransmission
      * after injected loss") instead of fail. Never set for a plain file. */
     bool loss_injected;
+    /* Verdict kinds (bit 1u << kind) whose text, expected and seen nobody
+     * will read, so they are not formatted (`wirecheck check --quiet`
+     * prints failures only). 0: every verdict in full. Kind, rule and
+     * frames are the same either way. */
+    unsigned textless_kinds;
 };
 
 /* Evaluates every TCP rule over a finished flow into out[], in rule order.
@@ -115,7 +126,11 @@ struct checks_options {
 size_t checks_tcp(const struct tcp_flow *f, struct verdict *out, size_t cap);
 size_t checks_tcp_with(const struct tcp_flow *f, const struct checks_options *o,
                        struct verdict *out, size_t cap);
+/* The same for the UDP rules (o only for textless_kinds: UDP has no
+ * retransmissions). */
 size_t checks_udp(const struct udp_flow *f, struct verdict *out, size_t cap);
+size_t checks_udp_with(const struct udp_flow *f, const struct checks_options *o,
+                       struct verdict *out, size_t cap);
 /* Rules about the capture as a whole: frames that failed to dissect (the
  * first one's reason given) and IP datagrams whose fragments never all
  * arrived. Returns the number written (0 if there is nothing to say). */

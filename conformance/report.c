@@ -168,6 +168,27 @@ void report_verdict(FILE *out, const struct verdict *v)
     }
 }
 
+/* Whether report_flow prints a verdict of kind k at `level`. */
+static bool verdict_printed(enum verdict_kind k, enum report_level level)
+{
+    switch (level) {
+    case REPORT_QUIET: return k == VERDICT_FAIL;
+    case REPORT_NORMAL: return k != VERDICT_NA;
+    case REPORT_VERBOSE: return true;
+    }
+    return true;
+}
+
+unsigned report_unprinted_kinds(enum report_level level)
+{
+    static const enum verdict_kind kinds[] = { VERDICT_NA, VERDICT_PASS, VERDICT_INFO, VERDICT_FAIL };
+    unsigned unprinted = 0;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (!verdict_printed(kinds[i], level))
+            unprinted |= 1u << kinds[i];
+    return unprinted;
+}
+
 static const char *proto_name(enum flow_proto p)
 {
     return p == FLOW_TCP ? "TCP" : p == FLOW_UDP ? "UDP" : "capture";
@@ -204,11 +225,8 @@ void report_flow(FILE *out, const struct flow_report *r, enum report_level level
     }
     for (size_t i = 0; i < r->nverdicts; i++) {
         const struct verdict *v = &r->verdicts[i];
-        if (level == REPORT_QUIET && v->kind != VERDICT_FAIL)
-            continue;
-        if (level == REPORT_NORMAL && v->kind == VERDICT_NA)
-            continue;
-        report_verdict(out, v);
+        if (verdict_printed(v->kind, level))
+            report_verdict(out, v);
     }
 }
 

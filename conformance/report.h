@@ -23,6 +23,10 @@ void report_packet_line(const struct packet *p, char *buf, size_t size);
  * handshake / data / teardown summary and its verdicts at `level`. */
 void report_flow(FILE *out, const struct flow_report *r, enum report_level level);
 
+/* The verdict kinds (bit 1u << kind) report_flow never prints at `level`:
+ * their text need not be formatted (analysis_options.verdict_textless_kinds). */
+unsigned report_unprinted_kinds(enum report_level level);
+
 /* One verdict: "  FAIL tcp.no_rst: 1 RST(s), first from the server [frames 7]"
  * and, for failures, the expected / seen lines. */
 void report_verdict(FILE *out, const struct verdict *v);

@@ -13,6 +13,7 @@
 #include "analysis.h"
 #include "capfile.h"
 #include "packet_builder.h"
+#include "report.h"
 
 #define DATA_DIR WIRECHECK_SOURCE_DIR "/conformance/tests/data"
 
@@ -801,6 +802,90 @@ static void test_offloaded_comment_on_every_frame(void **state)
     analysis_destroy(a);
 }
 
+/* The same frames into two analyses: one writes every verdict in full, the
+ * other is told which kinds' text nobody will read. */
+struct twin_run {
+    struct analysis *full, *terse;
+    uint32_t frame;
+    int64_t ts;
+};
+
+static void twin_emit(void *ctx, const uint8_t *bytes, size_t len)
+{
+    struct twin_run *t = ctx;
+    t->frame++;
+    t->ts += 100;
+    analysis_feed(t->full, t->frame, t->ts, 1, (uint32_t)len, (uint32_t)len, bytes);
+    analysis_feed(t->terse, t->frame, t->ts, 1, (uint32_t)len, (uint32_t)len, bytes);
+}
+
+static void assert_same_but_text(const struct verdict *full, const struct verdict *terse,
+                                 unsigned textless_kinds)
+{
+    assert_int_equal(full->rule, terse->rule);
+    assert_int_equal(full->kind, terse->kind);
+    assert_int_equal(full->nframes, terse->nframes);
+    assert_memory_equal(full->frames, terse->frames, sizeof full->frames);
+    if (textless_kinds >> full->kind & 1u) {
+        assert_string_equal(terse->text, "");
+        assert_string_equal(terse->expected, "");
+        assert_string_equal(terse->seen, "");
+    } else {
+        assert_string_equal(full->text, terse->text);
+        assert_string_equal(full->expected, terse->expected);
+        assert_string_equal(full->seen, terse->seen);
+    }
+}
+
+/* `check --quiet` skips formatting what it will not print: every verdict
+ * keeps its rule, kind and frames, and only the unprinted kinds lose text. */
+static void test_textless_kinds_skip_only_the_text(void **state)
+{
+    (void)state;
+    assert_int_equal(report_unprinted_kinds(REPORT_QUIET),
+                     1u << VERDICT_NA | 1u << VERDICT_PASS | 1u << VERDICT_INFO);
+    assert_int_equal(report_unprinted_kinds(REPORT_NORMAL), 1u << VERDICT_NA);
+    assert_int_equal(report_unprinted_kinds(REPORT_VERBOSE), 0);
+
+    unsigned textless = report_unprinted_kinds(REPORT_QUIET);
+    struct analysis_options o;
+    analysis_options_default(&o);
+    o.retain_reports = true;
+    struct twin_run t = { analysis_create(&o), NULL, 0, 0 };
+    o.verdict_textless_kinds = textless;
+    t.terse = analysis_create(&o);
+    assert_non_null(t.full);
+    assert_non_null(t.terse);
+    struct pb_conv tcp, udp;
+    pb_conv_init(&tcp, 1, "10.0.0.1", 40000, "10.0.0.2", 3434, twin_emit, &t);
+    pb_conv_handshake(&tcp);
+    pb_conv_tcp(&tcp, 0, TCP_PSH | TCP_ACK, "hello", 5);
+    pb_conv_tcp(&tcp, 1, TCP_RST | TCP_ACK, NULL, 0); /* tcp.no_rst fails */
+    pb_conv_init(&udp, 1, "10.0.0.1", 40001, "10.0.0.2", 53, twin_emit, &t);
+    pb_conv_udp(&udp, 0, "q", 1);
+    pb_conv_port_unreachable(&udp, "q", 1);
+    analysis_finish(t.full);
+    analysis_finish(t.terse);
+
+    assert_int_equal(analysis_report_count(t.full), 2);
+    assert_int_equal(analysis_report_count(t.terse), 2);
+    unsigned failures = 0;
+    for (size_t i = 0; i < 2; i++) {
+        const struct flow_report *full = analysis_report(t.full, i);
+        const struct flow_report *terse = analysis_report(t.terse, i);
+        assert_int_equal(full->nverdicts, terse->nverdicts);
+        for (size_t k = 0; k < full->nverdicts; k++) {
+            assert_same_but_text(&full->verdicts[k], &terse->verdicts[k], textless);
+            failures += full->verdicts[k].kind == VERDICT_FAIL;
+        }
+    }
+    assert_true(failures > 0);
+    assert_non_null(strstr(flow_report_find(analysis_report(t.terse, 0), "tcp.no_rst")->seen,
+                           "RST from the server"));
+    analysis_destroy(t.full);
+    analysis_destroy(t.terse);
+}
+
 static void test_rule_table(void **state)
 {
     (void)state;
@@ -863,6 +948,7 @@ int main(void)
         cmocka_unit_test(test_malformed_frame_fails_capture_rule),
         cmocka_unit_test(test_icmp_error_for_tcp),
         cmocka_unit_test(test_offloaded_comment_on_every_frame),
+        cmocka_unit_test(test_textless_kinds_skip_only_the_text),
         cmocka_unit_test(test_rule_table),
         cmocka_unit_test(test_rules_md_documents_every_rule),
     };

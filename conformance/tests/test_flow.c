@@ -283,6 +283,79 @@ static void test_memory_grows_with_open_flows_only(void **state)
     analysis_destroy(f.a); /* destroying with open flows must not leak (ASan) */
 }
 
+/* Feeds the next frame at capture time `usec` (feed_emit adds its 1 ms). */
+static void feed_at(struct feed *f, int64_t usec)
+{
+    f->ts = usec - 1000;
+}
+
+#define SEC 1000000LL
+
+/* Idle judgement goes by each flow's deadline, which moves with its
+ * packets: later as it keeps talking, earlier when the clock steps back. */
+static void test_idle_deadlines_follow_the_packets(void **state)
+{
+    (void)state;
+    unsigned done = 0;
+    struct analysis_options o;
+    analysis_options_default(&o); /* UDP idle 60 s */
+    o.on_flow_done = count_done;
+    o.ctx = &done;
+    struct feed f = { analysis_create(&o), 0, 0 };
+    struct pb_conv talker, other;
+    pb_conv_init(&talker, 1, "10.0.0.1", 40000, "10.0.0.2", 53, feed_emit, &f);
+    pb_conv_init(&other, 1, "10.0.0.3", 40000, "10.0.0.2", 53, feed_emit, &f);
+    /* A datagram every 40 s: past its first deadline, never idle 60 s. */
+    for (int64_t t = 0; t <= 160; t += 40) {
+        feed_at(&f, t * SEC);
+        pb_conv_udp(&talker, 0, "q", 1);
+    }
+    assert_int_equal(done, 0);
+    feed_at(&f, 221 * SEC);
+    pb_conv_udp(&other, 0, "q", 1); /* 61 s after the talker's last */
+    assert_int_equal(done, 1);
+
+    /* The clock steps back from 300 s to 10 s: idle since 10 s, so due at
+     * 70 s, long before the deadline its first datagram set (360 s). */
+    feed_at(&f, 300 * SEC);
+    pb_conv_udp(&talker, 0, "q", 1);        /* a new talker flow */
+    assert_int_equal(done, 2);              /* other: idle since 221 s */
+    feed_at(&f, 10 * SEC);
+    pb_conv_udp(&talker, 0, "q", 1);
+    feed_at(&f, 301 * SEC);
+    pb_conv_udp(&other, 0, "q", 1);
+    assert_int_equal(done, 3);
+    analysis_destroy(f.a);
+}
+
+/* Flows due in the same scan are judged in the order they began, whatever
+ * the order of their deadlines. */
+static void test_flows_due_together_are_judged_oldest_first(void **state)
+{
+    (void)state;
+    struct analysis_options o;
+    analysis_options_default(&o);
+    o.retain_reports = true;
+    struct feed f = { analysis_create(&o), 0, 0 };
+    struct pb_conv udp, tcp, late;
+    pb_conv_init(&udp, 1, "10.0.0.1", 40000, "10.0.0.2", 53, feed_emit, &f);
+    pb_conv_init(&tcp, 1, "10.0.0.1", 40001, "10.0.0.2", 3434, feed_emit, &f);
+    pb_conv_init(&late, 1, "10.0.0.3", 40000, "10.0.0.2", 53, feed_emit, &f);
+    feed_at(&f, 0);
+    pb_conv_udp(&udp, 0, "q", 1);           /* due at 60 s */
+    feed_at(&f, 1 * SEC);
+    pb_conv_tcp(&tcp, 0, TCP_SYN, NULL, 0);
+    pb_conv_tcp(&tcp, 1, TCP_RST | TCP_ACK, NULL, 0); /* refused: due 2 s later */
+    assert_int_equal(analysis_report_count(f.a), 0);
+    feed_at(&f, 100 * SEC);
+    pb_conv_udp(&late, 0, "q", 1);          /* one scan finds both due */
+    assert_int_equal(analysis_report_count(f.a), 2);
+    assert_int_equal(analysis_report(f.a, 0)->proto, FLOW_UDP);
+    assert_int_equal(analysis_report(f.a, 1)->proto, FLOW_TCP);
+    analysis_finish(f.a);
+    analysis_destroy(f.a);
+}
+
 static void test_port_reuse_starts_a_new_flow(void **state)
 {
     (void)state;
@@ -591,6 +664,8 @@ int main(void)
         cmocka_unit_test(test_udp_flow_and_icmp),
         cmocka_unit_test(test_reassembly),
         cmocka_unit_test(test_memory_grows_with_open_flows_only),
+        cmocka_unit_test(test_idle_deadlines_follow_the_packets),
+        cmocka_unit_test(test_flows_due_together_are_judged_oldest_first),
         cmocka_unit_test(test_port_reuse_starts_a_new_flow),
         cmocka_unit_test(test_corrupted_traffic_never_crashes),
         cmocka_unit_test(test_capture_duplicates_are_not_retransmissions),
