@@ -32,7 +32,8 @@ static void emit(void *ctx, const uint8_t *bytes, size_t len)
     analysis_feed(r->a, r->frame, r->ts, r->c.linktype, (uint32_t)len, (uint32_t)len, bytes);
 }
 
-static struct run *start(int linktype, const char *client, const char *server)
+/* A run whose analysis keeps its reports (retain_reports on). */
+static struct run *new_run(void)
 {
     struct run *r = calloc(1, sizeof *r);
     assert_non_null(r);
@@ -41,6 +42,12 @@ static struct run *start(int linktype, const char *client, const char *server)
     o.retain_reports = true;
     r->a = analysis_create(&o);
     assert_non_null(r->a);
+    return r;
+}
+
+static struct run *start(int linktype, const char *client, const char *server)
+{
+    struct run *r = new_run();
     pb_conv_init(&r->c, linktype, client, 40000, server, 3434, emit, r);
     return r;
 }
@@ -438,13 +445,7 @@ static void test_half_close_and_simultaneous_close(void **state)
 /* Judges a capture file from tests/data (retain_reports on). */
 static struct run *start_file(const char *name)
 {
-    struct run *r = calloc(1, sizeof *r);
-    assert_non_null(r);
-    struct analysis_options o;
-    analysis_options_default(&o);
-    o.retain_reports = true;
-    r->a = analysis_create(&o);
-    assert_non_null(r->a);
+    struct run *r = new_run();
     char path[1024], perr[PCAP_ERRBUF_SIZE];
     snprintf(path, sizeof path, "%s/%s", DATA_DIR, name);
     pcap_t *pc = pcap_open_offline(path, perr);

@@ -51,6 +51,27 @@ static bool namespaces_available(void)
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+/* Runs body in a forked child (which may enter namespaces of its own) and
+ * returns what it reported; body's result is the report's ok. */
+static struct report run_in_child(bool (*body)(struct report *))
+{
+    int up[2];
+    assert_int_equal(pipe(up), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct report r = { 0 };
+        r.ok = body(&r);
+        (void)!write(up[1], &r, sizeof r);
+        _exit(0);
+    }
+    struct report r;
+    assert_int_equal(read(up[0], &r, sizeof r), (ssize_t)sizeof r);
+    waitpid(pid, NULL, 0);
+    close(up[0]);
+    close(up[1]);
+    return r;
+}
+
 static unsigned long current_netns_inode(void)
 {
     struct stat st;
@@ -172,18 +193,7 @@ static void test_veth_topology(void **state)
     (void)state;
     if (!namespaces_available())
         skip();
-    int up[2];
-    assert_int_equal(pipe(up), 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        struct report r = { 0 };
-        r.ok = veth_carries_fragmented_datagram(&r);
-        (void)!write(up[1], &r, sizeof r);
-        _exit(0);
-    }
-    struct report r;
-    assert_int_equal(read(up[0], &r, sizeof r), (ssize_t)sizeof r);
-    waitpid(pid, NULL, 0);
+    struct report r = run_in_child(veth_carries_fragmented_datagram);
     if (!r.ok)
         fail_msg("veth: %s", r.err);
     /* Nothing of it leaked to the namespace the test runs in. */
@@ -191,29 +201,25 @@ static void test_veth_topology(void **state)
     assert_int_equal(if_nametoindex(NETNS_CLIENT_IF), 0);
 }
 
+/* A good ruleset loads; a bad one fails with nft's own message in r->err. */
+static bool nft_loads_good_and_reports_bad(struct report *r)
+{
+    char ignored[512];
+    bool ok = netns_enter_private(r->err, sizeof r->err) &&
+              netns_load_nft("table inet t {\n chain c {\n  type filter hook input priority 0;\n"
+                             "  udp dport 9 drop\n }\n}\n", r->err, sizeof r->err) &&
+              !netns_load_nft("table inet t { nonsense }\n", ignored, sizeof ignored);
+    if (ok)
+        snprintf(r->err, sizeof r->err, "%s", ignored);
+    return ok;
+}
+
 static void test_nft_errors_are_reported(void **state)
 {
     (void)state;
     if (!namespaces_available() || system("command -v nft >/dev/null 2>&1") != 0)
         skip();
-    int up[2];
-    assert_int_equal(pipe(up), 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        struct report r = { 0 };
-        char ignored[512];
-        r.ok = netns_enter_private(r.err, sizeof r.err) &&
-               netns_load_nft("table inet t {\n chain c {\n  type filter hook input priority 0;\n"
-                              "  udp dport 9 drop\n }\n}\n", r.err, sizeof r.err) &&
-               !netns_load_nft("table inet t { nonsense }\n", ignored, sizeof ignored);
-        if (r.ok)
-            snprintf(r.err, sizeof r.err, "%s", ignored);
-        (void)!write(up[1], &r, sizeof r);
-        _exit(0);
-    }
-    struct report r;
-    assert_int_equal(read(up[0], &r, sizeof r), (ssize_t)sizeof r);
-    waitpid(pid, NULL, 0);
+    struct report r = run_in_child(nft_loads_good_and_reports_bad);
     if (!r.ok)
         fail_msg("nft: %s", r.err);
     assert_non_null(strstr(r.err, "nft"));
@@ -297,18 +303,7 @@ static void test_slow_class(void **state)
     (void)state;
     if (!namespaces_available() || system("command -v nft >/dev/null 2>&1") != 0)
         skip();
-    int up[2];
-    assert_int_equal(pipe(up), 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        struct report r = { 0 };
-        r.ok = slow_class_holds_what_is_steered(&r);
-        (void)!write(up[1], &r, sizeof r);
-        _exit(0);
-    }
-    struct report r;
-    assert_int_equal(read(up[0], &r, sizeof r), (ssize_t)sizeof r);
-    waitpid(pid, NULL, 0);
+    struct report r = run_in_child(slow_class_holds_what_is_steered);
     if (!r.ok)
         fail_msg("slow class: %s", r.err);
 }
