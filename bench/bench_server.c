@@ -11,6 +11,7 @@
 #include <sys/epoll.h>
 
 #include "bench_util.h"
+#include "proc_cpu.h" /* servers/tests */
 
 /* "Many connections in flight" (the ratio), and a light load that stays
  * below inetd's fixed listen backlog of 10, reported alongside so the
@@ -210,24 +211,6 @@ static bool start_inetd(struct bench_child *c)
     return bench_start(c, argv, "registered", 5000);
 }
 
-/* CPU seconds (user + system) a process has used so far. */
-static double cpu_seconds(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
-    unsigned long ut = 0, st = 0;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-        return 0;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 static double measure(bool (*start)(struct bench_child *), const struct sockaddr_in *to,
                       int inflight, double seconds, long *failed, double *cpu_us_per_conn)
 {
@@ -245,10 +228,10 @@ static double measure(bool (*start)(struct bench_child *), const struct sockaddr
         }
         _exit(0);
     }
-    double cpu0 = cpu_seconds(c.pid);
+    long long cpu0 = proc_cpu_usec(c.pid);
     struct load_result r = drive_load(to, inflight, seconds);
-    double cpu = cpu_seconds(c.pid) - cpu0;
-    *cpu_us_per_conn = r.done ? cpu * 1e6 / (double)r.done : 0;
+    long long cpu1 = proc_cpu_usec(c.pid);
+    *cpu_us_per_conn = r.done && cpu0 >= 0 && cpu1 >= 0 ? (double)(cpu1 - cpu0) / (double)r.done : 0;
     bench_stop(&c);
     kill(drainer, SIGKILL);
     waitpid(drainer, NULL, 0);

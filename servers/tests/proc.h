@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proc_cpu.h"
+
 #define PROC_OUT_MAX 65536
 
 struct proc {

@@ -82,23 +82,6 @@ static long read_until_close(int fd, int timeout_ms)
     }
 }
 
-static long long cpu_ms_of(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
-    unsigned long utime = 0, stime = 0;
-    /* fields after ") ": state(3) ... utime(14) stime(15) */
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
-        return -1;
-    return (long long)(utime + stime) * 1000 / sysconf(_SC_CLK_TCK);
-}
 
 /* 1000 idle connections that sent one byte must not delay a fresh client,
  * and are closed at their deadline. */
@@ -182,7 +165,7 @@ static void test_emfile_backs_off(void **state)
     int fds[FLOOD];
     for (int i = 0; i < FLOOD; i++)
         fds[i] = connect_to(port); /* queued in the backlog beyond the limit */
-    long long cpu0 = cpu_ms_of(server.pid);
+    long long cpu0 = proc_cpu_usec(server.pid);
     /* A client behind the flood: served once the idle ones time out. */
     struct proc c;
     char portstr[16];
@@ -192,7 +175,7 @@ static void test_emfile_backs_off(void **state)
     long long t0 = proc_now_ms();
     assert_int_equal(proc_run(&c, "tcp-client", cargs, WAIT_MS), 0);
     long long wall = proc_now_ms() - t0;
-    long long cpu = cpu_ms_of(server.pid) - cpu0;
+    long long cpu = (proc_cpu_usec(server.pid) - cpu0) / 1000;
     print_message("EMFILE: client served after %lld ms; server used %lld ms CPU\n", wall, cpu);
     /* Spinning on EMFILE would burn the whole wait; back-off uses a sliver. */
     assert_true(cpu * 4 < wall + 40);
