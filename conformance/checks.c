@@ -111,6 +111,15 @@ static bool verdict_wants_text(const struct verdict *v)
     return !(v->textless_kinds >> v->kind & 1u);
 }
 
+/* The one place verdict text is formatted: skipped for kinds nobody prints. */
+__attribute__((format(printf, 4, 0)))
+static void format_text(const struct verdict *v, char *dst, size_t size, const char *fmt,
+                        va_list ap)
+{
+    if (verdict_wants_text(v))
+        vsnprintf(dst, size, fmt, ap);
+}
+
 void verdict_init(struct verdict *v, enum rule_id r, enum verdict_kind kind, const char *fmt, ...)
 {
     unsigned textless_kinds = v->textless_kinds;
@@ -119,31 +128,25 @@ void verdict_init(struct verdict *v, enum rule_id r, enum verdict_kind kind, con
     v->rule = r;
     v->id = rules[r].id;
     v->kind = kind;
-    if (!verdict_wants_text(v))
-        return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(v->text, sizeof v->text, fmt, ap);
+    format_text(v, v->text, sizeof v->text, fmt, ap);
     va_end(ap);
 }
 
 void verdict_expect(struct verdict *v, const char *fmt, ...)
 {
-    if (!verdict_wants_text(v))
-        return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(v->expected, sizeof v->expected, fmt, ap);
+    format_text(v, v->expected, sizeof v->expected, fmt, ap);
     va_end(ap);
 }
 
 void verdict_seen(struct verdict *v, const char *fmt, ...)
 {
-    if (!verdict_wants_text(v))
-        return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(v->seen, sizeof v->seen, fmt, ap);
+    format_text(v, v->seen, sizeof v->seen, fmt, ap);
     va_end(ap);
 }
 
