@@ -11,7 +11,7 @@
 #include <sys/epoll.h>
 
 #include "bench_util.h"
-#include "proc_cpu.h" /* servers/tests */
+#include "proc_cpu.h" /* testsupport */
 
 /* "Many connections in flight" (the ratio), and a light load that stays
  * below inetd's fixed listen backlog of 10, reported alongside so the

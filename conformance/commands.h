@@ -4,8 +4,14 @@
 #ifndef WIRECHECK_COMMANDS_H
 #define WIRECHECK_COMMANDS_H
 
+#include <stdio.h>
+
 int cmd_check(int argc, char **argv); /* check_cmd.c */
 int cmd_run(int argc, char **argv);   /* run_cmd.c */
 int cmd_list(int argc, char **argv);  /* run_cmd.c */
+
+/* `wirecheck check` with its streams given (check_cmd.c): cmd_check() is
+ * check_command(argc, argv, stdout, stderr). */
+int check_command(int argc, char **argv, FILE *out, FILE *err);
 
 #endif

@@ -10,8 +10,8 @@
  *
  * --pcap FILE (repeatable) and --golden DIR (every *.pcap / *.pcapng in DIR;
  * a missing DIR is fine) add seeds taken from real captures: each frame for
- * dissect_packet, the file itself for analysis_pcap, and (when the dissector
- * is built in, WIRECHECK_HAVE_DISSECT) every TCP/UDP payload turned into DATA
+ * dissect_packet, the file itself for analysis_pcap, and every TCP/UDP
+ * payload turned into DATA
  * schedules: the server's stream (segment by segment) for tcp_client_recv,
  * the client's for tcp_server_recv, datagrams to the server for
  * udp_server_recvfrom and from it for udp_client_reply. The server is the
@@ -32,9 +32,7 @@
 #include "fuzz_common.h"
 #include "script.h"
 #include "timemsg.h"
-#ifdef WIRECHECK_HAVE_DISSECT
 #include "dissect.h"
-#endif
 
 static const char *outdir;
 static unsigned written;
@@ -519,7 +517,6 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
-#ifdef WIRECHECK_HAVE_DISSECT
 #define MAX_FLOWS 64
 struct xflow {
     bool tcp;
@@ -586,7 +583,6 @@ static void extract_payload(struct xflow *fl, size_t *nfl, const struct packet *
     /* Full schedules just stop growing: a seed need not hold the whole flow. */
     (void)script_add_data(&f->b[dir], p->payload, p->payload_caplen);
 }
-#endif
 
 static void pcap_seeds(const char *path)
 {
@@ -612,10 +608,8 @@ static void pcap_seeds(const char *path)
     struct pcap_pkthdr *h;
     const u_char *bytes;
     unsigned frame = 0;
-#ifdef WIRECHECK_HAVE_DISSECT
     static struct xflow flows[MAX_FLOWS];
     size_t nflows = 0;
-#endif
     while (pcap_next_ex(pc, &h, &bytes) == 1) {
         frame++;
         if (sel >= 0 && h->caplen < 65536) {
@@ -626,15 +620,11 @@ static void pcap_seeds(const char *path)
             snprintf(name, sizeof name, "%s-frame%u", base, frame);
             write_seed("dissect_packet", name, seed, h->caplen + 1u);
         }
-#ifdef WIRECHECK_HAVE_DISSECT
         struct packet p;
         dissect_frame(&p, frame, 0, linktype, bytes, h->caplen, h->len);
         extract_payload(flows, &nflows, &p);
-#endif
     }
-#ifdef WIRECHECK_HAVE_DISSECT
     flows_flush(flows, nflows, base);
-#endif
     pcap_close(pc);
 }
 

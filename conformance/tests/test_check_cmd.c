@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <pcap/pcap.h>
 
+#include "commands.h"
 #include "report.h"
 #include "packet_builder.h"
 

@@ -33,7 +33,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../servers/tests/proc.h"
+#include "proc.h"
 
 #define WIRECHECK WIRECHECK_BIN_DIR "/wirecheck"
 #define WAIT_MS 10000

@@ -33,8 +33,4 @@ void report_verdict(FILE *out, const struct verdict *v);
 
 void report_summary(FILE *out, const char *name, const struct analysis_summary *s);
 
-/* `wirecheck check` with its streams given (check_cmd.c): cmd_check() is
- * check_command(argc, argv, stdout, stderr). */
-int check_command(int argc, char **argv, FILE *out, FILE *err);
-
 #endif
