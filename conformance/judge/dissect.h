@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "inet_csum.h"
+
 /* Link-layer header types as pcap files store them (LINKTYPE_*), plus the
  * DLT_* aliases libpcap may hand back for them on Linux. */
 enum {
@@ -194,10 +196,6 @@ enum dissect_error dissect_frame(struct packet *out, uint32_t frame, int64_t ts_
  * into `p` (used after reassembling fragments): `l4` holds the whole
  * reassembled payload. Returns p->error. */
 enum dissect_error dissect_transport(struct packet *p, const uint8_t *l4, uint32_t len);
-
-/* The Internet checksum (RFC 1071) of a buffer, added to `sum`, not folded. */
-uint32_t inet_sum(uint32_t sum, const uint8_t *p, size_t len);
-uint16_t inet_fold(uint32_t sum);
 
 /* A fully decoded TCP / UDP packet (what the flow tracker consumes). */
 static inline bool packet_is_tcp(const struct packet *p) { return p->error == DISSECT_OK && p->l4 == L4_TCP; }
