@@ -42,11 +42,11 @@ else
     trap 'rm -rf "$obj"' EXIT
 fi
 rm -rf "$obj/core" "$obj/conformance" "$obj/fuzz"
-mkdir -p "$obj/core" "$obj/conformance" "$obj/fuzz" "$OUT"
+mkdir -p "$obj/core" "$obj/judge" "$obj/fuzz" "$OUT"
 
 # The project's own flags (CMakeLists.txt): C11 with the Linux socket API.
 # Warnings are not errors here: the engine's flags are not ours to vet.
-proj=(-std=c11 -D_GNU_SOURCE -I"$root/core" -I"$root/conformance" -I"$root/fuzz")
+proj=(-std=c11 -D_GNU_SOURCE -I"$root/core" -I"$root/conformance/judge" -I"$root/fuzz")
 read -r -a pcap_cflags <<<"$(pkg-config --cflags libpcap 2>/dev/null || true)"
 read -r -a pcap_libs <<<"$(pkg-config --libs libpcap 2>/dev/null || echo -lpcap)"
 # The runner image (base-runner) has no libpcap: the shared libraries a
@@ -72,8 +72,8 @@ compile() { # source object
 }
 
 libobjs=()
-for src in "$root"/core/*.c "$root"/conformance/*.c; do
-    [[ ${src##*/} == wirecheck.c ]] && continue
+# The harnesses need the core and the judge (conformance/judge), nothing live.
+for src in "$root"/core/*.c "$root"/conformance/judge/*.c; do
     o=$obj/$(basename "$(dirname "$src")")/$(basename "${src%.c}").o
     compile "$src" "$o"
     libobjs+=("$o")

@@ -7,7 +7,7 @@
 #include <netinet/in.h>
 
 #include "bench_util.h"
-#include "netaddr.h"
+#include "netsock.h"
 #include "script.h"
 #include "session.h"
 #include "sockio.h"

@@ -12,7 +12,7 @@
 
 #include "cli.h"
 #include "escape.h"
-#include "netaddr.h"
+#include "netsock.h"
 #include "session.h"
 #include "sockio.h"
 

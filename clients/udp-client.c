@@ -11,7 +11,7 @@
 
 #include "cli.h"
 #include "escape.h"
-#include "netaddr.h"
+#include "netsock.h"
 #include "session.h"
 #include "sockio.h"
 

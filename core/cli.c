@@ -1,5 +1,7 @@
 #include "cli.h"
 
+#include "netsock.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>

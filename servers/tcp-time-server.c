@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "netaddr.h"
+#include "netsock.h"
 #include "sockio.h"
 #include "tcpconn.h"
 #include "timemsg.h"

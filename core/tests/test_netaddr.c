@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "netaddr.h"
+#include "netsock.h"
 
 /* ------------------------------------------------------------- parsing */
 
