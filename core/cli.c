@@ -120,3 +120,40 @@ int cli_stop_signal_fd(const char *prog)
     sigaction(SIGINT, &sa, NULL);
     return p[0];
 }
+
+static const char *stdout_owner = "wirecheck";
+
+_Noreturn static void stdout_failed(int e)
+{
+    fprintf(stderr, "%s: write to standard output: %s\n", stdout_owner,
+            strerror(e ? e : EIO));
+    _exit(EXIT_RUNTIME);
+}
+
+void cli_flush_stdout(const char *prog)
+{
+    stdout_owner = prog;
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout))
+        stdout_failed(errno);
+}
+
+static void close_stdout(void)
+{
+    errno = 0;
+    /* ferror: an earlier write failed even if this flush has nothing left. */
+    bool failed = fflush(stdout) != 0 || ferror(stdout);
+    int e = errno;
+    if (fclose(stdout) != 0 && !failed) {
+        failed = true;
+        e = errno;
+    }
+    if (failed)
+        stdout_failed(e);
+}
+
+void cli_check_stdout_at_exit(const char *prog)
+{
+    stdout_owner = prog;
+    atexit(close_stdout);
+}

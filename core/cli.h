@@ -41,4 +41,13 @@ void cli_ignore_sigpipe(void);
  * event loop polls the returned fd and sees a stop request without races. */
 int cli_stop_signal_fd(const char *prog);
 
+/* Nothing is lost silently on standard output. cli_check_stdout_at_exit
+ * (call once, first thing in main) makes every exit flush and close stdout
+ * and, if that fails (a full disk, /dev/full, a closed pipe), print
+ * "PROG: write to standard output: <reason>" on stderr and exit 1.
+ * cli_flush_stdout flushes now (a log line that must be seen while the
+ * program runs) and exits 1 the same way on failure. */
+void cli_check_stdout_at_exit(const char *prog);
+void cli_flush_stdout(const char *prog);
+
 #endif
