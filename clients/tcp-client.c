@@ -34,6 +34,7 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
+    cli_check_stdout_at_exit(prog); /* a lost line is an error (exit 1), even --help */
     const char *host = WIRECHECK_DEFAULT_HOST;
     uint16_t port = WIRECHECK_DEFAULT_PORT;
     const char *send_data = NULL;
@@ -88,7 +89,7 @@ int main(int argc, char **argv)
     if (fd < 0)
         cli_fail(prog, "%s", err);
     printf("Connect %s OK!\n", where);
-    fflush(stdout);
+    cli_flush_stdout(prog);
 
     uint8_t *buf = malloc(max);
     if (!buf)
@@ -107,7 +108,7 @@ int main(int argc, char **argv)
             cli_fail(prog, "out of memory");
         escape_bytes(buf, res.reply_len, text, cap);
         printf("Received: %s\n", text);
-        fflush(stdout);
+        cli_flush_stdout(prog);
         free(text);
     }
     close(fd);

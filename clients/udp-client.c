@@ -29,6 +29,7 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
+    cli_check_stdout_at_exit(prog); /* a lost line is an error (exit 1), even --help */
     const char *host = WIRECHECK_DEFAULT_HOST, *message = "Hello UDP!";
     uint16_t port = WIRECHECK_DEFAULT_PORT;
     size_t size = 0;
@@ -94,7 +95,7 @@ int main(int argc, char **argv)
             escape_bytes(payload, len, text, sizeof text);
             printf("Sent: %s to %s\n", text, where);
         }
-        fflush(stdout);
+        cli_flush_stdout(prog);
     }
     int rc = 0;
     if (ex.status == SIO_OK && ex.replied) {
@@ -124,7 +125,7 @@ int main(int argc, char **argv)
     }
     if (ex.foreign_dropped)
         fprintf(stderr, "%s: ignored %u datagrams from other addresses\n", prog, ex.foreign_dropped);
-    fflush(stdout);
+    cli_flush_stdout(prog);
     close(fd);
     free(payload);
     free(reply);

@@ -114,7 +114,10 @@ int cli_stop_signal_fd(const char *prog)
     if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0)
         cli_fail(prog, "pipe: %s", strerror(errno));
     stop_pipe_write_end = p[1];
-    struct sigaction sa = {.sa_handler = on_stop_signal};
+    /* SA_RESTART: a write of the log blocked on a slow reader must not fail
+     * with EINTR (stdio would mark stdout broken and lines would be lost);
+     * the event loop still wakes up, as Linux never restarts poll(). */
+    struct sigaction sa = {.sa_handler = on_stop_signal, .sa_flags = SA_RESTART};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);

@@ -37,8 +37,9 @@ void cli_resolve(const char *prog, const char *host, uint16_t port, int socktype
 /* SIGPIPE ignored: a write to a closed peer is an EPIPE to handle, not death. */
 void cli_ignore_sigpipe(void);
 
-/* SIGTERM and SIGINT write one byte to a self-pipe (no SA_RESTART), so an
- * event loop polls the returned fd and sees a stop request without races. */
+/* SIGTERM and SIGINT write one byte to a self-pipe, so an event loop polls
+ * the returned fd and sees a stop request without races (SA_RESTART: other
+ * blocking calls, such as a write to a full stdout pipe, just go on). */
 int cli_stop_signal_fd(const char *prog);
 
 /* Nothing is lost silently on standard output. cli_check_stdout_at_exit

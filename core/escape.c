@@ -2,6 +2,33 @@
 
 #include <stdbool.h>
 
+/* Unicode characters that are invisible yet change how a line reads: the
+ * format characters (general category Cf: bidi embeddings, overrides and
+ * isolates, zero-width joiners and spaces, the byte order mark, invisible
+ * operators, interlinear annotation, tags) and the separators U+2028/U+2029
+ * (Zl, Zp). Sorted, inclusive ranges. */
+static const struct { uint32_t first, last; } invisible_ranges[] = {
+    {0x00ad, 0x00ad},   {0x0600, 0x0605},   {0x061c, 0x061c},   {0x06dd, 0x06dd},
+    {0x070f, 0x070f},   {0x0890, 0x0891},   {0x08e2, 0x08e2},   {0x180e, 0x180e},
+    {0x200b, 0x200f},   {0x2028, 0x202e},   {0x2060, 0x2064},   {0x2066, 0x206f},
+    {0xfeff, 0xfeff},   {0xfff9, 0xfffb},   {0x110bd, 0x110bd}, {0x110cd, 0x110cd},
+    {0x13430, 0x1343f}, {0x1bca0, 0x1bca3}, {0x1d173, 0x1d17a}, {0xe0001, 0xe0001},
+    {0xe0020, 0xe007f},
+};
+
+static bool invisible(uint32_t cp)
+{
+    if (cp < 0xad)
+        return false;
+    for (size_t i = 0; i < sizeof invisible_ranges / sizeof invisible_ranges[0]; i++) {
+        if (cp < invisible_ranges[i].first)
+            return false;
+        if (cp <= invisible_ranges[i].last)
+            return true;
+    }
+    return false;
+}
+
 /* Length of the well-formed, printable UTF-8 sequence at in[0..n), or 0 when
  * the byte at in[0] must be escaped. */
 static size_t printable_utf8_len(const uint8_t *in, size_t n)
@@ -34,48 +61,67 @@ static size_t printable_utf8_len(const uint8_t *in, size_t n)
     bool overlong = cp < min_for_len[len];
     bool surrogate = cp >= 0xd800 && cp <= 0xdfff;
     bool c1_control = cp >= 0x80 && cp <= 0x9f;
-    if (overlong || surrogate || c1_control || cp > 0x10ffff)
+    if (overlong || surrogate || c1_control || cp > 0x10ffff || invisible(cp))
         return 0;
     return len;
 }
 
-size_t escape_bytes(const uint8_t *in, size_t n, char *out, size_t outcap)
+/* The escaped form of the piece at in[0..n): into piece[4] or pointing
+ * into `in`; returns its length and sets *consumed. */
+static size_t next_piece(const uint8_t *in, size_t n, char piece[4], const char **src,
+                         size_t *consumed)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t need = 0, written = 0;
-    bool cut = outcap == 0;
-    for (size_t i = 0; i < n;) {
+    size_t keep = printable_utf8_len(in, n);
+    if (keep > 0) {
+        *src = (const char *)in;
+        *consumed = keep;
+        return keep;
+    }
+    *src = piece;
+    *consumed = 1;
+    if (in[0] == '\\') {
+        piece[0] = piece[1] = '\\';
+        return 2;
+    }
+    piece[0] = '\\';
+    piece[1] = 'x';
+    piece[2] = hex[in[0] >> 4];
+    piece[3] = hex[in[0] & 0xf];
+    return 4;
+}
+
+size_t escape_prefix(const uint8_t *in, size_t n, char *out, size_t outcap, size_t *out_len)
+{
+    size_t i = 0, written = 0;
+    while (i < n && outcap > 0) {
         char piece[4];
-        size_t piece_len;
         const char *src;
-        size_t keep = printable_utf8_len(in + i, n - i);
-        if (keep > 0) {
-            src = (const char *)in + i;
-            piece_len = keep;
-            i += keep;
-        } else if (in[i] == '\\') {
-            piece[0] = piece[1] = '\\';
-            src = piece;
-            piece_len = 2;
-            i++;
-        } else {
-            piece[0] = '\\';
-            piece[1] = 'x';
-            piece[2] = hex[in[i] >> 4];
-            piece[3] = hex[in[i] & 0xf];
-            src = piece;
-            piece_len = 4;
-            i++;
-        }
-        need += piece_len;
-        if (!cut && written + piece_len < outcap) {
-            for (size_t k = 0; k < piece_len; k++)
-                out[written++] = src[k];
-        } else {
-            cut = true; /* stop at a whole piece so no escape is half-written */
-        }
+        size_t consumed;
+        size_t len = next_piece(in + i, n - i, piece, &src, &consumed);
+        if (written + len >= outcap)
+            break; /* stop at a whole piece so no escape is half-written */
+        for (size_t k = 0; k < len; k++)
+            out[written++] = src[k];
+        i += consumed;
     }
     if (outcap > 0)
         out[written] = '\0';
+    *out_len = written;
+    return i;
+}
+
+size_t escape_bytes(const uint8_t *in, size_t n, char *out, size_t outcap)
+{
+    size_t need;
+    size_t i = escape_prefix(in, n, out, outcap, &need);
+    /* What the rest would need, so the caller can tell a cut. */
+    while (i < n) {
+        char piece[4];
+        const char *src;
+        size_t consumed;
+        need += next_piece(in + i, n - i, piece, &src, &consumed);
+        i += consumed;
+    }
     return need;
 }

@@ -1,6 +1,7 @@
 #include "session.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -90,13 +91,132 @@ bool tcp_client_session(const struct sockio *io, int fd, const struct tcp_client
     return res->reply_ok;
 }
 
-bool udp_echo_permitted(const struct sockaddr *to)
+const char *udp_echo_refusal_text(enum udp_echo_refusal r)
 {
-    return net_port_of(to) >= 1024;
+    switch (r) {
+    case UDP_ECHO_ALLOWED: return "";
+    case UDP_ECHO_PRIVILEGED_PORT: return "source port below 1024 or 0";
+    case UDP_ECHO_SELF: return "source is this server's own address and port";
+    case UDP_ECHO_REFLECTOR_PORT: return "source port is a UDP service known for reflection";
+    case UDP_ECHO_RATE_LIMITED: return "rate limit of replies to this source address reached";
+    }
+    return "?";
+}
+
+bool udp_reflector_port(uint16_t port)
+{
+    /* Registered services above 1023 that answer an unsolicited datagram,
+     * several with a larger reply (amplification). Sorted. */
+    static const uint16_t ports[] = {
+        1194,  /* OpenVPN */
+        1434,  /* MS-SQL monitor */
+        1900,  /* SSDP */
+        3283,  /* Apple Remote Desktop */
+        3389,  /* RDP over UDP */
+        3434,  /* wirecheck's own default port: another echo server */
+        3478,  /* STUN / TURN */
+        3702,  /* WS-Discovery */
+        4500,  /* IPsec NAT-T */
+        5060,  /* SIP */
+        5353,  /* mDNS */
+        5683,  /* CoAP */
+        10001, /* Ubiquiti discovery */
+        11211, /* memcached */
+        27015, /* Steam / Source engine queries */
+        32414, /* Plex discovery */
+        37810, /* DVR (DHDiscover) */
+    };
+    for (size_t i = 0; i < sizeof ports / sizeof ports[0] && ports[i] <= port; i++)
+        if (ports[i] == port)
+            return true;
+    return false;
+}
+
+/* The address bytes of a sockaddr (4 or 16) and its family; 0 if neither. */
+static size_t addr_bytes(const struct sockaddr *sa, const uint8_t **bytes)
+{
+    if (sa->sa_family == AF_INET) {
+        *bytes = (const uint8_t *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+        return 4;
+    }
+    if (sa->sa_family == AF_INET6) {
+        *bytes = (const uint8_t *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+        return 16;
+    }
+    static const uint8_t none[1];
+    *bytes = none;
+    return 0;
+}
+
+static bool is_wildcard(const struct sockaddr *sa)
+{
+    const uint8_t *b;
+    size_t n = addr_bytes(sa, &b);
+    for (size_t i = 0; i < n; i++)
+        if (b[i])
+            return false;
+    return n > 0;
+}
+
+void udp_echo_guard_init(struct udp_echo_guard *g, const struct sockaddr *self, socklen_t len)
+{
+    memset(g, 0, sizeof *g);
+    if (len > sizeof g->self)
+        len = sizeof g->self;
+    memcpy(&g->self, self, len);
+    g->self_len = len;
+}
+
+/* The bucket of a source address: one slot per hash; a new address in a
+ * taken slot starts a fresh bucket (bounded memory; an attacker spraying
+ * addresses gets a burst per address, never more than the rate per victim). */
+static struct udp_echo_bucket *bucket_for(struct udp_echo_guard *g, const struct sockaddr *to,
+                                          int64_t now_ms)
+{
+    const uint8_t *b;
+    size_t n = addr_bytes(to, &b);
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 16777619u;
+    struct udp_echo_bucket *k = &g->buckets[h % UDP_ECHO_SOURCES];
+    if (k->family != to->sa_family || memcmp(k->addr, b, n) != 0) {
+        memset(k, 0, sizeof *k);
+        memcpy(k->addr, b, n);
+        k->family = (uint8_t)to->sa_family;
+        k->last_ms = now_ms;
+        k->millitokens = (int64_t)UDP_ECHO_BURST * 1000;
+    }
+    return k;
+}
+
+enum udp_echo_refusal udp_echo_check(struct udp_echo_guard *g, const struct sockaddr *to,
+                                     int64_t now_ms)
+{
+    uint16_t port = net_port_of(to);
+    if (port < 1024)
+        return UDP_ECHO_PRIVILEGED_PORT;
+    const struct sockaddr *self = (const struct sockaddr *)&g->self;
+    if (g->self_len > 0 && port == net_port_of(self) &&
+        (is_wildcard(self) || net_same_endpoint(to, self)))
+        return UDP_ECHO_SELF;
+    if (udp_reflector_port(port))
+        return UDP_ECHO_REFLECTOR_PORT;
+    struct udp_echo_bucket *k = bucket_for(g, to, now_ms);
+    if (now_ms > k->last_ms) {
+        int64_t cap = (int64_t)UDP_ECHO_BURST * 1000;
+        int64_t refill = (now_ms - k->last_ms) * UDP_ECHO_RATE;
+        k->millitokens = refill >= cap - k->millitokens ? cap : k->millitokens + refill;
+        k->last_ms = now_ms;
+    }
+    if (k->millitokens < 1000)
+        return UDP_ECHO_RATE_LIMITED;
+    k->millitokens -= 1000;
+    return UDP_ECHO_ALLOWED;
 }
 
 void udp_server_handle_one(const struct sockio *io, int fd, uint8_t *buf, size_t max,
-                           int64_t deadline, bool echo, struct udp_server_event *ev)
+                           int64_t deadline, struct udp_echo_guard *echo,
+                           struct udp_server_event *ev)
 {
     memset(ev, 0, sizeof *ev);
     struct datagram d;
@@ -105,9 +225,13 @@ void udp_server_handle_one(const struct sockio *io, int fd, uint8_t *buf, size_t
         return;
     char from[NET_ADDRSTR_LEN];
     net_format((const struct sockaddr *)&d.from, d.fromlen, from);
-    /* Show at most what fits the line; the length says how much there was. */
-    char text[4096];
-    escape_bytes(buf, d.len, text, sizeof text);
+    /* Show at most what fits the line, and say so when that is not all. */
+    char text[4096 + 48];
+    size_t shown_len;
+    size_t shown = escape_prefix(buf, d.len, text, 4096, &shown_len);
+    if (shown < d.len)
+        snprintf(text + shown_len, sizeof text - shown_len, " [cut: %zu of %zu bytes shown]",
+                 shown, d.len);
     if (d.truncated)
         snprintf(ev->line, sizeof ev->line,
                  "Truncated: datagram of %zu bytes from %s exceeds --max %zu; kept: %s",
@@ -116,7 +240,8 @@ void udp_server_handle_one(const struct sockio *io, int fd, uint8_t *buf, size_t
         snprintf(ev->line, sizeof ev->line, "Received: %s from %s", text, from);
     if (!echo)
         return;
-    if (!udp_echo_permitted((const struct sockaddr *)&d.from)) {
+    ev->refusal = udp_echo_check(echo, (const struct sockaddr *)&d.from, io->ops->now_ms(io->ctx));
+    if (ev->refusal != UDP_ECHO_ALLOWED) {
         ev->echo_refused = true;
         return;
     }

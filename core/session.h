@@ -45,23 +45,80 @@ bool tcp_client_judge(enum reply_expect expect, const uint8_t *sent, size_t sent
 
 /* ---- udp-server ---- */
 
-/* The port rule for UDP echo: never reply to port 0 or a privileged port
- * (a spoofed source there turns an echo into a reflection loop). */
-bool udp_echo_permitted(const struct sockaddr *to);
+/* What an echo server must not answer. A UDP source address is whatever
+ * the sender wrote, so every reply can be aimed at a third party
+ * (reflection) or at another echo service (a loop that never ends). Refused,
+ * in this order:
+ *   - port 0 or a port below 1024: the well-known services (echo 7,
+ *     discard 9, daytime 13, qotd 17, chargen 19, time 37, DNS 53, NTP 123,
+ *     SNMP 161, CLDAP 389...) all live there;
+ *   - the server's own address and port (a spoofed datagram from itself
+ *     would be echoed to itself forever), and, when it listens on the
+ *     wildcard address, any source with its own port;
+ *   - a source port above 1023 of a UDP service known to answer or amplify
+ *     (udp_reflector_port: SSDP 1900, WS-Discovery 3702, mDNS 5353, CoAP 5683,
+ *     memcached 11211, ..., and 3434, wirecheck's own default port);
+ *   - more than UDP_ECHO_RATE replies per second to one source address
+ *     (token bucket, bursts of UDP_ECHO_BURST), so a flood with a spoofed
+ *     victim address reflects at most that rate towards the victim.
+ *
+ *   struct udp_echo_guard g;
+ *   udp_echo_guard_init(&g, (struct sockaddr *)&bound.ss, bound.len);
+ *   udp_server_handle_one(io, fd, buf, max, deadline, &g, &ev);  // NULL: no echo
+ */
+#define UDP_ECHO_RATE 100   /* replies per second per source address */
+#define UDP_ECHO_BURST 200  /* tokens a quiet source may spend at once */
+#define UDP_ECHO_SOURCES 256 /* source addresses tracked at once (hashed) */
+
+enum udp_echo_refusal {
+    UDP_ECHO_ALLOWED = 0,
+    UDP_ECHO_PRIVILEGED_PORT,
+    UDP_ECHO_SELF,
+    UDP_ECHO_REFLECTOR_PORT,
+    UDP_ECHO_RATE_LIMITED,
+};
+
+/* "source port below 1024 or 0", ... ("" for UDP_ECHO_ALLOWED). */
+const char *udp_echo_refusal_text(enum udp_echo_refusal r);
+
+/* A well-known UDP service port above 1023 that answers or amplifies. */
+bool udp_reflector_port(uint16_t port);
+
+struct udp_echo_bucket {
+    uint8_t addr[16];  /* source address (IPv4 in the first 4 bytes) */
+    uint8_t family;    /* 0: slot free */
+    int64_t last_ms;   /* last refill */
+    int64_t millitokens; /* 1000 per reply */
+};
+
+struct udp_echo_guard {
+    struct sockaddr_storage self; /* the server's bound address */
+    socklen_t self_len;
+    struct udp_echo_bucket buckets[UDP_ECHO_SOURCES];
+};
+
+void udp_echo_guard_init(struct udp_echo_guard *g, const struct sockaddr *self, socklen_t len);
+
+/* Whether a reply to `to` may go out at now_ms (spends a token if so). */
+enum udp_echo_refusal udp_echo_check(struct udp_echo_guard *g, const struct sockaddr *to,
+                                     int64_t now_ms);
 
 struct udp_server_event {
     enum sio_status status;
     int err;
     bool echoed;
     bool echo_refused;
+    enum udp_echo_refusal refusal; /* why, when echo_refused */
     char line[4096 + 192]; /* what the server prints for this datagram */
 };
 
 /* Receives one datagram into buf[max], formats its line, echoes it back when
- * echo is on and the source port permits. status SIO_TIMEOUT when nothing
- * came before deadline. */
+ * `echo` is given and it allows the reply. status SIO_TIMEOUT when nothing
+ * came before deadline. A datagram whose escaped form does not fit the line
+ * ends with " [cut: N of M bytes shown]". */
 void udp_server_handle_one(const struct sockio *io, int fd, uint8_t *buf, size_t max,
-                           int64_t deadline, bool echo, struct udp_server_event *ev);
+                           int64_t deadline, struct udp_echo_guard *echo,
+                           struct udp_server_event *ev);
 
 /* ---- udp-client ---- */
 

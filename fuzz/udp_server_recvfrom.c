@@ -112,13 +112,20 @@ static void run(const uint8_t *data, size_t size, size_t max)
     uint8_t *buf = malloc(max);
     FUZZ_CHECK(buf != NULL && t.last != NULL, "out of memory");
     struct sockio io = {.ops = &tap_ops, .ctx = &t};
+    /* The server as bound by default: a scripted source may claim its
+     * address, a reflector port or flood it, as a spoofer can. */
+    static struct udp_echo_guard guard;
+    struct sockaddr_in self = {.sin_family = AF_INET, .sin_port = htons(3434),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    udp_echo_guard_init(&guard, (const struct sockaddr *)&self, sizeof self);
 
     for (int round = 0; round < MAX_ROUNDS; round++) {
         size_t sent_before = s.sent_total, sendtos_before = t.sendtos;
         int64_t deadline = sockio_deadline_in(&io, 1000);
-        udp_server_handle_one(&io, FUZZ_FD, buf, max, deadline, true, &ev);
+        udp_server_handle_one(&io, FUZZ_FD, buf, max, deadline, &guard, &ev);
         check_line(ev.line, sizeof ev.line);
         FUZZ_CHECK(!(ev.echoed && ev.echo_refused), "echoed and refused at once");
+        FUZZ_CHECK(ev.echo_refused == (ev.refusal != UDP_ECHO_ALLOWED), "refusal without a reason");
         if (ev.status != SIO_OK) {
             FUZZ_CHECK(!ev.echoed && !ev.echo_refused && t.sendtos == sendtos_before,
                        "echo without a datagram (status %s)", sio_status_text(ev.status));

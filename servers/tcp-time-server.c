@@ -221,7 +221,7 @@ static int serve(struct server *s)
         for (size_t i = s->nconns; i-- > polled;) /* accepted and finished at once */
             if (tcp_conn_done(s->conns[i]))
                 close_conn(s, i);
-        fflush(stdout);
+        cli_flush_stdout(prog);
     }
     free(pfds);
     return 0;
@@ -229,6 +229,7 @@ static int serve(struct server *s)
 
 int main(int argc, char **argv)
 {
+    cli_check_stdout_at_exit(prog); /* a lost log line is an error (exit 1) */
     struct server s = {.opt = parse_options(argc, argv), .io = &sockio_system};
     cli_ignore_sigpipe();
     s.stop_fd = cli_stop_signal_fd(prog);
@@ -247,7 +248,7 @@ int main(int argc, char **argv)
     char where[NET_ADDRSTR_LEN];
     net_format((const struct sockaddr *)&bound.ss, bound.len, where);
     printf("Listening on %s\n", where);
-    fflush(stdout);
+    cli_flush_stdout(prog);
 
     int rc = serve(&s);
     close(s.listen_fd);

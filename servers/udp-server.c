@@ -1,8 +1,10 @@
 /* udp-server: receives datagrams with recvfrom and prints each as
  * "Received: <data> from ADDR:PORT", the data escaped so a datagram can
  * never drive the terminal. A datagram larger than --max is reported as
- * truncated with its real length. --service echo sends each back, never to
- * port 0 or a port below 1024. The receive path is core/session.c. */
+ * truncated with its real length. --service echo sends each back, but
+ * never to port 0, a port below 1024, its own address, a known reflector
+ * port, or faster than a rate per source (core/session.h, udp_echo_check).
+ * The receive path is core/session.c. */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -25,15 +27,25 @@ static const char usage[] =
     "  --service S      print (default) or echo (reply with the datagram)\n"
     "  --count N        handle N datagrams, then exit 0\n";
 
-/* The log is the product: a datagram that cannot be logged is lost, so a
- * broken stdout ends the server loudly. */
-static _Noreturn void fail_stdout(void)
+/* How many datagrams the loop handles between two looks at the stop pipe:
+ * a flood keeps the queue from ever running empty, and SIGTERM must still
+ * end the server within 100 ms (a datagram costs microseconds). */
+#define STOP_CHECK_EVERY 64
+/* After a stop request, what is already queued is still logged, for at
+ * most this long: a flood must not keep a stopping server alive. */
+#define STOP_DRAIN_MS 50
+
+static bool stop_requested(int stop_fd)
 {
-    cli_fail(prog, "write to stdout: %s", strerror(errno));
+    struct pollfd p = {.fd = stop_fd, .events = POLLIN};
+    return poll(&p, 1, 0) > 0;
 }
 
 int main(int argc, char **argv)
 {
+    /* The log is the product: a datagram that cannot be logged is lost, so
+     * a broken stdout ends the server loudly (exit 1), even for --help. */
+    cli_check_stdout_at_exit(prog);
     const char *bind_host = WIRECHECK_DEFAULT_HOST;
     uint16_t port = WIRECHECK_DEFAULT_PORT;
     size_t max = 1024;
@@ -84,11 +96,14 @@ int main(int argc, char **argv)
     char where[NET_ADDRSTR_LEN];
     net_format((const struct sockaddr *)&bound.ss, bound.len, where);
     printf("Listening on %s\n", where);
-    fflush(stdout);
+    cli_flush_stdout(prog);
 
+    static struct udp_echo_guard guard;
+    udp_echo_guard_init(&guard, (const struct sockaddr *)&bound.ss, bound.len);
     const struct sockio *io = &sockio_system;
     unsigned long handled = 0;
     bool stopping = false;
+    int64_t drain_until = 0;
     while (!stopping && (count == 0 || handled < count)) {
         struct pollfd p[2] = {{.fd = stop_fd, .events = POLLIN}, {.fd = fd, .events = POLLIN}};
         if (poll(p, 2, -1) < 0) {
@@ -96,14 +111,25 @@ int main(int argc, char **argv)
                 continue;
             cli_fail(prog, "poll: %s", strerror(errno));
         }
-        if (p[0].revents)
+        if (p[0].revents) {
             stopping = true; /* still log what is already queued below */
+            drain_until = io->ops->now_ms(io->ctx) + STOP_DRAIN_MS;
+        }
         /* Everything queued now, without blocking (deadline: now). */
-        for (;;) {
+        for (unsigned burst = 1;; burst++) {
             if (count && handled >= count)
                 break;
+            if (burst % STOP_CHECK_EVERY == 0) {
+                if (!stopping && stop_requested(stop_fd)) {
+                    stopping = true;
+                    drain_until = io->ops->now_ms(io->ctx) + STOP_DRAIN_MS;
+                }
+                if (stopping && io->ops->now_ms(io->ctx) >= drain_until)
+                    break;
+            }
             struct udp_server_event ev;
-            udp_server_handle_one(io, fd, buf, max, io->ops->now_ms(io->ctx), echo, &ev);
+            udp_server_handle_one(io, fd, buf, max, io->ops->now_ms(io->ctx),
+                                  echo ? &guard : NULL, &ev);
             if (ev.status == SIO_TIMEOUT)
                 break;
             if (ev.status != SIO_OK) {
@@ -115,15 +141,14 @@ int main(int argc, char **argv)
             handled++;
             puts(ev.line);
             if (ev.echo_refused)
-                puts("Echo refused: source port below 1024 or 0");
+                printf("Echo refused: %s\n", udp_echo_refusal_text(ev.refusal));
             if (ferror(stdout))
-                fail_stdout();
+                cli_flush_stdout(prog); /* exits 1 with the reason */
         }
         /* Flushed once the queue is empty (or the count reached), before
          * the server sleeps: one write per burst instead of one per
          * datagram, and never a line held back while the server waits. */
-        if (fflush(stdout) != 0)
-            fail_stdout();
+        cli_flush_stdout(prog);
     }
     free(buf);
     close(fd);

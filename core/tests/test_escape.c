@@ -293,10 +293,61 @@ static void test_outcap_zero_and_one(void **state)
     assert_int_equal(two[2], 'Q');
 }
 
+/* Invisible characters that reorder or hide text are escaped byte by byte;
+ * visible text in other scripts, and their neighbours, still pass. */
+static void test_format_and_separator_characters_escaped(void **state)
+{
+    (void)state;
+    expect_escape("a\xe2\x80\xae" "b", 5, "a\\xe2\\x80\\xaeb");     /* U+202E RIGHT-TO-LEFT OVERRIDE */
+    expect_escape("\xe2\x80\xa8", 3, "\\xe2\\x80\\xa8");             /* U+2028 LINE SEPARATOR */
+    expect_escape("\xe2\x80\xa9", 3, "\\xe2\\x80\\xa9");             /* U+2029 PARAGRAPH SEPARATOR */
+    expect_escape("\xe2\x80\x8b", 3, "\\xe2\\x80\\x8b");             /* U+200B ZERO WIDTH SPACE */
+    expect_escape("\xe2\x80\x8f", 3, "\\xe2\\x80\\x8f");             /* U+200F RIGHT-TO-LEFT MARK */
+    expect_escape("\xe2\x81\xa6", 3, "\\xe2\\x81\\xa6");             /* U+2066 LEFT-TO-RIGHT ISOLATE */
+    expect_escape("\xe2\x81\xa9", 3, "\\xe2\\x81\\xa9");             /* U+2069 POP DIRECTIONAL ISOLATE */
+    expect_escape("\xef\xbb\xbf", 3, "\\xef\\xbb\\xbf");             /* U+FEFF BYTE ORDER MARK */
+    expect_escape("\xd8\x9c", 2, "\\xd8\\x9c");                      /* U+061C ARABIC LETTER MARK */
+    expect_escape("\xc2\xad", 2, "\\xc2\\xad");                      /* U+00AD SOFT HYPHEN */
+    expect_escape("\xf3\xa0\x80\x81", 4, "\\xf3\\xa0\\x80\\x81");    /* U+E0001 LANGUAGE TAG */
+    /* Neighbours of the ranges stay visible. */
+    expect_escape("\xe2\x80\x90", 3, "\xe2\x80\x90");                /* U+2010 HYPHEN */
+    expect_escape("\xe2\x80\xaf", 3, "\xe2\x80\xaf");                /* U+202F NARROW NO-BREAK SPACE */
+    expect_escape("\xc2\xac", 2, "\xc2\xac");                        /* U+00AC NOT SIGN */
+    expect_escape("\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d", 8, "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d"); /* Hebrew */
+    expect_escape("\xf0\x9f\x98\x80", 4, "\xf0\x9f\x98\x80");        /* U+1F600 */
+}
+
+/* escape_prefix shows whole pieces only, says how many input bytes they
+ * are, and stops where the room ends. */
+static void test_prefix_counts_what_is_shown(void **state)
+{
+    (void)state;
+    char out[16];
+    size_t len = 99;
+    assert_int_equal(escape_prefix((const uint8_t *)"abc", 3, out, sizeof out, &len), 3);
+    assert_string_equal(out, "abc");
+    assert_int_equal(len, 3);
+    /* "a" + "\x1b" (4) + "b" + "\x1b" (4) = 10 characters; 8 bytes of room + NUL. */
+    assert_int_equal(escape_prefix((const uint8_t *)"a\x1b" "b\x1b", 4, out, 9, &len), 3);
+    assert_string_equal(out, "a\\x1bb");
+    assert_int_equal(len, 6);
+    /* A multi-byte character is shown whole or not at all. */
+    assert_int_equal(escape_prefix((const uint8_t *)"ab\xe4\xb8\xad", 5, out, 4, &len), 2);
+    assert_string_equal(out, "ab");
+    assert_int_equal(escape_prefix((const uint8_t *)"ab\xe4\xb8\xad", 5, out, 6, &len), 5);
+    assert_int_equal(len, 5);
+    assert_int_equal(escape_prefix((const uint8_t *)"abc", 3, out, 0, &len), 0);
+    assert_int_equal(len, 0);
+    /* escape_bytes still returns what the whole would need. */
+    assert_int_equal(escape_bytes((const uint8_t *)"a\x1b" "b\x1b", 4, out, 9), 10);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_printable_ascii_passes),
+        cmocka_unit_test(test_format_and_separator_characters_escaped),
+        cmocka_unit_test(test_prefix_counts_what_is_shown),
         cmocka_unit_test(test_empty),
         cmocka_unit_test(test_backslash_doubled),
         cmocka_unit_test(test_every_c0_control),

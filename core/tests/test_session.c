@@ -401,25 +401,139 @@ static void test_client_judge(void **state)
 
 /* ------------------------------------------------------- udp-server */
 
-static void test_udp_echo_permitted(void **state)
+/* The server's own address in these tests: 127.0.0.1:7777 (the scripted
+ * peer is 127.0.0.1 at the port a schedule names). */
+static struct udp_echo_guard guard;
+static struct udp_server_event sev;
+
+static struct udp_echo_guard *echo_guard(void)
 {
-    (void)state;
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    static const struct { uint16_t port; bool ok; } cases[] = {
-        {0, false}, {1, false}, {53, false}, {123, false}, {1023, false},
-        {1024, true}, {40000, true}, {65535, true},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        sin.sin_port = htons(cases[i].port);
-        assert_int_equal(udp_echo_permitted((struct sockaddr *)&sin), cases[i].ok);
-    }
-    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(53)};
-    assert_false(udp_echo_permitted((struct sockaddr *)&sin6));
-    sin6.sin6_port = htons(5353);
-    assert_true(udp_echo_permitted((struct sockaddr *)&sin6));
+    struct sockaddr_in self = {.sin_family = AF_INET, .sin_port = htons(7777),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    udp_echo_guard_init(&guard, (struct sockaddr *)&self, sizeof self);
+    return &guard;
 }
 
-static struct udp_server_event sev;
+static struct sockaddr_in v4(const char *ip, uint16_t port)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+    assert_int_equal(inet_pton(AF_INET, ip, &sin.sin_addr), 1);
+    return sin;
+}
+
+static enum udp_echo_refusal check_v4(const char *ip, uint16_t port, int64_t now)
+{
+    struct sockaddr_in to = v4(ip, port);
+    return udp_echo_check(&guard, (struct sockaddr *)&to, now);
+}
+
+static void test_udp_echo_port_rules(void **state)
+{
+    (void)state;
+    echo_guard();
+    static const struct { uint16_t port; enum udp_echo_refusal r; } cases[] = {
+        {0, UDP_ECHO_PRIVILEGED_PORT},    {1, UDP_ECHO_PRIVILEGED_PORT},
+        {7, UDP_ECHO_PRIVILEGED_PORT},    {19, UDP_ECHO_PRIVILEGED_PORT},
+        {53, UDP_ECHO_PRIVILEGED_PORT},   {1023, UDP_ECHO_PRIVILEGED_PORT},
+        {1024, UDP_ECHO_ALLOWED},         {1900, UDP_ECHO_REFLECTOR_PORT},
+        {3434, UDP_ECHO_REFLECTOR_PORT},  {5353, UDP_ECHO_REFLECTOR_PORT},
+        {11211, UDP_ECHO_REFLECTOR_PORT}, {40000, UDP_ECHO_ALLOWED},
+        {65535, UDP_ECHO_ALLOWED},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        assert_int_equal(check_v4("10.0.0.1", cases[i].port, 0), cases[i].r);
+    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(53)};
+    assert_int_equal(udp_echo_check(&guard, (struct sockaddr *)&sin6, 0), UDP_ECHO_PRIVILEGED_PORT);
+    sin6.sin6_port = htons(5353);
+    assert_int_equal(udp_echo_check(&guard, (struct sockaddr *)&sin6, 0), UDP_ECHO_REFLECTOR_PORT);
+    sin6.sin6_port = htons(40000);
+    assert_int_equal(udp_echo_check(&guard, (struct sockaddr *)&sin6, 0), UDP_ECHO_ALLOWED);
+    for (unsigned p = 0; p < 65536; p++) /* the list is sorted: every entry is found */
+        if (udp_reflector_port((uint16_t)p))
+            assert_true(p >= 1024);
+    assert_true(udp_reflector_port(37810));
+    assert_false(udp_reflector_port(37811));
+}
+
+static void test_udp_echo_never_to_itself(void **state)
+{
+    (void)state;
+    echo_guard(); /* bound to 127.0.0.1:7777 */
+    assert_int_equal(check_v4("127.0.0.1", 7777, 0), UDP_ECHO_SELF);
+    assert_int_equal(check_v4("127.0.0.2", 7777, 0), UDP_ECHO_ALLOWED); /* another host's 7777 */
+    assert_int_equal(check_v4("127.0.0.1", 7778, 0), UDP_ECHO_ALLOWED);
+    /* Bound to the wildcard: any local address may be its own. */
+    struct sockaddr_in any = {.sin_family = AF_INET, .sin_port = htons(7777)};
+    udp_echo_guard_init(&guard, (struct sockaddr *)&any, sizeof any);
+    assert_int_equal(check_v4("10.1.2.3", 7777, 0), UDP_ECHO_SELF);
+    assert_int_equal(check_v4("10.1.2.3", 7776, 0), UDP_ECHO_ALLOWED);
+    struct sockaddr_in6 self6 = {.sin6_family = AF_INET6, .sin6_port = htons(9000),
+                                 .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    udp_echo_guard_init(&guard, (struct sockaddr *)&self6, sizeof self6);
+    assert_int_equal(udp_echo_check(&guard, (struct sockaddr *)&self6, 0), UDP_ECHO_SELF);
+}
+
+static void test_udp_echo_rate_per_source(void **state)
+{
+    (void)state;
+    echo_guard();
+    /* A burst of UDP_ECHO_BURST replies, then nothing until tokens come back. */
+    for (int i = 0; i < UDP_ECHO_BURST; i++)
+        assert_int_equal(check_v4("10.0.0.1", 40000, 1000), UDP_ECHO_ALLOWED);
+    assert_int_equal(check_v4("10.0.0.1", 40000, 1000), UDP_ECHO_RATE_LIMITED);
+    assert_int_equal(check_v4("10.0.0.1", 40001, 1000), UDP_ECHO_RATE_LIMITED); /* per address, not port */
+    /* Another source has its own bucket. */
+    assert_int_equal(check_v4("10.0.0.2", 40000, 1000), UDP_ECHO_ALLOWED);
+    /* 10 ms later: one more token (UDP_ECHO_RATE 100/s), then limited again. */
+    assert_int_equal(check_v4("10.0.0.1", 40000, 1010), UDP_ECHO_ALLOWED);
+    assert_int_equal(check_v4("10.0.0.1", 40000, 1010), UDP_ECHO_RATE_LIMITED);
+    /* Over one second a flooding source gets at most the rate. */
+    int allowed = 0;
+    for (int64_t t = 1010; t < 2010; t++)
+        for (int k = 0; k < 10; k++)
+            allowed += check_v4("10.0.0.1", 40000, t) == UDP_ECHO_ALLOWED;
+    assert_in_range(allowed, UDP_ECHO_RATE - 1, UDP_ECHO_RATE + 1);
+    /* A quiet minute refills to the burst, not beyond. */
+    allowed = 0;
+    for (int k = 0; k < 2 * UDP_ECHO_BURST; k++)
+        allowed += check_v4("10.0.0.1", 40000, 62010) == UDP_ECHO_ALLOWED;
+    assert_int_equal(allowed, UDP_ECHO_BURST);
+}
+
+static void test_server_echo_not_to_itself(void **state)
+{
+    (void)state;
+    sched_begin();
+    sched_peer_port(7777); /* the scripted peer is 127.0.0.1: the guard's own address */
+    sched_str("loop?");
+    sched_peer_port(1900);
+    sched_str("ssdp");
+    const struct sockio *io = sched_start(false);
+    udp_server_handle_one(io, 3, rbuf, 1024, sockio_deadline_in(io, 1000), echo_guard(), &sev);
+    assert_true(sev.echo_refused);
+    assert_int_equal(sev.refusal, UDP_ECHO_SELF);
+    assert_string_equal(udp_echo_refusal_text(sev.refusal), "source is this server's own address and port");
+    udp_server_handle_one(io, 3, rbuf, 1024, sockio_deadline_in(io, 1000), &guard, &sev);
+    assert_int_equal(sev.refusal, UDP_ECHO_REFLECTOR_PORT);
+    assert_int_equal(sh_s.sent_total, 0);
+}
+
+static void test_server_line_cut_is_marked(void **state)
+{
+    (void)state;
+    uint8_t ctl[1024];
+    memset(ctl, 0x1b, sizeof ctl); /* 4 characters each once escaped */
+    sched_begin();
+    sched_peer_port(40000);
+    sched_data(ctl, sizeof ctl);
+    const struct sockio *io = sched_start(false);
+    udp_server_handle_one(io, 3, rbuf, 1024, sockio_deadline_in(io, 1000), NULL, &sev);
+    assert_int_equal(sev.status, SIO_OK);
+    const char *mark = strstr(sev.line, " [cut: 1023 of 1024 bytes shown] from 127.0.0.1:40000");
+    assert_non_null(mark);
+    assert_int_equal(mark - sev.line, (ptrdiff_t)(strlen("Received: ") + 1023 * 4));
+}
+
 
 static void test_server_line(void **state)
 {
@@ -427,7 +541,7 @@ static void test_server_line(void **state)
     sched_begin();
     sched_str("hello");
     const struct sockio *io = sched_start(false);
-    udp_server_handle_one(io, 3, rbuf, 1024, sockio_deadline_in(io, 1000), false, &sev);
+    udp_server_handle_one(io, 3, rbuf, 1024, sockio_deadline_in(io, 1000), NULL, &sev);
     assert_int_equal(sev.status, SIO_OK);
     assert_string_equal(sev.line, "Received: hello from 127.0.0.1:40000");
     assert_false(sev.echoed);
@@ -443,7 +557,7 @@ static void test_server_escaped_line(void **state)
     sched_begin();
     sched_data(evil, sizeof evil);
     const struct sockio *io = sched_start(false);
-    udp_server_handle_one(io, 3, rbuf, 1024, sockio_deadline_in(io, 1000), false, &sev);
+    udp_server_handle_one(io, 3, rbuf, 1024, sockio_deadline_in(io, 1000), NULL, &sev);
     assert_int_equal(sev.status, SIO_OK);
     assert_string_equal(sev.line, "Received: a\\x1b[2J\\\\\\x0a\\x00\\xc2\\x85\xc3\xa9\\xff"
                                   " from 127.0.0.1:40000");
@@ -457,7 +571,7 @@ static void test_server_empty_datagram(void **state)
     sched_begin();
     sched_data("", 0);
     const struct sockio *io = sched_start(false);
-    udp_server_handle_one(io, 3, rbuf, 1024, sockio_deadline_in(io, 1000), true, &sev);
+    udp_server_handle_one(io, 3, rbuf, 1024, sockio_deadline_in(io, 1000), echo_guard(), &sev);
     assert_int_equal(sev.status, SIO_OK);
     assert_string_equal(sev.line, "Received:  from 127.0.0.1:40000");
     assert_true(sev.echoed);
@@ -471,11 +585,11 @@ static void test_server_truncated_line(void **state)
     sched_trunc(3000, "ABCDEFGH", 8);
     sched_str("0123456789ab"); /* 12 bytes, max 8 */
     const struct sockio *io = sched_start(false);
-    udp_server_handle_one(io, 3, rbuf, 8, sockio_deadline_in(io, 1000), false, &sev);
+    udp_server_handle_one(io, 3, rbuf, 8, sockio_deadline_in(io, 1000), NULL, &sev);
     assert_int_equal(sev.status, SIO_OK);
     assert_string_equal(sev.line, "Truncated: datagram of 3000 bytes from 127.0.0.1:40000 "
                                   "exceeds --max 8; kept: ABCDEFGH");
-    udp_server_handle_one(io, 3, rbuf, 8, sockio_deadline_in(io, 1000), true, &sev);
+    udp_server_handle_one(io, 3, rbuf, 8, sockio_deadline_in(io, 1000), echo_guard(), &sev);
     assert_string_equal(sev.line, "Truncated: datagram of 12 bytes from 127.0.0.1:40000 "
                                   "exceeds --max 8; kept: 01234567");
     /* the echo of a truncated datagram is what was kept */
@@ -494,7 +608,7 @@ static void test_server_long_datagram_line(void **state)
     sched_begin();
     sched_data(ctl, sizeof ctl);
     const struct sockio *io = sched_start(false);
-    udp_server_handle_one(io, 3, rbuf, sizeof rbuf, sockio_deadline_in(io, 1000), false, &sev);
+    udp_server_handle_one(io, 3, rbuf, sizeof rbuf, sockio_deadline_in(io, 1000), NULL, &sev);
     assert_int_equal(sev.status, SIO_OK);
     size_t len = strlen(sev.line);
     assert_true(len < sizeof sev.line);
@@ -512,7 +626,7 @@ static void test_server_echo_exact_bytes(void **state)
     sched_begin();
     sched_data(payload, sizeof payload);
     const struct sockio *io = sched_start(false);
-    udp_server_handle_one(io, 3, rbuf, 1024, sockio_deadline_in(io, 1000), true, &sev);
+    udp_server_handle_one(io, 3, rbuf, 1024, sockio_deadline_in(io, 1000), echo_guard(), &sev);
     assert_int_equal(sev.status, SIO_OK);
     assert_true(sev.echoed);
     assert_false(sev.echo_refused);
@@ -531,10 +645,10 @@ static void test_server_echo_eintr_eagain(void **state)
     sched_str("dropped");
     sched_op(SCRIPT_SEND_AGAIN); /* read at the second send, after "dropped" came */
     const struct sockio *io = sched_start(false);
-    udp_server_handle_one(io, 3, rbuf, 1024, sockio_deadline_in(io, 1000), true, &sev);
+    udp_server_handle_one(io, 3, rbuf, 1024, sockio_deadline_in(io, 1000), echo_guard(), &sev);
     assert_true(sev.echoed); /* EINTR retried */
     assert_int_equal(sh_s.sent_total, 5);
-    udp_server_handle_one(io, 3, rbuf, 1024, sockio_deadline_in(io, 1000), true, &sev);
+    udp_server_handle_one(io, 3, rbuf, 1024, sockio_deadline_in(io, 1000), echo_guard(), &sev);
     assert_int_equal(sev.status, SIO_OK);
     assert_false(sev.echoed); /* a full buffer drops the echo, no blocking */
     assert_false(sev.echo_refused);
@@ -554,20 +668,20 @@ static void test_server_echo_refused(void **state)
     sched_peer_port(1024);
     sched_str("fine");
     const struct sockio *io = sched_start(false);
-    udp_server_handle_one(io, 3, rbuf, 1024, sockio_deadline_in(io, 1000), true, &sev);
+    udp_server_handle_one(io, 3, rbuf, 1024, sockio_deadline_in(io, 1000), echo_guard(), &sev);
     assert_int_equal(sev.status, SIO_OK);
     assert_true(sev.echo_refused);
     assert_false(sev.echoed);
     assert_string_equal(sev.line, "Received: dns? from 127.0.0.1:53");
-    udp_server_handle_one(io, 3, rbuf, 1024, sockio_deadline_in(io, 1000), true, &sev);
+    udp_server_handle_one(io, 3, rbuf, 1024, sockio_deadline_in(io, 1000), echo_guard(), &sev);
     assert_true(sev.echo_refused);
     assert_false(sev.echoed);
     assert_string_equal(sev.line, "Received: zero from 127.0.0.1:0");
-    udp_server_handle_one(io, 3, rbuf, 1024, sockio_deadline_in(io, 1000), true, &sev);
+    udp_server_handle_one(io, 3, rbuf, 1024, sockio_deadline_in(io, 1000), echo_guard(), &sev);
     assert_true(sev.echo_refused);
     assert_int_equal(sh_s.sent_total, 0); /* nothing sent to any of them */
     assert_int_equal(sh_s.calls, 3);      /* three receives, no send */
-    udp_server_handle_one(io, 3, rbuf, 1024, sockio_deadline_in(io, 1000), true, &sev);
+    udp_server_handle_one(io, 3, rbuf, 1024, sockio_deadline_in(io, 1000), echo_guard(), &sev);
     assert_false(sev.echo_refused);
     assert_true(sev.echoed);
     assert_int_equal(sh_s.sent_total, 4);
@@ -580,7 +694,7 @@ static void test_server_echo_foreign(void **state)
     sched_op(SCRIPT_FOREIGN);
     sched_str("from afar");
     const struct sockio *io = sched_start(false);
-    udp_server_handle_one(io, 3, rbuf, 1024, sockio_deadline_in(io, 1000), true, &sev);
+    udp_server_handle_one(io, 3, rbuf, 1024, sockio_deadline_in(io, 1000), echo_guard(), &sev);
     assert_string_equal(sev.line, "Received: from afar from 192.0.2.7:40000");
     assert_true(sev.echoed);
     assert_int_equal(sh_s.sends_to_foreign, 1); /* replied to where it came from */
@@ -592,7 +706,7 @@ static void test_server_timeout(void **state)
     sched_begin();
     const struct sockio *io = sched_start(false);
     int64_t deadline = sockio_deadline_in(io, 1000);
-    udp_server_handle_one(io, 3, rbuf, 1024, deadline, true, &sev);
+    udp_server_handle_one(io, 3, rbuf, 1024, deadline, echo_guard(), &sev);
     assert_int_equal(sev.status, SIO_TIMEOUT);
     assert_string_equal(sev.line, "");
     assert_false(sev.echoed);
@@ -604,14 +718,14 @@ static void test_server_timeout(void **state)
     sched_op(SCRIPT_TIMEOUT);
     sched_str("late");
     io = sched_start(false);
-    udp_server_handle_one(io, 3, rbuf, 1024, sockio_deadline_in(io, 1000), true, &sev);
+    udp_server_handle_one(io, 3, rbuf, 1024, sockio_deadline_in(io, 1000), echo_guard(), &sev);
     assert_int_equal(sev.status, SIO_TIMEOUT);
     assert_int_equal(sh_s.sent_total, 0);
 
     sched_begin();
     sched_op(SCRIPT_RESET);
     io = sched_start(false);
-    udp_server_handle_one(io, 3, rbuf, 1024, sockio_deadline_in(io, 1000), true, &sev);
+    udp_server_handle_one(io, 3, rbuf, 1024, sockio_deadline_in(io, 1000), echo_guard(), &sev);
     assert_int_equal(sev.status, SIO_RESET);
     assert_int_equal(sev.err, ECONNRESET);
 }
@@ -821,7 +935,11 @@ int main(void)
         cmocka_unit_test(test_client_send_epipe),
         cmocka_unit_test(test_client_send_epipe_after_poll),
         cmocka_unit_test(test_client_judge),
-        cmocka_unit_test(test_udp_echo_permitted),
+        cmocka_unit_test(test_udp_echo_port_rules),
+        cmocka_unit_test(test_udp_echo_never_to_itself),
+        cmocka_unit_test(test_udp_echo_rate_per_source),
+        cmocka_unit_test(test_server_echo_not_to_itself),
+        cmocka_unit_test(test_server_line_cut_is_marked),
         cmocka_unit_test(test_server_line),
         cmocka_unit_test(test_server_escaped_line),
         cmocka_unit_test(test_server_empty_datagram),
