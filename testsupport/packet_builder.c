@@ -146,6 +146,21 @@ size_t pb_icmp_error(uint8_t *out, size_t cap, const struct pb_addr *src,
     return len;
 }
 
+size_t pb_port_unreachable(uint8_t *out, size_t cap, const struct pb_addr *client,
+                           const struct pb_addr *server, uint16_t cport, uint16_t sport,
+                           const void *payload, size_t len, enum pb_csum csum,
+                           uint16_t quoted_ip_id)
+{
+    static uint8_t dg[PB_MAX_FRAME], ip[PB_MAX_FRAME];
+    size_t n = pb_udp_datagram(dg, sizeof dg, client, server, cport, sport, payload, len, csum);
+    struct pb_ip x = {.id = quoted_ip_id};
+    n = pb_ip_packet(ip, sizeof ip, client, server, IPPROTO_UDP, dg, n, &x);
+    bool v6 = client->family == 6;
+    size_t quoted = n < 548 ? n : 548; /* 576 bytes (RFC 1812) less the IPv4 and ICMP headers */
+    return pb_icmp_error(out, cap, server, client, v6 ? ICMP6_DST_UNREACH : ICMP_DEST_UNREACH,
+                         v6 ? ICMP6_DST_UNREACH_NOPORT : ICMP_PORT_UNREACH, ip, quoted);
+}
+
 size_t pb_syn_options_linux(uint8_t out[PB_SYN_OPTIONS_LEN], uint16_t mss, uint32_t tsval,
                             uint32_t tsecr, uint8_t wscale)
 {
@@ -402,17 +417,11 @@ void pb_conv_udp(struct pb_conv *c, int side, const void *payload, size_t len)
 
 void pb_conv_port_unreachable(struct pb_conv *c, const void *payload, size_t len)
 {
-    static uint8_t dg[PB_MAX_FRAME], ip[PB_MAX_FRAME], icmp[PB_MAX_FRAME];
-    size_t n = pb_udp_datagram(dg, sizeof dg, &c->addr[0], &c->addr[1], c->port[0], c->port[1],
-                               payload, len, c->csum);
-    struct pb_ip qx = { .id = (uint16_t)(c->ip_id[0] - 1) }; /* the client's last datagram */
-    n = pb_ip_packet(ip, sizeof ip, &c->addr[0], &c->addr[1], IPPROTO_UDP, dg, n, &qx);
-    bool v6 = c->addr[0].family == 6;
-    size_t q = n < 548 ? n : 548;
-    n = pb_icmp_error(icmp, sizeof icmp, &c->addr[1], &c->addr[0],
-                      v6 ? ICMP6_DST_UNREACH : ICMP_DEST_UNREACH,
-                      v6 ? ICMP6_DST_UNREACH_NOPORT : ICMP_PORT_UNREACH, ip, q);
-    conv_emit(c, 1, v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP, icmp, n);
+    static uint8_t icmp[PB_MAX_FRAME];
+    size_t n = pb_port_unreachable(icmp, sizeof icmp, &c->addr[0], &c->addr[1], c->port[0],
+                                   c->port[1], payload, len, c->csum,
+                                   (uint16_t)(c->ip_id[0] - 1) /* the client's last datagram */);
+    conv_emit(c, 1, c->addr[0].family == 6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP, icmp, n);
 }
 
 void pb_conv_handshake(struct pb_conv *c)

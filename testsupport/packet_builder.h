@@ -83,6 +83,14 @@ size_t pb_icmp_error(uint8_t *out, size_t cap, const struct pb_addr *src,
                      const struct pb_addr *dst, uint8_t type, uint8_t code,
                      const uint8_t *quoted, size_t quoted_len);
 
+/* The ICMP (v4) or ICMPv6 port unreachable `server` sends `client` for a
+ * datagram from cport to sport: it quotes (the first 548 bytes of) that
+ * datagram, UDP with checksum `csum` in an IP packet with id quoted_ip_id. */
+size_t pb_port_unreachable(uint8_t *out, size_t cap, const struct pb_addr *client,
+                           const struct pb_addr *server, uint16_t cport, uint16_t sport,
+                           const void *payload, size_t len, enum pb_csum csum,
+                           uint16_t quoted_ip_id);
+
 /* TCP options in the order Linux sends them. A SYN's: MSS, SACK permitted,
  * timestamps, NOP, window scale (PB_SYN_OPTIONS_LEN bytes); every later
  * segment's: NOP, NOP, timestamps (PB_TS_OPTIONS_LEN bytes). Return the
