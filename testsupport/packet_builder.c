@@ -161,6 +161,15 @@ size_t pb_port_unreachable(uint8_t *out, size_t cap, const struct pb_addr *clien
                          v6 ? ICMP6_DST_UNREACH_NOPORT : ICMP_PORT_UNREACH, ip, quoted);
 }
 
+/* The 10-byte timestamps option. */
+static void put_timestamps(uint8_t *o, uint32_t tsval, uint32_t tsecr)
+{
+    o[0] = TCPOPT_TIMESTAMP;
+    o[1] = TCPOLEN_TIMESTAMP;
+    pb_put32(o + 2, tsval);
+    pb_put32(o + 6, tsecr);
+}
+
 size_t pb_syn_options_linux(uint8_t out[PB_SYN_OPTIONS_LEN], uint16_t mss, uint32_t tsval,
                             uint32_t tsecr, uint8_t wscale)
 {
@@ -169,10 +178,7 @@ size_t pb_syn_options_linux(uint8_t out[PB_SYN_OPTIONS_LEN], uint16_t mss, uint3
     pb_put16(out + 2, mss);
     out[4] = TCPOPT_SACK_PERMITTED;
     out[5] = TCPOLEN_SACK_PERMITTED;
-    out[6] = TCPOPT_TIMESTAMP;
-    out[7] = TCPOLEN_TIMESTAMP;
-    pb_put32(out + 8, tsval);
-    pb_put32(out + 12, tsecr);
+    put_timestamps(out + 6, tsval, tsecr);
     out[16] = TCPOPT_NOP;
     out[17] = TCPOPT_WINDOW;
     out[18] = TCPOLEN_WINDOW;
@@ -184,10 +190,7 @@ size_t pb_ts_options(uint8_t out[PB_TS_OPTIONS_LEN], uint32_t tsval, uint32_t ts
 {
     out[0] = TCPOPT_NOP;
     out[1] = TCPOPT_NOP;
-    out[2] = TCPOPT_TIMESTAMP;
-    out[3] = TCPOLEN_TIMESTAMP;
-    pb_put32(out + 4, tsval);
-    pb_put32(out + 8, tsecr);
+    put_timestamps(out + 2, tsval, tsecr);
     return PB_TS_OPTIONS_LEN;
 }
 
