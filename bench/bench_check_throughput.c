@@ -1,7 +1,7 @@
 /* bench-check-throughput: how fast `wirecheck check` judges a large capture,
  * against tshark's TCP conversation table (`tshark -r FILE -q -z conv,tcp`,
  * the reference) and against `tcpdump -r FILE -w /dev/null` (libpcap reading
- * the file and doing nothing: the floor). The capture (gen_capture.c) holds
+ * the file and doing nothing: the floor). The capture (gen_capture.h) holds
  * PACKETS frames of a few thousand interleaved TCP connections and UDP flows,
  * all valid. Rounds alternate between the three programs (the order rotates
  * each round); wall time and peak RSS (wait4) of each are recorded and the
@@ -19,8 +19,7 @@
 
 #include "bench_util.h"
 
-#define GEN_CAPTURE_EMBEDDED
-#include "gen_capture.c"
+#include "gen_capture.h"
 
 #define MAX_ROUNDS 32
 

@@ -1,47 +1,17 @@
-/* gen_capture: writes a large, deterministic, valid Ethernet/IPv4 capture
- * for the `wirecheck check` throughput bench (bench_check_throughput.c
- * includes this file; built alone it is the `bench-gen-capture` tool).
- *
- * The traffic: `concurrency` slots, each holding one flow at a time; every
- * packet comes from a slot drawn at random, so a few thousand flows are open
- * at once and their packets interleave. When a flow ends its slot starts a
- * new one, so the number of open flows stays the same however many packets
- * are written (which is what lets the bench show that wirecheck's memory
- * follows open flows, not the file).
- *   - TCP (90% of slots): SYN / SYN-ACK / ACK with MSS, SACK-permitted,
- *     timestamps and window scale; 1-3 request/response rounds (requests of
- *     up to 3 segments, responses of up to 14), the receiver ACKing every
- *     second segment and the end of each response; then a FIN teardown,
- *     closed by either side, as FIN / FIN-ACK / ACK or FIN / ACK / FIN / ACK.
- *     Timestamps on every segment, no loss, no retransmission, no RST.
- *   - UDP (10% of slots): DNS query/answer exchanges (1-4), or one-way
- *     media-like streams of 20-60 datagrams.
- * After PACKETS frames no new flow starts and the open ones finish, so the
- * file holds a little more than PACKETS frames (about 8% more with 4000
- * flows open) and every flow in it is complete.
- * IPv4 header, TCP and UDP checksums are all valid. A fixed seed makes the
- * file byte-for-byte the same on every run.
- *
- *   bench-gen-capture FILE [PACKETS [CONCURRENCY [SEED]]] */
+/* gen_capture: the throughput bench's capture (see gen_capture.h): a
+ * deterministic traffic model; testsupport's packet builder writes the
+ * frames. */
+#include "gen_capture.h"
+
 #include <errno.h>
+#include <netinet/in.h>
 #include <pcap/pcap.h>
-#include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct gen_config {
-    uint64_t packets;     /* frames to write */
-    unsigned concurrency; /* flows open at once */
-    uint64_t seed;
-};
-
-struct gen_stats {
-    uint64_t packets, tcp_conns, udp_flows, tcp_completed, udp_completed;
-    uint64_t bytes;       /* captured bytes (frames) */
-    int64_t duration_usec;/* capture time from first to last frame */
-};
+#include "dissect.h"
+#include "packet_builder.h"
 
 /* ---- deterministic randomness (splitmix64) -------------------------------- */
 
@@ -59,81 +29,11 @@ static uint32_t gen_range(uint64_t *s, uint32_t lo, uint32_t hi)
     return lo + (uint32_t)(gen_rand(s) % ((uint64_t)hi - lo + 1));
 }
 
-/* ---- frame building -------------------------------------------------------- */
-
 #define GEN_MSS 1448u     /* segment size with timestamps, as on Ethernet */
 #define GEN_WSCALE 7
-#define GEN_ETH 14
-#define GEN_IP 20
-
-enum { F_FIN = 0x01, F_SYN = 0x02, F_RST = 0x04, F_PSH = 0x08, F_ACK = 0x10 };
+#define GEN_FRAME_MAX 2048
 
 static uint8_t gen_payload_src[65536]; /* what the payloads are cut from */
-
-static void put16(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t n)
-{
-    for (; n > 1; n -= 2, p += 2)
-        sum += (uint32_t)p[0] << 8 | p[1];
-    if (n)
-        sum += (uint32_t)p[0] << 8;
-    return sum;
-}
-
-static uint16_t csum_fold(uint32_t sum)
-{
-    while (sum >> 16)
-        sum = (sum & 0xFFFF) + (sum >> 16);
-    return (uint16_t)~sum;
-}
-
-/* Ethernet + IPv4 header for an L4 payload of l4len bytes (already at
- * f + GEN_ETH + GEN_IP); fills the L4 checksum at l4 offset csum_at. */
-static size_t gen_finish_frame(uint8_t *f, uint32_t src, uint32_t dst, uint8_t proto,
-                               uint16_t ip_id, size_t l4len, size_t csum_at)
-{
-    static const uint8_t mac_client[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
-    static const uint8_t mac_router[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0xFE};
-    bool from_client = (src >> 24) == 10;
-    memcpy(f, from_client ? mac_router : mac_client, 6);
-    memcpy(f + 6, from_client ? mac_client : mac_router, 6);
-    put16(f + 12, 0x0800);
-    uint8_t *ip = f + GEN_ETH;
-    ip[0] = 0x45;
-    ip[1] = 0;
-    put16(ip + 2, (uint32_t)(GEN_IP + l4len));
-    put16(ip + 4, ip_id);
-    put16(ip + 6, 0x4000); /* DF */
-    ip[8] = 64;
-    ip[9] = proto;
-    put16(ip + 10, 0);
-    put32(ip + 12, src);
-    put32(ip + 16, dst);
-    put16(ip + 10, csum_fold(csum_add(0, ip, GEN_IP)));
-    uint8_t *l4 = ip + GEN_IP;
-    uint32_t sum = csum_add(0, ip + 12, 8); /* pseudo-header */
-    sum += proto;
-    sum += (uint32_t)l4len;
-    sum = csum_add(sum, l4, l4len);
-    uint16_t c = csum_fold(sum);
-    if (proto == 17 && c == 0)
-        c = 0xFFFF;
-    put16(l4 + csum_at, c);
-    return GEN_ETH + GEN_IP + l4len;
-}
 
 /* ---- flows ---------------------------------------------------------------- */
 
@@ -230,45 +130,50 @@ static void gen_start_transfer(struct gen_state *g, struct gen_flow *fl, bool re
     fl->phase = P_XFER;
 }
 
+/* ---- frames ------------------------------------------------------------- */
+
+/* An L4 message from src to dst in an Ethernet/IPv4 frame at f (DF, TTL 64),
+ * between the client's MAC and the router's. */
+static size_t gen_frame(uint8_t *f, const struct pb_addr *src, const struct pb_addr *dst,
+                        uint8_t proto, uint16_t ip_id, const uint8_t *l4, size_t l4len)
+{
+    static const uint8_t mac_client[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
+    static const uint8_t mac_router[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0xFE};
+    bool from_client = src->b[0] == 10; /* clients are 10.x.y.z */
+    struct pb_link eth = {
+        .linktype = WC_LINK_EN10MB,
+        .dst_mac = from_client ? mac_router : mac_client,
+        .src_mac = from_client ? mac_client : mac_router,
+    };
+    struct pb_ip ip = {.id = ip_id, .df = true};
+    return pb_wrap(f, GEN_FRAME_MAX, &eth, src, dst, proto, l4, l4len, &ip);
+}
+
 /* One TCP segment from side s. */
 static size_t gen_tcp_segment(struct gen_state *g, struct gen_flow *fl, int s, uint8_t flags,
                               uint32_t len, uint8_t *f)
 {
-    uint8_t *t = f + GEN_ETH + GEN_IP;
-    bool syn = flags & F_SYN;
-    size_t hlen = syn ? 40 : 32;
-    put16(t, fl->port[s]);
-    put16(t + 2, fl->port[!s]);
-    put32(t + 4, fl->next_seq[s]);
-    put32(t + 8, (flags & F_ACK) ? fl->next_seq[!s] : 0);
-    t[12] = (uint8_t)((hlen / 4) << 4);
-    t[13] = flags;
-    put16(t + 14, syn ? 64240 : fl->window[s]);
-    put16(t + 16, 0);
-    put16(t + 18, 0);
+    bool syn = flags & TCP_SYN;
     uint32_t tsval = fl->ts_base[s] + (uint32_t)(g->now_usec / 1000);
-    uint8_t *o = t + 20;
-    if (syn) { /* Linux order: MSS, SACK-permitted, timestamps, NOP, wscale */
-        o[0] = 2, o[1] = 4;
-        put16(o + 2, GEN_MSS + 12);
-        o[4] = 4, o[5] = 2;
-        o[6] = 8, o[7] = 10;
-        put32(o + 8, tsval);
-        put32(o + 12, (flags & F_ACK) ? fl->ts_last[!s] : 0);
-        o[16] = 1;
-        o[17] = 3, o[18] = 3, o[19] = GEN_WSCALE;
-    } else {
-        o[0] = 1, o[1] = 1, o[2] = 8, o[3] = 10;
-        put32(o + 4, tsval);
-        put32(o + 8, fl->ts_last[!s]);
-    }
+    uint8_t opts[PB_SYN_OPTIONS_LEN];
+    size_t opts_len = syn ? pb_syn_options_linux(opts, GEN_MSS + 12, tsval,
+                                                 (flags & TCP_ACK) ? fl->ts_last[!s] : 0, GEN_WSCALE)
+                          : pb_ts_options(opts, tsval, fl->ts_last[!s]);
     fl->ts_last[s] = tsval;
-    if (len) {
-        size_t at = (size_t)gen_rand(&g->rng) % (sizeof gen_payload_src - len);
-        memcpy(t + hlen, gen_payload_src + at, len);
-    }
-    fl->next_seq[s] += len + (syn ? 1 : 0) + ((flags & F_FIN) ? 1 : 0);
-    return gen_finish_frame(f, fl->ip[s], fl->ip[!s], 6, fl->ip_id[s]++, hlen + len, 16);
+    const uint8_t *payload = NULL;
+    if (len)
+        payload = gen_payload_src + (size_t)gen_rand(&g->rng) % (sizeof gen_payload_src - len);
+    struct pb_tcp t = {
+        .sport = fl->port[s], .dport = fl->port[!s],
+        .seq = fl->next_seq[s], .ack = (flags & TCP_ACK) ? fl->next_seq[!s] : 0,
+        .flags = flags, .window = syn ? 64240 : fl->window[s],
+        .opts = opts, .opts_len = opts_len, .payload = payload, .payload_len = len,
+    };
+    struct pb_addr src = pb_addr4(fl->ip[s]), dst = pb_addr4(fl->ip[!s]);
+    uint8_t seg[GEN_FRAME_MAX];
+    size_t n = pb_tcp_segment(seg, sizeof seg, &src, &dst, &t);
+    fl->next_seq[s] += len + (syn ? 1 : 0) + ((flags & TCP_FIN) ? 1 : 0);
+    return gen_frame(f, &src, &dst, IPPROTO_TCP, fl->ip_id[s]++, seg, n);
 }
 
 /* A well-formed DNS query (side 0) or its answer (side 1) at p. */
@@ -276,27 +181,27 @@ static uint32_t gen_dns_message(struct gen_state *g, struct gen_flow *fl, int s,
 {
     if (s == 0)
         fl->dns_id = (uint16_t)gen_rand(&g->rng);
-    put16(p, fl->dns_id);
-    put16(p + 2, s ? 0x8180 : 0x0100); /* response, RD, RA / query, RD */
-    put16(p + 4, 1);                   /* one question */
-    put16(p + 6, s ? 1 : 0);           /* one answer in the response */
-    put16(p + 8, 0);
-    put16(p + 10, 0);
+    pb_put16(p, fl->dns_id);
+    pb_put16(p + 2, s ? 0x8180 : 0x0100); /* response, RD, RA / query, RD */
+    pb_put16(p + 4, 1);                   /* one question */
+    pb_put16(p + 6, s ? 1 : 0);           /* one answer in the response */
+    pb_put16(p + 8, 0);
+    pb_put16(p + 10, 0);
     uint8_t *q = p + 12;
     q[0] = 6;
     snprintf((char *)q + 1, 7, "h%05u", (unsigned)(fl->dns_name % 100000));
     memcpy(q + 7, "\7example\3com\0", 13);
-    put16(q + 20, 1);                  /* type A */
-    put16(q + 22, 1);                  /* class IN */
+    pb_put16(q + 20, 1);                  /* type A */
+    pb_put16(q + 22, 1);                  /* class IN */
     uint32_t len = 12 + 24;
     if (s) {
         uint8_t *a = p + len;
-        put16(a, 0xC00C);              /* the name in the question */
-        put16(a + 2, 1);
-        put16(a + 4, 1);
-        put32(a + 6, 300);             /* TTL */
-        put16(a + 10, 4);
-        put32(a + 12, 0xC6336400u | (fl->dns_name & 0xFF)); /* 198.51.100.x */
+        pb_put16(a, 0xC00C);              /* the name in the question */
+        pb_put16(a + 2, 1);
+        pb_put16(a + 4, 1);
+        pb_put32(a + 6, 300);             /* TTL */
+        pb_put16(a + 10, 4);
+        pb_put32(a + 12, 0xC6336400u | (fl->dns_name & 0xFF)); /* 198.51.100.x */
         len += 16;
     }
     return len;
@@ -304,23 +209,23 @@ static uint32_t gen_dns_message(struct gen_state *g, struct gen_flow *fl, int s,
 
 static size_t gen_udp_datagram(struct gen_state *g, struct gen_flow *fl, int s, uint8_t *f)
 {
-    uint8_t *u = f + GEN_ETH + GEN_IP;
+    uint8_t msg[GEN_FRAME_MAX];
+    const uint8_t *payload = msg;
     uint32_t len;
     if (fl->udp_stream) {
         len = fl->udp_len[s];
-        size_t at = (size_t)gen_rand(&g->rng) % (sizeof gen_payload_src - len);
-        memcpy(u + 8, gen_payload_src + at, len);
+        payload = gen_payload_src + (size_t)gen_rand(&g->rng) % (sizeof gen_payload_src - len);
     } else {
-        len = gen_dns_message(g, fl, s, u + 8);
+        len = gen_dns_message(g, fl, s, msg);
     }
-    put16(u, fl->port[s]);
-    put16(u + 2, fl->port[!s]);
-    put16(u + 4, 8 + len);
-    put16(u + 6, 0);
-    return gen_finish_frame(f, fl->ip[s], fl->ip[!s], 17, fl->ip_id[s]++, 8 + len, 6);
+    struct pb_addr src = pb_addr4(fl->ip[s]), dst = pb_addr4(fl->ip[!s]);
+    uint8_t dg[GEN_FRAME_MAX];
+    size_t n = pb_udp_datagram(dg, sizeof dg, &src, &dst, fl->port[s], fl->port[!s], payload, len,
+                               PB_CSUM_GOOD);
+    return gen_frame(f, &src, &dst, IPPROTO_UDP, fl->ip_id[s]++, dg, n);
 }
 
-/* The flow's next frame into f (room for 1600 bytes); returns its length.
+/* The flow's next frame into f (room for GEN_FRAME_MAX bytes); returns its length.
  * Leaves fl->phase == P_DONE after the flow's last frame. */
 static size_t gen_next_frame(struct gen_state *g, struct gen_flow *fl, uint8_t *f)
 {
@@ -335,13 +240,13 @@ static size_t gen_next_frame(struct gen_state *g, struct gen_flow *fl, uint8_t *
     switch ((enum gen_phase)fl->phase) {
     case P_SYN:
         fl->phase = P_SYNACK;
-        return gen_tcp_segment(g, fl, 0, F_SYN, 0, f);
+        return gen_tcp_segment(g, fl, 0, TCP_SYN, 0, f);
     case P_SYNACK:
         fl->phase = P_HSACK;
-        return gen_tcp_segment(g, fl, 1, F_SYN | F_ACK, 0, f);
+        return gen_tcp_segment(g, fl, 1, TCP_SYN | TCP_ACK, 0, f);
     case P_HSACK:
         gen_start_transfer(g, fl, true);
-        return gen_tcp_segment(g, fl, 0, F_ACK, 0, f);
+        return gen_tcp_segment(g, fl, 0, TCP_ACK, 0, f);
     case P_XFER: {
         uint32_t len = fl->xfer_left < GEN_MSS ? fl->xfer_left : GEN_MSS;
         fl->xfer_left -= len;
@@ -355,7 +260,7 @@ static size_t gen_next_frame(struct gen_state *g, struct gen_flow *fl, uint8_t *
         } else if (fl->unacked == 2) {
             fl->phase = P_XFER_ACK;
         }
-        return gen_tcp_segment(g, fl, fl->xfer_from, F_ACK | (last ? F_PSH : 0), len, f);
+        return gen_tcp_segment(g, fl, fl->xfer_from, TCP_ACK | (last ? TCP_PSH : 0), len, f);
     }
     case P_XFER_ACK: {
         int s = !fl->xfer_from;
@@ -366,20 +271,20 @@ static size_t gen_next_frame(struct gen_state *g, struct gen_flow *fl, uint8_t *
             gen_start_transfer(g, fl, true);
         else
             fl->phase = P_FIN1;
-        return gen_tcp_segment(g, fl, s, F_ACK, 0, f);
+        return gen_tcp_segment(g, fl, s, TCP_ACK, 0, f);
     }
     case P_FIN1:
         fl->phase = fl->four_way ? P_FIN2_ACK : P_FIN2;
-        return gen_tcp_segment(g, fl, closer, F_FIN | F_ACK, 0, f);
+        return gen_tcp_segment(g, fl, closer, TCP_FIN | TCP_ACK, 0, f);
     case P_FIN2_ACK: /* the passive side ACKs the FIN, then sends its own */
         fl->phase = P_FIN2;
-        return gen_tcp_segment(g, fl, !closer, F_ACK, 0, f);
+        return gen_tcp_segment(g, fl, !closer, TCP_ACK, 0, f);
     case P_FIN2:
         fl->phase = P_LAST_ACK;
-        return gen_tcp_segment(g, fl, !closer, F_FIN | F_ACK, 0, f);
+        return gen_tcp_segment(g, fl, !closer, TCP_FIN | TCP_ACK, 0, f);
     case P_LAST_ACK:
         fl->phase = P_DONE;
-        return gen_tcp_segment(g, fl, closer, F_ACK, 0, f);
+        return gen_tcp_segment(g, fl, closer, TCP_ACK, 0, f);
     case P_UDP:
     case P_DONE:
         break;
@@ -387,8 +292,7 @@ static size_t gen_next_frame(struct gen_state *g, struct gen_flow *fl, uint8_t *
     return 0;
 }
 
-/* Writes the capture; false (with a message on stderr) on error. */
-static bool gen_capture_write(const char *path, const struct gen_config *cfg, struct gen_stats *st)
+bool gen_capture_write(const char *path, const struct gen_config *cfg, struct gen_stats *st)
 {
     memset(st, 0, sizeof *st);
     if (cfg->concurrency == 0 || cfg->packets == 0) {
@@ -426,7 +330,7 @@ static bool gen_capture_write(const char *path, const struct gen_config *cfg, st
     /* Mean gap 100 us (10k packets/s): capture time runs well past the
      * 60 s UDP idle timeout, so wirecheck reaches its steady state. */
     g.now_usec = start;
-    uint8_t frame[2048];
+    uint8_t frame[GEN_FRAME_MAX];
     bool ok = true;
     /* Once `packets` frames are written no flow starts any more and the open
      * ones run to their end (a finished flow is swapped with the last live
@@ -465,30 +369,3 @@ static bool gen_capture_write(const char *path, const struct gen_config *cfg, st
     free(slots);
     return ok;
 }
-
-#ifndef GEN_CAPTURE_EMBEDDED
-int main(int argc, char **argv)
-{
-    if (argc < 2 || argc > 5 || argv[1][0] == '-') {
-        fprintf(stderr, "usage: bench-gen-capture FILE [PACKETS [CONCURRENCY [SEED]]]\n"
-                        "defaults: 1000000 packets, 4000 concurrent flows, seed 1\n");
-        return 2;
-    }
-    struct gen_config cfg = {1000000, 4000, 1};
-    if (argc > 2)
-        cfg.packets = strtoull(argv[2], NULL, 10);
-    if (argc > 3)
-        cfg.concurrency = (unsigned)strtoul(argv[3], NULL, 10);
-    if (argc > 4)
-        cfg.seed = strtoull(argv[4], NULL, 10);
-    struct gen_stats st;
-    if (!gen_capture_write(argv[1], &cfg, &st))
-        return 1;
-    printf("%s: %llu packets (%.1f MB), %llu TCP connections, %llu UDP flows, "
-           "%.1f s of capture time\n",
-           argv[1], (unsigned long long)st.packets, st.bytes / 1e6,
-           (unsigned long long)st.tcp_conns, (unsigned long long)st.udp_flows,
-           st.duration_usec / 1e6);
-    return 0;
-}
-#endif

@@ -28,11 +28,13 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <dirent.h>
+#include <netinet/in.h>
 
 #include "fuzz_common.h"
 #include "script.h"
 #include "timemsg.h"
 #include "dissect.h"
+#include "packet_builder.h"
 
 static const char *outdir;
 static unsigned written;
@@ -224,15 +226,12 @@ static void udp_client_seeds(void)
 
 /* ---- synthetic captures ---- */
 
-struct frame {
-    uint8_t b[2048];
-    size_t len;
-};
-
+/* One conversation written to an analysis_pcap seed, both endpoints on the
+ * loopback as the live runs have them. */
 struct conv {
-    int linktype; /* 1 Ethernet, 276 SLL2, 0 null, 101 raw */
+    int linktype; /* LINKTYPE_* (dissect.h WC_LINK_*): Ethernet, SLL2, null, raw */
     int v6;
-    uint8_t cip[16], sip[16];
+    struct pb_addr cip, sip;
     uint16_t cport, sport;
     uint32_t cseq, sseq;
     pcap_dumper_t *d;
@@ -240,177 +239,83 @@ struct conv {
     int64_t ts;
 };
 
-static uint32_t sum16(uint32_t s, const uint8_t *p, size_t n)
+/* Wraps an L4 message (TCP, UDP, ICMP or ICMPv6) in IP and the link layer,
+ * writes the frame to the capture and as a dissect_packet seed. */
+static void emit(struct conv *c, bool from_client, uint8_t proto, const uint8_t *l4, size_t l4len)
 {
-    for (size_t i = 0; i + 1 < n; i += 2)
-        s += (uint32_t)p[i] << 8 | p[i + 1];
-    if (n & 1)
-        s += (uint32_t)p[n - 1] << 8;
-    return s;
-}
+    static const uint8_t client_mac[6] = {2, 0, 0, 0, 0, 2}, server_mac[6] = {2, 0, 0, 0, 0, 1};
+    struct pb_link link = {
+        .linktype = c->linktype,
+        .dst_mac = from_client ? server_mac : client_mac,
+        .src_mac = from_client ? client_mac : server_mac,
+        .incoming = !from_client,
+    };
+    struct pb_ip ip = {.id = (uint16_t)(c->ts & 0xffff), .df = true};
+    uint8_t frame[2048];
+    size_t len = pb_wrap(frame, sizeof frame, &link, from_client ? &c->cip : &c->sip,
+                         from_client ? &c->sip : &c->cip, proto, l4, l4len, &ip);
 
-static uint16_t fold(uint32_t s)
-{
-    while (s >> 16)
-        s = (s & 0xffff) + (s >> 16);
-    return (uint16_t)~s;
-}
-
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
-static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)(v >> 16)); put16(p + 2, (uint16_t)v); }
-
-/* Wraps an L4 segment (proto 6/17/1/58) in IP and the link layer. */
-static void emit(struct conv *c, bool from_client, uint8_t proto, uint8_t *l4, size_t l4len,
-                 size_t csum_off)
-{
-    const uint8_t *src = from_client ? c->cip : c->sip, *dst = from_client ? c->sip : c->cip;
-    size_t alen = c->v6 ? 16 : 4;
-    uint32_t s = 0;
-    if (proto != 1) { /* pseudo-header (ICMPv4 has none) */
-        s = sum16(s, src, alen);
-        s = sum16(s, dst, alen);
-        s += proto;
-        s += (uint32_t)l4len;
-    }
-    put16(l4 + csum_off, 0);
-    put16(l4 + csum_off, fold(sum16(s, l4, l4len)));
-
-    struct frame f = {.len = 0};
-    uint8_t *p = f.b;
-    size_t link = 0;
-    uint16_t ethertype = c->v6 ? 0x86dd : 0x0800;
-    if (c->linktype == 1) {
-        static const uint8_t macs[12] = {2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2};
-        memcpy(p, from_client ? macs : macs + 6, 6);
-        memcpy(p + 6, from_client ? macs + 6 : macs, 6);
-        put16(p + 12, ethertype);
-        link = 14;
-    } else if (c->linktype == 276) {
-        memset(p, 0, 20);
-        put16(p, ethertype);
-        put32(p + 4, 1);          /* interface index */
-        put16(p + 8, 772);        /* ARPHRD_LOOPBACK */
-        p[10] = from_client ? 4 : 0; /* outgoing / to us */
-        p[11] = 6;
-        link = 20;
-    } else if (c->linktype == 0) {
-        uint32_t fam = c->v6 ? 10 : 2; /* host order, little-endian here */
-        memcpy(p, &fam, 4);
-        link = 4;
-    }
-    p += link;
-    size_t iplen;
-    if (!c->v6) {
-        iplen = 20;
-        memset(p, 0, 20);
-        p[0] = 0x45;
-        put16(p + 2, (uint16_t)(20 + l4len));
-        put16(p + 4, (uint16_t)(c->ts & 0xffff));
-        p[6] = 0x40; /* DF */
-        p[8] = 64;
-        p[9] = proto;
-        memcpy(p + 12, src, 4);
-        memcpy(p + 16, dst, 4);
-        put16(p + 10, fold(sum16(0, p, 20)));
-    } else {
-        iplen = 40;
-        memset(p, 0, 40);
-        p[0] = 0x60;
-        put16(p + 4, (uint16_t)l4len);
-        p[6] = proto;
-        p[7] = 64;
-        memcpy(p + 8, src, 16);
-        memcpy(p + 24, dst, 16);
-    }
-    memcpy(p + iplen, l4, l4len);
-    f.len = link + iplen + l4len;
-
-    struct pcap_pkthdr h = {.caplen = (bpf_u_int32)f.len, .len = (bpf_u_int32)f.len};
+    struct pcap_pkthdr h = {.caplen = (bpf_u_int32)len, .len = (bpf_u_int32)len};
     c->ts += 120;
     h.ts.tv_sec = 1700000000 + c->ts / 1000000;
     h.ts.tv_usec = c->ts % 1000000;
-    pcap_dump((u_char *)c->d, &h, f.b);
+    pcap_dump((u_char *)c->d, &h, frame);
 
     /* Each frame is also a dissect_packet seed. */
     int sel = fuzz_linktype_selector(c->linktype);
     if (sel >= 0) {
         uint8_t seed[2049];
         seed[0] = (uint8_t)sel;
-        memcpy(seed + 1, f.b, f.len);
+        memcpy(seed + 1, frame, len);
         char name[128];
         snprintf(name, sizeof name, "synthetic-%d-v%d-%s-%u-%06lld", c->linktype, c->v6 ? 6 : 4,
-                 proto == 6 ? "tcp" : proto == 17 ? "udp" : "icmp", (unsigned)f.len,
-                 (long long)c->ts);
-        write_seed("dissect_packet", name, seed, f.len + 1);
+                 proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp" : "icmp",
+                 (unsigned)len, (long long)c->ts);
+        write_seed("dissect_packet", name, seed, len + 1);
     }
 }
 
 static void tcp(struct conv *c, bool from_client, uint8_t flags, const char *payload,
                 bool with_options)
 {
-    uint8_t seg[1500];
-    size_t opt = 0;
-    uint8_t *o = seg + 20;
-    if (with_options) { /* MSS, SACK permitted, timestamps, NOP, window scale */
-        o[0] = 2; o[1] = 4; put16(o + 2, 65495);
-        o[4] = 4; o[5] = 2;
-        o[6] = 8; o[7] = 10; put32(o + 8, (uint32_t)c->ts); put32(o + 12, 0);
-        o[16] = 1; o[17] = 3; o[18] = 3; o[19] = 7;
-        opt = 20;
-    }
-    size_t n = payload ? strlen(payload) : 0;
-    memset(seg, 0, 20);
-    put16(seg, from_client ? c->cport : c->sport);
-    put16(seg + 2, from_client ? c->sport : c->cport);
+    uint8_t opts[PB_SYN_OPTIONS_LEN], seg[1500];
     uint32_t *mine = from_client ? &c->cseq : &c->sseq, *theirs = from_client ? &c->sseq : &c->cseq;
-    put32(seg + 4, *mine);
-    put32(seg + 8, (flags & 0x10) ? *theirs : 0);
-    seg[12] = (uint8_t)(((20 + opt) / 4) << 4);
-    seg[13] = flags;
-    put16(seg + 14, 65535);
-    memcpy(seg + 20 + opt, payload ? payload : "", n);
-    *mine += (uint32_t)n + ((flags & 0x03) ? 1 : 0); /* SYN and FIN take one */
-    emit(c, from_client, 6, seg, 20 + opt + n, 16);
+    struct pb_tcp t = {
+        .sport = from_client ? c->cport : c->sport,
+        .dport = from_client ? c->sport : c->cport,
+        .seq = *mine,
+        .ack = (flags & TCP_ACK) ? *theirs : 0,
+        .flags = flags,
+        .window = 65535,
+        .opts = opts,
+        .opts_len = with_options ? pb_syn_options_linux(opts, 65495, (uint32_t)c->ts, 0, 7) : 0,
+        .payload = payload,
+        .payload_len = payload ? strlen(payload) : 0,
+    };
+    size_t n = pb_tcp_segment(seg, sizeof seg, from_client ? &c->cip : &c->sip,
+                              from_client ? &c->sip : &c->cip, &t);
+    *mine += (uint32_t)t.payload_len + ((flags & (TCP_SYN | TCP_FIN)) ? 1 : 0); /* SYN and FIN take one */
+    emit(c, from_client, IPPROTO_TCP, seg, n);
 }
 
 static void udp(struct conv *c, bool from_client, const char *payload)
 {
-    uint8_t seg[1500];
-    size_t n = strlen(payload);
-    put16(seg, from_client ? c->cport : c->sport);
-    put16(seg + 2, from_client ? c->sport : c->cport);
-    put16(seg + 4, (uint16_t)(8 + n));
-    memcpy(seg + 8, payload, n);
-    emit(c, from_client, 17, seg, 8 + n, 6);
+    uint8_t dg[1500];
+    size_t n = pb_udp_datagram(dg, sizeof dg, from_client ? &c->cip : &c->sip,
+                               from_client ? &c->sip : &c->cip,
+                               from_client ? c->cport : c->sport, from_client ? c->sport : c->cport,
+                               payload, strlen(payload), PB_CSUM_GOOD);
+    emit(c, from_client, IPPROTO_UDP, dg, n);
 }
 
-/* Port unreachable from the server host, quoting the client's last datagram. */
+/* Port unreachable from the server host, quoting the client's last datagram
+ * (its IP id and UDP checksum left 0). */
 static void icmp_unreachable(struct conv *c, const char *payload)
 {
-    uint8_t msg[1500], *q;
-    size_t n = strlen(payload), qlen;
-    memset(msg, 0, 8);
-    msg[0] = c->v6 ? 1 : 3; /* destination unreachable */
-    msg[1] = c->v6 ? 4 : 3; /* port unreachable */
-    q = msg + 8;
-    if (!c->v6) {
-        memset(q, 0, 20);
-        q[0] = 0x45; put16(q + 2, (uint16_t)(28 + n)); q[8] = 64; q[9] = 17;
-        memcpy(q + 12, c->cip, 4); memcpy(q + 16, c->sip, 4);
-        put16(q + 10, fold(sum16(0, q, 20)));
-        qlen = 20;
-    } else {
-        memset(q, 0, 40);
-        q[0] = 0x60; put16(q + 4, (uint16_t)(8 + n)); q[6] = 17; q[7] = 64;
-        memcpy(q + 8, c->cip, 16); memcpy(q + 24, c->sip, 16);
-        qlen = 40;
-    }
-    put16(q + qlen, c->cport);
-    put16(q + qlen + 2, c->sport);
-    put16(q + qlen + 4, (uint16_t)(8 + n));
-    put16(q + qlen + 6, 0);
-    memcpy(q + qlen + 8, payload, n);
-    emit(c, false, c->v6 ? 58 : 1, msg, 8 + qlen + 8 + n, 2);
+    uint8_t msg[1500];
+    size_t n = pb_port_unreachable(msg, sizeof msg, &c->cip, &c->sip, c->cport, c->sport, payload,
+                                   strlen(payload), PB_CSUM_NONE, 0);
+    emit(c, false, c->v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP, msg, n);
 }
 
 static void conv_open(struct conv *c, const char *name, int linktype, int v6)
@@ -418,18 +323,12 @@ static void conv_open(struct conv *c, const char *name, int linktype, int v6)
     memset(c, 0, sizeof *c);
     c->linktype = linktype;
     c->v6 = v6;
-    if (v6) {
-        c->cip[15] = 1;
-        c->sip[15] = 1; /* ::1 both ends, as on loopback */
-    } else {
-        c->cip[0] = 127; c->cip[3] = 1;
-        c->sip[0] = 127; c->sip[3] = 1;
-    }
+    c->cip = c->sip = pb_addr(v6 ? "::1" : "127.0.0.1"); /* both ends, as on loopback */
     c->cport = 40000;
     c->sport = 3434;
     c->cseq = 0x11111111;
     c->sseq = 0xeeeeeeee;
-    c->dead = pcap_open_dead(linktype == 101 ? DLT_RAW : linktype, 65535); /* DLT for the file's LINKTYPE */
+    c->dead = pcap_open_dead(linktype == WC_LINK_RAW ? DLT_RAW : linktype, 65535); /* DLT for the file's LINKTYPE */
     char path[4096];
     target_path(path, sizeof path, "analysis_pcap", name);
     c->d = pcap_dump_open(c->dead, path);
@@ -446,53 +345,51 @@ static void conv_close(struct conv *c)
     pcap_close(c->dead);
 }
 
-enum { SYN = 0x02, ACK = 0x10, FIN = 0x01, RST = 0x04, PSH = 0x08 };
-
 static void handshake(struct conv *c)
 {
-    tcp(c, true, SYN, NULL, true);
-    tcp(c, false, SYN | ACK, NULL, true);
-    tcp(c, true, ACK, NULL, false);
+    tcp(c, true, TCP_SYN, NULL, true);
+    tcp(c, false, TCP_SYN | TCP_ACK, NULL, true);
+    tcp(c, true, TCP_ACK, NULL, false);
 }
 
 static void capture_seeds(void)
 {
     struct conv c;
     /* The time service over Ethernet/IPv4: server sends, server closes first. */
-    conv_open(&c, "tcp-time-eth-ipv4.pcap", 1, 0);
+    conv_open(&c, "tcp-time-eth-ipv4.pcap", WC_LINK_EN10MB, 0);
     handshake(&c);
-    tcp(&c, false, PSH | ACK, time_msg, false);
-    tcp(&c, true, ACK, NULL, false);
-    tcp(&c, false, FIN | ACK, NULL, false);
-    tcp(&c, true, ACK, NULL, false);
-    tcp(&c, true, FIN | ACK, NULL, false);
-    tcp(&c, false, ACK, NULL, false);
+    tcp(&c, false, TCP_PSH | TCP_ACK, time_msg, false);
+    tcp(&c, true, TCP_ACK, NULL, false);
+    tcp(&c, false, TCP_FIN | TCP_ACK, NULL, false);
+    tcp(&c, true, TCP_ACK, NULL, false);
+    tcp(&c, true, TCP_FIN | TCP_ACK, NULL, false);
+    tcp(&c, false, TCP_ACK, NULL, false);
     conv_close(&c);
     /* Echo over Linux cooked v2/IPv6: client half-closes first. */
-    conv_open(&c, "tcp-echo-sll2-ipv6.pcap", 276, 1);
+    conv_open(&c, "tcp-echo-sll2-ipv6.pcap", WC_LINK_LINUX_SLL2, 1);
     handshake(&c);
-    tcp(&c, true, PSH | ACK, FUZZ_ECHO_MSG, false);
-    tcp(&c, false, ACK, NULL, false);
-    tcp(&c, true, FIN | ACK, NULL, false);
-    tcp(&c, false, PSH | ACK, FUZZ_ECHO_MSG, false);
-    tcp(&c, true, ACK, NULL, false);
-    tcp(&c, false, FIN | ACK, NULL, false);
-    tcp(&c, true, ACK, NULL, false);
+    tcp(&c, true, TCP_PSH | TCP_ACK, FUZZ_ECHO_MSG, false);
+    tcp(&c, false, TCP_ACK, NULL, false);
+    tcp(&c, true, TCP_FIN | TCP_ACK, NULL, false);
+    tcp(&c, false, TCP_PSH | TCP_ACK, FUZZ_ECHO_MSG, false);
+    tcp(&c, true, TCP_ACK, NULL, false);
+    tcp(&c, false, TCP_FIN | TCP_ACK, NULL, false);
+    tcp(&c, true, TCP_ACK, NULL, false);
     conv_close(&c);
     /* Abortive close (rst mode) over BSD null/IPv4. */
-    conv_open(&c, "tcp-abort-null-ipv4.pcap", 0, 0);
+    conv_open(&c, "tcp-abort-null-ipv4.pcap", WC_LINK_NULL, 0);
     handshake(&c);
-    tcp(&c, false, PSH | ACK, time_msg, false);
-    tcp(&c, false, RST | ACK, NULL, false);
+    tcp(&c, false, TCP_PSH | TCP_ACK, time_msg, false);
+    tcp(&c, false, TCP_RST | TCP_ACK, NULL, false);
     conv_close(&c);
     /* A refused connection over raw IPv4. */
-    conv_open(&c, "tcp-refused-raw-ipv4.pcap", 101, 0);
-    tcp(&c, true, SYN, NULL, true);
+    conv_open(&c, "tcp-refused-raw-ipv4.pcap", WC_LINK_RAW, 0);
+    tcp(&c, true, TCP_SYN, NULL, true);
     c.sseq = 0;
-    tcp(&c, false, RST | ACK, NULL, false);
+    tcp(&c, false, TCP_RST | TCP_ACK, NULL, false);
     conv_close(&c);
     /* UDP echo and a closed port over Ethernet/IPv4. */
-    conv_open(&c, "udp-echo-unreachable-eth-ipv4.pcap", 1, 0);
+    conv_open(&c, "udp-echo-unreachable-eth-ipv4.pcap", WC_LINK_EN10MB, 0);
     udp(&c, true, FUZZ_UDP_MSG);
     udp(&c, false, FUZZ_UDP_MSG);
     c.sport = 3435;
@@ -500,7 +397,7 @@ static void capture_seeds(void)
     icmp_unreachable(&c, "to a closed port");
     conv_close(&c);
     /* UDP over raw IPv6 with a port unreachable. */
-    conv_open(&c, "udp-echo-raw-ipv6.pcap", 101, 1);
+    conv_open(&c, "udp-echo-raw-ipv6.pcap", WC_LINK_RAW, 1);
     udp(&c, true, "hello v6");
     udp(&c, false, "hello v6");
     c.sport = 3435;
@@ -517,6 +414,15 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
+/* A small flow tracker of its own, not the judge's (analysis with
+ * retain_reports and flow_report_payload): a seed is the payloads as
+ * captured, one DATA chunk per segment, retransmissions included
+ * (data-dropped-*.pcapng's seed holds the time reply twice), so the
+ * receiver sees the segment boundaries and the repeats; the judge hands back
+ * the reassembled stream, once. It would also order flows by judgement, not
+ * first appearance (the seed names number them), skip capture duplicates and
+ * call the sender of a UDP flow's first datagram its client, not the higher
+ * port. Any of these would change the corpus. */
 #define MAX_FLOWS 64
 struct xflow {
     bool tcp;

@@ -493,7 +493,7 @@ static void forward_hop(uint8_t *ip)
 {
     ip[8]--;
     pb_put16(ip + 10, 0);
-    pb_put16(ip + 10, (uint16_t)~pb_fold(pb_sum(0, ip, (size_t)(ip[0] & 0x0f) * 4)));
+    pb_put16(ip + 10, (uint16_t)~inet_fold(inet_sum(0, ip, (size_t)(ip[0] & 0x0f) * 4)));
 }
 
 static void test_capture_duplicates_are_not_retransmissions(void **state)
