@@ -186,6 +186,15 @@ static void udp_server_seeds(void)
     begin(); must(script_add_peer_port(&B, 0)); str("port zero"); done(t, "port-0");
     begin(); must(script_add_peer_port(&B, 1023)); str("x"); must(script_add_peer_port(&B, 1024));
     str("y"); done(t, "port-1023-1024");
+    /* The harness's server is 127.0.0.1:3434: a datagram from itself, one
+     * from SSDP's port, and a burst from one source past the echo rate. */
+    begin(); must(script_add_peer_port(&B, 3434)); str("loop me"); done(t, "port-3434-self");
+    begin(); must(script_add_peer_port(&B, 1900)); str("M-SEARCH"); done(t, "port-1900-reflector");
+    begin();
+    must(script_add_peer_port(&B, 40000));
+    for (int i = 0; i < 240; i++)
+        str("burst");
+    done(t, "burst-past-rate");
     begin(); str("\x1b[2J\x07\x7f\\ bell"); data("\0nul", 4);
     str("\xc2\x85 c1 \xc3\xa9 \xf0\x9f\x98\x80 \xed\xa0\x80 \xc0\xaf \xff");
     done(t, "control-and-utf8");
