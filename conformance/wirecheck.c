@@ -4,12 +4,14 @@
 #include <string.h>
 
 #include "commands.h"
+#include "wirecheck_version.h"
 
 static void usage(FILE *to)
 {
     fputs("usage: wirecheck run [CASE...] [--out DIR] [--junit FILE] [--server CMD] [--client CMD] [--ipv4|--ipv6]\n"
           "       wirecheck check FILE...\n"
           "       wirecheck list\n"
+          "       wirecheck --version\n"
           "Exit status: 0 all checks passed, 1 a check failed, 2 usage or input error.\n",
           to);
 }
@@ -24,6 +26,10 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
         usage(stdout);
         return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("wirecheck %s\n", WIRECHECK_VERSION);
+        return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
     }
     if (strcmp(cmd, "check") == 0)
         return cmd_check(argc - 1, argv + 1);
