@@ -1,5 +1,6 @@
 /* wirecheck: run the conformance matrix, or judge captures taken elsewhere.
  * Exit codes: 0 all checks passed, 1 a check failed, 2 usage or input error. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,7 +30,11 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "--version") == 0) {
         printf("wirecheck %s\n", WIRECHECK_VERSION);
-        return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            fprintf(stderr, "wirecheck: write to standard output: %s\n", strerror(errno));
+            return 1;
+        }
+        return 0;
     }
     if (strcmp(cmd, "check") == 0)
         return cmd_check(argc - 1, argv + 1);
