@@ -30,7 +30,8 @@ static const char usage[] =
     "                       message), before the server closes: the client becomes\n"
     "                       the active closer\n"
     "  --timeout SEC        deadline for connect and the whole exchange (default 5)\n"
-    "  --max BYTES          largest reply accepted (default 65536)\n";
+    "  --max BYTES          largest reply accepted (default 65536)\n"
+    "  --version            print the version and exit\n";
 
 int main(int argc, char **argv)
 {
@@ -47,7 +48,8 @@ int main(int argc, char **argv)
         {"send", required_argument, NULL, 's'},   {"shutdown-write", no_argument, NULL, 'w'},
         {"expect", required_argument, NULL, 'e'}, {"close-after-reply", no_argument, NULL, 'c'},
         {"timeout", required_argument, NULL, 't'}, {"max", required_argument, NULL, 'm'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
     };
     opterr = 0;
     int ch;
@@ -66,6 +68,7 @@ int main(int argc, char **argv)
         case 't': timeout_ms = cli_seconds(prog, usage, "--timeout", optarg); break;
         case 'm': max = cli_uint(prog, usage, "--max", optarg, 1, 64u << 20); break;
         case 'h': fputs(usage, stdout); return 0;
+        case 'V': cli_version(prog); return 0;
         default: cli_option_error(prog, usage, ch, argv);
         }
     }

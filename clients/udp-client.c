@@ -25,7 +25,8 @@ static const char usage[] =
     "  --size N         send N bytes (the message repeated) instead of the message once\n"
     "  --expect-reply   wait for the echo from the server's address\n"
     "  --timeout SEC    wait per try (default 1)\n"
-    "  --retries N      tries in all with --expect-reply (default 3)\n";
+    "  --retries N      tries in all with --expect-reply (default 3)\n"
+    "  --version        print the version and exit\n";
 
 int main(int argc, char **argv)
 {
@@ -41,7 +42,7 @@ int main(int argc, char **argv)
         {"message", required_argument, NULL, 'M'}, {"size", required_argument, NULL, 'S'},
         {"expect-reply", no_argument, NULL, 'e'},  {"timeout", required_argument, NULL, 't'},
         {"retries", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
     };
     opterr = 0;
     int ch;
@@ -55,6 +56,7 @@ int main(int argc, char **argv)
         case 't': timeout_ms = cli_seconds(prog, usage, "--timeout", optarg); break;
         case 'r': tries = cli_uint(prog, usage, "--retries", optarg, 1, 100); break;
         case 'h': fputs(usage, stdout); return 0;
+        case 'V': cli_version(prog); return 0;
         default: cli_option_error(prog, usage, ch, argv);
         }
     }

@@ -1,15 +1,18 @@
 /* wirecheck: run the conformance matrix, or judge captures taken elsewhere.
  * Exit codes: 0 all checks passed, 1 a check failed, 2 usage or input error. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "commands.h"
+#include "wirecheck_version.h"
 
 static void usage(FILE *to)
 {
     fputs("usage: wirecheck run [CASE...] [--out DIR] [--junit FILE] [--server CMD] [--client CMD] [--ipv4|--ipv6]\n"
           "       wirecheck check FILE...\n"
           "       wirecheck list\n"
+          "       wirecheck --version\n"
           "Exit status: 0 all checks passed, 1 a check failed, 2 usage or input error.\n",
           to);
 }
@@ -23,6 +26,14 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
         usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("wirecheck %s\n", WIRECHECK_VERSION);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            fprintf(stderr, "wirecheck: write to standard output: %s\n", strerror(errno));
+            return 1;
+        }
         return 0;
     }
     if (strcmp(cmd, "check") == 0)

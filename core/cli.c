@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include "netsock.h"
+#include "wirecheck_version.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -159,4 +160,14 @@ void cli_check_stdout_at_exit(const char *prog)
 {
     stdout_owner = prog;
     atexit(close_stdout);
+}
+
+const char *cli_version_string(void)
+{
+    return WIRECHECK_VERSION;
+}
+
+void cli_version(const char *prog)
+{
+    printf("%s %s\n", prog, WIRECHECK_VERSION);
 }

@@ -51,4 +51,10 @@ int cli_stop_signal_fd(const char *prog);
 void cli_check_stdout_at_exit(const char *prog);
 void cli_flush_stdout(const char *prog);
 
+/* --version: "PROG 0.1.0 (g1234abc)" on stdout (the project version and, when
+ * built from a git checkout, `git describe --always --dirty`); the caller
+ * then returns 0. cli_version_string() is the part after "PROG ". */
+void cli_version(const char *prog);
+const char *cli_version_string(void);
+
 #endif

@@ -25,7 +25,8 @@ static const char usage[] =
     "  --port N         port (default 3434; 0 picks a free one)\n"
     "  --max BYTES      receive buffer; larger datagrams are reported truncated (default 1024)\n"
     "  --service S      print (default) or echo (reply with the datagram)\n"
-    "  --count N        handle N datagrams, then exit 0\n";
+    "  --count N        handle N datagrams, then exit 0\n"
+    "  --version        print the version and exit\n";
 
 /* How many datagrams the loop handles between two looks at the stop pipe:
  * a flood keeps the queue from ever running empty, and SIGTERM must still
@@ -55,7 +56,7 @@ int main(int argc, char **argv)
         {"bind", required_argument, NULL, 'b'}, {"port", required_argument, NULL, 'p'},
         {"max", required_argument, NULL, 'm'},  {"service", required_argument, NULL, 's'},
         {"count", required_argument, NULL, 'n'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0},
     };
     opterr = 0;
     int ch;
@@ -72,6 +73,7 @@ int main(int argc, char **argv)
             break;
         case 'n': count = cli_uint(prog, usage, "--count", optarg, 1, 1000000000); break;
         case 'h': fputs(usage, stdout); return 0;
+        case 'V': cli_version(prog); return 0;
         default: cli_option_error(prog, usage, ch, argv);
         }
     }
