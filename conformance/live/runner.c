@@ -5,12 +5,12 @@
  *
  *   1. prepare_network: private namespace(s), topology, nftables faults,
  *      the slow class, and the capture on the case's port
- *   2. start_analysis: an analysis fed every packet as it is captured,
- *      to see the teardowns
+ *   2. start_analysis: the analysis that is fed every packet as it is
+ *      captured (it sees the teardown, and is the final judgement)
  *   3. start_server: the server, until its "Listening on ADDR:PORT" line
  *   4. run_programs: the client until its exit; the server given a moment
  *      to exit, then SIGTERM, then SIGKILL; the capture until it settles
- *   5. kill_leftovers, capture stopped, the packets judged
+ *   5. kill_leftovers, capture stopped, the analysis finished
  *   6. judge: expectations (expect.c) against the analysis and the programs
  *   7. write_capture: OUT/<case>.pcapng with a comment on every judged packet
  *
@@ -65,7 +65,7 @@ struct live {
     unsigned port;
     struct netns_env env;
     struct capture cap;
-    struct analysis *analysis;  /* fed live, only to see teardowns */
+    struct analysis *analysis;  /* fed live; finished, it is the judgement */
     int64_t last_packet_ms;
     int64_t drain_since_ms;
     bool listening;
@@ -339,36 +339,21 @@ static bool prepare_network(struct live *L)
     return true;
 }
 
-/* Step 2: an analysis fed live, only to see the teardowns. */
+/* Step 2: the analysis, with the options of the final judgement (reports
+ * retained, loss_injected from the case, the default payload cap): fed every
+ * packet in capture order as it comes, it sees the teardown while the case
+ * runs and, finished, judges the capture exactly as a second pass over the
+ * stored packets would. */
 static bool start_analysis(struct live *L)
 {
     struct analysis_options o;
     analysis_options_default(&o);
-    o.payload_cap = 0; /* only asked whether the TCP flows are torn down */
+    o.retain_reports = true;
+    o.loss_injected = L->c->loss_injected;
     L->analysis = analysis_create(&o);
     if (!L->analysis)
         add_detail(L->r, "out of memory creating the analysis");
     return L->analysis != NULL;
-}
-
-/* Step 5: the packets judged (a second time, with the options of the
- * judgement). */
-static struct analysis *judge_packets(const struct capture *cap, bool loss_injected)
-{
-    struct analysis_options o;
-    analysis_options_default(&o);
-    o.retain_reports = true;
-    o.loss_injected = loss_injected;
-    struct analysis *a = analysis_create(&o);
-    if (!a)
-        return NULL;
-    for (size_t i = 0; i < cap->count; i++) {
-        const struct captured_packet *p = &cap->packets[i];
-        (void)analysis_feed(a, (uint32_t)(i + 1), p->ts_usec, cap->linktype, p->caplen,
-                            p->wirelen, p->data);
-    }
-    analysis_finish(a);
-    return a;
 }
 
 /* Step 3. False: the server never became ready (detail added). */
@@ -523,20 +508,16 @@ static void run_in_namespace(struct live *L)
     L->r->server_status = L->server.proc.pid ? L->server.proc.status : -1;
     L->r->packets = (unsigned)L->cap.count;
 
-    struct analysis *a = judge_packets(&L->cap, L->c->loss_injected);
-    if (!started) {
+    struct analysis *a = L->analysis;
+    if (a)
+        analysis_finish(a);
+    if (!started)
         L->r->outcome = CASE_FAIL;
-    } else if (!a) {
-        L->r->outcome = CASE_ERROR;
-        add_detail(L->r, "out of memory creating the analysis");
-    } else {
+    else
         judge(L, a);
-    }
     write_capture(L, a);
     if (a)
         analysis_destroy(a);
-    if (L->analysis)
-        analysis_destroy(L->analysis);
     capture_free(&L->cap);
     netns_release(&L->env);
 }
