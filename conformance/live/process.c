@@ -168,10 +168,14 @@ bool process_reap(struct process *p, bool block)
     do
         got = waitpid(p->pid, &wstatus, block ? 0 : WNOHANG);
     while (got < 0 && errno == EINTR);
-    if (got != p->pid)
+    if (got < 0) {
+        /* Not ours to wait for (ECHILD): nothing will ever come; say why. */
+        p->wait_errno = errno;
+    } else if (got != p->pid) {
         return false;
+    }
     p->exited = true;
-    p->status = status_code(wstatus);
+    p->status = got < 0 ? -1 : status_code(wstatus);
     close_fd(&p->pidfd);
     /* What it wrote before exiting is in the pipes now. A leftover child of
      * a shell could keep them open forever, so take it and stop listening. */

@@ -69,7 +69,8 @@ struct process {
     int out_fd, err_fd;     /* -1 once at EOF */
     struct process_output *out, *err;
     bool exited;
-    int status;             /* exit code, or 128 + signal */
+    int status;             /* exit code, or 128 + signal; -1 if waitpid failed */
+    int wait_errno;         /* why waitpid failed (exited then too), else 0 */
 };
 
 /* Poll tick for a process without a pidfd (kernel older than 5.3). */

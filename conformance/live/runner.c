@@ -35,9 +35,12 @@
 #include "capture.h"
 #include "command.h"
 #include "expect.h"
+#include "faults.h"
 #include "netns.h"
+#include "nft.h"
 #include "pcapng.h"
 #include "process.h"
+#include "tc.h"
 
 #define LISTEN_TIMEOUT_MS 3000   /* server start to its "Listening on" line */
 #define SERVER_EXIT_GRACE_MS 1000 /* client exit to the server's own exit */
@@ -317,12 +320,12 @@ static bool prepare_network(struct live *L)
     }
     char rules[4096];
     case_fault_ruleset(L->c, (uint16_t)L->port, rules, sizeof rules);
-    if (rules[0] && !netns_load_nft(rules, err, sizeof err)) {
+    if (rules[0] && !nft_load_ruleset(rules, err, sizeof err)) {
         add_detail(L->r, "%s", err);
         return false;
     }
     if (case_needs_slow_class(L->c) &&
-        !netns_add_slow_class(L->env.capture_if, CASE_SLOW_CLASS_MINOR, CASE_SLOW_BYTES_PER_S,
+        !tc_add_slow_class(L->env.capture_if, CASE_SLOW_CLASS_MINOR, CASE_SLOW_BYTES_PER_S,
                               err, sizeof err)) {
         add_detail(L->r, "%s", err);
         return false;

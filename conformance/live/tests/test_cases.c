@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cases.h"
+#include "faults.h"
 
 static struct case_spec spec;
 static char err[512];
