@@ -194,12 +194,18 @@ static bool holding(const struct process_output *o)
     return o->hold_when_full && o->len + 1 >= o->size;
 }
 
-size_t process_poll_fds(const struct process *p, struct pollfd *fds, size_t n)
+size_t process_poll_pipes(const struct process *p, struct pollfd *fds, size_t n)
 {
     if (p->out_fd >= 0 && !holding(p->out))
         fds[n++] = (struct pollfd){ .fd = p->out_fd, .events = POLLIN };
     if (p->err_fd >= 0 && !holding(p->err))
         fds[n++] = (struct pollfd){ .fd = p->err_fd, .events = POLLIN };
+    return n;
+}
+
+size_t process_poll_fds(const struct process *p, struct pollfd *fds, size_t n)
+{
+    n = process_poll_pipes(p, fds, n);
     if (p->pidfd >= 0)
         fds[n++] = (struct pollfd){ .fd = p->pidfd, .events = POLLIN };
     return n;

@@ -91,8 +91,11 @@ bool process_spawn(struct process *p, struct process_output *out, struct process
 
 bool process_running(const struct process *p);
 
-/* Appends p's descriptors (pipes, pidfd) to fds[n..] (room for 3); the new n. */
+/* Appends p's descriptors (pipes, pidfd) to fds[n..] (room for 3); the new n.
+ * A pipe whose held output is full is left out until there is room. */
 size_t process_poll_fds(const struct process *p, struct pollfd *fds, size_t n);
+/* The pipes only (room for 2), for a caller that reaps on its own terms. */
+size_t process_poll_pipes(const struct process *p, struct pollfd *fds, size_t n);
 
 /* fd was readable: reads the pipe, or reaps on the pidfd; ignores other fds. */
 void process_handle_fd(struct process *p, int fd);
