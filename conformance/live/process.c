@@ -79,6 +79,15 @@ static void in_child(const struct process_options *o, int in_r, int out_w, int e
     _exit(o->exec(o->ctx));
 }
 
+static void close_pipes(int in[2], int outp[2], int errp[2])
+{
+    for (int i = 0; i < 2; i++) {
+        close_fd(&in[i]);
+        close_fd(&outp[i]);
+        close_fd(&errp[i]);
+    }
+}
+
 bool process_spawn(struct process *p, struct process_output *out, struct process_output *err,
                    const struct process_options *o, char *errtext, size_t errlen)
 {
@@ -89,21 +98,13 @@ bool process_spawn(struct process *p, struct process_output *out, struct process
     if ((o->stdin_pipe && pipe2(in, O_CLOEXEC) < 0) || pipe2(outp, O_CLOEXEC) < 0 ||
         (!o->merge_stderr && pipe2(errp, O_CLOEXEC) < 0)) {
         snprintf(errtext, errlen, "pipe for %s: %s", o->what, strerror(errno));
-        for (int i = 0; i < 2; i++) {
-            close_fd(&in[i]);
-            close_fd(&outp[i]);
-            close_fd(&errp[i]);
-        }
+        close_pipes(in, outp, errp);
         return false;
     }
     pid_t pid = fork();
     if (pid < 0) {
         snprintf(errtext, errlen, "fork for %s: %s", o->what, strerror(errno));
-        for (int i = 0; i < 2; i++) {
-            close_fd(&in[i]);
-            close_fd(&outp[i]);
-            close_fd(&errp[i]);
-        }
+        close_pipes(in, outp, errp);
         return false;
     }
     if (pid == 0)
@@ -269,6 +270,74 @@ void process_signal_group(const struct process *p, int sig)
 {
     if (process_running(p))
         kill(-p->pid, sig);
+}
+
+static bool write_all(int fd, const void *p, size_t n)
+{
+    const char *s = p;
+    while (n) {
+        ssize_t w = write(fd, s, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        s += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+/* Reads exactly n bytes before the deadline. */
+static bool read_all(int fd, void *p, size_t n, int64_t deadline)
+{
+    char *d = p;
+    while (n) {
+        int64_t left = deadline - process_now_ms();
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        int rc = left > 0 ? poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left) : 0;
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc <= 0)
+            return false;
+        ssize_t got = read(fd, d, n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return false;
+        d += got;
+        n -= (size_t)got;
+    }
+    return true;
+}
+
+enum process_call_result process_call(void (*fn)(void *ctx), void *ctx, void *result, size_t size,
+                                      int64_t deadline_ms, pid_t *pid)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return PROCESS_CALL_NO_PIPE;
+    fflush(NULL); /* or the child would flush our buffered output again */
+    *pid = fork();
+    if (*pid < 0) {
+        int saved = errno;
+        close(fds[0]);
+        close(fds[1]);
+        errno = saved;
+        return PROCESS_CALL_NO_FORK;
+    }
+    if (*pid == 0) {
+        close(fds[0]);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        fn(ctx);
+        _exit(write_all(fds[1], result, size) ? 0 : 1);
+    }
+    close(fds[1]);
+    bool got = read_all(fds[0], result, size, deadline_ms);
+    close(fds[0]);
+    if (!got)
+        kill(*pid, SIGKILL);
+    waitpid(*pid, NULL, 0);
+    return got ? PROCESS_CALL_DONE : PROCESS_CALL_NO_RESULT;
 }
 
 bool process_listening_port(const char *output, unsigned *port)

@@ -122,6 +122,23 @@ void process_close_stdin(struct process *p);
 void process_signal(const struct process *p, int sig);
 void process_signal_group(const struct process *p, int sig);
 
+/* A function run in a forked child (killed if we die) that hands back a
+ * fixed-size result: process_call runs fn(ctx), sends `size` bytes at
+ * `result` (as fn left them, in the child) through a pipe and reads them into
+ * `result` here before deadline_ms. On NO_RESULT (the child died or missed
+ * the deadline) the child is killed and *pid names it; on NO_PIPE/NO_FORK
+ * errno says why. The child is always reaped.
+ *
+ *   switch (process_call(run_case, &state, &result, sizeof result, deadline, &pid)) ... */
+enum process_call_result {
+    PROCESS_CALL_DONE,
+    PROCESS_CALL_NO_PIPE,
+    PROCESS_CALL_NO_FORK,
+    PROCESS_CALL_NO_RESULT,
+};
+enum process_call_result process_call(void (*fn)(void *ctx), void *ctx, void *result, size_t size,
+                                      int64_t deadline_ms, pid_t *pid);
+
 /* The readiness line in a program's output: "Listening on" (any case) and
  * the rest of that line, which names the port: "Listening on 127.0.0.1:3434",
  * "Listening on [::1]:3434", socat's "listening on AF=2 0.0.0.0:3434",

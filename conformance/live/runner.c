@@ -14,31 +14,30 @@
  *   6. judge: expectations (expect.c) against the analysis and the programs
  *   7. write_capture: OUT/<case>.pcapng with a comment on every judged packet
  *
- * runner_run_case forks that child and reads its struct case_result back
- * through a pipe, bounded by the case's timeout. Commands are templated and
- * split by command.c, processes supervised by process.c. */
+ * runner_run_case runs that child with process_call, which brings its
+ * struct case_result back through a pipe, bounded by the case's timeout.
+ * Commands are templated and split by command.c, processes supervised by
+ * process.c, expectations checked by expect.c, the file written by capfile.c. */
 #include "runner.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "analysis.h"
+#include "capfile.h"
 #include "capture.h"
 #include "command.h"
 #include "expect.h"
 #include "faults.h"
 #include "netns.h"
 #include "nft.h"
-#include "pcapng.h"
 #include "process.h"
 #include "tc.h"
 
@@ -49,7 +48,6 @@
 #define DRAIN_MAX_MS 1000        /* bound on waiting for the last packets */
 #define RESULT_MARGIN_MS 10000   /* case timeout to giving up on the case process */
 #define OUTPUT_MAX 8192
-#define COMMENT_MAX 4096
 
 /* The server or the client of a case. */
 struct program {
@@ -441,53 +439,20 @@ static void judge(struct live *L, const struct analysis *a)
     }
 }
 
-/* ---- step 7: the capture file ------------------------------------------ */
-
-/* Splits a multi-line comment into one pcapng comment per line. */
-static size_t split_lines(char *text, const char **lines, size_t max)
-{
-    size_t n = 0;
-    for (char *s = text; *s && n < max;) {
-        lines[n++] = s;
-        char *nl = strchr(s, '\n');
-        if (!nl)
-            break;
-        *nl = '\0';
-        s = nl + 1;
-    }
-    return n;
-}
-
+/* Step 7. */
 static void write_capture(struct live *L, const struct analysis *a)
 {
-    char err[600];
-    struct pcapng_writer w;
+    char err[1300];
     snprintf(L->r->capture_path, sizeof L->r->capture_path, "%s/%s.pcapng", L->o->out_dir,
              L->r->name);
-    if (!pcapng_writer_open(&w, L->r->capture_path, "wirecheck run", err, sizeof err)) {
-        add_detail(L->r, "%s", err);
-        L->r->capture_path[0] = '\0';
-        return;
-    }
-    int ifid = pcapng_add_interface(&w, (uint16_t)L->cap.linktype, L->cap.snaplen, L->env.capture_if);
     char summary[800];
     /* The case file by its name only: a capture is shared, a local path is not. */
     const char *slash = strrchr(L->c->origin, '/');
     snprintf(summary, sizeof summary, "wirecheck case %s (%s): %s", L->r->name,
              slash ? slash + 1 : L->c->origin, case_outcome_name(L->r->outcome));
-    static char comment[COMMENT_MAX];
-    for (size_t i = 0; i < L->cap.count && ifid >= 0; i++) {
-        const struct captured_packet *p = &L->cap.packets[i];
-        const char *lines[32];
-        size_t n = 0;
-        if (i == 0)
-            lines[n++] = summary;
-        if (a && analysis_frame_comment(a, (uint32_t)(i + 1), comment, sizeof comment) > 0)
-            n += split_lines(comment, lines + n, 32 - n);
-        pcapng_write_packet(&w, (uint32_t)ifid, p->ts_usec, p->data, p->caplen, p->wirelen, lines, n);
-    }
-    if (!pcapng_writer_close(&w, err, sizeof err)) {
-        add_detail(L->r, "%s: %s", L->r->capture_path, err);
+    if (!capfile_write(L->r->capture_path, &L->cap, L->env.capture_if, summary, a, err,
+                       sizeof err)) {
+        add_detail(L->r, "%s", err);
         L->r->capture_path[0] = '\0';
     }
 }
@@ -527,44 +492,6 @@ static void run_in_namespace(struct live *L)
 
 /* ---- the parent side --------------------------------------------------- */
 
-static bool write_all(int fd, const void *p, size_t n)
-{
-    const char *s = p;
-    while (n) {
-        ssize_t w = write(fd, s, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        s += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
-/* Reads exactly n bytes before the deadline. */
-static bool read_all(int fd, void *p, size_t n, int64_t deadline)
-{
-    char *d = p;
-    while (n) {
-        int64_t left = deadline - now_ms();
-        struct pollfd pfd = { .fd = fd, .events = POLLIN };
-        int rc = left > 0 ? poll(&pfd, 1, (int)left) : 0;
-        if (rc < 0 && errno == EINTR)
-            continue;
-        if (rc <= 0)
-            return false;
-        ssize_t got = read(fd, d, n);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            return false;
-        d += got;
-        n -= (size_t)got;
-    }
-    return true;
-}
-
 static void init_result(struct case_result *r, const struct case_spec *c, int family)
 {
     memset(r, 0, sizeof *r);
@@ -573,50 +500,46 @@ static void init_result(struct case_result *r, const struct case_spec *c, int fa
     r->client_status = r->server_status = -1;
 }
 
+/* In the case process; L->r is sent back when it returns. */
+static void run_case_process(void *ctx)
+{
+    struct live *L = ctx;
+    /* No process yet: nothing of theirs to poll (fd 0 would be stdin). */
+    process_init(&L->server.proc);
+    process_init(&L->client.proc);
+    run_in_namespace(L);
+}
+
 bool runner_run_case(const struct case_spec *c, int family, const struct run_options *o,
                      struct case_result *r)
 {
     int64_t start = now_ms();
     init_result(r, c, family);
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) < 0) {
+    static struct live L; /* large; in the case process only */
+    memset(&L, 0, sizeof L);
+    L.c = c;
+    L.o = o;
+    L.r = r;
+    L.family = family;
+    pid_t pid = 0;
+    switch (process_call(run_case_process, &L, r, sizeof *r,
+                         start + c->timeout_ms + RESULT_MARGIN_MS, &pid)) {
+    case PROCESS_CALL_DONE:
+        break;
+    case PROCESS_CALL_NO_PIPE:
         r->outcome = CASE_ERROR;
         add_detail(r, "pipe for the case process: %s", strerror(errno));
         return false;
-    }
-    fflush(NULL); /* or the child would flush our buffered output again */
-    pid_t pid = fork();
-    if (pid < 0) {
+    case PROCESS_CALL_NO_FORK:
         r->outcome = CASE_ERROR;
         add_detail(r, "fork the case process: %s", strerror(errno));
-        close(fds[0]);
-        close(fds[1]);
         return false;
-    }
-    if (pid == 0) {
-        close(fds[0]);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        static struct live L;
-        /* No process yet: nothing of theirs to poll (fd 0 would be stdin). */
-        process_init(&L.server.proc);
-        process_init(&L.client.proc);
-        L.c = c;
-        L.o = o;
-        L.r = r;
-        L.family = family;
-        run_in_namespace(&L);
-        _exit(write_all(fds[1], r, sizeof *r) ? 0 : 1);
-    }
-    close(fds[1]);
-    bool got = read_all(fds[0], r, sizeof *r, start + c->timeout_ms + RESULT_MARGIN_MS);
-    close(fds[0]);
-    if (!got) {
-        kill(pid, SIGKILL);
+    case PROCESS_CALL_NO_RESULT:
         init_result(r, c, family);
         r->outcome = CASE_ERROR;
         add_detail(r, "the case process (pid %d) died or hung without reporting", (int)pid);
+        break;
     }
-    waitpid(pid, NULL, 0);
     r->elapsed_ms = (unsigned)(now_ms() - start);
     return r->outcome != CASE_ERROR;
 }
