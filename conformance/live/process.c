@@ -60,9 +60,13 @@ static int open_pidfd(pid_t pid)
 #endif
 }
 
-/* In the forked child: the descriptors, the group, then the caller's exec. */
-static void in_child(const struct process_options *o, int in_r, int out_w, int err_w)
+/* In the forked child: the descriptors, the group, then the caller's exec.
+ * The pipes' own descriptors are closed once dup'ed (exec would close them,
+ * but the exec function may run code first): a child holding its stdin's
+ * write end would never see EOF there. */
+static void in_child(const struct process_options *o, int in[2], int outp[2], int errp[2])
 {
+    int in_r = in[0], out_w = outp[1], err_w = o->merge_stderr ? outp[1] : errp[1];
     if (o->own_group)
         setpgid(0, 0);
     if (o->die_with_parent)
@@ -76,6 +80,14 @@ static void in_child(const struct process_options *o, int in_r, int out_w, int e
     }
     dup2(out_w, STDOUT_FILENO);
     dup2(err_w, STDERR_FILENO);
+    for (int i = 0; i < 2; i++) {
+        if (in[i] > STDERR_FILENO)
+            close(in[i]);
+        if (outp[i] > STDERR_FILENO)
+            close(outp[i]);
+        if (errp[i] > STDERR_FILENO)
+            close(errp[i]);
+    }
     _exit(o->exec(o->ctx));
 }
 
@@ -108,7 +120,7 @@ bool process_spawn(struct process *p, struct process_output *out, struct process
         return false;
     }
     if (pid == 0)
-        in_child(o, in[0], outp[1], o->merge_stderr ? outp[1] : errp[1]);
+        in_child(o, in, outp, errp);
     close_fd(&in[0]);
     close_fd(&outp[1]);
     close_fd(&errp[1]);

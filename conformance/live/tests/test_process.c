@@ -95,6 +95,61 @@ static void test_signal_group(void **state)
     assert_int_equal(p.status, 128 + SIGTERM);
 }
 
+/* A kernel without pidfd_open (before 5.3): the exit is noticed on a tick. */
+static void test_exit_seen_without_pidfd(void **state)
+{
+    (void)state;
+    char text[64], err[128];
+    struct process_output out = { text, sizeof text, 0, false };
+    struct process p;
+    struct process_options o = { .what = "the test", .stdin_pipe = true, .merge_stderr = true,
+                                 .exec = say_and_exit };
+    assert_true(process_spawn(&p, &out, NULL, &o, err, sizeof err));
+    if (p.pidfd >= 0) {
+        close(p.pidfd);
+        p.pidfd = -1;
+    }
+    assert_int_equal(process_tick_ms(&p), PROCESS_TICK_MS);
+    process_close_stdin(&p);
+    assert_true(process_wait(&p, process_now_ms() + 5000));
+    assert_int_equal(p.status, 3);
+    assert_string_equal(text, "got 0\nListening on 127.0.0.1:5\n");
+    assert_int_equal(process_tick_ms(&p), -1);
+}
+
+static void fill_result(void *ctx)
+{
+    int *result = ctx;
+    *result = 42;
+}
+
+static void test_call_brings_the_result_back(void **state)
+{
+    (void)state;
+    int result = 0;
+    pid_t pid = 0;
+    assert_int_equal(process_call(fill_result, &result, &result, sizeof result,
+                                  process_now_ms() + 5000, &pid), PROCESS_CALL_DONE);
+    assert_int_equal(result, 42);
+    assert_true(pid > 0);
+}
+
+static void hang(void *ctx)
+{
+    (void)ctx;
+    pause();
+}
+
+static void test_call_gives_up_at_the_deadline(void **state)
+{
+    (void)state;
+    int result = 7;
+    pid_t pid = 0;
+    assert_int_equal(process_call(hang, NULL, &result, sizeof result, process_now_ms() + 50, &pid),
+                     PROCESS_CALL_NO_RESULT);
+    assert_true(pid > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -102,6 +157,9 @@ int main(void)
         cmocka_unit_test(test_not_ready_yet),
         cmocka_unit_test(test_spawn_wait_reap),
         cmocka_unit_test(test_signal_group),
+        cmocka_unit_test(test_exit_seen_without_pidfd),
+        cmocka_unit_test(test_call_brings_the_result_back),
+        cmocka_unit_test(test_call_gives_up_at_the_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
