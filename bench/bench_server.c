@@ -174,15 +174,15 @@ static void measure_udp(double seconds)
     struct bench_child c;
     if (!bench_start(&c, argv, "Listening on", 5000))
         exit(2);
-    fcntl(c.out_fd, F_SETFL, O_NONBLOCK);
+    fcntl(c.run.out_fd, F_SETFL, O_NONBLOCK);
     double best = 0, lossy = 25000;
-    while (lossy <= 6400000 && udp_lossless(c.out_fd, &to, lossy, seconds)) {
+    while (lossy <= 6400000 && udp_lossless(c.run.out_fd, &to, lossy, seconds)) {
         best = lossy;
         lossy *= 2;
     }
     for (int i = 0; i < 3 && best > 0; i++) {
         double mid = (best + lossy) / 2;
-        if (udp_lossless(c.out_fd, &to, mid, seconds))
+        if (udp_lossless(c.run.out_fd, &to, mid, seconds))
             best = mid;
         else
             lossy = mid;
@@ -217,20 +217,20 @@ static double measure(bool (*start)(struct bench_child *), const struct sockaddr
     struct bench_child c;
     if (!start(&c))
         exit(2);
-    fcntl(c.out_fd, F_SETFL, O_NONBLOCK);
+    fcntl(c.run.out_fd, F_SETFL, O_NONBLOCK);
     /* The server's log goes to a pipe: drain it from a helper process so the
      * measurement loop stays single-purpose. */
     pid_t drainer = fork();
     if (drainer == 0) {
-        fcntl(c.out_fd, F_SETFL, 0);
+        fcntl(c.run.out_fd, F_SETFL, 0);
         char buf[65536];
-        while (read(c.out_fd, buf, sizeof buf) > 0) {
+        while (read(c.run.out_fd, buf, sizeof buf) > 0) {
         }
         _exit(0);
     }
-    long long cpu0 = proc_cpu_usec(c.pid);
+    long long cpu0 = proc_cpu_usec(c.run.pid);
     struct load_result r = drive_load(to, inflight, seconds);
-    long long cpu1 = proc_cpu_usec(c.pid);
+    long long cpu1 = proc_cpu_usec(c.run.pid);
     *cpu_us_per_conn = r.done && cpu0 >= 0 && cpu1 >= 0 ? (double)(cpu1 - cpu0) / (double)r.done : 0;
     bench_stop(&c);
     kill(drainer, SIGKILL);

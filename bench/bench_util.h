@@ -1,6 +1,7 @@
 /* Shared by the benchmarks: a private network namespace (so a benchmark
  * never touches the host's ports), child processes whose output line we wait
- * on, medians. Header-only: each bench is one program. */
+ * on (over the live runner's process.h), medians. Header-only: each bench
+ * is one program; link wirecheck_testsupport (it brings wirecheck_live). */
 #ifndef WIRECHECK_BENCH_UTIL_H
 #define WIRECHECK_BENCH_UTIL_H
 
@@ -19,6 +20,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "process.h"
 
 static inline double bench_now_s(void)
 {
@@ -71,75 +74,61 @@ static inline bool bench_private_netns(void)
 }
 
 struct bench_child {
-    pid_t pid;
-    int out_fd; /* stdout and stderr, merged */
+    struct process run;          /* pid; out_fd: stdout and stderr, merged */
+    struct process_output out;
+    char text[8192];
 };
+
+static inline int bench_exec(void *ctx)
+{
+    char *const *argv = ctx;
+    execv(argv[0], argv);
+    fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+    return 127;
+}
 
 /* Starts argv with stdout+stderr on a pipe; waits (bounded) for a line
  * containing ready_text. */
 static inline bool bench_start(struct bench_child *c, char *const argv[], const char *ready_text,
                                int timeout_ms)
 {
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0)
+    c->text[0] = '\0';
+    c->out = (struct process_output){ c->text, sizeof c->text, 0, false };
+    struct process_options o = { .what = argv[0], .merge_stderr = true, .exec = bench_exec,
+                                 .ctx = (void *)argv };
+    char err[512];
+    if (!process_spawn(&c->run, &c->out, NULL, &o, err, sizeof err)) {
+        fprintf(stderr, "bench: %s\n", err);
         return false;
-    c->pid = fork();
-    if (c->pid == 0) {
-        dup2(p[1], 1);
-        dup2(p[1], 2);
-        execv(argv[0], argv);
-        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
     }
-    close(p[1]);
-    c->out_fd = p[0];
-    char buf[8192];
-    size_t len = 0;
-    double end = bench_now_s() + timeout_ms / 1000.0;
-    while (bench_now_s() < end) {
-        struct pollfd f = {.fd = c->out_fd, .events = POLLIN};
-        if (poll(&f, 1, 100) <= 0)
+    int64_t end = process_now_ms() + timeout_ms;
+    while (process_now_ms() < end) {
+        struct pollfd f[1];
+        if (poll(f, process_poll_pipes(&c->run, f, 0), 100) <= 0)
             continue;
-        ssize_t n = read(c->out_fd, buf + len, sizeof buf - 1 - len);
-        if (n <= 0)
-            return false;
-        len += (size_t)n;
-        buf[len] = '\0';
-        if (strstr(buf, ready_text))
+        process_read_output(&c->run, &c->run.out_fd);
+        if (strstr(c->text, ready_text))
             return true;
-        if (len > sizeof buf / 2) { /* keep the tail only */
-            memmove(buf, buf + len / 2, len - len / 2);
-            len -= len / 2;
+        if (c->run.out_fd < 0)
+            return false; /* EOF: it exited without saying it */
+        if (c->out.len > sizeof c->text / 2) { /* keep the tail only */
+            size_t half = c->out.len / 2;
+            memmove(c->text, c->text + half, c->out.len - half + 1);
+            c->out.len -= half;
         }
     }
     fprintf(stderr, "bench: %s did not say '%s' in time\n", argv[0], ready_text);
     return false;
 }
 
-/* Keeps the child's output pipe from filling up (its log is not needed). */
-static inline void bench_drain(struct bench_child *c)
-{
-    char buf[65536];
-    while (read(c->out_fd, buf, sizeof buf) > 0) {
-    }
-}
-
+/* SIGTERM, reading (and dropping) its output; SIGKILL after 5 s. */
 static inline void bench_stop(struct bench_child *c)
 {
-    kill(c->pid, SIGTERM);
-    int st;
-    for (int i = 0; i < 50; i++) {
-        bench_drain(c);
-        if (waitpid(c->pid, &st, WNOHANG) == c->pid) {
-            close(c->out_fd);
-            return;
-        }
-        struct pollfd f = {.fd = c->out_fd, .events = POLLIN};
-        poll(&f, 1, 100);
+    process_signal(&c->run, SIGTERM);
+    if (!process_wait(&c->run, process_now_ms() + 5000)) {
+        process_signal(&c->run, SIGKILL);
+        process_reap(&c->run, true);
     }
-    kill(c->pid, SIGKILL);
-    waitpid(c->pid, &st, 0);
-    close(c->out_fd);
 }
 
 #endif

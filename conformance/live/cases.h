@@ -101,13 +101,6 @@ bool case_parse_text(const char *text, const char *origin, struct case_spec *out
                      char *err, size_t errlen);
 bool case_parse_file(const char *path, struct case_spec *out, char *err, size_t errlen);
 
-/* The nft ruleset the case's faults need (port filled in), or "" if none. */
-void case_fault_ruleset(const struct case_spec *c, uint16_t port, char *buf, size_t size);
-
-/* The case has a slow-teardown fault: the runner must add the slow class
- * (netns_add_slow_class) its nft rules steer into. */
-bool case_needs_slow_class(const struct case_spec *c);
-
 const char *case_expect_kind_name(enum case_expect_kind k);
 
 #endif

@@ -1,33 +1,28 @@
 /* netns: private namespaces, links and addresses for one case. See netns.h.
  *
- * Links and addresses are made with rtnetlink directly (a veth whose peer is
- * created straight inside the client namespace needs IFLA_NET_NS_FD, which
- * `ip` can only express through a pid or a name under /run/netns, and the
- * latter would leave a trace on the host); so is the slow HTB class of the
- * slow-teardown fault. nftables has no C API in the base system, so faults
- * go through the nft binary. */
+ * Links and addresses are made with rtnetlink directly (netlink.c): a veth
+ * whose peer is created straight inside the client namespace needs
+ * IFLA_NET_NS_FD, which `ip` can only express through a pid or a name under
+ * /run/netns, and the latter would leave a trace on the host. */
 #include "netns.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_link.h>
-#include <linux/netlink.h>
-#include <linux/pkt_sched.h>
-#include <linux/rtnetlink.h>
 #include <linux/veth.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "netlink.h"
 
 /* How long a fresh veth may take to report carrier on both ends. */
 #define LINK_RUNNING_TIMEOUT_MS 2000
@@ -129,123 +124,6 @@ bool netns_link_up(const char *ifname, char *err, size_t errlen)
 bool netns_enter_private(char *err, size_t errlen)
 {
     return unshare_net(err, errlen) && netns_link_up("lo", err, errlen);
-}
-
-/* ---- rtnetlink --------------------------------------------------------- */
-
-struct nl_request {
-    struct nlmsghdr *hdr;
-    size_t cap;
-    bool overflow;
-    union { /* aligned storage for the message */
-        struct nlmsghdr h;
-        uint8_t bytes[1024];
-    } buf;
-};
-
-static void nl_request_init(struct nl_request *r, uint16_t type, uint16_t flags)
-{
-    memset(r, 0, sizeof *r);
-    r->hdr = &r->buf.h;
-    r->cap = sizeof r->buf.bytes;
-    r->hdr->nlmsg_len = NLMSG_LENGTH(0);
-    r->hdr->nlmsg_type = type;
-    r->hdr->nlmsg_flags = (uint16_t)(NLM_F_REQUEST | NLM_F_ACK | flags);
-    r->hdr->nlmsg_seq = 1;
-}
-
-/* Appends len bytes (aligned) to the message; returns where they went. */
-static void *nl_append(struct nl_request *r, const void *data, size_t len)
-{
-    size_t at = NLMSG_ALIGN(r->hdr->nlmsg_len);
-    if (at + NLMSG_ALIGN(len) > r->cap) {
-        r->overflow = true;
-        return NULL;
-    }
-    uint8_t *dst = r->buf.bytes + at;
-    memset(dst, 0, NLMSG_ALIGN(len));
-    if (data)
-        memcpy(dst, data, len);
-    r->hdr->nlmsg_len = (uint32_t)(at + len);
-    return dst;
-}
-
-static struct rtattr *nl_attr(struct nl_request *r, uint16_t type, const void *data, size_t len)
-{
-    struct rtattr *a = nl_append(r, NULL, RTA_LENGTH(len));
-    if (!a)
-        return NULL;
-    a->rta_type = type;
-    a->rta_len = (uint16_t)RTA_LENGTH(len);
-    if (data)
-        memcpy(RTA_DATA(a), data, len);
-    return a;
-}
-
-static struct rtattr *nl_nest_begin(struct nl_request *r, uint16_t type)
-{
-    return nl_attr(r, type, NULL, 0);
-}
-
-static void nl_nest_end(struct nl_request *r, struct rtattr *nest)
-{
-    if (nest)
-        nest->rta_len = (uint16_t)((uint8_t *)r->buf.bytes + r->hdr->nlmsg_len - (uint8_t *)nest);
-}
-
-static int nl_socket(unsigned groups, char *err, size_t errlen)
-{
-    int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-    if (s < 0) {
-        snprintf(err, errlen, "socket(AF_NETLINK, NETLINK_ROUTE): %s", strerror(errno));
-        return -1;
-    }
-    struct sockaddr_nl local = { .nl_family = AF_NETLINK, .nl_groups = groups };
-    if (bind(s, (struct sockaddr *)&local, sizeof local) < 0) {
-        snprintf(err, errlen, "bind netlink socket (groups 0x%x): %s", groups, strerror(errno));
-        close(s);
-        return -1;
-    }
-    return s;
-}
-
-/* Sends the request and waits for the kernel's acknowledgement. `what` names
- * the operation for the error message. */
-static bool nl_transact(struct nl_request *r, const char *what, char *err, size_t errlen)
-{
-    if (r->overflow) {
-        snprintf(err, errlen, "%s: netlink request too large", what);
-        return false;
-    }
-    int s = nl_socket(0, err, errlen);
-    if (s < 0)
-        return false;
-    bool ok = false;
-    struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-    if (sendto(s, r->hdr, r->hdr->nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
-        snprintf(err, errlen, "%s: send netlink request: %s", what, strerror(errno));
-        goto out;
-    }
-    union { struct nlmsghdr h; uint8_t bytes[4096]; } reply;
-    ssize_t n = recv(s, &reply, sizeof reply, 0);
-    if (n < 0) {
-        snprintf(err, errlen, "%s: receive netlink reply: %s", what, strerror(errno));
-        goto out;
-    }
-    if (!NLMSG_OK(&reply.h, (size_t)n) || reply.h.nlmsg_type != NLMSG_ERROR) {
-        snprintf(err, errlen, "%s: unexpected netlink reply (type %u)", what,
-                 (unsigned)reply.h.nlmsg_type);
-        goto out;
-    }
-    const struct nlmsgerr *e = NLMSG_DATA(&reply.h);
-    if (e->error != 0) {
-        snprintf(err, errlen, "%s: %s", what, strerror(-e->error));
-        goto out;
-    }
-    ok = true;
-out:
-    close(s);
-    return ok;
 }
 
 /* The veth pair: `server_if` stays here, `client_if` is created directly in
@@ -483,136 +361,4 @@ void netns_release(struct netns_env *env)
         close(env->server_fd);
     env->client_fd = -1;
     env->server_fd = -1;
-}
-
-/* ---- traffic control ---------------------------------------------------- */
-
-bool netns_add_slow_class(const char *ifname, uint16_t minor, uint32_t bytes_per_s,
-                          char *err, size_t errlen)
-{
-    unsigned index = if_nametoindex(ifname);
-    if (index == 0) {
-        snprintf(err, errlen, "if_nametoindex %s: %s", ifname, strerror(errno));
-        return false;
-    }
-    const uint32_t root = TC_H_MAKE(1U << 16, 0); /* handle 1: */
-    char what[128];
-
-    /* HTB as the root qdisc; unclassified packets (defcls 0) go to its direct
-     * queue, which is never shaped. */
-    struct nl_request r;
-    struct tcmsg tc = { .tcm_family = AF_UNSPEC, .tcm_ifindex = (int)index,
-                        .tcm_handle = root, .tcm_parent = TC_H_ROOT };
-    struct tc_htb_glob glob = { .version = 3, .rate2quantum = 10, .defcls = 0 };
-    nl_request_init(&r, RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL);
-    nl_append(&r, &tc, sizeof tc);
-    nl_attr(&r, TCA_KIND, "htb", sizeof "htb");
-    struct rtattr *opts = nl_nest_begin(&r, TCA_OPTIONS);
-    nl_attr(&r, TCA_HTB_INIT, &glob, sizeof glob);
-    nl_nest_end(&r, opts);
-    snprintf(what, sizeof what, "add htb root qdisc to %s", ifname);
-    if (!nl_transact(&r, what, err, errlen))
-        return false;
-
-    /* The class: rate = ceil = bytes_per_s and no burst (buffer 0), so a
-     * packet waits until the bytes of the one before it have "left" at that
-     * rate; its default leaf qdisc is a FIFO (pfifo, txqueuelen packets).
-     * linklayer ethernet: the kernel computes the rate itself, no rate table. */
-    struct tc_htb_opt opt = {
-        .rate = { .linklayer = TC_LINKLAYER_ETHERNET, .rate = bytes_per_s },
-        .ceil = { .linklayer = TC_LINKLAYER_ETHERNET, .rate = bytes_per_s },
-        .buffer = 0,
-        .cbuffer = 0,
-        .quantum = 1514, /* one class: only set to silence the "quantum is small" warning */
-    };
-    tc.tcm_handle = TC_H_MAKE(root, minor);
-    tc.tcm_parent = root;
-    nl_request_init(&r, RTM_NEWTCLASS, NLM_F_CREATE | NLM_F_EXCL);
-    nl_append(&r, &tc, sizeof tc);
-    nl_attr(&r, TCA_KIND, "htb", sizeof "htb");
-    opts = nl_nest_begin(&r, TCA_OPTIONS);
-    nl_attr(&r, TCA_HTB_PARMS, &opt, sizeof opt);
-    nl_nest_end(&r, opts);
-    snprintf(what, sizeof what, "add htb class 1:%u (%u bytes/s) to %s", (unsigned)minor,
-             (unsigned)bytes_per_s, ifname);
-    return nl_transact(&r, what, err, errlen);
-}
-
-/* ---- nftables ---------------------------------------------------------- */
-
-/* Reads what nft printed on stderr (for the error message), then reaps it. */
-static bool finish_nft(pid_t pid, int err_fd, char *err, size_t errlen)
-{
-    char out[512];
-    size_t used = 0;
-    for (;;) {
-        ssize_t n = read(err_fd, out + used, sizeof out - 1 - used);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        used += (size_t)n;
-        if (used == sizeof out - 1)
-            break;
-    }
-    out[used] = '\0';
-    close(err_fd);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            snprintf(err, errlen, "waitpid nft: %s", strerror(errno));
-            return false;
-        }
-    }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        return true;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-        snprintf(err, errlen, "nft not found: install nftables to use faults");
-    else
-        snprintf(err, errlen, "nft -f - rejected the fault rules: %s", out);
-    return false;
-}
-
-bool netns_load_nft(const char *ruleset, char *err, size_t errlen)
-{
-    int in[2], errp[2];
-    if (pipe2(in, O_CLOEXEC) < 0) {
-        snprintf(err, errlen, "pipe for nft: %s", strerror(errno));
-        return false;
-    }
-    if (pipe2(errp, O_CLOEXEC) < 0) {
-        snprintf(err, errlen, "pipe for nft: %s", strerror(errno));
-        close(in[0]);
-        close(in[1]);
-        return false;
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(err, errlen, "fork for nft: %s", strerror(errno));
-        close(in[0]); close(in[1]); close(errp[0]); close(errp[1]);
-        return false;
-    }
-    if (pid == 0) {
-        dup2(in[0], STDIN_FILENO);
-        dup2(errp[1], STDOUT_FILENO);
-        dup2(errp[1], STDERR_FILENO);
-        execlp("nft", "nft", "-f", "-", (char *)NULL);
-        _exit(127);
-    }
-    close(in[0]);
-    close(errp[1]);
-    /* nft reads the whole ruleset before it answers, and the rules are a
-     * few hundred bytes: one write cannot block on a full pipe. */
-    size_t len = strlen(ruleset);
-    void (*old)(int) = signal(SIGPIPE, SIG_IGN);
-    ssize_t n = write(in[1], ruleset, len);
-    int saved = errno;
-    signal(SIGPIPE, old);
-    close(in[1]);
-    bool finished = finish_nft(pid, errp[0], err, errlen);
-    if (finished && n != (ssize_t)len) {
-        snprintf(err, errlen, "write fault rules to nft: %s", n < 0 ? strerror(saved) : "short write");
-        return false;
-    }
-    return finished;
 }

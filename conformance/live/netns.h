@@ -15,8 +15,17 @@
  *             NETNS_CLIENT_IPV4/6 on "wc-client". A datagram larger than the
  *             MTU is really fragmented there, which lo (MTU 65536) never does.
  *
- * Faults are nftables rules loaded with `nft -f -` inside the server's
- * namespace, on the input hook so the capture still sees the dropped packet. */
+ * Faults are nftables rules (faults.c, loaded by nft.c) inside the server's
+ * namespace, on the input hook so the capture still sees the dropped packet;
+ * the slow-teardown fault adds a shaped class there too (tc.c).
+ *
+ *   // in a freshly forked child:
+ *   struct netns_env env;
+ *   if (!netns_enter_private(err, sizeof err) ||
+ *       !netns_build(&env, NETNS_VETH, err, sizeof err))
+ *       ... err says which step failed and what would allow it ...
+ *   // capture on env.capture_if; the client's child: netns_enter_client(&env, ...)
+ *   netns_release(&env); */
 #ifndef WIRECHECK_NETNS_H
 #define WIRECHECK_NETNS_H
 
@@ -61,17 +70,6 @@ bool netns_enter_client(const struct netns_env *env, char *err, size_t errlen);
 /* Closes the namespace descriptors (the namespaces go away with the last
  * process in them). */
 void netns_release(struct netns_env *env);
-
-/* Loads an nftables ruleset (nft -f syntax) into the current namespace. */
-bool netns_load_nft(const char *ruleset, char *err, size_t errlen);
-
-/* Makes HTB (handle 1:) the root qdisc of `ifname` in the current namespace,
- * with one class 1:MINOR shaped to bytes_per_s and no burst: a packet steered
- * there (skb->priority 1:MINOR, nft `meta priority set 1:MINOR`) leaves
- * only once the bytes queued before it have left at that rate, in order.
- * Everything else leaves at once (HTB's direct queue). */
-bool netns_add_slow_class(const char *ifname, uint16_t minor, uint32_t bytes_per_s,
-                          char *err, size_t errlen);
 
 /* Sets interface `ifname` in the current namespace up (SIOCSIFFLAGS). */
 bool netns_link_up(const char *ifname, char *err, size_t errlen);

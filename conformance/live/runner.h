@@ -52,10 +52,9 @@ struct case_result {
 bool runner_run_case(const struct case_spec *c, int family, const struct run_options *o,
                      struct case_result *r);
 
-/* Replaces {host} {port} {family} {bin} in `template`; other braces are left
- * alone (so python3 -c 'f"{x}"' survives). False if it does not fit. */
-bool runner_substitute(const char *template, const char *host, unsigned port, int family,
-                       const char *bin_dir, char *out, size_t size);
+/* Adds one line to r->details (dropped once they are full). */
+void case_result_add_detail(struct case_result *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 const char *case_outcome_name(enum case_outcome o);
 

@@ -151,18 +151,26 @@ static void test_udp_echo_rate_limited_per_source(void **state)
 }
 
 /* A child that sends datagrams to port as fast as it can until killed. */
-static pid_t start_flood(uint16_t port)
+static int flood_loop(void *ctx)
 {
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int s = socket(AF_INET, SOCK_DGRAM, 0);
-        struct sockaddr_in to = loopback(port);
-        for (;;)
-            sendto(s, "flood", 5, 0, (struct sockaddr *)&to, sizeof to);
-    }
-    return pid;
+    struct sockaddr_in to = loopback(*(const uint16_t *)ctx);
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    for (;;) /* until the test kills it */
+        if (sendto(s, "flood", 5, 0, (struct sockaddr *)&to, sizeof to) < 0 && errno != ENOBUFS &&
+            errno != ECONNREFUSED)
+            return 1;
+}
+
+static void start_flood(struct process *flood, uint16_t port)
+{
+    static char text[256];
+    static struct process_output out = {text, sizeof text, 0, false};
+    struct process_options o = {.what = "flood", .die_with_parent = true, .merge_stderr = true,
+                                .exec = flood_loop, .ctx = &port};
+    char err[256];
+    process_init(flood);
+    if (!process_spawn(flood, &out, NULL, &o, err, sizeof err))
+        fail_msg("%s", err);
 }
 
 static void discard_line(const char *line, void *ctx)
@@ -179,7 +187,8 @@ static bool drain_until_exit(struct proc *p, int timeout_ms, size_t *lines)
     long long end = proc_now_ms() + timeout_ms;
     while (proc_now_ms() < end) {
         siginfo_t si = {0};
-        if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == p->pid)
+        if (waitid(P_PID, (id_t)p->run.pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+            si.si_pid == p->run.pid)
             return true;
         proc_pump(p, 1);
         proc_consume_lines(p, discard_line, lines);
@@ -206,18 +215,19 @@ static void test_udp_server_stops_during_flood(void **state)
         assert_true(proc_start(&server, "udp-server", args));
         int port = proc_listening_port(&server, WAIT_MS);
         assert_true(port > 0);
-        pid_t flood = start_flood((uint16_t)port);
+        struct process flood;
+        start_flood(&flood, (uint16_t)port);
         /* The flood is on once the server logs it. */
         assert_true(proc_wait_output(&server, "Received: flood", WAIT_MS));
         long long t0 = proc_now_ms();
-        kill(server.pid, SIGTERM);
+        kill(server.run.pid, SIGTERM);
         size_t lines = 0;
         bool exited = drain_until_exit(&server, WAIT_MS, &lines);
         took[t] = proc_now_ms() - t0;
         int status = proc_wait(&server, WAIT_MS);
         assert_true(exited);
-        kill(flood, SIGKILL);
-        waitpid(flood, NULL, 0);
+        process_signal(&flood, SIGKILL);
+        process_reap(&flood, true);
         assert_int_equal(status, 0);
     }
     qsort(took, TRIALS, sizeof took[0], compare_ll);
@@ -229,46 +239,15 @@ static void test_udp_server_stops_during_flood(void **state)
     assert_true(took[TRIALS - 1] <= 1000);
 }
 
-/* Runs bin with stdout on /dev/full; returns its exit status, stderr in err. */
-static int run_to_dev_full(const char *bin, char *const args[], char *err, size_t cap)
-{
-    int e[2];
-    assert_int_equal(pipe2(e, O_CLOEXEC), 0);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", WIRECHECK_BIN_DIR, bin);
-    char *argv[16] = {path};
-    for (int i = 0; args[i] && i < 14; i++)
-        argv[i + 1] = args[i];
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int full = open("/dev/full", O_WRONLY);
-        dup2(full, 1);
-        dup2(e[1], 2);
-        execv(path, argv);
-        _exit(127);
-    }
-    close(e[1]);
-    size_t len = 0;
-    ssize_t r;
-    while (len + 1 < cap && (r = read(e[0], err + len, cap - 1 - len)) > 0)
-        len += (size_t)r;
-    err[len] = '\0';
-    close(e[0]);
-    int st;
-    waitpid(pid, &st, 0);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 static void expect_stdout_failure(const char *bin, char *const args[])
 {
-    char err[4096];
-    int status = run_to_dev_full(bin, args, err, sizeof err);
+    struct proc p;
+    assert_true(proc_start_to(&p, bin, args, "/dev/full"));
+    int status = proc_wait(&p, WAIT_MS);
     char want[128];
     snprintf(want, sizeof want, "%s: write to standard output: No space left on device", bin);
-    if (status != 1 || !strstr(err, want))
-        fail_msg("%s > /dev/full: exit %d, stderr: %s", bin, status, err);
+    if (status != 1 || !strstr(p.err, want))
+        fail_msg("%s > /dev/full: exit %d, stderr: %s", bin, status, p.err);
 }
 
 static void test_stdout_full_is_an_error(void **state)

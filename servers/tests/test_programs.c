@@ -141,7 +141,7 @@ static void test_idle_client_does_not_block_others(void **state)
     assert_true(proc_now_ms() - t0 < 2000); /* bounded by the client's own deadline */
     close(idle);
     proc_stop(&f.server);
-    assert_int_equal(f.server.status, 0); /* SIGTERM: clean exit */
+    assert_int_equal(f.server.run.status, 0); /* SIGTERM: clean exit */
 }
 
 static void test_idle_connection_closed_at_deadline(void **state)
@@ -296,7 +296,7 @@ static void test_port_in_use_and_bad_host_exit_1(void **state)
     assert_non_null(strstr(p.err, "bind 127.0.0.1:"));
     assert_non_null(strstr(p.err, "Address already in use"));
     proc_stop(&f.server);
-    assert_int_equal(f.server.status, 0);
+    assert_int_equal(f.server.run.status, 0);
 
     char *bad_host[] = {"--host", "no-such-host.invalid", NULL};
     assert_int_equal(proc_run(&p, "tcp-client", bad_host, WAIT_MS), 1);

@@ -113,7 +113,7 @@ static void test_thousand_idle_connections(void **state)
         close(idle[i]);
     }
     proc_stop(&server);
-    assert_int_equal(server.status, 0);
+    assert_int_equal(server.run.status, 0);
 }
 
 /* Clients that reset mid-reply (and a peer flooding without reading) do not
@@ -138,9 +138,9 @@ static void test_resetting_clients_do_not_disturb_others(void **state)
     snprintf(portstr, sizeof portstr, "%d", port);
     char *cargs[] = {"--port", portstr, "--send", "still here", "--shutdown-write", "--expect", "echo", NULL};
     assert_int_equal(proc_run(&c, "tcp-client", cargs, WAIT_MS), 0);
-    assert_int_equal(waitpid(server.pid, NULL, WNOHANG), 0); /* alive */
+    assert_int_equal(waitpid(server.run.pid, NULL, WNOHANG), 0); /* alive */
     proc_stop(&server);
-    assert_int_equal(server.status, 0);
+    assert_int_equal(server.run.status, 0);
 }
 
 /* With few descriptors, accept's EMFILE must not spin the CPU, and the
@@ -165,7 +165,7 @@ static void test_emfile_backs_off(void **state)
     int fds[FLOOD];
     for (int i = 0; i < FLOOD; i++)
         fds[i] = connect_to(port); /* queued in the backlog beyond the limit */
-    long long cpu0 = proc_cpu_usec(server.pid);
+    long long cpu0 = proc_cpu_usec(server.run.pid);
     /* A client behind the flood: served once the idle ones time out. */
     struct proc c;
     char portstr[16];
@@ -175,7 +175,7 @@ static void test_emfile_backs_off(void **state)
     long long t0 = proc_now_ms();
     assert_int_equal(proc_run(&c, "tcp-client", cargs, WAIT_MS), 0);
     long long wall = proc_now_ms() - t0;
-    long long cpu = (proc_cpu_usec(server.pid) - cpu0) / 1000;
+    long long cpu = (proc_cpu_usec(server.run.pid) - cpu0) / 1000;
     print_message("EMFILE: client served after %lld ms; server used %lld ms CPU\n", wall, cpu);
     /* Spinning on EMFILE would burn the whole wait; back-off uses a sliver. */
     assert_true(cpu * 4 < wall + 40);
@@ -183,7 +183,7 @@ static void test_emfile_backs_off(void **state)
         if (fds[i] >= 0)
             close(fds[i]);
     proc_stop(&server);
-    assert_int_equal(server.status, 0);
+    assert_int_equal(server.run.status, 0);
     assert_non_null(strstr(server.err, "pausing accepts"));
 }
 
@@ -199,7 +199,7 @@ static void test_sigterm_finishes_in_flight(void **state)
     assert_int_equal(send(fd, "in flight", 9, 0), 9);
     char buf[16];
     assert_int_equal(recv(fd, buf, sizeof buf, 0), 9); /* the server has it */
-    kill(server.pid, SIGTERM);
+    kill(server.run.pid, SIGTERM);
     /* The server is now draining: new connections are refused, ours works. */
     assert_int_equal(send(fd, "!", 1, 0), 1);
     assert_int_equal(recv(fd, buf, sizeof buf, 0), 1);
@@ -242,7 +242,7 @@ static void test_flood_to_time_server(void **state)
     char *cargs[] = {"--port", portstr, NULL};
     assert_int_equal(proc_run(&c, "tcp-client", cargs, WAIT_MS), 0);
     proc_stop(&server);
-    assert_int_equal(server.status, 0);
+    assert_int_equal(server.run.status, 0);
 }
 
 /* A hostile server, forked: sends `flood` bytes (or nothing) and never closes. */
@@ -378,9 +378,9 @@ static void test_udp_burst_logged_exactly_once(void **state)
     /* Sending has stopped, so the kernel drops no more: its count is final. */
     long drops = udp_drops(port);
     /* SIGTERM: the server logs what is already queued, then exits 0. */
-    kill(server.pid, SIGTERM);
+    kill(server.run.pid, SIGTERM);
     long long end = proc_now_ms() + WAIT_MS;
-    while ((server.out_fd >= 0 || server.err_fd >= 0) && proc_now_ms() < end) {
+    while ((server.run.out_fd >= 0 || server.run.err_fd >= 0) && proc_now_ms() < end) {
         proc_pump(&server, 50);
         proc_consume_lines(&server, count_burst_line, &log);
     }
@@ -451,16 +451,16 @@ static void test_no_fd_or_memory_leak_over_100k_connections(void **state)
     pid_t drainer = fork();
     if (drainer == 0) {
         char buf[65536];
-        fcntl(server.out_fd, F_SETFL, 0);
-        while (read(server.out_fd, buf, sizeof buf) > 0) {
+        fcntl(server.run.out_fd, F_SETFL, 0);
+        while (read(server.run.out_fd, buf, sizeof buf) > 0) {
         }
         _exit(0);
     }
     assert_int_equal(serve_connections(port, WARMUP), WARMUP);
-    long fds0 = count_fds(server.pid), rss0 = rss_kib(server.pid);
+    long fds0 = count_fds(server.run.pid), rss0 = rss_kib(server.run.pid);
     long long t0 = proc_now_ms();
     long ok = serve_connections(port, MANY);
-    long fds1 = count_fds(server.pid), rss1 = rss_kib(server.pid);
+    long fds1 = count_fds(server.run.pid), rss1 = rss_kib(server.run.pid);
     print_message("100k connections: %ld served in %lld ms; fds %ld -> %ld, RSS %ld -> %ld KiB\n", ok,
                   proc_now_ms() - t0, fds0, fds1, rss0, rss1);
     assert_int_equal(ok, MANY);
@@ -469,7 +469,7 @@ static void test_no_fd_or_memory_leak_over_100k_connections(void **state)
     proc_stop(&server);
     kill(drainer, SIGKILL);
     waitpid(drainer, NULL, 0);
-    assert_int_equal(server.status, 0);
+    assert_int_equal(server.run.status, 0);
 }
 
 int main(void)

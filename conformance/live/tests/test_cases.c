@@ -1,5 +1,5 @@
 /* The .case parser: good files, bad files with the line of the mistake, the
- * built-in matrix, fault rulesets and command substitution. */
+ * built-in matrix, fault rulesets. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "cases.h"
-#include "runner.h"
+#include "faults.h"
 
 static struct case_spec spec;
 static char err[512];
@@ -185,16 +185,6 @@ static void test_slow_teardown_fault(void **state)
     expect_error("topology veth\nclient x\nfault slow-teardown\n", "bad.case", "needs topology loopback");
 }
 
-static void test_substitution(void **state)
-{
-    (void)state;
-    char out[256];
-    assert_true(runner_substitute("srv --bind {host} --port {port} -{family} {bin}/x {other}",
-                                  "::1", 3434, 6, "/b", out, sizeof out));
-    assert_string_equal(out, "srv --bind ::1 --port 3434 -6 /b/x {other}");
-    assert_false(runner_substitute("{host}{host}{host}", "127.0.0.1", 1, 4, NULL, out, 20));
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,7 +195,6 @@ int main(void)
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_fault_ruleset),
         cmocka_unit_test(test_slow_teardown_fault),
-        cmocka_unit_test(test_substitution),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

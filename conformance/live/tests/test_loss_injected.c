@@ -13,6 +13,7 @@
 
 #include "analysis.h"
 #include "cases.h"
+#include "faults.h"
 #include "packet_builder.h"
 
 static struct case_spec spec;

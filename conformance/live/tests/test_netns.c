@@ -26,6 +26,8 @@
 #include <unistd.h>
 
 #include "netns.h"
+#include "nft.h"
+#include "tc.h"
 
 /* What the namespace child tells the test. */
 struct report {
@@ -206,9 +208,9 @@ static bool nft_loads_good_and_reports_bad(struct report *r)
 {
     char ignored[512];
     bool ok = netns_enter_private(r->err, sizeof r->err) &&
-              netns_load_nft("table inet t {\n chain c {\n  type filter hook input priority 0;\n"
+              nft_load_ruleset("table inet t {\n chain c {\n  type filter hook input priority 0;\n"
                              "  udp dport 9 drop\n }\n}\n", r->err, sizeof r->err) &&
-              !netns_load_nft("table inet t { nonsense }\n", ignored, sizeof ignored);
+              !nft_load_ruleset("table inet t { nonsense }\n", ignored, sizeof ignored);
     if (ok)
         snprintf(r->err, sizeof r->err, "%s", ignored);
     return ok;
@@ -259,8 +261,8 @@ static bool send_to(int s, uint16_t port, size_t len)
 static bool slow_class_holds_what_is_steered(struct report *r)
 {
     if (!netns_enter_private(r->err, sizeof r->err) ||
-        !netns_add_slow_class("lo", 2, 2500, r->err, sizeof r->err) ||
-        !netns_load_nft("table inet t {\n chain out {\n  type filter hook output priority 0;\n"
+        !tc_add_slow_class("lo", 2, 2500, r->err, sizeof r->err) ||
+        !nft_load_ruleset("table inet t {\n chain out {\n  type filter hook output priority 0;\n"
                         "  udp dport 5001 meta priority set 1:2\n }\n}\n", r->err, sizeof r->err))
         return false;
     int slow = udp_bound(5001), fast = udp_bound(5002), out = socket(AF_INET, SOCK_DGRAM, 0);

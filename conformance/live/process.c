@@ -1,0 +1,383 @@
+/* process: spawn, bounded output, reap, stop, readiness. See process.h. */
+#include "process.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t process_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void process_init(struct process *p)
+{
+    memset(p, 0, sizeof *p);
+    p->pidfd = p->in_fd = p->out_fd = p->err_fd = -1;
+}
+
+static int status_code(int wstatus)
+{
+    if (WIFEXITED(wstatus))
+        return WEXITSTATUS(wstatus);
+    if (WIFSIGNALED(wstatus))
+        return 128 + WTERMSIG(wstatus);
+    return -1;
+}
+
+static void set_nonblocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0)
+        (void)fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+static int open_pidfd(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    (void)pid;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+/* In the forked child: the descriptors, the group, then the caller's exec.
+ * The pipes' own descriptors are closed once dup'ed (exec would close them,
+ * but the exec function may run code first): a child holding its stdin's
+ * write end would never see EOF there. */
+static void in_child(const struct process_options *o, int in[2], int outp[2], int errp[2])
+{
+    int in_r = in[0], out_w = outp[1], err_w = o->merge_stderr ? outp[1] : errp[1];
+    if (o->own_group)
+        setpgid(0, 0);
+    if (o->die_with_parent)
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (o->stdin_pipe) {
+        dup2(in_r, STDIN_FILENO);
+    } else if (o->stdin_null) {
+        int null_fd = open("/dev/null", O_RDONLY);
+        if (null_fd >= 0)
+            dup2(null_fd, STDIN_FILENO);
+    }
+    dup2(out_w, STDOUT_FILENO);
+    dup2(err_w, STDERR_FILENO);
+    for (int i = 0; i < 2; i++) {
+        if (in[i] > STDERR_FILENO)
+            close(in[i]);
+        if (outp[i] > STDERR_FILENO)
+            close(outp[i]);
+        if (errp[i] > STDERR_FILENO)
+            close(errp[i]);
+    }
+    _exit(o->exec(o->ctx));
+}
+
+static void close_pipes(int in[2], int outp[2], int errp[2])
+{
+    for (int i = 0; i < 2; i++) {
+        close_fd(&in[i]);
+        close_fd(&outp[i]);
+        close_fd(&errp[i]);
+    }
+}
+
+bool process_spawn(struct process *p, struct process_output *out, struct process_output *err,
+                   const struct process_options *o, char *errtext, size_t errlen)
+{
+    process_init(p);
+    p->out = out;
+    p->err = o->merge_stderr ? out : err;
+    int in[2] = { -1, -1 }, outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
+    if ((o->stdin_pipe && pipe2(in, O_CLOEXEC) < 0) || pipe2(outp, O_CLOEXEC) < 0 ||
+        (!o->merge_stderr && pipe2(errp, O_CLOEXEC) < 0)) {
+        snprintf(errtext, errlen, "pipe for %s: %s", o->what, strerror(errno));
+        close_pipes(in, outp, errp);
+        return false;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(errtext, errlen, "fork for %s: %s", o->what, strerror(errno));
+        close_pipes(in, outp, errp);
+        return false;
+    }
+    if (pid == 0)
+        in_child(o, in, outp, errp);
+    close_fd(&in[0]);
+    close_fd(&outp[1]);
+    close_fd(&errp[1]);
+    p->pid = pid;
+    p->in_fd = in[1];
+    p->out_fd = outp[0];
+    p->err_fd = errp[0];
+    set_nonblocking(p->out_fd);
+    if (p->err_fd >= 0)
+        set_nonblocking(p->err_fd);
+    p->pidfd = open_pidfd(pid);
+    if (p->pidfd < 0 && errno != ENOSYS) {
+        snprintf(errtext, errlen, "pidfd_open for %s (pid %d): %s", o->what, (int)pid,
+                 strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+bool process_running(const struct process *p)
+{
+    return p->pid > 0 && !p->exited;
+}
+
+void process_read_output(struct process *p, int *fd)
+{
+    struct process_output *o = fd == &p->err_fd ? p->err : p->out;
+    for (;;) {
+        size_t room = o->len + 1 < o->size ? o->size - 1 - o->len : 0;
+        /* Held: read no more than fits, so nothing is lost. */
+        bool hold = o->hold_when_full && !p->exited;
+        if (hold && room == 0)
+            return;
+        char buf[4096];
+        size_t want = hold && room < sizeof buf ? room : sizeof buf;
+        ssize_t n = read(*fd, buf, want);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        if (n <= 0) {
+            close_fd(fd);
+            return;
+        }
+        size_t keep = (size_t)n < room ? (size_t)n : room;
+        memcpy(o->data + o->len, buf, keep);
+        o->len += keep;
+        o->data[o->len] = '\0';
+    }
+}
+
+bool process_reap(struct process *p, bool block)
+{
+    if (!process_running(p))
+        return p->exited;
+    int wstatus;
+    pid_t got;
+    do
+        got = waitpid(p->pid, &wstatus, block ? 0 : WNOHANG);
+    while (got < 0 && errno == EINTR);
+    if (got < 0) {
+        /* Not ours to wait for (ECHILD): nothing will ever come; say why. */
+        p->wait_errno = errno;
+    } else if (got != p->pid) {
+        return false;
+    }
+    p->exited = true;
+    p->status = got < 0 ? -1 : status_code(wstatus);
+    close_fd(&p->pidfd);
+    /* What it wrote before exiting is in the pipes now. A leftover child of
+     * a shell could keep them open forever, so take it and stop listening. */
+    if (p->out_fd >= 0)
+        process_read_output(p, &p->out_fd);
+    if (p->err_fd >= 0)
+        process_read_output(p, &p->err_fd);
+    close_fd(&p->out_fd);
+    close_fd(&p->err_fd);
+    return true;
+}
+
+/* A held output with no room: its pipe waits until the caller makes some. */
+static bool holding(const struct process_output *o)
+{
+    return o->hold_when_full && o->len + 1 >= o->size;
+}
+
+size_t process_poll_pipes(const struct process *p, struct pollfd *fds, size_t n)
+{
+    if (p->out_fd >= 0 && !holding(p->out))
+        fds[n++] = (struct pollfd){ .fd = p->out_fd, .events = POLLIN };
+    if (p->err_fd >= 0 && !holding(p->err))
+        fds[n++] = (struct pollfd){ .fd = p->err_fd, .events = POLLIN };
+    return n;
+}
+
+size_t process_poll_fds(const struct process *p, struct pollfd *fds, size_t n)
+{
+    n = process_poll_pipes(p, fds, n);
+    if (p->pidfd >= 0)
+        fds[n++] = (struct pollfd){ .fd = p->pidfd, .events = POLLIN };
+    return n;
+}
+
+void process_handle_fd(struct process *p, int fd)
+{
+    if (fd < 0)
+        return;
+    if (fd == p->out_fd)
+        process_read_output(p, &p->out_fd);
+    else if (fd == p->err_fd)
+        process_read_output(p, &p->err_fd);
+    else if (fd == p->pidfd)
+        process_reap(p, false);
+}
+
+int process_tick_ms(const struct process *p)
+{
+    return process_running(p) && p->pidfd < 0 ? PROCESS_TICK_MS : -1;
+}
+
+bool process_wait(struct process *p, int64_t deadline_ms)
+{
+    while (process_running(p)) {
+        int64_t now = process_now_ms();
+        if (now >= deadline_ms)
+            return false;
+        struct pollfd fds[3];
+        size_t n = process_poll_fds(p, fds, 0);
+        int64_t left = deadline_ms - now;
+        int tick = process_tick_ms(p);
+        /* Both pipes shut (a held output counts) and no pidfd: the tick. */
+        if (tick < 0 && n == 0)
+            tick = PROCESS_TICK_MS;
+        int timeout = left > INT32_MAX ? INT32_MAX : (int)left;
+        if (tick >= 0 && tick < timeout)
+            timeout = tick;
+        int rc = poll(fds, n, timeout);
+        for (size_t i = 0; rc > 0 && i < n; i++)
+            if (fds[i].revents)
+                process_handle_fd(p, fds[i].fd);
+        if (p->pidfd < 0)
+            process_reap(p, false);
+    }
+    return true;
+}
+
+void process_close_stdin(struct process *p)
+{
+    close_fd(&p->in_fd);
+}
+
+void process_signal(const struct process *p, int sig)
+{
+    if (process_running(p))
+        kill(p->pid, sig);
+}
+
+void process_signal_group(const struct process *p, int sig)
+{
+    if (process_running(p))
+        kill(-p->pid, sig);
+}
+
+static bool write_all(int fd, const void *p, size_t n)
+{
+    const char *s = p;
+    while (n) {
+        ssize_t w = write(fd, s, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        s += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+/* Reads exactly n bytes before the deadline. */
+static bool read_all(int fd, void *p, size_t n, int64_t deadline)
+{
+    char *d = p;
+    while (n) {
+        int64_t left = deadline - process_now_ms();
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        int rc = left > 0 ? poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left) : 0;
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc <= 0)
+            return false;
+        ssize_t got = read(fd, d, n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return false;
+        d += got;
+        n -= (size_t)got;
+    }
+    return true;
+}
+
+enum process_call_result process_call(void (*fn)(void *ctx), void *ctx, void *result, size_t size,
+                                      int64_t deadline_ms, pid_t *pid)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return PROCESS_CALL_NO_PIPE;
+    fflush(NULL); /* or the child would flush our buffered output again */
+    *pid = fork();
+    if (*pid < 0) {
+        int saved = errno;
+        close(fds[0]);
+        close(fds[1]);
+        errno = saved;
+        return PROCESS_CALL_NO_FORK;
+    }
+    if (*pid == 0) {
+        close(fds[0]);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        fn(ctx);
+        _exit(write_all(fds[1], result, size) ? 0 : 1);
+    }
+    close(fds[1]);
+    bool got = read_all(fds[0], result, size, deadline_ms);
+    close(fds[0]);
+    if (!got)
+        kill(*pid, SIGKILL);
+    waitpid(*pid, NULL, 0);
+    return got ? PROCESS_CALL_DONE : PROCESS_CALL_NO_RESULT;
+}
+
+bool process_listening_port(const char *output, unsigned *port)
+{
+    const char *hit = strcasestr(output, "listening on");
+    if (!hit)
+        return false;
+    const char *eol = strchr(hit, '\n');
+    if (!eol)
+        return false;
+    const char *after = hit + strlen("listening on");
+    char line[256];
+    size_t len = (size_t)(eol - after);
+    if (len >= sizeof line)
+        len = sizeof line - 1;
+    memcpy(line, after, len);
+    line[len] = '\0';
+    *port = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(line, " \t\r", &save); tok; tok = strtok_r(NULL, " \t\r", &save)) {
+        char *colon = strrchr(tok, ':');
+        const char *digits = colon ? colon + 1 : tok;
+        char *end;
+        unsigned long v = strtoul(digits, &end, 10);
+        if (end != digits && *end == '\0' && v > 0 && v <= 65535) {
+            *port = (unsigned)v;
+            break;
+        }
+    }
+    return true;
+}
