@@ -17,7 +17,7 @@
  * runner_run_case runs that child with process_call, which brings its
  * struct case_result back through a pipe, bounded by the case's timeout.
  * Commands are templated and split by command.c, processes supervised by
- * process.c, expectations checked by expect.c, the file written by capfile.c. */
+ * process.c, expectations checked by expect.c, the file written by case_capture.c. */
 #include "runner.h"
 
 #include <errno.h>
@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #include "analysis.h"
-#include "capfile.h"
+#include "case_capture.h"
 #include "capture.h"
 #include "command.h"
 #include "expect.h"
@@ -450,7 +450,7 @@ static void write_capture(struct live *L, const struct analysis *a)
     const char *slash = strrchr(L->c->origin, '/');
     snprintf(summary, sizeof summary, "wirecheck case %s (%s): %s", L->r->name,
              slash ? slash + 1 : L->c->origin, case_outcome_name(L->r->outcome));
-    if (!capfile_write(L->r->capture_path, &L->cap, L->env.capture_if, summary, a, err,
+    if (!case_capture_write(L->r->capture_path, &L->cap, L->env.capture_if, summary, a, err,
                        sizeof err)) {
         add_detail(L->r, "%s", err);
         L->r->capture_path[0] = '\0';

@@ -1,5 +1,5 @@
-/* capfile: a case's capture with its comments, as pcapng. See capfile.h. */
-#include "capfile.h"
+/* case_capture: a case's capture with its comments, as pcapng. See case_capture.h. */
+#include "case_capture.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -24,7 +24,7 @@ static size_t split_lines(char *text, const char **lines, size_t max)
     return n;
 }
 
-bool capfile_write(const char *path, const struct capture *cap, const char *ifname,
+bool case_capture_write(const char *path, const struct capture *cap, const char *ifname,
                    const char *summary, const struct analysis *a, char *err, size_t errlen)
 {
     char why[600];
