@@ -20,6 +20,7 @@
 #include "cases.h"
 #include "checks.h"
 #include "commands.h"
+#include "install_paths.h"
 #include "runner.h"
 
 #define MAX_CASES 128
@@ -98,66 +99,6 @@ static bool parse_run_args(int argc, char **argv, struct run_args *a)
         return false;
     }
     return true;
-}
-
-/* ---- where things are --------------------------------------------------- */
-
-static bool exe_dir(char *buf, size_t size)
-{
-    ssize_t n = readlink("/proc/self/exe", buf, size - 1);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    char *slash = strrchr(buf, '/');
-    if (!slash)
-        return false;
-    *slash = '\0';
-    return true;
-}
-
-static bool is_dir(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* The built-in cases: $WIRECHECK_CASES_DIR, the source tree next to the
- * build directory (build/bin/wirecheck -> conformance/cases), or an
- * installed share/wirecheck/cases. */
-static bool find_cases_dir(char *buf, size_t size) /* size >= PATH_MAX */
-{
-    const char *env = getenv("WIRECHECK_CASES_DIR");
-    if (env && *env) {
-        snprintf(buf, size, "%s", env);
-        return is_dir(buf);
-    }
-#ifdef WIRECHECK_CASES_DIR
-    snprintf(buf, size, "%s", WIRECHECK_CASES_DIR);
-    if (is_dir(buf))
-        return true;
-#endif
-    char dir[PATH_MAX];
-    if (!exe_dir(dir, sizeof dir))
-        return false;
-    static const char *const relative[] = { "/../../conformance/cases", "/../share/wirecheck/cases" };
-    for (size_t i = 0; i < sizeof relative / sizeof relative[0]; i++) {
-        char candidate[PATH_MAX + 64];
-        snprintf(candidate, sizeof candidate, "%s%s", dir, relative[i]);
-        /* Canonical, so messages and capture comments show a clean path. */
-        if (is_dir(candidate) && realpath(candidate, buf))
-            return true;
-    }
-    return false;
-}
-
-/* The reference programs sit next to wirecheck (build/bin/). */
-static void find_bin_dir(char *buf, size_t size)
-{
-    const char *env = getenv("WIRECHECK_BIN_DIR");
-    if (env && *env)
-        snprintf(buf, size, "%s", env);
-    else if (!exe_dir(buf, size))
-        buf[0] = '\0';
 }
 
 static bool mkdir_p(const char *path)
@@ -338,7 +279,7 @@ static bool write_junit(const char *path, const struct case_result *results, siz
 static int select_cases(const struct run_args *a, struct selected_case *cases)
 {
     char dir[PATH_MAX];
-    bool have_dir = find_cases_dir(dir, sizeof dir);
+    bool have_dir = wirecheck_cases_dir(dir, sizeof dir);
     if (a->ncases == 0) {
         if (!have_dir) {
             fprintf(stderr, "wirecheck run: built-in case directory not found "
@@ -375,7 +316,7 @@ int cmd_run(int argc, char **argv)
     if (!mkdir_p(a.out_dir))
         return 2;
     char bin_dir[PATH_MAX];
-    find_bin_dir(bin_dir, sizeof bin_dir);
+    wirecheck_programs_dir(bin_dir, sizeof bin_dir); /* false: PATH only */
     struct run_options o = { .out_dir = a.out_dir, .bin_dir = bin_dir,
                              .server_override = a.server, .client_override = a.client };
 
@@ -421,7 +362,7 @@ int cmd_list(int argc, char **argv)
         return 2;
     }
     char dir[PATH_MAX];
-    if (!find_cases_dir(dir, sizeof dir)) {
+    if (!wirecheck_cases_dir(dir, sizeof dir)) {
         fprintf(stderr, "wirecheck list: built-in case directory not found (set WIRECHECK_CASES_DIR)\n");
         return 2;
     }
