@@ -472,6 +472,247 @@ static void test_no_fd_or_memory_leak_over_100k_connections(void **state)
     assert_int_equal(server.status, 0);
 }
 
+/* ------------------------------------------ tcp-time-server, issue 14 */
+
+/* Echoes one byte on fd and reads it back: the server has accepted it. */
+static bool echo_once(int fd)
+{
+    if (send(fd, "x", 1, MSG_NOSIGNAL) != 1)
+        return false;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    char b;
+    return poll(&p, 1, WAIT_MS) == 1 && recv(fd, &b, 1, 0) == 1;
+}
+
+/* A connect that gives up after ms (a listener that is open but no longer
+ * accepting fills its backlog, and then a blocking connect hangs for
+ * seconds). 0 connected (fd in *out), else the errno. */
+static int connect_within(int port, int ms, int *out)
+{
+    *out = -1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return errno;
+    struct sockaddr_in a = loopback(port);
+    int err = 0;
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        err = errno;
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        socklen_t len = sizeof err;
+        if (err == EINPROGRESS)
+            err = poll(&p, 1, ms) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0
+                      ? err
+                      : ETIMEDOUT;
+    }
+    if (err)
+        close(fd);
+    else
+        *out = fd;
+    return err;
+}
+
+/* Whether the server has closed fd: reads what is queued without waiting;
+ * EOF or an error is closed, EAGAIN is open. */
+static bool closed_by_server(int fd)
+{
+    char buf[256];
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n > 0)
+            continue;
+        return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+    }
+}
+
+/* --max-conns slow echo clients, each sending a byte well inside every idle
+ * deadline, hold every slot; a new client is still served within its own
+ * timeout: the connection idle the longest is evicted, and logged. */
+static void test_trickling_clients_cannot_starve_new_ones(void **state)
+{
+    (void)state;
+    enum { SLOTS = 8 };
+    struct proc server;
+    char *args[] = {"--port", "0", "--service", "echo", "--max-conns", "8", "--timeout", "2", NULL};
+    int port = start_server(&server, "tcp-time-server", args);
+    int fds[SLOTS];
+    for (int i = 0; i < SLOTS; i++) {
+        fds[i] = connect_to(port);
+        assert_true(fds[i] >= 0);
+        assert_true(echo_once(fds[i])); /* accepted: the slots fill up */
+    }
+    /* The tricklers, in a child: a byte on each every 250 ms (the pace is
+     * what they do, not a wait for an event), until the test kills it. */
+    pid_t trickler = fork();
+    assert_true(trickler >= 0);
+    if (trickler == 0) {
+        for (;;) {
+            poll(NULL, 0, 250);
+            for (int i = 0; i < SLOTS; i++)
+                send(fds[i], "t", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
+    }
+    struct proc c;
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    char *cargs[] = {"--port", portstr, "--send", "ninth", "--shutdown-write", "--expect", "echo",
+                     "--timeout", "2", NULL};
+    long long t0 = proc_now_ms();
+    int rc = proc_run(&c, "tcp-client", cargs, WAIT_MS);
+    long long wall = proc_now_ms() - t0;
+    kill(trickler, SIGKILL);
+    waitpid(trickler, NULL, 0);
+    print_message("starvation: 9th client (max-conns 8, 8 tricklers) exit %d after %lld ms\n", rc,
+                  wall);
+    assert_int_equal(rc, 0);
+    assert_true(wall < 2000);
+    /* The victim, and only it, was closed; the others are still served. */
+    int closed = 0;
+    for (int i = 0; i < SLOTS; i++)
+        closed += closed_by_server(fds[i]);
+    assert_int_equal(closed, 1);
+    proc_stop(&server);
+    assert_int_equal(server.status, 0);
+    const char *ev = strstr(server.out, "Evicted 127.0.0.1:");
+    assert_non_null(ev);
+    assert_non_null(strstr(ev, "to admit a new connection\n"));
+    assert_non_null(strstr(server.out, ", 1 evicted, "));
+    for (int i = 0; i < SLOTS; i++)
+        close(fds[i]);
+}
+
+/* --lifetime: a trickling echo client, each byte inside the 1 s idle
+ * deadline, is closed at its 2 s lifetime. */
+static void test_lifetime_closes_a_trickler(void **state)
+{
+    (void)state;
+    struct proc server;
+    char *args[] = {"--port", "0", "--service", "echo", "--timeout", "1", "--lifetime", "2", NULL};
+    int port = start_server(&server, "tcp-time-server", args);
+    int fd = connect_to(port);
+    assert_true(fd >= 0);
+    long long t0 = proc_now_ms(), end = t0 + 6000, next_send = t0, closed_at = -1;
+    long sent = 0;
+    while (closed_at < 0 && proc_now_ms() < end) {
+        long long now = proc_now_ms();
+        if (now >= next_send) {
+            sent += send(fd, "t", 1, MSG_NOSIGNAL) == 1;
+            next_send = now + 300;
+        }
+        /* Wait for the close (or an echo) until the next byte is due. */
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, (int)(next_send - proc_now_ms() > 0 ? next_send - proc_now_ms() : 0)) == 1) {
+            char buf[64];
+            ssize_t n = recv(fd, buf, sizeof buf, 0);
+            if (n <= 0)
+                closed_at = proc_now_ms() - t0;
+        }
+    }
+    close(fd);
+    print_message("lifetime: trickler (%ld bytes) closed after %lld ms (lifetime 2000, idle 1000)\n",
+                  sent, closed_at);
+    assert_true(closed_at >= 1900); /* not at the 1 s idle deadline: the bytes moved it */
+    assert_true(closed_at < 2600);
+    assert_true(sent >= 6);
+    proc_stop(&server);
+    assert_int_equal(server.status, 0);
+    assert_non_null(strstr(server.out, ": lifetime reached, "));
+}
+
+/* SIGTERM with 500 idle clients: the listener closes at once, the server
+ * exits 0 within --grace (default 1 s) + 100 ms, closes every client
+ * cleanly (FIN: EOF, not a reset) and prints the summary. */
+static void test_sigterm_with_500_idle_clients_within_grace(void **state)
+{
+    (void)state;
+    enum { IDLE = 500 };
+    raise_fd_limit(4096);
+    struct proc server;
+    char *args[] = {"--port", "0", "--service", "echo", NULL};
+    int port = start_server(&server, "tcp-time-server", args);
+    static int fds[IDLE];
+    for (int i = 0; i < IDLE; i++) {
+        fds[i] = connect_to(port);
+        assert_true(fds[i] >= 0);
+        assert_true(echo_once(fds[i]));
+    }
+    long long t0 = proc_now_ms();
+    kill(server.pid, SIGTERM);
+    /* Stop accepting at once: a connect is refused long before the grace
+     * ends (the few that slip in first are closed by us at once). */
+    long long refused_at = -1;
+    while (refused_at < 0 && proc_now_ms() - t0 < 900) {
+        int fd, err = connect_within(port, 100, &fd);
+        if (err == ECONNREFUSED)
+            refused_at = proc_now_ms() - t0;
+        else if (fd >= 0)
+            close(fd);
+    }
+    int rc = proc_wait(&server, WAIT_MS);
+    long long wall = proc_now_ms() - t0;
+    print_message("SIGTERM, 500 idle clients: refused after %lld ms, reaped after %lld ms (grace 1000)\n",
+                  refused_at, wall);
+    assert_int_equal(rc, 0);
+    assert_true(refused_at >= 0 && refused_at < 500);
+    assert_true(wall >= 950); /* idle clients do get their grace */
+    assert_true(wall <= 1100);
+    int clean = 0;
+    for (int i = 0; i < IDLE; i++) {
+        clean += read_until_close(fds[i], 1000) == 0;
+        close(fds[i]);
+    }
+    assert_int_equal(clean, IDLE);
+    const char *sum = strstr(server.out, "Stopped: ");
+    assert_non_null(sum);
+    unsigned long served, evicted, shut;
+    assert_int_equal(sscanf(sum, "Stopped: %lu served, %lu evicted, %lu closed at shutdown",
+                            &served, &evicted, &shut), 3);
+    assert_int_equal(evicted, 0);
+    assert_int_equal(shut, IDLE);
+}
+
+/* tcp-time-server > /dev/full: exit 1, and stderr says why. */
+static void test_server_stdout_full_is_exit_1(void **state)
+{
+    (void)state;
+    int e[2];
+    assert_int_equal(pipe2(e, O_CLOEXEC), 0);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tcp-time-server", WIRECHECK_BIN_DIR);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int full = open("/dev/full", O_WRONLY);
+        if (full < 0 || dup2(full, 1) < 0 || dup2(e[1], 2) < 0)
+            _exit(126);
+        execl(path, path, "--port", "0", (char *)NULL);
+        _exit(127);
+    }
+    close(e[1]);
+    char err[1024];
+    size_t len = 0;
+    long long end = proc_now_ms() + WAIT_MS;
+    for (;;) { /* stderr to EOF: the server has exited (or the bound passed) */
+        long long left = end - proc_now_ms();
+        struct pollfd p = {.fd = e[0], .events = POLLIN};
+        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+            break;
+        ssize_t n = read(e[0], err + len, sizeof err - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    err[len] = '\0';
+    close(e[0]);
+    if (proc_now_ms() >= end)
+        kill(pid, SIGKILL); /* still running with its output lost: the failure asserted below */
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 1);
+    assert_non_null(strstr(err, "tcp-time-server: write to standard output: No space left on device\n"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -484,6 +725,10 @@ int main(void)
         cmocka_unit_test(test_client_against_flooding_server),
         cmocka_unit_test(test_udp_burst_logged_exactly_once),
         cmocka_unit_test(test_no_fd_or_memory_leak_over_100k_connections),
+        cmocka_unit_test(test_trickling_clients_cannot_starve_new_ones),
+        cmocka_unit_test(test_lifetime_closes_a_trickler),
+        cmocka_unit_test(test_sigterm_with_500_idle_clients_within_grace),
+        cmocka_unit_test(test_server_stdout_full_is_exit_1),
     };
     return cmocka_run_group_tests_name("reliability", tests, NULL, NULL);
 }
