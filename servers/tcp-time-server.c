@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,12 +300,30 @@ static int serve(struct server *s)
     return 0;
 }
 
+/* A stop signal that lands while a log write blocks on a slow stdout (a
+ * full pipe) must not fail that write with EINTR: glibc drops the buffer and
+ * the stdout check exits 1. With SA_RESTART the write resumes; poll is
+ * never restarted and the self-pipe wakes it anyway, so the loop still sees
+ * the stop at once. */
+static void restart_writes_after_stop_signals(void)
+{
+    static const int sigs[] = {SIGTERM, SIGINT};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction sa;
+        if (sigaction(sigs[i], NULL, &sa) == 0) {
+            sa.sa_flags |= SA_RESTART;
+            sigaction(sigs[i], &sa, NULL);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     cli_check_stdout_at_exit(prog);
     struct server s = {.opt = parse_options(argc, argv), .io = &sockio_system};
     cli_ignore_sigpipe();
     s.stop_fd = cli_stop_signal_fd(prog);
+    restart_writes_after_stop_signals();
 
     struct net_addr addr, bound;
     cli_resolve(prog, s.opt.bind, s.opt.port, SOCK_STREAM, &addr);

@@ -670,6 +670,88 @@ static void test_sigterm_with_500_idle_clients_within_grace(void **state)
     assert_int_equal(shut, IDLE);
 }
 
+struct server_lines {
+    long served, stopped, summary_served;
+};
+
+static void count_server_line(const char *line, void *ctx)
+{
+    struct server_lines *l = ctx;
+    l->served += strncmp(line, "Served ", 7) == 0;
+    if (strncmp(line, "Stopped: ", 9) == 0) {
+        l->stopped++;
+        sscanf(line, "Stopped: %ld served", &l->summary_served);
+    }
+}
+
+/* Waits (bounded) until no signal is pending for pid: the kernel has taken
+ * it for delivery, so a blocked system call has already been interrupted
+ * (or restarted). There is no descriptor to wait on: the state is polled. */
+static bool signals_delivered(pid_t pid, int timeout_ms)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    long long end = proc_now_ms() + timeout_ms;
+    do {
+        FILE *f = fopen(path, "r");
+        if (!f)
+            return true; /* gone */
+        unsigned long long pending = 0, v;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "SigPnd: %llx", &v) == 1 || sscanf(line, "ShdPnd: %llx", &v) == 1)
+                pending |= v;
+        fclose(f);
+        if (!pending)
+            return true;
+        poll(NULL, 0, 1);
+    } while (proc_now_ms() < end);
+    return false;
+}
+
+/* SIGTERM while the server is blocked writing its log to a full pipe (a
+ * slow reader): the write resumes, nothing is lost, exit 0. */
+static void test_sigterm_while_stdout_blocked_loses_nothing(void **state)
+{
+    (void)state;
+    struct proc server;
+    char *args[] = {"--port", "0", NULL};
+    int port = start_server(&server, "tcp-time-server", args);
+    /* Nobody reads the server's stdout now: time connections until the pipe
+     * is full and the server blocks in write (no reply within 300 ms). */
+    long served = 0;
+    for (int i = 0; i < 20000; i++) {
+        int fd;
+        if (connect_within(port, 300, &fd) != 0)
+            break;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        char buf[64];
+        bool got = poll(&p, 1, 300) == 1 && recv(fd, buf, sizeof buf, 0) > 0;
+        close(fd);
+        if (!got)
+            break;
+        served++;
+    }
+    assert_true(served < 20000); /* the pipe filled up and the server waited */
+    kill(server.pid, SIGTERM);
+    /* Read nothing until the signal has hit the blocked write: reading first
+     * would let the write finish and miss the case. */
+    assert_true(signals_delivered(server.pid, WAIT_MS));
+    struct server_lines lines = {0};
+    long long end = proc_now_ms() + WAIT_MS;
+    while (proc_now_ms() < end && proc_pump(&server, 100))
+        proc_consume_lines(&server, count_server_line, &lines);
+    proc_consume_lines(&server, count_server_line, &lines);
+    assert_int_equal(proc_wait(&server, WAIT_MS), 0);
+    proc_consume_lines(&server, count_server_line, &lines);
+    print_message("blocked stdout: %ld served before SIGTERM, %ld Served lines, summary %ld\n",
+                  served, lines.served, lines.summary_served);
+    assert_string_equal(server.err, "");
+    assert_int_equal(lines.stopped, 1);
+    assert_int_equal(lines.summary_served, lines.served);
+    /* the last one may have been accepted after its 300 ms */
+    assert_true(lines.served == served || lines.served == served + 1);
+}
+
 /* tcp-time-server > /dev/full: exit 1, and stderr says why. */
 static void test_server_stdout_full_is_exit_1(void **state)
 {
@@ -729,6 +811,7 @@ int main(void)
         cmocka_unit_test(test_lifetime_closes_a_trickler),
         cmocka_unit_test(test_sigterm_with_500_idle_clients_within_grace),
         cmocka_unit_test(test_server_stdout_full_is_exit_1),
+        cmocka_unit_test(test_sigterm_while_stdout_blocked_loses_nothing),
     };
     return cmocka_run_group_tests_name("reliability", tests, NULL, NULL);
 }
