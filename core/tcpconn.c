@@ -40,6 +40,9 @@ const char *conn_end_text(enum conn_end e)
     case CONN_TIMEOUT: return "timed out";
     case CONN_RESET: return "reset by peer";
     case CONN_ERROR: return "socket error";
+    case CONN_LIFETIME: return "lifetime reached";
+    case CONN_EVICTED: return "evicted";
+    case CONN_SHUTDOWN: return "closed at shutdown";
     }
     return "?";
 }
@@ -55,8 +58,10 @@ void tcp_conn_open(struct tcp_conn *c, int fd, enum tcp_service service, enum cl
     c->close_mode = mode;
     c->out_off = c->out_len = 0;
     c->peer_eof = false;
-    c->deadline = now + timeout_ms;
+    c->expires = INT64_MAX;
+    c->deadline = tcp_conn_deadline_after(now, timeout_ms, c->expires);
     c->idle_ms = timeout_ms;
+    c->last_active = now;
     c->bytes_in = c->bytes_out = 0;
     c->end = CONN_OPEN;
     c->err = 0;
@@ -74,6 +79,32 @@ void tcp_conn_open(struct tcp_conn *c, int fd, enum tcp_service service, enum cl
         c->phase = PHASE_DISCARD;
         break;
     }
+}
+
+int64_t tcp_conn_deadline_after(int64_t now, int64_t idle_ms, int64_t expires)
+{
+    /* expires - now cannot overflow for now >= 0; now + idle_ms is only
+     * formed when it is below expires. */
+    return idle_ms >= expires - now ? expires : now + idle_ms;
+}
+
+void tcp_conn_set_lifetime(struct tcp_conn *c, int64_t now, int64_t lifetime_ms)
+{
+    c->expires = tcp_conn_deadline_after(now, lifetime_ms, INT64_MAX);
+    if (c->deadline > c->expires)
+        c->deadline = c->expires;
+}
+
+size_t tcp_conn_pick_victim(struct tcp_conn *const *conns, size_t n)
+{
+    size_t best = n;
+    for (size_t i = 0; i < n; i++) {
+        if (conns[i]->phase == PHASE_DONE)
+            return i;
+        if (best == n || conns[i]->last_active < conns[best]->last_active)
+            best = i;
+    }
+    return best;
 }
 
 short tcp_conn_wanted_events(const struct tcp_conn *c)
@@ -131,10 +162,12 @@ static void close_after_reply(const struct sockio *io, struct tcp_conn *c, bool 
 
 static void progress(struct tcp_conn *c, int64_t now)
 {
-    /* Echo and discard live as long as bytes flow; the time service's
-     * deadline is fixed so a trickling peer cannot hold it open. */
+    /* Echo and discard live as long as bytes flow (up to their lifetime);
+     * the time service's deadline is fixed so a trickling peer cannot hold
+     * it open. */
+    c->last_active = now;
     if (c->service != TCP_SERVICE_TIME)
-        c->deadline = now + c->idle_ms;
+        c->deadline = tcp_conn_deadline_after(now, c->idle_ms, c->expires);
 }
 
 /* One send of the pending output. false: stop for now (EAGAIN or done). */
@@ -250,7 +283,13 @@ void tcp_conn_on_ready(const struct sockio *io, struct tcp_conn *c, int64_t now)
 void tcp_conn_check_deadline(struct tcp_conn *c, int64_t now)
 {
     if (c->phase != PHASE_DONE && now >= c->deadline)
-        finish(c, CONN_TIMEOUT, ETIMEDOUT);
+        finish(c, now >= c->expires ? CONN_LIFETIME : CONN_TIMEOUT, ETIMEDOUT);
+}
+
+void tcp_conn_end(struct tcp_conn *c, enum conn_end why)
+{
+    if (c->phase != PHASE_DONE)
+        finish(c, why, 0);
 }
 
 enum conn_end tcp_conn_serve_one(const struct sockio *io, struct tcp_conn *c, int max_steps)

@@ -82,7 +82,7 @@ static void test_close_mode_parse(void **state)
 static void test_conn_end_text(void **state)
 {
     (void)state;
-    for (int e = CONN_OPEN; e <= CONN_ERROR; e++) {
+    for (int e = CONN_OPEN; e <= CONN_END_LAST; e++) {
         const char *t = conn_end_text((enum conn_end)e);
         assert_non_null(t);
         assert_string_not_equal(t, "?");
@@ -563,6 +563,8 @@ static void assert_same_state(const struct tcp_conn *a, const struct tcp_conn *b
     assert_int_equal(a->peer_eof, b->peer_eof);
     assert_int_equal(a->deadline, b->deadline);
     assert_int_equal(a->idle_ms, b->idle_ms);
+    assert_int_equal(a->expires, b->expires);
+    assert_int_equal(a->last_active, b->last_active);
     assert_int_equal(a->bytes_in, b->bytes_in);
     assert_int_equal(a->bytes_out, b->bytes_out);
     assert_int_equal(a->end, b->end);
@@ -609,6 +611,124 @@ static void test_reopen_after_reset_serves_like_new(void **state)
     assert_int_equal(sh_s.shutdowns, 1);
 }
 
+/* ---------------------------------------- lifetime, eviction, shutdown */
+
+static void test_deadline_after(void **state)
+{
+    (void)state;
+    assert_int_equal(tcp_conn_deadline_after(1000, 500, INT64_MAX), 1500);
+    assert_int_equal(tcp_conn_deadline_after(1000, 500, 1200), 1200); /* end of life first */
+    assert_int_equal(tcp_conn_deadline_after(1000, 500, 1500), 1500);
+    assert_int_equal(tcp_conn_deadline_after(1000, 500, 1501), 1500);
+    assert_int_equal(tcp_conn_deadline_after(2000, 500, 1200), 1200); /* already past: now */
+    /* no overflow near the end of the clock */
+    assert_true(tcp_conn_deadline_after(INT64_MAX - 10, 100, INT64_MAX) == INT64_MAX);
+    assert_true(tcp_conn_deadline_after(0, INT64_MAX, INT64_MAX) == INT64_MAX);
+}
+
+static void test_set_lifetime(void **state)
+{
+    (void)state;
+    static struct tcp_conn c;
+    /* the idle deadline comes first: it stays */
+    tcp_conn_open(&c, 3, TCP_SERVICE_ECHO, CLOSE_MODE_FIN, 1000, 500, NULL, 0);
+    assert_true(c.expires == INT64_MAX); /* no lifetime until one is set */
+    assert_int_equal(c.last_active, 1000);
+    tcp_conn_set_lifetime(&c, 1000, 10000);
+    assert_int_equal(c.expires, 11000);
+    assert_int_equal(c.deadline, 1500);
+    /* a lifetime shorter than the timeout is the deadline */
+    tcp_conn_open(&c, 3, TCP_SERVICE_TIME, CLOSE_MODE_FIN, 1000, 5000, REPLY, REPLY_LEN);
+    tcp_conn_set_lifetime(&c, 1000, 300);
+    assert_int_equal(c.deadline, 1300);
+    tcp_conn_check_deadline(&c, 1299);
+    assert_false(tcp_conn_done(&c));
+    tcp_conn_check_deadline(&c, 1300);
+    assert_true(tcp_conn_done(&c));
+    assert_int_equal(c.end, CONN_LIFETIME);
+    /* an idle timeout before the end of life stays a timeout */
+    tcp_conn_open(&c, 3, TCP_SERVICE_ECHO, CLOSE_MODE_FIN, 1000, 500, NULL, 0);
+    tcp_conn_set_lifetime(&c, 1000, 10000);
+    tcp_conn_check_deadline(&c, 1500);
+    assert_int_equal(c.end, CONN_TIMEOUT);
+}
+
+static void test_echo_trickle_ends_at_lifetime(void **state)
+{
+    (void)state;
+    /* the trickle that keeps an echo open past its idle timeout
+     * (test_echo_idle_deadline_moves: a byte every 2 s for 40 s) ends at the
+     * 15 s lifetime, and every byte until then moved last_active */
+    sched_begin();
+    trickle(20, 20);
+    const struct sockio *io = sched_start(true);
+    open_conn(io, TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
+    int64_t start = sched_now();
+    tcp_conn_set_lifetime(&conn, start, 15000);
+    assert_int_equal(tcp_conn_serve_one(io, &conn, STEPS), CONN_LIFETIME);
+    assert_int_equal(conn.err, ETIMEDOUT);
+    assert_true(sched_now() >= start + 15000);
+    assert_true(sched_now() < start + 15000 + 2100);
+    assert_true(conn.bytes_in >= 6 && conn.bytes_in <= 8);
+    assert_int_equal(conn.bytes_out, conn.bytes_in);
+    assert_true(conn.last_active > start + 12000);
+    assert_true(conn.last_active <= sched_now()); /* the scripted poll may wake past it */
+    assert_int_equal(sh_s.shutdowns, 0); /* no FIN of ours: the shell closes it */
+}
+
+static void test_end_from_outside(void **state)
+{
+    (void)state;
+    static struct tcp_conn c;
+    tcp_conn_open(&c, 3, TCP_SERVICE_ECHO, CLOSE_MODE_FIN, 0, 500, NULL, 0);
+    tcp_conn_end(&c, CONN_EVICTED);
+    assert_true(tcp_conn_done(&c));
+    assert_int_equal(c.end, CONN_EVICTED);
+    assert_int_equal(c.err, 0);
+    assert_int_equal(tcp_conn_wanted_events(&c), 0);
+    assert_false(tcp_conn_wants_abort(&c)); /* a plain close, never RST */
+    /* a connection already ended keeps its own end */
+    tcp_conn_end(&c, CONN_SHUTDOWN);
+    assert_int_equal(c.end, CONN_EVICTED);
+    tcp_conn_check_deadline(&c, 100000);
+    assert_int_equal(c.end, CONN_EVICTED);
+}
+
+static void test_pick_victim(void **state)
+{
+    (void)state;
+    static struct tcp_conn pool[5];
+    struct tcp_conn *t[5];
+    static const int64_t active[5] = {700, 300, 900, 300, 500};
+    for (int i = 0; i < 5; i++) {
+        tcp_conn_open(&pool[i], 10 + i, TCP_SERVICE_ECHO, CLOSE_MODE_FIN, 0, 1000, NULL, 0);
+        pool[i].last_active = active[i];
+        t[i] = &pool[i];
+    }
+    assert_int_equal(tcp_conn_pick_victim(t, 0), 0);
+    assert_int_equal(tcp_conn_pick_victim(t, 1), 0);
+    assert_int_equal(tcp_conn_pick_victim(t, 5), 1); /* least recent; the first of a tie */
+    assert_int_equal(tcp_conn_pick_victim(t + 2, 3), 1);
+    /* a connection already done is taken first, however recent */
+    tcp_conn_end(&pool[2], CONN_CLEAN);
+    assert_int_equal(tcp_conn_pick_victim(t, 5), 2);
+    /* the state machine's own bookkeeping: bytes moved update last_active,
+     * so the trickling peer is never the victim over a silent one */
+    sched_begin();
+    sched_clock(20);
+    sched_str("x");
+    sched_op(SCRIPT_EOF);
+    const struct sockio *io = sched_start(true);
+    open_conn(io, TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
+    int64_t opened = conn.last_active;
+    assert_int_equal(tcp_conn_serve_one(io, &conn, STEPS), CONN_CLEAN);
+    assert_true(conn.last_active >= opened + 2000);
+    tcp_conn_open(&pool[0], 10, TCP_SERVICE_ECHO, CLOSE_MODE_FIN, opened, 1000, NULL, 0);
+    struct tcp_conn *pair[2] = {&conn, &pool[0]};
+    conn.phase = pool[0].phase; /* compare them as open connections */
+    assert_int_equal(tcp_conn_pick_victim(pair, 2), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -637,6 +757,11 @@ int main(void)
         cmocka_unit_test(test_random_schedules_end),
         cmocka_unit_test(test_open_over_garbage_equals_fresh),
         cmocka_unit_test(test_reopen_after_reset_serves_like_new),
+        cmocka_unit_test(test_deadline_after),
+        cmocka_unit_test(test_set_lifetime),
+        cmocka_unit_test(test_echo_trickle_ends_at_lifetime),
+        cmocka_unit_test(test_end_from_outside),
+        cmocka_unit_test(test_pick_victim),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -472,6 +472,286 @@ static void test_no_fd_or_memory_leak_over_100k_connections(void **state)
     assert_int_equal(server.run.status, 0);
 }
 
+/* ------------------------------------------ tcp-time-server, issue 14 */
+
+/* Echoes one byte on fd and reads it back: the server has accepted it. */
+static bool echo_once(int fd)
+{
+    if (send(fd, "x", 1, MSG_NOSIGNAL) != 1)
+        return false;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    char b;
+    return poll(&p, 1, WAIT_MS) == 1 && recv(fd, &b, 1, 0) == 1;
+}
+
+/* A connect that gives up after ms (a listener that is open but no longer
+ * accepting fills its backlog, and then a blocking connect hangs for
+ * seconds). 0 connected (fd in *out), else the errno. */
+static int connect_within(int port, int ms, int *out)
+{
+    *out = -1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return errno;
+    struct sockaddr_in a = loopback(port);
+    int err = 0;
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        err = errno;
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        socklen_t len = sizeof err;
+        if (err == EINPROGRESS)
+            err = poll(&p, 1, ms) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0
+                      ? err
+                      : ETIMEDOUT;
+    }
+    if (err)
+        close(fd);
+    else
+        *out = fd;
+    return err;
+}
+
+/* Whether the server has closed fd: reads what is queued without waiting;
+ * EOF or an error is closed, EAGAIN is open. */
+static bool closed_by_server(int fd)
+{
+    char buf[256];
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n > 0)
+            continue;
+        return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+    }
+}
+
+/* --max-conns slow echo clients, each sending a byte well inside every idle
+ * deadline, hold every slot; a new client is still served within its own
+ * timeout: the connection idle the longest is evicted, and logged. */
+static void test_trickling_clients_cannot_starve_new_ones(void **state)
+{
+    (void)state;
+    enum { SLOTS = 8 };
+    struct proc server;
+    char *args[] = {"--port", "0", "--service", "echo", "--max-conns", "8", "--timeout", "2", NULL};
+    int port = start_server(&server, "tcp-time-server", args);
+    int fds[SLOTS];
+    for (int i = 0; i < SLOTS; i++) {
+        fds[i] = connect_to(port);
+        assert_true(fds[i] >= 0);
+        assert_true(echo_once(fds[i])); /* accepted: the slots fill up */
+    }
+    /* The tricklers, in a child: a byte on each every 250 ms (the pace is
+     * what they do, not a wait for an event), until the test kills it. */
+    pid_t trickler = fork();
+    assert_true(trickler >= 0);
+    if (trickler == 0) {
+        for (;;) {
+            poll(NULL, 0, 250);
+            for (int i = 0; i < SLOTS; i++)
+                send(fds[i], "t", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
+    }
+    struct proc c;
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    char *cargs[] = {"--port", portstr, "--send", "ninth", "--shutdown-write", "--expect", "echo",
+                     "--timeout", "2", NULL};
+    long long t0 = proc_now_ms();
+    int rc = proc_run(&c, "tcp-client", cargs, WAIT_MS);
+    long long wall = proc_now_ms() - t0;
+    kill(trickler, SIGKILL);
+    waitpid(trickler, NULL, 0);
+    print_message("starvation: 9th client (max-conns 8, 8 tricklers) exit %d after %lld ms\n", rc,
+                  wall);
+    assert_int_equal(rc, 0);
+    assert_true(wall < 2000);
+    /* The victim, and only it, was closed; the others are still served. */
+    int closed = 0;
+    for (int i = 0; i < SLOTS; i++)
+        closed += closed_by_server(fds[i]);
+    assert_int_equal(closed, 1);
+    proc_stop(&server);
+    assert_int_equal(server.run.status, 0);
+    const char *ev = strstr(server.out, "Evicted 127.0.0.1:");
+    assert_non_null(ev);
+    assert_non_null(strstr(ev, "to admit a new connection\n"));
+    assert_non_null(strstr(server.out, ", 1 evicted, "));
+    for (int i = 0; i < SLOTS; i++)
+        close(fds[i]);
+}
+
+/* --lifetime: a trickling echo client, each byte inside the 1 s idle
+ * deadline, is closed at its 2 s lifetime. */
+static void test_lifetime_closes_a_trickler(void **state)
+{
+    (void)state;
+    struct proc server;
+    char *args[] = {"--port", "0", "--service", "echo", "--timeout", "1", "--lifetime", "2", NULL};
+    int port = start_server(&server, "tcp-time-server", args);
+    int fd = connect_to(port);
+    assert_true(fd >= 0);
+    long long t0 = proc_now_ms(), end = t0 + 6000, next_send = t0, closed_at = -1;
+    long sent = 0;
+    while (closed_at < 0 && proc_now_ms() < end) {
+        long long now = proc_now_ms();
+        if (now >= next_send) {
+            sent += send(fd, "t", 1, MSG_NOSIGNAL) == 1;
+            next_send = now + 300;
+        }
+        /* Wait for the close (or an echo) until the next byte is due. */
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, (int)(next_send - proc_now_ms() > 0 ? next_send - proc_now_ms() : 0)) == 1) {
+            char buf[64];
+            ssize_t n = recv(fd, buf, sizeof buf, 0);
+            if (n <= 0)
+                closed_at = proc_now_ms() - t0;
+        }
+    }
+    close(fd);
+    print_message("lifetime: trickler (%ld bytes) closed after %lld ms (lifetime 2000, idle 1000)\n",
+                  sent, closed_at);
+    assert_true(closed_at >= 1900); /* not at the 1 s idle deadline: the bytes moved it */
+    assert_true(closed_at < 2600);
+    assert_true(sent >= 6);
+    proc_stop(&server);
+    assert_int_equal(server.run.status, 0);
+    assert_non_null(strstr(server.out, ": lifetime reached, "));
+}
+
+/* SIGTERM with 500 idle clients: the listener closes at once, the server
+ * exits 0 within --grace (default 1 s) + 100 ms, closes every client
+ * cleanly (FIN: EOF, not a reset) and prints the summary. */
+static void test_sigterm_with_500_idle_clients_within_grace(void **state)
+{
+    (void)state;
+    enum { IDLE = 500 };
+    raise_fd_limit(4096);
+    struct proc server;
+    char *args[] = {"--port", "0", "--service", "echo", NULL};
+    int port = start_server(&server, "tcp-time-server", args);
+    static int fds[IDLE];
+    for (int i = 0; i < IDLE; i++) {
+        fds[i] = connect_to(port);
+        assert_true(fds[i] >= 0);
+        assert_true(echo_once(fds[i]));
+    }
+    long long t0 = proc_now_ms();
+    kill(server.run.pid, SIGTERM);
+    /* Stop accepting at once: a connect is refused long before the grace
+     * ends (the few that slip in first are closed by us at once). */
+    long long refused_at = -1;
+    while (refused_at < 0 && proc_now_ms() - t0 < 900) {
+        int fd, err = connect_within(port, 100, &fd);
+        if (err == ECONNREFUSED)
+            refused_at = proc_now_ms() - t0;
+        else if (fd >= 0)
+            close(fd);
+    }
+    int rc = proc_wait(&server, WAIT_MS);
+    long long wall = proc_now_ms() - t0;
+    print_message("SIGTERM, 500 idle clients: refused after %lld ms, reaped after %lld ms (grace 1000)\n",
+                  refused_at, wall);
+    assert_int_equal(rc, 0);
+    assert_true(refused_at >= 0 && refused_at < 500);
+    assert_true(wall >= 950); /* idle clients do get their grace */
+    assert_true(wall <= 1100);
+    int clean = 0;
+    for (int i = 0; i < IDLE; i++) {
+        clean += read_until_close(fds[i], 1000) == 0;
+        close(fds[i]);
+    }
+    assert_int_equal(clean, IDLE);
+    const char *sum = strstr(server.out, "Stopped: ");
+    assert_non_null(sum);
+    unsigned long served, evicted, shut;
+    assert_int_equal(sscanf(sum, "Stopped: %lu served, %lu evicted, %lu closed at shutdown",
+                            &served, &evicted, &shut), 3);
+    assert_int_equal(evicted, 0);
+    assert_int_equal(shut, IDLE);
+}
+
+struct server_lines {
+    long served, stopped, summary_served;
+};
+
+static void count_server_line(const char *line, void *ctx)
+{
+    struct server_lines *l = ctx;
+    l->served += strncmp(line, "Served ", 7) == 0;
+    if (strncmp(line, "Stopped: ", 9) == 0) {
+        l->stopped++;
+        sscanf(line, "Stopped: %ld served", &l->summary_served);
+    }
+}
+
+/* Waits (bounded) until no signal is pending for pid: the kernel has taken
+ * it for delivery, so a blocked system call has already been interrupted
+ * (or restarted). There is no descriptor to wait on: the state is polled. */
+static bool signals_delivered(pid_t pid, int timeout_ms)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    long long end = proc_now_ms() + timeout_ms;
+    do {
+        FILE *f = fopen(path, "r");
+        if (!f)
+            return true; /* gone */
+        unsigned long long pending = 0, v;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "SigPnd: %llx", &v) == 1 || sscanf(line, "ShdPnd: %llx", &v) == 1)
+                pending |= v;
+        fclose(f);
+        if (!pending)
+            return true;
+        poll(NULL, 0, 1);
+    } while (proc_now_ms() < end);
+    return false;
+}
+
+/* SIGTERM while the server is blocked writing its log to a full pipe (a
+ * slow reader): the write resumes, nothing is lost, exit 0. */
+static void test_sigterm_while_stdout_blocked_loses_nothing(void **state)
+{
+    (void)state;
+    struct proc server;
+    char *args[] = {"--port", "0", NULL};
+    int port = start_server(&server, "tcp-time-server", args);
+    /* Nobody reads the server's stdout now: time connections until the pipe
+     * is full and the server blocks in write (no reply within 300 ms). */
+    long served = 0;
+    for (int i = 0; i < 20000; i++) {
+        int fd;
+        if (connect_within(port, 300, &fd) != 0)
+            break;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        char buf[64];
+        bool got = poll(&p, 1, 300) == 1 && recv(fd, buf, sizeof buf, 0) > 0;
+        close(fd);
+        if (!got)
+            break;
+        served++;
+    }
+    assert_true(served < 20000); /* the pipe filled up and the server waited */
+    kill(server.run.pid, SIGTERM);
+    /* Read nothing until the signal has hit the blocked write: reading first
+     * would let the write finish and miss the case. */
+    assert_true(signals_delivered(server.run.pid, WAIT_MS));
+    struct server_lines lines = {0};
+    long long end = proc_now_ms() + WAIT_MS;
+    while (proc_now_ms() < end && proc_pump(&server, 100))
+        proc_consume_lines(&server, count_server_line, &lines);
+    proc_consume_lines(&server, count_server_line, &lines);
+    assert_int_equal(proc_wait(&server, WAIT_MS), 0);
+    proc_consume_lines(&server, count_server_line, &lines);
+    print_message("blocked stdout: %ld served before SIGTERM, %ld Served lines, summary %ld\n",
+                  served, lines.served, lines.summary_served);
+    assert_string_equal(server.err, "");
+    assert_int_equal(lines.stopped, 1);
+    assert_int_equal(lines.summary_served, lines.served);
+    /* the last one may have been accepted after its 300 ms */
+    assert_true(lines.served == served || lines.served == served + 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -484,6 +764,10 @@ int main(void)
         cmocka_unit_test(test_client_against_flooding_server),
         cmocka_unit_test(test_udp_burst_logged_exactly_once),
         cmocka_unit_test(test_no_fd_or_memory_leak_over_100k_connections),
+        cmocka_unit_test(test_trickling_clients_cannot_starve_new_ones),
+        cmocka_unit_test(test_lifetime_closes_a_trickler),
+        cmocka_unit_test(test_sigterm_with_500_idle_clients_within_grace),
+        cmocka_unit_test(test_sigterm_while_stdout_blocked_loses_nothing),
     };
     return cmocka_run_group_tests_name("reliability", tests, NULL, NULL);
 }
