@@ -20,6 +20,8 @@
 #include "cases.h"
 #include "checks.h"
 #include "commands.h"
+#include "atomic_file.h"
+#include "escape.h"
 #include "install_paths.h"
 #include "runner.h"
 
@@ -207,10 +209,13 @@ static void print_result(const struct case_result *r)
            r->capture_path[0] ? r->capture_path : "(no capture)");
     if (r->outcome == CASE_PASS)
         return;
-    /* Indent each detail line under the case. */
+    /* Indent each detail line under the case; what the programs printed is
+     * among them, escaped so it cannot drive the terminal. */
     for (const char *s = r->details; *s;) {
         size_t len = strcspn(s, "\n");
-        printf("    %.*s\n", (int)len, s);
+        static char line[4 * sizeof r->details + 1];
+        escape_bytes((const uint8_t *)s, len, line, sizeof line);
+        printf("    %s\n", line);
         s += len + (s[len] == '\n');
     }
     fflush(stdout);
@@ -237,11 +242,13 @@ static void xml_escaped(FILE *f, const char *s)
 static bool write_junit(const char *path, const struct case_result *results, size_t n,
                         unsigned total_ms)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "wirecheck run: fopen %s for writing: %s\n", path, strerror(errno));
+    struct atomic_file af;
+    char err[PATH_MAX + 100];
+    if (!atomic_file_create(&af, path, err, sizeof err)) {
+        fprintf(stderr, "wirecheck run: %s\n", err);
         return false;
     }
+    FILE *f = af.file;
     size_t failures = 0, errors = 0;
     for (size_t i = 0; i < n; i++) {
         failures += results[i].outcome == CASE_FAIL;
@@ -267,8 +274,8 @@ static bool write_junit(const char *path, const struct case_result *results, siz
         fprintf(f, "</system-out>\n    </testcase>\n");
     }
     fprintf(f, "  </testsuite>\n</testsuites>\n");
-    if (fclose(f) != 0) {
-        fprintf(stderr, "wirecheck run: write %s: %s\n", path, strerror(errno));
+    if (!atomic_file_commit(&af, err, sizeof err)) {
+        fprintf(stderr, "wirecheck run: %s\n", err);
         return false;
     }
     return true;

@@ -1,9 +1,9 @@
 /* wirecheck: run the conformance matrix, or judge captures taken elsewhere.
  * Exit codes: 0 all checks passed, 1 a check failed, 2 usage or input error. */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "wirecheck_version.h"
 
@@ -19,6 +19,9 @@ static void usage(FILE *to)
 
 int main(int argc, char **argv)
 {
+    /* A report that cannot be written is an error (exit 1), never a silent
+     * pass: stdout is flushed, checked and closed at every exit. */
+    cli_check_stdout_at_exit("wirecheck");
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -30,10 +33,6 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "--version") == 0) {
         printf("wirecheck %s\n", WIRECHECK_VERSION);
-        if (fflush(stdout) != 0 || ferror(stdout)) {
-            fprintf(stderr, "wirecheck: write to standard output: %s\n", strerror(errno));
-            return 1;
-        }
         return 0;
     }
     if (strcmp(cmd, "check") == 0)

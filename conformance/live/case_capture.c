@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "atomic_file.h"
 #include "pcapng.h"
 
 #define COMMENT_MAX 4096
@@ -28,11 +29,11 @@ bool case_capture_write(const char *path, const struct capture *cap, const char 
                    const char *summary, const struct analysis *a, char *err, size_t errlen)
 {
     char why[600];
-    struct pcapng_writer w;
-    if (!pcapng_writer_open(&w, path, "wirecheck run", why, sizeof why)) {
-        snprintf(err, errlen, "%s", why);
+    struct atomic_file af;
+    if (!atomic_file_create(&af, path, err, errlen))
         return false;
-    }
+    struct pcapng_writer w;
+    pcapng_writer_start(&w, af.file, "wirecheck run");
     int ifid = pcapng_add_interface(&w, (uint16_t)cap->linktype, cap->snaplen, ifname);
     static char comment[COMMENT_MAX];
     for (size_t i = 0; i < cap->count && ifid >= 0; i++) {
@@ -46,8 +47,9 @@ bool case_capture_write(const char *path, const struct capture *cap, const char 
         pcapng_write_packet(&w, (uint32_t)ifid, p->ts_usec, p->data, p->caplen, p->wirelen, lines, n);
     }
     if (!pcapng_writer_close(&w, why, sizeof why)) {
-        snprintf(err, errlen, "%s: %s", path, why);
+        snprintf(err, errlen, "write %s: %s", path, why);
+        atomic_file_discard(&af);
         return false;
     }
-    return true;
+    return atomic_file_commit(&af, err, errlen);
 }

@@ -307,9 +307,13 @@ static bool parse_line(struct parser *p, char *line)
     struct words w;
     if (!split_words(p, s, &w))
         return false;
-    if (strcmp(keyword, "name") == 0)
-        return need_words(p, &w, 2, 2, "name NAME") &&
-               copy_text(p, p->out->name, sizeof p->out->name, w.w[1], "name");
+    if (strcmp(keyword, "name") == 0) {
+        if (!need_words(p, &w, 2, 2, "name NAME"))
+            return false;
+        if (!case_name_is_safe(w.w[1]))
+            return parse_error(p, "name: %s", CASE_NAME_RULE);
+        return copy_text(p, p->out->name, sizeof p->out->name, w.w[1], "name");
+    }
     if (strcmp(keyword, "family") == 0)
         return parse_family(p, &w);
     if (strcmp(keyword, "topology") == 0)
@@ -331,6 +335,21 @@ static bool parse_line(struct parser *p, char *line)
         return parse_expect(p, &w);
     return parse_error(p, "unknown keyword '%s' (name, description, family, topology, port, "
                           "timeout, server, client, fault, loss-injected, expect)", keyword);
+}
+
+bool case_name_is_safe(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > CASE_NAME_SAFE_MAX || name[0] == '.' || name[0] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-' || c == '+';
+        if (!ok)
+            return false;
+    }
+    return true;
 }
 
 /* "dir/time.case" -> "time" */
@@ -376,6 +395,12 @@ bool case_parse_text(const char *text, const char *origin, struct case_spec *out
         if (!parse_line(&p, line))
             return false;
         s += len + (s[len] == '\n');
+    }
+    if (!case_name_is_safe(out->name)) {
+        /* The name came from the file's name (no `name` line). */
+        snprintf(err, errlen, "%s: the file's name does not make a case name (add a line "
+                 "'name NAME'): %s", origin, CASE_NAME_RULE);
+        return false;
     }
     if (!p.saw_client) {
         p.line = 0;

@@ -94,6 +94,13 @@ struct case_spec {
     size_t nexpects;
 };
 
+/* A case name becomes a file name (OUT/NAME-ipv4.pcapng) and is printed:
+ * 1..CASE_NAME_SAFE_MAX letters, digits, '.', '_', '+', '-', not starting
+ * with '.' or '-' (no "..", no "/", no control bytes, no option look-alike). */
+#define CASE_NAME_SAFE_MAX (CASE_NAME_MAX - 1)
+#define CASE_NAME_RULE "1 to 63 letters, digits, '.', '_', '+' or '-', not starting with '.' or '-'"
+bool case_name_is_safe(const char *name);
+
 /* Parses case text. `origin` names it in messages ("cases/time.case") and
  * gives the default name (its base name without ".case"). On failure err is
  * "ORIGIN:LINE: what is wrong". */

@@ -452,8 +452,11 @@ static void write_capture(struct live *L, const struct analysis *a)
              slash ? slash + 1 : L->c->origin, case_outcome_name(L->r->outcome));
     if (!case_capture_write(L->r->capture_path, &L->cap, L->env.capture_if, summary, a, err,
                        sizeof err)) {
+        /* A capture that cannot be written whole is no pass: the case ran,
+         * but what it proves is lost (exit 2, like any environment error). */
         add_detail(L->r, "%s", err);
         L->r->capture_path[0] = '\0';
+        L->r->outcome = CASE_ERROR;
     }
 }
 

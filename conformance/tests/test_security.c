@@ -7,7 +7,11 @@
  *     2, a message naming what is missing) and runs nothing on the host:
  *     provoked with a seccomp filter that denies unshare/setns and clone
  *     with namespace flags, inherited by the exec'd wirecheck;
- *   - the reference servers bind loopback when not told otherwise.
+ *   - the reference servers bind loopback when not told otherwise;
+ *   - `wirecheck run` writes nothing outside --out: a case name with "../"
+ *     is refused with its line, a symlink planted in --out (or as --junit)
+ *     is replaced, never written through, and a full --out is exit 2 with
+ *     no capture left half-written.
  *
  * The first two need root (or user namespaces) and the reference programs;
  * without them they are skipped, not failed. */
@@ -28,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -328,6 +333,126 @@ static void test_udp_server_binds_loopback_by_default(void **state)
     expect_loopback_default("udp-server");
 }
 
+/* ---- (d) nothing written outside --out -------------------------------- */
+
+static void read_small(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, size - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+}
+
+static void test_case_name_cannot_leave_out_dir(void **state)
+{
+    (void)state;
+    require_programs();
+    char dir[256], out[300], casefile[300], escaped[300];
+    snprintf(dir, sizeof dir, "%s/names", work_dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    snprintf(casefile, sizeof casefile, "%s/evil.case", dir);
+    snprintf(escaped, sizeof escaped, "%s/escaped-ipv4.pcapng", dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    assert_int_equal(mkdir(out, 0700), 0);
+    static const char *const names[] = {"../escaped", "../../../tmp/escaped", "a/b", "\x1b[2Jx", ".hidden", "-rf"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text, "# line 1\nname %s\nserver tcp-time-server --port {port}\n"
+                                    "client tcp-client --host {host} --port {port}\n", names[i]);
+        write_text(casefile, text);
+        char output[8192];
+        char *args[] = {"run", casefile, "--ipv4", "--out", out, NULL};
+        int rc = run_wirecheck(args, NULL, output, sizeof output);
+        if (rc != 2 || !strstr(output, "evil.case:2: name: 1 to 63 letters"))
+            fail_msg("name '%s': exit %d, output:\n%s", names[i], rc, output);
+        assert_null(strchr(output, '\x1b')); /* the bad name is not echoed raw */
+        assert_int_equal(access(escaped, F_OK), -1);
+    }
+}
+
+/* A symlink planted where the capture and the report go (a world-writable
+ * --out, say) is replaced by the real file; its target is never written. */
+static void test_run_never_writes_through_a_planted_link(void **state)
+{
+    (void)state;
+    require_programs();
+    char out[300], victim[300], victim2[300], link1[400], link2[400];
+    snprintf(out, sizeof out, "%s/links", work_dir);
+    snprintf(victim, sizeof victim, "%s/precious", work_dir);
+    snprintf(victim2, sizeof victim2, "%s/precious2", work_dir);
+    snprintf(link1, sizeof link1, "%s/time-ipv4.pcapng", out);
+    snprintf(link2, sizeof link2, "%s/report.xml", out);
+    assert_int_equal(mkdir(out, 0777), 0);
+    write_text(victim, "precious\n");
+    write_text(victim2, "precious too\n");
+    assert_int_equal(symlink(victim, link1), 0);
+    assert_int_equal(symlink(victim2, link2), 0);
+    char output[8192];
+    char *args[] = {"run", "time", "--ipv4", "--out", out, "--junit", link2, NULL};
+    int rc = run_wirecheck(args, NULL, output, sizeof output);
+    if (rc != 0)
+        fail_msg("exit %d:\n%s", rc, output);
+    char text[64];
+    read_small(victim, text, sizeof text);
+    assert_string_equal(text, "precious\n");
+    read_small(victim2, text, sizeof text);
+    assert_string_equal(text, "precious too\n");
+    struct stat st;
+    assert_int_equal(lstat(link1, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0644);
+    assert_int_equal(lstat(link2, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    read_small(link1, text, 5);
+    assert_memory_equal(text, "\x0a\x0d\x0d\x0a", 4); /* a pcapng section header */
+    /* No temporary left beside them. */
+    char *listing = command_output("ls -A /tmp/wirecheck-test-security-*/links");
+    assert_non_null(listing);
+    assert_string_equal(listing, "report.xml\ntime-ipv4.pcapng\n");
+    free(listing);
+}
+
+static const char *full_dir;
+
+/* In the child: its own mount namespace with a small tmpfs over --out,
+ * filled up but for a few bytes (a disk that is full). */
+static void mount_full_tmpfs(void)
+{
+    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("tmpfs", full_dir, "tmpfs", 0, "size=64k") != 0) {
+        fprintf(stderr, "tiny tmpfs: %s\n", strerror(errno));
+        _exit(77);
+    }
+    char filler[400];
+    snprintf(filler, sizeof filler, "%s/filler", full_dir);
+    int fd = open(filler, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    static const char block[4096];
+    while (fd >= 0 && write(fd, block, sizeof block) > 0) {
+    }
+    while (fd >= 0 && write(fd, block, 1) > 0) {
+    }
+    if (fd >= 0)
+        close(fd);
+}
+
+static void test_run_out_of_space_is_an_error(void **state)
+{
+    (void)state;
+    require_programs();
+    char out[300];
+    snprintf(out, sizeof out, "%s/full", work_dir);
+    assert_int_equal(mkdir(out, 0700), 0);
+    full_dir = out;
+    char output[8192];
+    char *args[] = {"run", "time", "--ipv4", "--out", out, NULL};
+    int rc = run_wirecheck(args, mount_full_tmpfs, output, sizeof output);
+    if (rc == 77)
+        skip();
+    if (rc != 2 || !strstr(output, "No space left on device") || strstr(output, " pass "))
+        fail_msg("exit %d:\n%s", rc, output);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -335,6 +460,9 @@ int main(void)
         cmocka_unit_test(test_udp_server_binds_loopback_by_default),
         cmocka_unit_test(test_refuses_without_namespace),
         cmocka_unit_test(test_run_leaves_host_untouched),
+        cmocka_unit_test(test_case_name_cannot_leave_out_dir),
+        cmocka_unit_test(test_run_never_writes_through_a_planted_link),
+        cmocka_unit_test(test_run_out_of_space_is_an_error),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

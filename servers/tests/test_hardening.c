@@ -5,7 +5,8 @@
  *     spoofed with a raw socket), nor a known reflector port, and answers one
  *     source at most at its rate;
  *   - SIGTERM ends udp-server within 100 ms while a flood keeps its queue full;
- *   - every program whose stdout is /dev/full exits 1 and says why. */
+ *   - every program whose stdout is /dev/full exits 1 and says why (the four
+ *     reference programs and wirecheck). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -273,6 +274,9 @@ static void test_stdout_full_is_an_error(void **state)
     expect_stdout_failure("tcp-time-server", (char *[]){"--port", "0", NULL});
     /* --help too: its text is lost otherwise. */
     expect_stdout_failure("udp-client", (char *[]){"--help", NULL});
+    /* And the conformance CLI: a report nobody can read is no pass. */
+    expect_stdout_failure("wirecheck", (char *[]){"list", NULL});
+    expect_stdout_failure("wirecheck", (char *[]){"--version", NULL});
 }
 
 int main(void)

@@ -80,6 +80,29 @@ static void expect_error(const char *text, const char *where, const char *words)
         fail_msg("error '%s' lacks '%s' or '%s'", err, where, words);
 }
 
+static void test_case_names(void **state)
+{
+    (void)state;
+    assert_true(case_name_is_safe("time"));
+    assert_true(case_name_is_safe("my_case.v2+tls-1"));
+    assert_true(case_name_is_safe("A"));
+    static const char long63[] = "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabc";
+    assert_true(case_name_is_safe(long63));
+    assert_false(case_name_is_safe(""));
+    assert_false(case_name_is_safe(".."));
+    assert_false(case_name_is_safe("a b"));
+    assert_false(case_name_is_safe("a\\b"));
+    char long64[65];
+    memset(long64, 'a', 64);
+    long64[64] = '\0';
+    assert_false(case_name_is_safe(long64));
+    /* No `name` line: the file's name is the case's, and must be as safe. */
+    assert_false(case_parse_text("client x\n", "dir/bad name.case", &spec, err, sizeof err));
+    assert_non_null(strstr(err, "dir/bad name.case: the file's name does not make a case name"));
+    assert_true(case_parse_text("client x\nname good\n", "dir/bad name.case", &spec, err, sizeof err));
+    assert_string_equal(spec.name, "good");
+}
+
 static void test_bad_cases_name_the_line(void **state)
 {
     (void)state;
@@ -96,6 +119,13 @@ static void test_bad_cases_name_the_line(void **state)
     expect_error("client x\ntopology star\n", "bad.case:2:", "unknown topology");
     expect_error("client x\nexpect whatever 1\n", "bad.case:2:", "unknown expectation");
     expect_error("client\n", "bad.case:1:", "needs a value");
+    /* A name becomes OUT/NAME-ipv4.pcapng: nothing that leaves OUT or hides. */
+    expect_error("client x\nname ../escaped\n", "bad.case:2:", "name: 1 to 63 letters");
+    expect_error("name a/b\nclient x\n", "bad.case:1:", "name: 1 to 63 letters");
+    expect_error("name .hidden\nclient x\n", "bad.case:1:", "not starting with '.' or '-'");
+    expect_error("name -rf\nclient x\n", "bad.case:1:", "name:");
+    expect_error("name x\x1b[2Jy\nclient x\n", "bad.case:1:", "name:");
+    expect_error("name \xe2\x80\xae" "evil\nclient x\n", "bad.case:1:", "name:");
     expect_error("server x\n", "bad.case", "no client command");
 }
 
@@ -191,6 +221,7 @@ int main(void)
         cmocka_unit_test(test_good_case),
         cmocka_unit_test(test_defaults_and_no_server),
         cmocka_unit_test(test_bad_cases_name_the_line),
+        cmocka_unit_test(test_case_names),
         cmocka_unit_test(test_builtin_matrix_parses),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_fault_ruleset),
