@@ -593,13 +593,13 @@ static void route_icmp(struct analysis *a, const struct packet *p)
 {
     if (!p->quote.present)
         return;
-    if (p->quote.proto == 17) {
+    if (p->quote.proto == WC_IPPROTO_UDP) {
         struct flow_entry *e = lookup(a, FLOW_UDP, &p->quote.src, &p->quote.dst);
         if (e) {
             udp_flow_note_icmp(&e->u.udp, p);
             note_activity(a, e);
         }
-    } else if (p->quote.proto == 6) {
+    } else if (p->quote.proto == WC_IPPROTO_TCP) {
         struct flow_entry *e = lookup(a, FLOW_TCP, &p->quote.src, &p->quote.dst);
         if (e) {
             tcp_flow_note_icmp(&e->u.tcp, p);

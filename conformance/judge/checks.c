@@ -356,18 +356,24 @@ static void icmp_error_text(bool v6, uint8_t type, uint8_t code, char *buf, size
     const char *what = NULL, *detail = NULL;
     if (!v6) {
         switch (type) {
-        case 3: what = "destination unreachable"; detail = code < 16 ? unreach4[code] : NULL; break;
-        case 4: what = "source quench"; break;
-        case 5: what = "redirect"; break;
-        case 11: what = "time exceeded"; break;
-        case 12: what = "parameter problem"; break;
+        case WC_ICMP_DEST_UNREACH:
+            what = "destination unreachable";
+            detail = code < 16 ? unreach4[code] : NULL;
+            break;
+        case WC_ICMP_SOURCE_QUENCH: what = "source quench"; break;
+        case WC_ICMP_REDIRECT: what = "redirect"; break;
+        case WC_ICMP_TIME_EXCEEDED: what = "time exceeded"; break;
+        case WC_ICMP_PARAM_PROBLEM: what = "parameter problem"; break;
         }
     } else {
         switch (type) {
-        case 1: what = "destination unreachable"; detail = code < 8 ? unreach6[code] : NULL; break;
-        case 2: what = "packet too big"; break;
-        case 3: what = "time exceeded"; break;
-        case 4: what = "parameter problem"; break;
+        case WC_ICMP6_DEST_UNREACH:
+            what = "destination unreachable";
+            detail = code < 8 ? unreach6[code] : NULL;
+            break;
+        case WC_ICMP6_PACKET_TOO_BIG: what = "packet too big"; break;
+        case WC_ICMP6_TIME_EXCEEDED: what = "time exceeded"; break;
+        case WC_ICMP6_PARAM_PROBLEM: what = "parameter problem"; break;
         }
     }
     snprintf(buf, size, "%s %s%s%s (type %u code %u)", v6 ? "ICMPv6" : "ICMP",

@@ -11,21 +11,6 @@
 #include "cursor.h"
 
 enum {
-    ETHERTYPE_IPV4 = 0x0800,
-    ETHERTYPE_IPV6 = 0x86DD,
-    ETHERTYPE_VLAN = 0x8100,
-    ETHERTYPE_QINQ = 0x88A8,
-    ETHERTYPE_QINQ_OLD = 0x9100,
-    IPPROTO_HOPOPTS_ = 0,
-    IPPROTO_ICMP_ = 1,
-    IPPROTO_TCP_ = 6,
-    IPPROTO_UDP_ = 17,
-    IPPROTO_ROUTING_ = 43,
-    IPPROTO_FRAGMENT_ = 44,
-    IPPROTO_AH_ = 51,
-    IPPROTO_ICMPV6_ = 58,
-    IPPROTO_NONE_ = 59,
-    IPPROTO_DSTOPTS_ = 60,
     MAX_VLAN_TAGS = 4,
     MAX_IPV6_EXT_HEADERS = 8,
 };
@@ -182,22 +167,22 @@ static enum dissect_error tcp_option(struct packet *p, uint8_t kind, struct curs
 {
     struct tcp_options *o = &p->opt;
     switch (kind) {
-    case 2:
+    case WC_TCPOPT_MSS:
         if (len != 2)
             return DISSECT_BAD_TCP_OPTION;
         o->has_mss = cursor_be16(body, &o->mss);
         break;
-    case 3:
+    case WC_TCPOPT_WSCALE:
         if (len != 1)
             return DISSECT_BAD_TCP_OPTION;
         o->has_wscale = cursor_u8(body, &o->wscale);
         break;
-    case 4:
+    case WC_TCPOPT_SACK_PERMITTED:
         if (len != 0)
             return DISSECT_BAD_TCP_OPTION;
         o->sack_permitted = true;
         break;
-    case 5:
+    case WC_TCPOPT_SACK:
         if (len == 0 || len % 8 != 0)
             return DISSECT_BAD_TCP_OPTION;
         for (size_t i = 0; i < len / 8; i++) {
@@ -211,20 +196,20 @@ static enum dissect_error tcp_option(struct packet *p, uint8_t kind, struct curs
             }
         }
         break;
-    case 8:
+    case WC_TCPOPT_TIMESTAMPS:
         if (len != 8)
             return DISSECT_BAD_TCP_OPTION;
         cursor_be32(body, &o->tsval);
         cursor_be32(body, &o->tsecr);
         o->has_timestamps = true;
         break;
-    case 34: /* TCP Fast Open, RFC 7413: cookie of 0 or 4..16 bytes */
+    case WC_TCPOPT_FASTOPEN: /* TCP Fast Open, RFC 7413: cookie of 0 or 4..16 bytes */
         o->has_tfo = true;
         o->tfo_cookie_len = (uint8_t)len;
         break;
-    case 254: { /* experimental TFO, magic 0xF989 */
+    case WC_TCPOPT_EXPERIMENTAL: { /* experimental TFO */
         uint16_t magic;
-        if (len >= 2 && cursor_be16(body, &magic) && magic == 0xF989) {
+        if (len >= 2 && cursor_be16(body, &magic) && magic == WC_TCPOPT_EXP_FASTOPEN_MAGIC) {
             o->has_tfo = true;
             o->tfo_cookie_len = (uint8_t)(len - 2);
         }
@@ -242,9 +227,9 @@ static enum dissect_error tcp_options(struct packet *p, struct cursor *c, size_t
         size_t here = at + cursor_offset(c);
         uint8_t kind, len;
         cursor_u8(c, &kind);
-        if (kind == 0)
+        if (kind == WC_TCPOPT_EOL)
             break;          /* end of option list: the rest is padding */
-        if (kind == 1)
+        if (kind == WC_TCPOPT_NOP)
             continue;       /* NOP */
         if (!cursor_u8(c, &len) || len < 2)
             return malformed(p, DISSECT_BAD_TCP_OPTION, here);
@@ -325,9 +310,10 @@ static enum dissect_error dissect_udp(struct packet *p, struct cursor *c, size_t
 static bool icmp_is_error(const struct packet *p)
 {
     if (p->l4 == L4_ICMP)
-        return p->icmp_type == 3 || p->icmp_type == 4 || p->icmp_type == 5 ||
-               p->icmp_type == 11 || p->icmp_type == 12;
-    return p->icmp_type >= 1 && p->icmp_type <= 4;
+        return p->icmp_type == WC_ICMP_DEST_UNREACH || p->icmp_type == WC_ICMP_SOURCE_QUENCH ||
+               p->icmp_type == WC_ICMP_REDIRECT || p->icmp_type == WC_ICMP_TIME_EXCEEDED ||
+               p->icmp_type == WC_ICMP_PARAM_PROBLEM;
+    return p->icmp_type >= WC_ICMP6_DEST_UNREACH && p->icmp_type <= WC_ICMP6_PARAM_PROBLEM;
 }
 
 /* The quoted datagram of an ICMP error: its IP header and first 8 L4 bytes.
@@ -359,7 +345,7 @@ static void dissect_icmp_quote(struct packet *p, struct cursor *c)
         cursor_copy(c, q->src.ip.bytes, 16);
         cursor_copy(c, q->dst.ip.bytes, 16);
     }
-    if (q->proto != IPPROTO_TCP_ && q->proto != IPPROTO_UDP_)
+    if (q->proto != WC_IPPROTO_TCP && q->proto != WC_IPPROTO_UDP)
         return;
     cursor_be16(c, &q->src.port);
     cursor_be16(c, &q->dst.port);
@@ -400,13 +386,13 @@ static enum dissect_error dissect_l4(struct packet *p, struct cursor *c, size_t 
                                      uint32_t l4_len)
 {
     switch (p->proto) {
-    case IPPROTO_TCP_: return dissect_tcp(p, c, at, l4_len);
-    case IPPROTO_UDP_: return dissect_udp(p, c, at, l4_len);
-    case IPPROTO_ICMP_:
+    case WC_IPPROTO_TCP: return dissect_tcp(p, c, at, l4_len);
+    case WC_IPPROTO_UDP: return dissect_udp(p, c, at, l4_len);
+    case WC_IPPROTO_ICMP:
         if (p->ip_version == 4)
             return dissect_icmp(p, c, at, l4_len, false);
         break;
-    case IPPROTO_ICMPV6_:
+    case WC_IPPROTO_ICMPV6:
         if (p->ip_version == 6)
             return dissect_icmp(p, c, at, l4_len, true);
         break;
@@ -487,17 +473,17 @@ static enum dissect_error dissect_ipv4(struct packet *p, struct cursor *c, size_
     p->ip_checksum = csum == 0 ? CSUM_OFFLOADED
                    : inet_fold(inet_sum(0, hdr, hlen)) == 0xffff ? CSUM_GOOD : CSUM_BAD;
     p->frag_id = id;
-    p->dont_fragment = (frag & 0x4000) != 0;
-    p->more_fragments = (frag & 0x2000) != 0;
-    p->frag_offset = (uint16_t)((frag & 0x1fff) * 8);
+    p->dont_fragment = (frag & WC_IPV4_FLAG_DF) != 0;
+    p->more_fragments = (frag & WC_IPV4_FLAG_MF) != 0;
+    p->frag_offset = (uint16_t)((frag & WC_IPV4_FRAG_OFFSET_MASK) * 8);
     p->is_fragment = p->more_fragments || p->frag_offset != 0;
     return dissect_ip_payload(p, c, at + hlen, tot - hlen);
 }
 
 static bool is_ipv6_ext(uint8_t nh)
 {
-    return nh == IPPROTO_HOPOPTS_ || nh == IPPROTO_ROUTING_ || nh == IPPROTO_FRAGMENT_ ||
-           nh == IPPROTO_DSTOPTS_ || nh == IPPROTO_AH_;
+    return nh == WC_IPPROTO_HOPOPTS || nh == WC_IPPROTO_ROUTING || nh == WC_IPPROTO_FRAGMENT ||
+           nh == WC_IPPROTO_DSTOPTS || nh == WC_IPPROTO_AH;
 }
 
 /* A Routing header (the `size` bytes after next header and length, in
@@ -515,9 +501,9 @@ static void ipv6_routing_final_dst(struct packet *p, struct cursor *body, uint32
         return;
     size_t at;
     switch (type) {
-    case 0: at = 8 + ((size - 8) / 16 - 1) * 16; break;
-    case 2: at = 8; break;
-    case 4: at = 8; break;
+    case WC_IPV6_ROUTING_TYPE0: at = 8 + ((size - 8) / 16 - 1) * 16; break;
+    case WC_IPV6_ROUTING_MIP6: at = 8; break;
+    case WC_IPV6_ROUTING_SRH: at = 8; break;
     default: return;
     }
     struct ip_addr a = { .family = 6 };
@@ -558,22 +544,22 @@ static enum dissect_error dissect_ipv6(struct packet *p, struct cursor *c, size_
         cursor_u8(c, &next);
         cursor_u8(c, &len8);
         uint32_t size;
-        if (nh == IPPROTO_FRAGMENT_) {
+        if (nh == WC_IPPROTO_FRAGMENT) {
             uint16_t offflags;
             uint32_t ident;
             cursor_be16(c, &offflags);
             cursor_be32(c, &ident);
-            p->frag_offset = offflags & 0xfff8;
-            p->more_fragments = (offflags & 1) != 0;
+            p->frag_offset = offflags & WC_IPV6_FRAG_OFFSET_MASK;
+            p->more_fragments = (offflags & WC_IPV6_FRAG_MORE) != 0;
             p->frag_id = ident;
             p->is_fragment = p->more_fragments || p->frag_offset != 0;
             size = 8;
         } else {
-            size = nh == IPPROTO_AH_ ? ((uint32_t)len8 + 2) * 4 : ((uint32_t)len8 + 1) * 8;
+            size = nh == WC_IPPROTO_AH ? ((uint32_t)len8 + 2) * 4 : ((uint32_t)len8 + 1) * 8;
             /* A length past the payload is malformed, not a short capture. */
             if (ext_len + size > payload)
                 return malformed(p, DISSECT_BAD_IPV6_EXT, here);
-            if (nh == IPPROTO_ROUTING_) {
+            if (nh == WC_IPPROTO_ROUTING) {
                 struct cursor body;
                 if (cursor_sub(c, size - 2, &body))
                     ipv6_routing_final_dst(p, &body, size);
@@ -588,7 +574,7 @@ static enum dissect_error dissect_ipv6(struct packet *p, struct cursor *c, size_
     }
     p->proto = nh;
     p->ip_header_len = (uint16_t)(40 + ext_len);
-    if (nh == IPPROTO_NONE_) {
+    if (nh == WC_IPPROTO_NONE) {
         p->l4 = L4_NONE;
         return DISSECT_OK;
     }
@@ -615,9 +601,9 @@ static enum dissect_error dissect_ip(struct packet *p, struct cursor *c, size_t 
 static enum dissect_error by_ethertype(struct packet *p, struct cursor *c, uint16_t type)
 {
     size_t at = cursor_offset(c);
-    if (type == ETHERTYPE_IPV4)
+    if (type == WC_ETHERTYPE_IPV4)
         return dissect_ip(p, c, at, 4);
-    if (type == ETHERTYPE_IPV6)
+    if (type == WC_ETHERTYPE_IPV6)
         return dissect_ip(p, c, at, 6);
     p->error = DISSECT_NOT_IP;
     p->error_offset = at;
@@ -631,8 +617,8 @@ static enum dissect_error dissect_ethernet(struct packet *p, struct cursor *c)
     uint16_t type;
     cursor_skip(c, 12);
     cursor_be16(c, &type);
-    for (int tags = 0; type == ETHERTYPE_VLAN || type == ETHERTYPE_QINQ ||
-                       type == ETHERTYPE_QINQ_OLD; tags++) {
+    for (int tags = 0; type == WC_ETHERTYPE_VLAN || type == WC_ETHERTYPE_QINQ ||
+                       type == WC_ETHERTYPE_QINQ_OLD; tags++) {
         uint16_t tci;
         if (tags == MAX_VLAN_TAGS)
             return malformed(p, DISSECT_NOT_IP, cursor_offset(c));
@@ -679,9 +665,10 @@ static enum dissect_error dissect_bsd_loopback(struct packet *p, struct cursor *
         family = __builtin_bswap32(family);
     size_t at = cursor_offset(c);
     switch (family) {
-    case 2:
+    case WC_BSD_AF_INET:
         return dissect_ip(p, c, at, 4);
-    case 10: case 24: case 28: case 30:
+    case WC_BSD_AF_INET6_LINUX: case WC_BSD_AF_INET6_BSD: case WC_BSD_AF_INET6_FREEBSD:
+    case WC_BSD_AF_INET6_DARWIN:
         return dissect_ip(p, c, at, 6);
     default:
         p->error = DISSECT_NOT_IP;

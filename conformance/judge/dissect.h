@@ -19,20 +19,7 @@
 #include <stdint.h>
 
 #include "inet_csum.h"
-
-/* Link-layer header types as pcap files store them (LINKTYPE_*), plus the
- * DLT_* aliases libpcap may hand back for them on Linux. */
-enum {
-    WC_LINK_NULL = 0,       /* BSD loopback, host-order u32 family */
-    WC_LINK_EN10MB = 1,     /* Ethernet */
-    WC_LINK_RAW_DLT = 12,   /* DLT_RAW on Linux */
-    WC_LINK_RAW = 101,      /* LINKTYPE_RAW */
-    WC_LINK_LOOP = 108,     /* OpenBSD loopback, network-order u32 family */
-    WC_LINK_LINUX_SLL = 113,
-    WC_LINK_IPV4 = 228,
-    WC_LINK_IPV6 = 229,
-    WC_LINK_LINUX_SLL2 = 276,
-};
+#include "proto.h"
 
 bool dissect_linktype_supported(int linktype);
 const char *dissect_linktype_name(int linktype);
@@ -90,11 +77,6 @@ enum checksum_state {
 
 const char *checksum_state_name(enum checksum_state s);
 
-enum {
-    TCP_FIN = 0x01, TCP_SYN = 0x02, TCP_RST = 0x04, TCP_PSH = 0x08,
-    TCP_ACK = 0x10, TCP_URG = 0x20, TCP_ECE = 0x40, TCP_CWR = 0x80,
-};
-
 #define TCP_MAX_SACK_BLOCKS 4
 
 struct tcp_options {
@@ -102,7 +84,7 @@ struct tcp_options {
     bool has_wscale;
     bool sack_permitted;
     bool has_timestamps;
-    bool has_tfo;         /* option 34 or experimental 254/0xF989 */
+    bool has_tfo;         /* WC_TCPOPT_FASTOPEN or the experimental kind */
     uint16_t mss;
     uint8_t wscale;
     uint8_t tfo_cookie_len;
@@ -116,7 +98,7 @@ enum l4_kind { L4_NONE = 0, L4_TCP, L4_UDP, L4_ICMP, L4_ICMPV6, L4_OTHER };
 /* What an ICMP error quotes of the datagram that caused it. */
 struct icmp_quote {
     bool present;         /* quoted IP header and the first 8 L4 bytes */
-    uint8_t proto;        /* 6 or 17 */
+    uint8_t proto;        /* WC_IPPROTO_TCP or WC_IPPROTO_UDP */
     struct endpoint src, dst; /* of the original datagram */
     uint32_t tcp_seq;
 };

@@ -366,8 +366,10 @@ void udp_flow_update(struct udp_flow *f, const struct packet *p)
 
 bool packet_is_port_unreachable(const struct packet *p)
 {
-    return (p->l4 == L4_ICMP && p->icmp_type == 3 && p->icmp_code == 3) ||
-           (p->l4 == L4_ICMPV6 && p->icmp_type == 1 && p->icmp_code == 4);
+    return (p->l4 == L4_ICMP && p->icmp_type == WC_ICMP_DEST_UNREACH &&
+            p->icmp_code == WC_ICMP_UNREACH_PORT) ||
+           (p->l4 == L4_ICMPV6 && p->icmp_type == WC_ICMP6_DEST_UNREACH &&
+            p->icmp_code == WC_ICMP6_UNREACH_PORT);
 }
 
 void udp_flow_note_icmp(struct udp_flow *f, const struct packet *p)

@@ -119,7 +119,7 @@ void report_packet_line(const struct packet *p, char *buf, size_t size)
             char qd[64];
             ip_addr_format(&p->quote.dst.ip, qd, sizeof qd);
             append(buf, size, &len, "%s %s %s port %u unreachable, length %" PRIu32,
-                   p->l4 == L4_ICMP ? "ICMP" : "ICMP6", qd, p->quote.proto == 6 ? "tcp" : "udp",
+                   p->l4 == L4_ICMP ? "ICMP" : "ICMP6", qd, p->quote.proto == WC_IPPROTO_TCP ? "tcp" : "udp",
                    p->quote.dst.port, p->payload_len + 8);
         } else {
             append(buf, size, &len, "%s type %u code %u, length %" PRIu32,

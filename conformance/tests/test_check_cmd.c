@@ -405,7 +405,7 @@ static void test_pcapng_abortive(void **state)
     uint8_t idb[8] = { 1, 0, 0, 0, 0, 0, 1, 0 }; /* LINKTYPE_ETHERNET, snaplen 65536 */
     ng_block(w.f, 1, idb, sizeof idb);
     struct pb_conv c;
-    pb_conv_init(&c, 1, "::1", 40000, "::1", 3434, ng_emit, &w);
+    pb_conv_init(&c, WC_LINK_EN10MB, "::1", 40000, "::1", 3434, ng_emit, &w);
     abortive_close(&c);
     fclose(w.f);
     struct result *r = run_check(path, NULL);
