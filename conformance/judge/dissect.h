@@ -1,10 +1,20 @@
 /* dissect: one captured frame in, one `struct packet` out.
  *
- * Link layers: Ethernet (with 802.1Q / QinQ tags), Linux cooked v1 and v2,
- * BSD null/loopback (either byte order of the family), raw IP. Network: IPv4
- * (options, fragments), IPv6 (hop-by-hop, routing, fragment, destination
- * options). Transport: TCP (options), UDP, ICMP/ICMPv6 (with the quoted
- * original header of an error, so it can be matched to a flow).
+ *   struct packet p;
+ *   if (dissect_frame(&p, frame_no, ts_usec, WC_LINK_EN10MB, bytes, caplen, wirelen)
+ *           == DISSECT_OK && packet_is_tcp(&p))
+ *       printf("%u -> %u flags 0x%02x\n", p.sport, p.dport, p.tcp_flags);
+ *   else if (p.error != DISSECT_OK)
+ *       printf("%s at byte %zu\n", dissect_error_name(p.error), p.error_offset);
+ *
+ * Link layers (dissect_link.c): Ethernet (with 802.1Q / QinQ tags), Linux
+ * cooked v1 and v2, BSD null/loopback (either byte order of the family),
+ * raw IP. Network (dissect_ip.c): IPv4 (options, fragments), IPv6
+ * (hop-by-hop, routing, fragment, destination options, AH). Transport
+ * (dissect_l4.c): TCP (options), UDP, ICMP/ICMPv6 (with the quoted original
+ * header of an error, so it can be matched to a flow). The numbers of every
+ * protocol are named in proto.h; what the three files share is in
+ * dissect_internal.h, not here.
  *
  * Every read goes through struct cursor. A short or malformed frame is never
  * a crash: `error` says what was wrong and `error_offset` where, and the
@@ -21,6 +31,8 @@
 #include "inet_csum.h"
 #include "proto.h"
 
+/* The link types (WC_LINK_* in proto.h) dissect_frame decodes, and a name
+ * for messages ("EN10MB (Ethernet)", "unsupported"). */
 bool dissect_linktype_supported(int linktype);
 const char *dissect_linktype_name(int linktype);
 
@@ -74,8 +86,6 @@ enum checksum_state {
                               the NIC (loopback/veth do this) */
     CSUM_UNUSED,           /* UDP over IPv4 with checksum 0 */
 };
-
-const char *checksum_state_name(enum checksum_state s);
 
 #define TCP_MAX_SACK_BLOCKS 4
 
