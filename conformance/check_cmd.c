@@ -4,6 +4,7 @@
  * 1 a rule failed, 2 usage or input error (the message names the file and,
  * where it applies, the frame). */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
@@ -108,6 +109,12 @@ static int check_file(const char *path, enum report_level level, FILE *out, FILE
     struct analysis_summary sum;
     analysis_get_summary(a, &sum);
     report_summary(out, path, &sum);
+    if (sum.untracked_frames || sum.lost_reports) {
+        /* Not every flow was judged: the capture did not pass. */
+        fprintf(err, "wirecheck check: %s: out of memory: %" PRIu64 " frame(s) not judged, %"
+                PRIu64 " flow report(s) lost\n", path, sum.untracked_frames, sum.lost_reports);
+        status = 2;
+    }
     analysis_destroy(a);
     pcap_close(pc);
     if (status == 0 && run.any_fail)

@@ -245,5 +245,10 @@ void report_summary(FILE *out, const char *name, const struct analysis_summary *
         fprintf(out, "; %" PRIu64 " malformed frame(s)", s->malformed);
     if (s->duplicates)
         fprintf(out, "; %" PRIu64 " capture duplicate(s) not judged", s->duplicates);
+    if (s->untracked_frames)
+        fprintf(out, "; %" PRIu64 " frame(s) not judged: out of memory for their flow",
+                s->untracked_frames);
+    if (s->lost_reports)
+        fprintf(out, "; %" PRIu64 " judged flow(s) not reported: out of memory", s->lost_reports);
     fputc('\n', out);
 }
