@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "verdict.h"
+
 struct comment_ref {
     uint32_t frame;
     uint32_t order;               /* report, then verdict order: the line order */
@@ -100,15 +102,6 @@ void frame_comments_free(struct frame_comments *fc)
     free(fc);
 }
 
-/* "rule.id: text: verdict", with expected and seen for a failure. */
-static int comment_line(const struct verdict *v, char *buf, size_t size)
-{
-    if (v->kind == VERDICT_FAIL)
-        return snprintf(buf, size, "%s: %s: fail (expected %s; seen %s)", v->id, v->text,
-                        v->expected, v->seen);
-    return snprintf(buf, size, "%s: %s: %s", v->id, v->text, verdict_name(v->kind));
-}
-
 size_t frame_comments_get(const struct frame_comments *fc, uint32_t frame, char *buf, size_t size)
 {
     size_t need = 0;
@@ -132,7 +125,7 @@ size_t frame_comments_get(const struct frame_comments *fc, uint32_t frame, char 
         char line[512];
         size_t lead = need ? 1 : 0;
         line[0] = '\n';
-        int n = comment_line(fc->refs[i].v, line + lead, sizeof line - lead);
+        int n = verdict_format_comment(fc->refs[i].v, line + lead, sizeof line - lead);
         if (n < 0)
             continue;
         size_t len = lead + (size_t)n;
