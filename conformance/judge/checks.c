@@ -9,112 +9,112 @@
 
 static const char *const side_name[2] = {"client", "server"};
 
-static void add_frames(struct verdict *v, const struct frame_list *l)
+static void add_frames(struct verdict_builder *b, const struct frame_list *l)
 {
     for (uint32_t i = 0; i < l->count && i < FLOW_MAX_NOTED_FRAMES; i++)
-        verdict_add_frame(v, l->frames[i]);
+        verdict_add_frame(&b->v, l->frames[i]);
 }
 
 static bool seq_ge(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 0; }
 
 /* ---- TCP rules -------------------------------------------------------------- */
 
-static void rule_syn(const struct tcp_flow *f, struct verdict *v)
+static void rule_syn(const struct tcp_flow *f, struct verdict_builder *b)
 {
     const struct tcp_side *C = &f->side[0];
     if (!C->syn_seen) {
-        verdict_init(v, RULE_TCP_HANDSHAKE_SYN, VERDICT_NA, "no client SYN in the capture");
+        verdict_init(b, RULE_TCP_HANDSHAKE_SYN, VERDICT_NA, "no client SYN in the capture");
         return;
     }
     if (C->syn_flags & (TCP_FIN | TCP_RST)) {
-        verdict_init(v, RULE_TCP_HANDSHAKE_SYN, VERDICT_FAIL, "client SYN carries FIN or RST");
-        verdict_expect(v, "SYN alone");
-        verdict_seen(v, "flags 0x%02x", C->syn_flags);
+        verdict_init(b, RULE_TCP_HANDSHAKE_SYN, VERDICT_FAIL, "client SYN carries FIN or RST");
+        verdict_expect(b, "SYN alone");
+        verdict_seen(b, "flags 0x%02x", C->syn_flags);
     } else {
-        verdict_init(v, RULE_TCP_HANDSHAKE_SYN, VERDICT_PASS, "client SYN without ACK");
+        verdict_init(b, RULE_TCP_HANDSHAKE_SYN, VERDICT_PASS, "client SYN without ACK");
     }
-    verdict_add_frame(v, C->syn_frame);
+    verdict_add_frame(&b->v, C->syn_frame);
 }
 
-static void rule_synack(const struct tcp_flow *f, struct verdict *v)
+static void rule_synack(const struct tcp_flow *f, struct verdict_builder *b)
 {
     const struct tcp_side *C = &f->side[0], *S = &f->side[1];
     if (!C->syn_seen || !S->syn_seen) {
-        verdict_init(v, RULE_TCP_HANDSHAKE_SYNACK_ACKS_ISN, VERDICT_NA, "no SYN/ACK answering a SYN");
+        verdict_init(b, RULE_TCP_HANDSHAKE_SYNACK_ACKS_ISN, VERDICT_NA, "no SYN/ACK answering a SYN");
         return;
     }
     bool has_ack = S->syn_flags & TCP_ACK;
     if (has_ack && S->syn_ack == C->isn + 1) {
-        verdict_init(v, RULE_TCP_HANDSHAKE_SYNACK_ACKS_ISN, VERDICT_PASS, "SYN/ACK acks ISN+1");
+        verdict_init(b, RULE_TCP_HANDSHAKE_SYNACK_ACKS_ISN, VERDICT_PASS, "SYN/ACK acks ISN+1");
     } else {
-        verdict_init(v, RULE_TCP_HANDSHAKE_SYNACK_ACKS_ISN, VERDICT_FAIL, "SYN/ACK does not ack ISN+1");
-        verdict_expect(v, "SYN/ACK with ack %u (client ISN+1)", C->isn + 1);
+        verdict_init(b, RULE_TCP_HANDSHAKE_SYNACK_ACKS_ISN, VERDICT_FAIL, "SYN/ACK does not ack ISN+1");
+        verdict_expect(b, "SYN/ACK with ack %u (client ISN+1)", C->isn + 1);
         if (has_ack)
-            verdict_seen(v, "ack %u", S->syn_ack);
+            verdict_seen(b, "ack %u", S->syn_ack);
         else
-            verdict_seen(v, "SYN without ACK flag");
+            verdict_seen(b, "SYN without ACK flag");
     }
-    verdict_add_frame(v, C->syn_frame);
-    verdict_add_frame(v, S->syn_frame);
+    verdict_add_frame(&b->v, C->syn_frame);
+    verdict_add_frame(&b->v, S->syn_frame);
 }
 
-static void rule_handshake_ack(const struct tcp_flow *f, struct verdict *v)
+static void rule_handshake_ack(const struct tcp_flow *f, struct verdict_builder *b)
 {
     const enum rule_id r = RULE_TCP_HANDSHAKE_ACK_ACKS_SERVER_ISN;
     if (!f->synack_frame) {
-        verdict_init(v, r, VERDICT_NA, "no SYN/ACK to acknowledge");
+        verdict_init(b, r, VERDICT_NA, "no SYN/ACK to acknowledge");
         return;
     }
     if (!f->handshake_ack_frame) {
-        verdict_init(v, r, VERDICT_FAIL, "client never acknowledged the SYN/ACK");
-        verdict_expect(v, "ACK %u (server ISN+1)", f->side[1].isn + 1);
-        verdict_seen(v, "no ACK from the client");
-        verdict_add_frame(v, f->synack_frame);
+        verdict_init(b, r, VERDICT_FAIL, "client never acknowledged the SYN/ACK");
+        verdict_expect(b, "ACK %u (server ISN+1)", f->side[1].isn + 1);
+        verdict_seen(b, "no ACK from the client");
+        verdict_add_frame(&b->v, f->synack_frame);
         return;
     }
     if (f->handshake_ack_ok) {
-        verdict_init(v, r, VERDICT_PASS, "final ACK acks server ISN+1");
+        verdict_init(b, r, VERDICT_PASS, "final ACK acks server ISN+1");
     } else {
-        verdict_init(v, r, VERDICT_FAIL, "final ACK does not ack server ISN+1");
-        verdict_expect(v, "ack %u", f->side[1].isn + 1);
-        verdict_seen(v, "ack %u", f->handshake_ack_value);
+        verdict_init(b, r, VERDICT_FAIL, "final ACK does not ack server ISN+1");
+        verdict_expect(b, "ack %u", f->side[1].isn + 1);
+        verdict_seen(b, "ack %u", f->handshake_ack_value);
     }
-    verdict_add_frame(v, f->handshake_ack_frame);
+    verdict_add_frame(&b->v, f->handshake_ack_frame);
 }
 
-static void rule_mss(const struct tcp_flow *f, struct verdict *v)
+static void rule_mss(const struct tcp_flow *f, struct verdict_builder *b)
 {
     const struct tcp_side *C = &f->side[0], *S = &f->side[1];
     if (!C->syn_seen) {
-        verdict_init(v, RULE_TCP_HANDSHAKE_MSS, VERDICT_NA, "no SYN in the capture");
+        verdict_init(b, RULE_TCP_HANDSHAKE_MSS, VERDICT_NA, "no SYN in the capture");
         return;
     }
     bool syn_ok = C->syn_opt.has_mss;
     bool synack_ok = !S->syn_seen || S->syn_opt.has_mss;
     if (syn_ok && synack_ok) {
         if (S->syn_seen)
-            verdict_init(v, RULE_TCP_HANDSHAKE_MSS, VERDICT_PASS,
+            verdict_init(b, RULE_TCP_HANDSHAKE_MSS, VERDICT_PASS,
                          "MSS in SYN (%u) and SYN/ACK (%u)", C->syn_opt.mss, S->syn_opt.mss);
         else
-            verdict_init(v, RULE_TCP_HANDSHAKE_MSS, VERDICT_PASS, "MSS in SYN (%u)",
+            verdict_init(b, RULE_TCP_HANDSHAKE_MSS, VERDICT_PASS, "MSS in SYN (%u)",
                          C->syn_opt.mss);
     } else {
-        verdict_init(v, RULE_TCP_HANDSHAKE_MSS, VERDICT_FAIL, "MSS option missing from the %s",
+        verdict_init(b, RULE_TCP_HANDSHAKE_MSS, VERDICT_FAIL, "MSS option missing from the %s",
                      syn_ok ? "SYN/ACK" : "SYN");
-        verdict_expect(v, "MSS option in SYN and SYN/ACK");
-        verdict_seen(v, "SYN %s MSS, SYN/ACK %s MSS", syn_ok ? "with" : "without",
+        verdict_expect(b, "MSS option in SYN and SYN/ACK");
+        verdict_seen(b, "SYN %s MSS, SYN/ACK %s MSS", syn_ok ? "with" : "without",
                      !S->syn_seen ? "absent," : synack_ok ? "with" : "without");
     }
-    verdict_add_frame(v, C->syn_frame);
-    verdict_add_frame(v, S->syn_frame);
+    verdict_add_frame(&b->v, C->syn_frame);
+    verdict_add_frame(&b->v, S->syn_frame);
 }
 
-static void rule_options(const struct tcp_flow *f, struct verdict *v)
+static void rule_options(const struct tcp_flow *f, struct verdict_builder *b)
 {
     const enum rule_id r = RULE_TCP_HANDSHAKE_OPTIONS_NEGOTIATED;
     const struct tcp_options *c = &f->side[0].syn_opt, *s = &f->side[1].syn_opt;
     if (!f->side[0].syn_seen || !f->side[1].syn_seen) {
-        verdict_init(v, r, VERDICT_NA, "no SYN and SYN/ACK pair");
+        verdict_init(b, r, VERDICT_NA, "no SYN and SYN/ACK pair");
         return;
     }
     char unasked[64] = "";
@@ -125,59 +125,59 @@ static void rule_options(const struct tcp_flow *f, struct verdict *v)
     if (s->has_timestamps && !c->has_timestamps)
         strcat(unasked, " TS");
     if (unasked[0]) {
-        verdict_init(v, r, VERDICT_FAIL, "SYN/ACK has options the SYN did not offer:%s", unasked);
-        verdict_expect(v, "only options offered in the SYN");
-        verdict_seen(v, "SYN/ACK adds%s", unasked);
+        verdict_init(b, r, VERDICT_FAIL, "SYN/ACK has options the SYN did not offer:%s", unasked);
+        verdict_expect(b, "only options offered in the SYN");
+        verdict_seen(b, "SYN/ACK adds%s", unasked);
     } else {
         char wscale[32] = "";
         if (c->has_wscale && s->has_wscale)
             snprintf(wscale, sizeof wscale, " wscale %u/%u", c->wscale, s->wscale);
-        verdict_init(v, r, VERDICT_PASS, "negotiated:%s%s%s%s", wscale,
+        verdict_init(b, r, VERDICT_PASS, "negotiated:%s%s%s%s", wscale,
                      c->sack_permitted && s->sack_permitted ? " sackOK" : "",
                      c->has_timestamps && s->has_timestamps ? " TS" : "",
                      wscale[0] || (c->sack_permitted && s->sack_permitted) ||
                              (c->has_timestamps && s->has_timestamps) ? "" : " none");
     }
-    verdict_add_frame(v, f->side[0].syn_frame);
-    verdict_add_frame(v, f->side[1].syn_frame);
+    verdict_add_frame(&b->v, f->side[0].syn_frame);
+    verdict_add_frame(&b->v, f->side[1].syn_frame);
 }
 
-static void rule_early_data(const struct tcp_flow *f, struct verdict *v)
+static void rule_early_data(const struct tcp_flow *f, struct verdict_builder *b)
 {
     const enum rule_id r = RULE_TCP_HANDSHAKE_NO_EARLY_DATA;
     if (!f->side[0].syn_seen) {
-        verdict_init(v, r, VERDICT_NA, "handshake not in the capture");
+        verdict_init(b, r, VERDICT_NA, "handshake not in the capture");
         return;
     }
     uint32_t n = f->side[0].early_data.count + f->side[1].early_data.count;
     if (n) {
-        verdict_init(v, r, VERDICT_FAIL, "%u segment(s) carry data before the handshake completed", n);
-        verdict_expect(v, "data only after the client's ACK of the SYN/ACK");
-        verdict_seen(v, "data from the %s in frame %u",
+        verdict_init(b, r, VERDICT_FAIL, "%u segment(s) carry data before the handshake completed", n);
+        verdict_expect(b, "data only after the client's ACK of the SYN/ACK");
+        verdict_seen(b, "data from the %s in frame %u",
                      f->side[0].early_data.count ? "client" : "server",
                      f->side[0].early_data.count ? f->side[0].early_data.frames[0]
                                                  : f->side[1].early_data.frames[0]);
-        add_frames(v, &f->side[0].early_data);
-        add_frames(v, &f->side[1].early_data);
+        add_frames(b, &f->side[0].early_data);
+        add_frames(b, &f->side[1].early_data);
     } else if (f->side[0].syn_opt.has_tfo && f->side[0].syn_payload) {
-        verdict_init(v, r, VERDICT_PASS, "data on the SYN with TCP Fast Open");
-        verdict_add_frame(v, f->side[0].syn_frame);
+        verdict_init(b, r, VERDICT_PASS, "data on the SYN with TCP Fast Open");
+        verdict_add_frame(&b->v, f->side[0].syn_frame);
     } else {
-        verdict_init(v, r, VERDICT_PASS, "no data before the handshake completed");
+        verdict_init(b, r, VERDICT_PASS, "no data before the handshake completed");
     }
 }
 
-static void rule_refused(const struct tcp_flow *f, struct verdict *v)
+static void rule_refused(const struct tcp_flow *f, struct verdict_builder *b)
 {
     if (f->refused) {
-        verdict_init(v, RULE_TCP_REFUSED, VERDICT_INFO, "SYN answered by RST/ACK: connection refused");
-        verdict_add_frame(v, f->side[0].syn_frame);
-        verdict_add_frame(v, f->refused_frame);
+        verdict_init(b, RULE_TCP_REFUSED, VERDICT_INFO, "SYN answered by RST/ACK: connection refused");
+        verdict_add_frame(&b->v, f->side[0].syn_frame);
+        verdict_add_frame(&b->v, f->refused_frame);
     } else if (f->side[0].syn_seen && !f->side[1].syn_seen && !f->side[1].packets) {
-        verdict_init(v, RULE_TCP_REFUSED, VERDICT_NA, "SYN never answered (no RST either)");
-        verdict_add_frame(v, f->side[0].syn_frame);
+        verdict_init(b, RULE_TCP_REFUSED, VERDICT_NA, "SYN never answered (no RST either)");
+        verdict_add_frame(&b->v, f->side[0].syn_frame);
     } else {
-        verdict_init(v, RULE_TCP_REFUSED, VERDICT_NA, "not refused");
+        verdict_init(b, RULE_TCP_REFUSED, VERDICT_NA, "not refused");
     }
 }
 
@@ -224,7 +224,7 @@ static void icmp_error_text(bool v6, uint8_t type, uint8_t code, char *buf, size
 
 /* Only called when the connection drew an ICMP error (the rule is not
  * reported otherwise: see RULES.md). */
-static void rule_icmp_error(const struct tcp_flow *f, struct verdict *v)
+static void rule_icmp_error(const struct tcp_flow *f, struct verdict_builder *b)
 {
     char what[96];
     icmp_error_text(f->icmp_v6, f->icmp_type, f->icmp_code, what, sizeof what);
@@ -234,39 +234,39 @@ static void rule_icmp_error(const struct tcp_flow *f, struct verdict *v)
     char more[48] = "";
     if (f->icmp_errors.count > 1)
         snprintf(more, sizeof more, "; %u ICMP error(s) in all", f->icmp_errors.count);
-    verdict_init(v, RULE_TCP_ICMP_ERROR, VERDICT_INFO, "%s answering the %s's %s%s", what,
+    verdict_init(b, RULE_TCP_ICMP_ERROR, VERDICT_INFO, "%s answering the %s's %s%s", what,
                  side_name[s], syn ? (s == 0 ? "SYN" : "SYN/ACK") : "segment", more);
     if (syn)
-        verdict_add_frame(v, S->syn_frame);
-    add_frames(v, &f->icmp_errors);
+        verdict_add_frame(&b->v, S->syn_frame);
+    add_frames(b, &f->icmp_errors);
 }
 
-static void rule_no_rst(const struct tcp_flow *f, struct verdict *v)
+static void rule_no_rst(const struct tcp_flow *f, struct verdict_builder *b)
 {
     const struct frame_list *c = &f->side[0].rsts, *s = &f->side[1].rsts;
     if (f->refused && c->count == 0 && s->count == 1) {
-        verdict_init(v, RULE_TCP_NO_RST, VERDICT_NA, "the only RST is the refusal (see tcp.refused)");
+        verdict_init(b, RULE_TCP_NO_RST, VERDICT_NA, "the only RST is the refusal (see tcp.refused)");
         return;
     }
     if (c->count + s->count == 0) {
-        verdict_init(v, RULE_TCP_NO_RST, VERDICT_PASS, "no RST");
+        verdict_init(b, RULE_TCP_NO_RST, VERDICT_PASS, "no RST");
         return;
     }
     int first = !c->count ? 1 : !s->count ? 0 : c->frames[0] < s->frames[0] ? 0 : 1;
-    verdict_init(v, RULE_TCP_NO_RST, VERDICT_FAIL, "%u RST(s), first from the %s",
+    verdict_init(b, RULE_TCP_NO_RST, VERDICT_FAIL, "%u RST(s), first from the %s",
                  c->count + s->count, side_name[first]);
-    verdict_expect(v, "no RST");
-    verdict_seen(v, "RST from the %s in frame %u", side_name[first],
+    verdict_expect(b, "no RST");
+    verdict_seen(b, "RST from the %s in frame %u", side_name[first],
                  f->side[first].rsts.frames[0]);
-    add_frames(v, c);
-    add_frames(v, s);
+    add_frames(b, c);
+    add_frames(b, s);
 }
 
-static void rule_all_acked(const struct tcp_flow *f, struct verdict *v)
+static void rule_all_acked(const struct tcp_flow *f, struct verdict_builder *b)
 {
     const enum rule_id r = RULE_TCP_DATA_ALL_ACKED;
     if (!f->side[0].any_data && !f->side[1].any_data) {
-        verdict_init(v, r, VERDICT_NA, "no data sent");
+        verdict_init(b, r, VERDICT_NA, "no data sent");
         return;
     }
     for (int s = 0; s < 2; s++) {
@@ -275,187 +275,187 @@ static void rule_all_acked(const struct tcp_flow *f, struct verdict *v)
             continue;
         uint32_t end = S->base + S->hi;
         if (!O->ack_seen || !seq_ge(O->max_ack, end)) {
-            verdict_init(v, r, VERDICT_FAIL, "%s data not all acknowledged", side_name[s]);
-            verdict_expect(v, "ack of relative seq %u (%u bytes)", S->hi, S->hi);
+            verdict_init(b, r, VERDICT_FAIL, "%s data not all acknowledged", side_name[s]);
+            verdict_expect(b, "ack of relative seq %u (%u bytes)", S->hi, S->hi);
             if (O->ack_seen)
-                verdict_seen(v, "highest ack relative %u (frame %u)", O->max_ack - S->base,
+                verdict_seen(b, "highest ack relative %u (frame %u)", O->max_ack - S->base,
                              O->max_ack_frame);
             else
-                verdict_seen(v, "no ACK from the %s", side_name[1 - s]);
-            verdict_add_frame(v, S->last_data_seq_frame);
-            verdict_add_frame(v, O->max_ack_frame);
+                verdict_seen(b, "no ACK from the %s", side_name[1 - s]);
+            verdict_add_frame(&b->v, S->last_data_seq_frame);
+            verdict_add_frame(&b->v, O->max_ack_frame);
             return;
         }
     }
-    verdict_init(v, r, VERDICT_PASS, "all data acked (client %u bytes, server %u bytes)",
+    verdict_init(b, r, VERDICT_PASS, "all data acked (client %u bytes, server %u bytes)",
                  f->side[0].any_data ? f->side[0].hi : 0, f->side[1].any_data ? f->side[1].hi : 0);
     for (int s = 0; s < 2; s++)
         if (f->side[s].any_data)
-            verdict_add_frame(v, f->side[1 - s].max_ack_frame);
+            verdict_add_frame(&b->v, f->side[1 - s].max_ack_frame);
 }
 
 static void rule_retransmission_with(const struct tcp_flow *f, bool loss_injected,
-                                     struct verdict *v)
+                                     struct verdict_builder *b)
 {
     const enum rule_id r = RULE_TCP_DATA_NO_RETRANSMISSION;
     uint32_t n = 0;
     for (int s = 0; s < 2; s++)
         n += f->side[s].retransmits.count + f->side[s].syn_retransmits.count;
     if (n == 0) {
-        verdict_init(v, r, VERDICT_PASS, "no retransmission");
+        verdict_init(b, r, VERDICT_PASS, "no retransmission");
         return;
     }
     if (loss_injected) {
         /* The loss was the test's doing; the retransmission is TCP repairing it. */
-        verdict_init(v, r, VERDICT_INFO,
+        verdict_init(b, r, VERDICT_INFO,
                      "%u retransmitted segment(s): retransmission after injected loss (client %u, server %u)",
                      n, f->side[0].retransmits.count + f->side[0].syn_retransmits.count,
                      f->side[1].retransmits.count + f->side[1].syn_retransmits.count);
     } else {
-        verdict_init(v, r, VERDICT_FAIL, "%u retransmitted segment(s)", n);
-        verdict_expect(v, "each segment sent once");
-        verdict_seen(v, "client %u, server %u retransmission(s)",
+        verdict_init(b, r, VERDICT_FAIL, "%u retransmitted segment(s)", n);
+        verdict_expect(b, "each segment sent once");
+        verdict_seen(b, "client %u, server %u retransmission(s)",
                      f->side[0].retransmits.count + f->side[0].syn_retransmits.count,
                      f->side[1].retransmits.count + f->side[1].syn_retransmits.count);
     }
     for (int s = 0; s < 2; s++) {
-        add_frames(v, &f->side[s].syn_retransmits);
-        add_frames(v, &f->side[s].retransmits);
+        add_frames(b, &f->side[s].syn_retransmits);
+        add_frames(b, &f->side[s].retransmits);
     }
 }
 
-static void rule_retransmission(const struct tcp_flow *f, struct verdict *v)
+static void rule_retransmission(const struct tcp_flow *f, struct verdict_builder *b)
 {
-    rule_retransmission_with(f, false, v);
+    rule_retransmission_with(f, false, b);
 }
 
-static void rule_first_fin(const struct tcp_flow *f, struct verdict *v)
+static void rule_first_fin(const struct tcp_flow *f, struct verdict_builder *b)
 {
     if (f->first_fin_side < 0) {
-        verdict_init(v, RULE_TCP_TEARDOWN_FIRST_FIN, VERDICT_NA, "no FIN");
+        verdict_init(b, RULE_TCP_TEARDOWN_FIRST_FIN, VERDICT_NA, "no FIN");
         return;
     }
     int s = f->first_fin_side;
-    verdict_init(v, RULE_TCP_TEARDOWN_FIRST_FIN, VERDICT_INFO, "%s sent the first FIN%s",
+    verdict_init(b, RULE_TCP_TEARDOWN_FIRST_FIN, VERDICT_INFO, "%s sent the first FIN%s",
                  side_name[s], f->simultaneous_close ? " (simultaneous close)" : "");
-    verdict_add_frame(v, f->side[s].fin_frame);
+    verdict_add_frame(&b->v, f->side[s].fin_frame);
     if (f->simultaneous_close)
-        verdict_add_frame(v, f->side[1 - s].fin_frame); /* the FIN that crossed it */
+        verdict_add_frame(&b->v, f->side[1 - s].fin_frame); /* the FIN that crossed it */
 }
 
-static void rule_fin_acked(const struct tcp_flow *f, struct verdict *v)
+static void rule_fin_acked(const struct tcp_flow *f, struct verdict_builder *b)
 {
     const enum rule_id r = RULE_TCP_TEARDOWN_FIN_ACKED;
     if (!f->side[0].fin_seen && !f->side[1].fin_seen) {
-        verdict_init(v, r, VERDICT_NA, "no FIN");
+        verdict_init(b, r, VERDICT_NA, "no FIN");
         return;
     }
     for (int s = 0; s < 2; s++) {
         const struct tcp_side *S = &f->side[s], *O = &f->side[1 - s];
         if (S->fin_seen && !O->fin_ack_frame) {
-            verdict_init(v, r, VERDICT_FAIL, "%s FIN not acknowledged", side_name[s]);
-            verdict_expect(v, "ack of FIN seq + 1 (relative %u)", S->fin_rel + 1);
+            verdict_init(b, r, VERDICT_FAIL, "%s FIN not acknowledged", side_name[s]);
+            verdict_expect(b, "ack of FIN seq + 1 (relative %u)", S->fin_rel + 1);
             if (O->ack_seen)
-                verdict_seen(v, "highest ack relative %u", O->max_ack - S->base);
+                verdict_seen(b, "highest ack relative %u", O->max_ack - S->base);
             else
-                verdict_seen(v, "no ACK from the %s", side_name[1 - s]);
-            verdict_add_frame(v, S->fin_frame);
+                verdict_seen(b, "no ACK from the %s", side_name[1 - s]);
+            verdict_add_frame(&b->v, S->fin_frame);
             return;
         }
     }
-    verdict_init(v, r, VERDICT_PASS, "%s acknowledged (FIN + 1)",
+    verdict_init(b, r, VERDICT_PASS, "%s acknowledged (FIN + 1)",
                  f->side[0].fin_seen && f->side[1].fin_seen ? "both FINs" : "the FIN");
     for (int s = 0; s < 2; s++) {
         if (f->side[s].fin_seen) {
-            verdict_add_frame(v, f->side[s].fin_frame);
-            verdict_add_frame(v, f->side[1 - s].fin_ack_frame);
+            verdict_add_frame(&b->v, f->side[s].fin_frame);
+            verdict_add_frame(&b->v, f->side[1 - s].fin_ack_frame);
         }
     }
 }
 
-static void rule_no_data_after_fin(const struct tcp_flow *f, struct verdict *v)
+static void rule_no_data_after_fin(const struct tcp_flow *f, struct verdict_builder *b)
 {
     const enum rule_id r = RULE_TCP_TEARDOWN_NO_DATA_AFTER_FIN;
     if (!f->side[0].fin_seen && !f->side[1].fin_seen) {
-        verdict_init(v, r, VERDICT_NA, "no FIN");
+        verdict_init(b, r, VERDICT_NA, "no FIN");
         return;
     }
     for (int s = 0; s < 2; s++) {
         const struct tcp_side *S = &f->side[s];
         if (S->data_after_fin.count) {
-            verdict_init(v, r, VERDICT_FAIL, "%s sent data after its FIN", side_name[s]);
-            verdict_expect(v, "nothing beyond relative seq %u", S->fin_rel);
-            verdict_seen(v, "data in frame %u", S->data_after_fin.frames[0]);
-            verdict_add_frame(v, S->fin_frame);
-            add_frames(v, &S->data_after_fin);
+            verdict_init(b, r, VERDICT_FAIL, "%s sent data after its FIN", side_name[s]);
+            verdict_expect(b, "nothing beyond relative seq %u", S->fin_rel);
+            verdict_seen(b, "data in frame %u", S->data_after_fin.frames[0]);
+            verdict_add_frame(&b->v, S->fin_frame);
+            add_frames(b, &S->data_after_fin);
             return;
         }
     }
-    verdict_init(v, r, VERDICT_PASS, "no data after FIN");
+    verdict_init(b, r, VERDICT_PASS, "no data after FIN");
 }
 
-static void rule_half_close(const struct tcp_flow *f, struct verdict *v)
+static void rule_half_close(const struct tcp_flow *f, struct verdict_builder *b)
 {
     if (f->half_close_side < 0) {
-        verdict_init(v, RULE_TCP_TEARDOWN_HALF_CLOSE, VERDICT_NA, "no data after a peer's FIN");
+        verdict_init(b, RULE_TCP_TEARDOWN_HALF_CLOSE, VERDICT_NA, "no data after a peer's FIN");
         return;
     }
     int s = f->half_close_side;
-    verdict_init(v, RULE_TCP_TEARDOWN_HALF_CLOSE, VERDICT_INFO,
+    verdict_init(b, RULE_TCP_TEARDOWN_HALF_CLOSE, VERDICT_INFO,
                  "half-close: %s FIN'd, %s kept sending", side_name[s], side_name[1 - s]);
-    verdict_add_frame(v, f->side[s].fin_frame);
-    verdict_add_frame(v, f->half_close_data_frame);
+    verdict_add_frame(&b->v, f->side[s].fin_frame);
+    verdict_add_frame(&b->v, f->half_close_data_frame);
 }
 
-static void rule_abortive(const struct tcp_flow *f, struct verdict *v)
+static void rule_abortive(const struct tcp_flow *f, struct verdict_builder *b)
 {
     const enum rule_id r = RULE_TCP_TEARDOWN_ABORTIVE;
     const struct frame_list *c = &f->side[0].rsts, *s = &f->side[1].rsts;
     if ((c->count + s->count == 0) || (f->refused && s->count == 1 && c->count == 0)) {
-        verdict_init(v, r, VERDICT_NA, "no abortive close");
+        verdict_init(b, r, VERDICT_NA, "no abortive close");
         return;
     }
     int x = !c->count ? 1 : !s->count ? 0 : c->frames[0] < s->frames[0] ? 0 : 1;
     const struct tcp_side *X = &f->side[x];
     if (!X->rst_in_window) {
-        verdict_init(v, r, VERDICT_FAIL, "%s RST is outside the receive window", side_name[x]);
-        verdict_expect(v, "RST seq within the %s's window", side_name[1 - x]);
-        verdict_seen(v, "seq %u (relative %u)", X->rst_seq, X->rst_seq - X->base);
+        verdict_init(b, r, VERDICT_FAIL, "%s RST is outside the receive window", side_name[x]);
+        verdict_expect(b, "RST seq within the %s's window", side_name[1 - x]);
+        verdict_seen(b, "seq %u (relative %u)", X->rst_seq, X->rst_seq - X->base);
     } else if (X->rsts.count > 1) {
-        verdict_init(v, r, VERDICT_FAIL, "%s sent %u RSTs", side_name[x], X->rsts.count);
-        verdict_expect(v, "one RST");
-        verdict_seen(v, "%u RSTs", X->rsts.count);
+        verdict_init(b, r, VERDICT_FAIL, "%s sent %u RSTs", side_name[x], X->rsts.count);
+        verdict_expect(b, "one RST");
+        verdict_seen(b, "%u RSTs", X->rsts.count);
     } else {
-        verdict_init(v, r, VERDICT_PASS, "abortive close: one RST from the %s, in window%s",
+        verdict_init(b, r, VERDICT_PASS, "abortive close: one RST from the %s, in window%s",
                      side_name[x], X->rst_exact ? " (= RCV.NXT)" : "");
     }
-    add_frames(v, &X->rsts);
+    add_frames(b, &X->rsts);
 }
 
-static void rule_rst_unread(const struct tcp_flow *f, struct verdict *v)
+static void rule_rst_unread(const struct tcp_flow *f, struct verdict_builder *b)
 {
     const enum rule_id r = RULE_TCP_TEARDOWN_RST_UNREAD_DATA;
     for (int s = 0; s < 2; s++) {
         const struct tcp_side *S = &f->side[s];
         if (S->rsts.count && !(f->refused && s == 1) && S->rst_before_fin &&
             S->rst_after_unanswered_data) {
-            verdict_init(v, r, VERDICT_INFO,
+            verdict_init(b, r, VERDICT_INFO,
                          "%s reset instead of FIN after the %s sent data: likely closed with unread data",
                          side_name[s], side_name[1 - s]);
-            verdict_add_frame(v, f->side[1 - s].last_data_frame);
-            verdict_add_frame(v, S->rsts.frames[0]);
+            verdict_add_frame(&b->v, f->side[1 - s].last_data_frame);
+            verdict_add_frame(&b->v, S->rsts.frames[0]);
             return;
         }
     }
-    verdict_init(v, r, VERDICT_NA, "no RST after unanswered data");
+    verdict_init(b, r, VERDICT_NA, "no RST after unanswered data");
 }
 
-static void rule_time_wait(const struct tcp_flow *f, struct verdict *v)
+static void rule_time_wait(const struct tcp_flow *f, struct verdict_builder *b)
 {
     const enum rule_id r = RULE_TCP_TEARDOWN_TIME_WAIT_SIDE;
     if (!f->side[0].fin_seen || !f->side[1].fin_seen ||
         f->side[0].rsts.count + f->side[1].rsts.count) {
-        verdict_init(v, r, VERDICT_NA, "no complete FIN exchange");
+        verdict_init(b, r, VERDICT_NA, "no complete FIN exchange");
         return;
     }
     if (f->simultaneous_close) {
@@ -467,79 +467,79 @@ static void rule_time_wait(const struct tcp_flow *f, struct verdict *v)
          * FIN: neither side is seen getting there. */
         for (int s = 0; s < 2; s++) {
             if (!f->side[1 - s].fin_ack_frame) {
-                verdict_init(v, r, VERDICT_NA, "simultaneous close, but the %s's FIN was never "
+                verdict_init(b, r, VERDICT_NA, "simultaneous close, but the %s's FIN was never "
                              "acknowledged: neither side is seen reaching TIME_WAIT", side_name[s]);
-                verdict_add_frame(v, f->side[s].fin_frame);
+                verdict_add_frame(&b->v, f->side[s].fin_frame);
                 return;
             }
         }
-        verdict_init(v, r, VERDICT_INFO, "simultaneous close: both sides end in TIME_WAIT");
+        verdict_init(b, r, VERDICT_INFO, "simultaneous close: both sides end in TIME_WAIT");
         /* Where each side's own FIN is acknowledged: its way into TIME_WAIT. */
-        verdict_add_frame(v, f->side[1].fin_ack_frame);
-        verdict_add_frame(v, f->side[0].fin_ack_frame);
+        verdict_add_frame(&b->v, f->side[1].fin_ack_frame);
+        verdict_add_frame(&b->v, f->side[0].fin_ack_frame);
         return;
     }
     int s = f->first_fin_side;
     const struct tcp_side *A = &f->side[s];
     if (!A->fin_ack_frame) {
-        verdict_init(v, r, VERDICT_NA, "the %s (active closer) never acked the %s's FIN",
+        verdict_init(b, r, VERDICT_NA, "the %s (active closer) never acked the %s's FIN",
                      side_name[s], side_name[1 - s]);
         return;
     }
-    verdict_init(v, r, VERDICT_INFO, "%s (active closer) ends in TIME_WAIT", side_name[s]);
-    verdict_add_frame(v, A->fin_ack_frame);
+    verdict_init(b, r, VERDICT_INFO, "%s (active closer) ends in TIME_WAIT", side_name[s]);
+    verdict_add_frame(&b->v, A->fin_ack_frame);
 }
 
 /* Shared by TCP and UDP: IPv4 header checksums and offload notes. */
 static void rule_ip_checksum(const struct frame_list *bad0, const struct frame_list *bad1,
-                             bool ipv4, struct verdict *v)
+                             bool ipv4, struct verdict_builder *b)
 {
     if (!ipv4) {
-        verdict_init(v, RULE_IP_CHECKSUM, VERDICT_NA, "IPv6 has no header checksum");
+        verdict_init(b, RULE_IP_CHECKSUM, VERDICT_NA, "IPv6 has no header checksum");
     } else if (bad0->count + bad1->count) {
-        verdict_init(v, RULE_IP_CHECKSUM, VERDICT_FAIL, "%u bad IPv4 header checksum(s)",
+        verdict_init(b, RULE_IP_CHECKSUM, VERDICT_FAIL, "%u bad IPv4 header checksum(s)",
                      bad0->count + bad1->count);
-        verdict_expect(v, "valid IPv4 header checksums");
-        verdict_seen(v, "bad checksum in frame %u", bad0->count ? bad0->frames[0] : bad1->frames[0]);
-        add_frames(v, bad0);
-        add_frames(v, bad1);
+        verdict_expect(b, "valid IPv4 header checksums");
+        verdict_seen(b, "bad checksum in frame %u", bad0->count ? bad0->frames[0] : bad1->frames[0]);
+        add_frames(b, bad0);
+        add_frames(b, bad1);
     } else {
-        verdict_init(v, RULE_IP_CHECKSUM, VERDICT_PASS, "IPv4 header checksums valid");
+        verdict_init(b, RULE_IP_CHECKSUM, VERDICT_PASS, "IPv4 header checksums valid");
     }
 }
 
 static void rule_offloaded(const struct frame_list *o0, const struct frame_list *o1,
-                           struct verdict *v)
+                           struct verdict_builder *b)
 {
     uint32_t n = o0->count + o1->count;
     if (n == 0) {
-        verdict_init(v, RULE_CHECKSUM_OFFLOADED, VERDICT_NA, "no checksum left to offload");
+        verdict_init(b, RULE_CHECKSUM_OFFLOADED, VERDICT_NA, "no checksum left to offload");
         return;
     }
-    verdict_init(v, RULE_CHECKSUM_OFFLOADED, VERDICT_INFO,
+    verdict_init(b, RULE_CHECKSUM_OFFLOADED, VERDICT_INFO,
                  "%u checksum(s) left to offload (normal on loopback/veth): not judged", n);
-    add_frames(v, o0);
-    add_frames(v, o1);
+    add_frames(b, o0);
+    add_frames(b, o1);
 }
 
 static void rule_l4_checksum(enum rule_id r, const char *proto, const struct frame_list *bad0,
                              const struct frame_list *bad1, uint32_t good, uint32_t offloaded,
-                             uint32_t other, struct verdict *v)
+                             uint32_t other, struct verdict_builder *b)
 {
     if (bad0->count + bad1->count) {
-        verdict_init(v, r, VERDICT_FAIL, "%u bad %s checksum(s)", bad0->count + bad1->count, proto);
-        verdict_expect(v, "valid %s checksums", proto);
-        verdict_seen(v, "bad checksum in frame %u", bad0->count ? bad0->frames[0] : bad1->frames[0]);
-        add_frames(v, bad0);
-        add_frames(v, bad1);
+        verdict_init(b, r, VERDICT_FAIL, "%u bad %s checksum(s)", bad0->count + bad1->count, proto);
+        verdict_expect(b, "valid %s checksums", proto);
+        verdict_seen(b, "bad checksum in frame %u", bad0->count ? bad0->frames[0] : bad1->frames[0]);
+        add_frames(b, bad0);
+        add_frames(b, bad1);
     } else if (good) {
-        verdict_init(v, r, VERDICT_PASS, "%u %s checksum(s) verified%s", good, proto,
+        verdict_init(b, r, VERDICT_PASS, "%u %s checksum(s) verified%s", good, proto,
                      offloaded ? ", others offloaded" : "");
     } else if (offloaded || other) {
-        verdict_init(v, r, VERDICT_INFO, "%s checksums not verifiable (%s)", proto,
+        verdict_init(b, r, VERDICT_INFO, "%s checksums not verifiable (%s)", proto,
                      offloaded ? "left to offload" : "unused or truncated");
     } else {
-        verdict_init(v, r, VERDICT_NA, "no %s checksum seen", proto);
+        verdict_init(b, r, VERDICT_NA, "no %s checksum seen", proto);
     }
 }
 
@@ -558,34 +558,35 @@ size_t checks_tcp(const struct tcp_flow *f, struct verdict *out, size_t cap)
 size_t checks_tcp_with(const struct tcp_flow *f, const struct checks_options *o,
                        struct verdict *out, size_t cap)
 {
-    static void (*const tcp_rules[])(const struct tcp_flow *, struct verdict *) = {
+    static void (*const tcp_rules[])(const struct tcp_flow *, struct verdict_builder *) = {
         rule_syn, rule_synack, rule_handshake_ack, rule_mss, rule_options, rule_early_data,
         rule_refused, rule_no_rst, rule_all_acked, rule_retransmission, rule_first_fin,
         rule_fin_acked, rule_no_data_after_fin, rule_half_close, rule_abortive,
         rule_rst_unread, rule_time_wait,
     };
     size_t n = 0;
-    struct verdict v = { .textless_kinds = o ? o->textless_kinds : 0 };
+    struct verdict_builder b;
+    verdict_builder_start(&b, o ? o->textless_kinds : 0);
     for (size_t i = 0; i < sizeof tcp_rules / sizeof tcp_rules[0]; i++) {
         if (tcp_rules[i] == rule_retransmission)
-            rule_retransmission_with(f, o && o->loss_injected, &v);
+            rule_retransmission_with(f, o && o->loss_injected, &b);
         else
-            tcp_rules[i](f, &v);
-        n = put(out, cap, n, &v);
+            tcp_rules[i](f, &b);
+        n = put(out, cap, n, &b.v);
         if (tcp_rules[i] == rule_refused && f->icmp_errors.count) {
-            rule_icmp_error(f, &v);
-            n = put(out, cap, n, &v);
+            rule_icmp_error(f, &b);
+            n = put(out, cap, n, &b.v);
         }
     }
     const struct tcp_side *c = &f->side[0], *s = &f->side[1];
     rule_l4_checksum(RULE_TCP_CHECKSUM, "TCP", &c->bad_checksum, &s->bad_checksum,
                      c->good_checksums + s->good_checksums,
-                     c->offloaded_checksum.count + s->offloaded_checksum.count, 0, &v);
-    n = put(out, cap, n, &v);
-    rule_ip_checksum(&c->bad_ip_checksum, &s->bad_ip_checksum, f->ep[0].ip.family == 4, &v);
-    n = put(out, cap, n, &v);
-    rule_offloaded(&c->offloaded_checksum, &s->offloaded_checksum, &v);
-    n = put(out, cap, n, &v);
+                     c->offloaded_checksum.count + s->offloaded_checksum.count, 0, &b);
+    n = put(out, cap, n, &b.v);
+    rule_ip_checksum(&c->bad_ip_checksum, &s->bad_ip_checksum, f->ep[0].ip.family == 4, &b);
+    n = put(out, cap, n, &b.v);
+    rule_offloaded(&c->offloaded_checksum, &s->offloaded_checksum, &b);
+    n = put(out, cap, n, &b.v);
     return n < cap ? n : cap;
 }
 
@@ -599,52 +600,53 @@ size_t checks_udp_with(const struct udp_flow *f, const struct checks_options *o,
 {
     const struct udp_side *c = &f->side[0], *s = &f->side[1];
     size_t n = 0;
-    struct verdict v = { .textless_kinds = o ? o->textless_kinds : 0 };
+    struct verdict_builder b;
+    verdict_builder_start(&b, o ? o->textless_kinds : 0);
 
     if (c->bad_length.count + s->bad_length.count) {
-        verdict_init(&v, RULE_UDP_DATAGRAM_LENGTH, VERDICT_FAIL, "%u datagram(s) with a wrong UDP length",
+        verdict_init(&b, RULE_UDP_DATAGRAM_LENGTH, VERDICT_FAIL, "%u datagram(s) with a wrong UDP length",
                      c->bad_length.count + s->bad_length.count);
-        verdict_expect(&v, "UDP length = IP payload length");
-        verdict_seen(&v, "mismatch in frame %u",
+        verdict_expect(&b, "UDP length = IP payload length");
+        verdict_seen(&b, "mismatch in frame %u",
                      c->bad_length.count ? c->bad_length.frames[0] : s->bad_length.frames[0]);
-        add_frames(&v, &c->bad_length);
-        add_frames(&v, &s->bad_length);
+        add_frames(&b, &c->bad_length);
+        add_frames(&b, &s->bad_length);
     } else {
-        verdict_init(&v, RULE_UDP_DATAGRAM_LENGTH, VERDICT_PASS,
+        verdict_init(&b, RULE_UDP_DATAGRAM_LENGTH, VERDICT_PASS,
                      "%u+%u datagram(s), lengths consistent", c->datagrams, s->datagrams);
     }
-    n = put(out, cap, n, &v);
+    n = put(out, cap, n, &b.v);
 
     rule_l4_checksum(RULE_UDP_CHECKSUM, "UDP", &c->bad_checksum, &s->bad_checksum,
                      c->good_checksums + s->good_checksums,
                      c->offloaded_checksum.count + s->offloaded_checksum.count,
                      c->unused_checksums + s->unused_checksums + c->unverifiable_checksums +
-                         s->unverifiable_checksums, &v);
-    n = put(out, cap, n, &v);
+                         s->unverifiable_checksums, &b);
+    n = put(out, cap, n, &b.v);
 
     if (f->port_unreachable.count) {
-        verdict_init(&v, RULE_UDP_PORT_UNREACHABLE, VERDICT_INFO,
+        verdict_init(&b, RULE_UDP_PORT_UNREACHABLE, VERDICT_INFO,
                      "%u ICMP port unreachable for the client's datagrams", f->port_unreachable.count);
-        add_frames(&v, &f->port_unreachable);
+        add_frames(&b, &f->port_unreachable);
     } else {
-        verdict_init(&v, RULE_UDP_PORT_UNREACHABLE, VERDICT_NA, "no ICMP port unreachable");
+        verdict_init(&b, RULE_UDP_PORT_UNREACHABLE, VERDICT_NA, "no ICMP port unreachable");
     }
-    n = put(out, cap, n, &v);
+    n = put(out, cap, n, &b.v);
 
     if (c->reassembled.count + s->reassembled.count) {
-        verdict_init(&v, RULE_IP_REASSEMBLY, VERDICT_PASS, "%u datagram(s) reassembled from fragments",
+        verdict_init(&b, RULE_IP_REASSEMBLY, VERDICT_PASS, "%u datagram(s) reassembled from fragments",
                      c->reassembled.count + s->reassembled.count);
-        add_frames(&v, &c->reassembled);
-        add_frames(&v, &s->reassembled);
+        add_frames(&b, &c->reassembled);
+        add_frames(&b, &s->reassembled);
     } else {
-        verdict_init(&v, RULE_IP_REASSEMBLY, VERDICT_NA, "no fragmented datagram");
+        verdict_init(&b, RULE_IP_REASSEMBLY, VERDICT_NA, "no fragmented datagram");
     }
-    n = put(out, cap, n, &v);
+    n = put(out, cap, n, &b.v);
 
-    rule_ip_checksum(&c->bad_ip_checksum, &s->bad_ip_checksum, f->ep[0].ip.family == 4, &v);
-    n = put(out, cap, n, &v);
-    rule_offloaded(&c->offloaded_checksum, &s->offloaded_checksum, &v);
-    n = put(out, cap, n, &v);
+    rule_ip_checksum(&c->bad_ip_checksum, &s->bad_ip_checksum, f->ep[0].ip.family == 4, &b);
+    n = put(out, cap, n, &b.v);
+    rule_offloaded(&c->offloaded_checksum, &s->offloaded_checksum, &b);
+    n = put(out, cap, n, &b.v);
     return n < cap ? n : cap;
 }
 
@@ -653,22 +655,23 @@ size_t checks_capture(const struct frame_list *malformed, const char *first_reas
                       size_t cap)
 {
     size_t n = 0;
-    struct verdict v = { .textless_kinds = 0 }; /* failures: always read */
+    struct verdict_builder b;
+    verdict_builder_start(&b, 0); /* failures: always read */
     if (malformed->count) {
-        verdict_init(&v, RULE_PACKET_WELL_FORMED, VERDICT_FAIL, "%u malformed frame(s)", malformed->count);
-        verdict_expect(&v, "well-formed IP/TCP/UDP/ICMP headers");
-        verdict_seen(&v, "frame %u: %s", malformed->frames[0], first_reason ? first_reason : "malformed");
-        add_frames(&v, malformed);
-        n = put(out, cap, n, &v);
+        verdict_init(&b, RULE_PACKET_WELL_FORMED, VERDICT_FAIL, "%u malformed frame(s)", malformed->count);
+        verdict_expect(&b, "well-formed IP/TCP/UDP/ICMP headers");
+        verdict_seen(&b, "frame %u: %s", malformed->frames[0], first_reason ? first_reason : "malformed");
+        add_frames(&b, malformed);
+        n = put(out, cap, n, &b.v);
     }
     if (reassembly_failed->count) {
-        verdict_init(&v, RULE_IP_REASSEMBLY, VERDICT_FAIL, "%u datagram(s) never fully reassembled",
+        verdict_init(&b, RULE_IP_REASSEMBLY, VERDICT_FAIL, "%u datagram(s) never fully reassembled",
                      reassembly_failed->count);
-        verdict_expect(&v, "all fragments, no overlaps");
-        verdict_seen(&v, "incomplete or overlapping fragments ending at frame %u",
+        verdict_expect(&b, "all fragments, no overlaps");
+        verdict_seen(&b, "incomplete or overlapping fragments ending at frame %u",
                      reassembly_failed->frames[0]);
-        add_frames(&v, reassembly_failed);
-        n = put(out, cap, n, &v);
+        add_frames(&b, reassembly_failed);
+        n = put(out, cap, n, &b.v);
     }
     return n < cap ? n : cap;
 }

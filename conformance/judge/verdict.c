@@ -33,47 +33,47 @@ bool verdict_parse(const char *s, enum verdict_kind *out)
     return false;
 }
 
-static bool verdict_wants_text(const struct verdict *v)
+static bool wants_text(const struct verdict_builder *b)
 {
-    return !(v->textless_kinds >> v->kind & 1u);
+    return !(b->textless_kinds >> b->v.kind & 1u);
 }
 
-/* The one place verdict text is formatted: skipped for kinds nobody prints. */
+/* The one place verdict text is formatted: skipped for kinds nobody reads. */
 __attribute__((format(printf, 4, 0)))
-static void format_text(const struct verdict *v, char *dst, size_t size, const char *fmt,
+static void format_text(const struct verdict_builder *b, char *dst, size_t size, const char *fmt,
                         va_list ap)
 {
-    if (verdict_wants_text(v))
+    if (wants_text(b))
         vsnprintf(dst, size, fmt, ap);
 }
 
-void verdict_init(struct verdict *v, enum rule_id r, enum verdict_kind kind, const char *fmt, ...)
+void verdict_init(struct verdict_builder *b, enum rule_id r, enum verdict_kind kind,
+                  const char *fmt, ...)
 {
-    unsigned textless_kinds = v->textless_kinds;
+    struct verdict *v = &b->v;
     memset(v, 0, sizeof *v);
-    v->textless_kinds = textless_kinds;
     v->rule = r;
     v->id = rule_get(r)->id;
     v->kind = kind;
     va_list ap;
     va_start(ap, fmt);
-    format_text(v, v->text, sizeof v->text, fmt, ap);
+    format_text(b, v->text, sizeof v->text, fmt, ap);
     va_end(ap);
 }
 
-void verdict_expect(struct verdict *v, const char *fmt, ...)
+void verdict_expect(struct verdict_builder *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    format_text(v, v->expected, sizeof v->expected, fmt, ap);
+    format_text(b, b->v.expected, sizeof b->v.expected, fmt, ap);
     va_end(ap);
 }
 
-void verdict_seen(struct verdict *v, const char *fmt, ...)
+void verdict_seen(struct verdict_builder *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    format_text(v, v->seen, sizeof v->seen, fmt, ap);
+    format_text(b, b->v.seen, sizeof b->v.seen, fmt, ap);
     va_end(ap);
 }
 

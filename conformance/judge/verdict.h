@@ -1,11 +1,13 @@
 /* verdict: one rule's judgement on one flow, built by the rule functions
  * (checks.c) and rendered here, and only here, in each form a reader sees.
  *
- *   struct verdict v = {0};
- *   verdict_init(&v, RULE_TCP_NO_RST, VERDICT_FAIL, "%u RST(s)", 1u);
- *   verdict_expect(&v, "no RST");
- *   verdict_seen(&v, "RST from the server");
- *   verdict_add_frame(&v, 7);
+ *   struct verdict_builder b;
+ *   verdict_builder_start(&b, 0);        // 0: every kind's text is wanted
+ *   verdict_init(&b, RULE_TCP_NO_RST, VERDICT_FAIL, "%u RST(s)", 1u);
+ *   verdict_expect(&b, "no RST");
+ *   verdict_seen(&b, "RST from the server");
+ *   verdict_add_frame(&b.v, 7);
+ *   const struct verdict v = b.v;
  *   verdict_print(stdout, &v);            // "  FAIL tcp.no_rst: 1 RST(s) [frame 7]" + expected/seen lines
  *   verdict_format_comment(&v, buf, n);   // "tcp.no_rst: 1 RST(s): fail (expected no RST; seen ...)"
  *   verdict_format_brief(&v, buf, n);     // "fail (1 RST(s); frames 7)"
@@ -43,24 +45,37 @@ struct verdict {
     char seen[160];       /* failures only */
     uint32_t frames[VERDICT_MAX_FRAMES];
     unsigned nframes;
-    /* Kinds (bit 1u << kind) whose text nobody will read
-     * (checks_options.textless_kinds): a verdict of one of them has text,
-     * expected and seen left empty. Set before verdict_init, which keeps it. */
+};
+
+/* Adds a frame number (0 ignored, duplicates ignored, extra ones dropped),
+ * keeping them ascending. */
+void verdict_add_frame(struct verdict *v, uint32_t frame);
+
+/* A verdict being built by a rule function (checks.c), and the one decision
+ * about its text, taken once per evaluation: the verdict kinds (bit
+ * 1u << kind) whose text nobody will read (checks_options.textless_kinds:
+ * `wirecheck check --quiet` prints failures only). A verdict of such a kind
+ * keeps text, expected and seen empty, so they are never formatted; kind,
+ * rule and frames are the same either way. */
+struct verdict_builder {
+    struct verdict v;
     unsigned textless_kinds;
 };
 
-/* Builders used by the rule functions (and by tests). Text is printf-style,
- * silently truncated to fit, and skipped for the verdict's textless_kinds:
- * verdict_init resets everything else, so `v` must be zeroed or a verdict
- * already. */
-void verdict_init(struct verdict *v, enum rule_id r, enum verdict_kind kind,
+static inline void verdict_builder_start(struct verdict_builder *b, unsigned textless_kinds)
+{
+    b->textless_kinds = textless_kinds;
+}
+
+/* Builders used by the rule functions (and by tests). Text is printf-style
+ * and silently truncated to fit. verdict_init starts b->v afresh (rule,
+ * kind, text; everything else cleared); the others add to it. */
+void verdict_init(struct verdict_builder *b, enum rule_id r, enum verdict_kind kind,
                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-void verdict_expect(struct verdict *v, const char *expected_fmt, ...)
+void verdict_expect(struct verdict_builder *b, const char *expected_fmt, ...)
     __attribute__((format(printf, 2, 3)));
-void verdict_seen(struct verdict *v, const char *seen_fmt, ...)
+void verdict_seen(struct verdict_builder *b, const char *seen_fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Adds a frame number (0 ignored, duplicates ignored, extra ones dropped). */
-void verdict_add_frame(struct verdict *v, uint32_t frame);
 
 /* ---- renderers --------------------------------------------------------- */
 
