@@ -44,15 +44,13 @@ struct checks_options {
     unsigned textless_kinds;
 };
 
-/* Evaluates every TCP rule over a finished flow into out[], in rule order.
- * Returns the number written (<= RULE_COUNT). checks_tcp judges with default
- * options (no injected loss); o may be NULL. */
-size_t checks_tcp(const struct tcp_flow *f, struct verdict *out, size_t cap);
+/* Evaluates every TCP rule over a finished flow into out[], in rule order
+ * (checks_tcp.c). Returns the number written (<= RULE_COUNT). o may be NULL
+ * (no injected loss, every text formatted). */
 size_t checks_tcp_with(const struct tcp_flow *f, const struct checks_options *o,
                        struct verdict *out, size_t cap);
-/* The same for the UDP rules (o only for textless_kinds: UDP has no
- * retransmissions). */
-size_t checks_udp(const struct udp_flow *f, struct verdict *out, size_t cap);
+/* The same for the UDP rules (checks_udp.c; o only for textless_kinds: UDP
+ * has no retransmissions). */
 size_t checks_udp_with(const struct udp_flow *f, const struct checks_options *o,
                        struct verdict *out, size_t cap);
 /* Rules about the capture as a whole: frames that failed to dissect (the

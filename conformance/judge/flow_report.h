@@ -12,7 +12,7 @@
  *   // reassembled: the "capture" pseudo-flow
  *   r = flow_report_build_capture(&malformed, "bad TCP data offset at byte 46", &reasm_failed);
  *
- * The verdicts come from checks.c, in rule order; this module only gathers
+ * The verdicts come from checks_*.c, in rule order; this module only gathers
  * the facts around them. */
 #ifndef WIRECHECK_FLOW_REPORT_H
 #define WIRECHECK_FLOW_REPORT_H

@@ -8,7 +8,7 @@
  * in conformance/RULES.md; case files and scripts name rules by these ids,
  * so never rename one. The table (rules.c) is the single source of the ids;
  * test_checks fails if RULES.md and the table disagree. How each rule is
- * evaluated is checks.c's business. */
+ * evaluated is checks_tcp.c's, checks_udp.c's and checks_common.c's business. */
 #ifndef WIRECHECK_RULES_H
 #define WIRECHECK_RULES_H
 

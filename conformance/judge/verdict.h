@@ -1,5 +1,5 @@
 /* verdict: one rule's judgement on one flow, built by the rule functions
- * (checks.c) and rendered here, and only here, in each form a reader sees.
+ * (checks_*.c) and rendered here, and only here, in each form a reader sees.
  *
  *   struct verdict_builder b;
  *   verdict_builder_start(&b, 0);        // 0: every kind's text is wanted
@@ -51,7 +51,7 @@ struct verdict {
  * keeping them ascending. */
 void verdict_add_frame(struct verdict *v, uint32_t frame);
 
-/* A verdict being built by a rule function (checks.c), and the one decision
+/* A verdict being built by a rule function (checks_*.c), and the one decision
  * about its text, taken once per evaluation: the verdict kinds (bit
  * 1u << kind) whose text nobody will read (checks_options.textless_kinds:
  * `wirecheck check --quiet` prints failures only). A verdict of such a kind

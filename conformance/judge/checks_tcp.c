@@ -1,23 +1,12 @@
-/* checks: one small function per rule, each reading the facts flow.c kept
- * and writing one verdict. The rule table is rules.c. */
-#include "checks.h"
-
+/* checks_tcp: the TCP rules, one small function each, reading the facts
+ * flow.c kept about a connection and writing one verdict. See checks.h. */
 #include <stdio.h>
 #include <string.h>
 
+#include "checks.h"
+#include "checks_common.h"
 #include "flow.h"
-
-static const char *const side_name[2] = {"client", "server"};
-
-static void add_frames(struct verdict_builder *b, const struct frame_list *l)
-{
-    for (uint32_t i = 0; i < l->count && i < FLOW_MAX_NOTED_FRAMES; i++)
-        verdict_add_frame(&b->v, l->frames[i]);
-}
-
-static bool seq_ge(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 0; }
-
-/* ---- TCP rules -------------------------------------------------------------- */
+#include "proto.h"
 
 static void rule_syn(const struct tcp_flow *f, struct verdict_builder *b)
 {
@@ -157,8 +146,8 @@ static void rule_early_data(const struct tcp_flow *f, struct verdict_builder *b)
                      f->side[0].early_data.count ? "client" : "server",
                      f->side[0].early_data.count ? f->side[0].early_data.frames[0]
                                                  : f->side[1].early_data.frames[0]);
-        add_frames(b, &f->side[0].early_data);
-        add_frames(b, &f->side[1].early_data);
+        checks_add_frames(b, &f->side[0].early_data);
+        checks_add_frames(b, &f->side[1].early_data);
     } else if (f->side[0].syn_opt.has_tfo && f->side[0].syn_payload) {
         verdict_init(b, r, VERDICT_PASS, "data on the SYN with TCP Fast Open");
         verdict_add_frame(&b->v, f->side[0].syn_frame);
@@ -235,10 +224,10 @@ static void rule_icmp_error(const struct tcp_flow *f, struct verdict_builder *b)
     if (f->icmp_errors.count > 1)
         snprintf(more, sizeof more, "; %u ICMP error(s) in all", f->icmp_errors.count);
     verdict_init(b, RULE_TCP_ICMP_ERROR, VERDICT_INFO, "%s answering the %s's %s%s", what,
-                 side_name[s], syn ? (s == 0 ? "SYN" : "SYN/ACK") : "segment", more);
+                 checks_side_name[s], syn ? (s == 0 ? "SYN" : "SYN/ACK") : "segment", more);
     if (syn)
         verdict_add_frame(&b->v, S->syn_frame);
-    add_frames(b, &f->icmp_errors);
+    checks_add_frames(b, &f->icmp_errors);
 }
 
 static void rule_no_rst(const struct tcp_flow *f, struct verdict_builder *b)
@@ -254,12 +243,12 @@ static void rule_no_rst(const struct tcp_flow *f, struct verdict_builder *b)
     }
     int first = !c->count ? 1 : !s->count ? 0 : c->frames[0] < s->frames[0] ? 0 : 1;
     verdict_init(b, RULE_TCP_NO_RST, VERDICT_FAIL, "%u RST(s), first from the %s",
-                 c->count + s->count, side_name[first]);
+                 c->count + s->count, checks_side_name[first]);
     verdict_expect(b, "no RST");
-    verdict_seen(b, "RST from the %s in frame %u", side_name[first],
+    verdict_seen(b, "RST from the %s in frame %u", checks_side_name[first],
                  f->side[first].rsts.frames[0]);
-    add_frames(b, c);
-    add_frames(b, s);
+    checks_add_frames(b, c);
+    checks_add_frames(b, s);
 }
 
 static void rule_all_acked(const struct tcp_flow *f, struct verdict_builder *b)
@@ -275,13 +264,13 @@ static void rule_all_acked(const struct tcp_flow *f, struct verdict_builder *b)
             continue;
         uint32_t end = S->base + S->hi;
         if (!O->ack_seen || !seq_ge(O->max_ack, end)) {
-            verdict_init(b, r, VERDICT_FAIL, "%s data not all acknowledged", side_name[s]);
+            verdict_init(b, r, VERDICT_FAIL, "%s data not all acknowledged", checks_side_name[s]);
             verdict_expect(b, "ack of relative seq %u (%u bytes)", S->hi, S->hi);
             if (O->ack_seen)
                 verdict_seen(b, "highest ack relative %u (frame %u)", O->max_ack - S->base,
                              O->max_ack_frame);
             else
-                verdict_seen(b, "no ACK from the %s", side_name[1 - s]);
+                verdict_seen(b, "no ACK from the %s", checks_side_name[1 - s]);
             verdict_add_frame(&b->v, S->last_data_seq_frame);
             verdict_add_frame(&b->v, O->max_ack_frame);
             return;
@@ -294,8 +283,8 @@ static void rule_all_acked(const struct tcp_flow *f, struct verdict_builder *b)
             verdict_add_frame(&b->v, f->side[1 - s].max_ack_frame);
 }
 
-static void rule_retransmission_with(const struct tcp_flow *f, bool loss_injected,
-                                     struct verdict_builder *b)
+static void rule_retransmission(const struct tcp_flow *f, bool loss_injected,
+                                struct verdict_builder *b)
 {
     const enum rule_id r = RULE_TCP_DATA_NO_RETRANSMISSION;
     uint32_t n = 0;
@@ -319,14 +308,9 @@ static void rule_retransmission_with(const struct tcp_flow *f, bool loss_injecte
                      f->side[1].retransmits.count + f->side[1].syn_retransmits.count);
     }
     for (int s = 0; s < 2; s++) {
-        add_frames(b, &f->side[s].syn_retransmits);
-        add_frames(b, &f->side[s].retransmits);
+        checks_add_frames(b, &f->side[s].syn_retransmits);
+        checks_add_frames(b, &f->side[s].retransmits);
     }
-}
-
-static void rule_retransmission(const struct tcp_flow *f, struct verdict_builder *b)
-{
-    rule_retransmission_with(f, false, b);
 }
 
 static void rule_first_fin(const struct tcp_flow *f, struct verdict_builder *b)
@@ -337,7 +321,7 @@ static void rule_first_fin(const struct tcp_flow *f, struct verdict_builder *b)
     }
     int s = f->first_fin_side;
     verdict_init(b, RULE_TCP_TEARDOWN_FIRST_FIN, VERDICT_INFO, "%s sent the first FIN%s",
-                 side_name[s], f->simultaneous_close ? " (simultaneous close)" : "");
+                 checks_side_name[s], f->simultaneous_close ? " (simultaneous close)" : "");
     verdict_add_frame(&b->v, f->side[s].fin_frame);
     if (f->simultaneous_close)
         verdict_add_frame(&b->v, f->side[1 - s].fin_frame); /* the FIN that crossed it */
@@ -353,12 +337,12 @@ static void rule_fin_acked(const struct tcp_flow *f, struct verdict_builder *b)
     for (int s = 0; s < 2; s++) {
         const struct tcp_side *S = &f->side[s], *O = &f->side[1 - s];
         if (S->fin_seen && !O->fin_ack_frame) {
-            verdict_init(b, r, VERDICT_FAIL, "%s FIN not acknowledged", side_name[s]);
+            verdict_init(b, r, VERDICT_FAIL, "%s FIN not acknowledged", checks_side_name[s]);
             verdict_expect(b, "ack of FIN seq + 1 (relative %u)", S->fin_rel + 1);
             if (O->ack_seen)
                 verdict_seen(b, "highest ack relative %u", O->max_ack - S->base);
             else
-                verdict_seen(b, "no ACK from the %s", side_name[1 - s]);
+                verdict_seen(b, "no ACK from the %s", checks_side_name[1 - s]);
             verdict_add_frame(&b->v, S->fin_frame);
             return;
         }
@@ -383,11 +367,11 @@ static void rule_no_data_after_fin(const struct tcp_flow *f, struct verdict_buil
     for (int s = 0; s < 2; s++) {
         const struct tcp_side *S = &f->side[s];
         if (S->data_after_fin.count) {
-            verdict_init(b, r, VERDICT_FAIL, "%s sent data after its FIN", side_name[s]);
+            verdict_init(b, r, VERDICT_FAIL, "%s sent data after its FIN", checks_side_name[s]);
             verdict_expect(b, "nothing beyond relative seq %u", S->fin_rel);
             verdict_seen(b, "data in frame %u", S->data_after_fin.frames[0]);
             verdict_add_frame(&b->v, S->fin_frame);
-            add_frames(b, &S->data_after_fin);
+            checks_add_frames(b, &S->data_after_fin);
             return;
         }
     }
@@ -402,7 +386,7 @@ static void rule_half_close(const struct tcp_flow *f, struct verdict_builder *b)
     }
     int s = f->half_close_side;
     verdict_init(b, RULE_TCP_TEARDOWN_HALF_CLOSE, VERDICT_INFO,
-                 "half-close: %s FIN'd, %s kept sending", side_name[s], side_name[1 - s]);
+                 "half-close: %s FIN'd, %s kept sending", checks_side_name[s], checks_side_name[1 - s]);
     verdict_add_frame(&b->v, f->side[s].fin_frame);
     verdict_add_frame(&b->v, f->half_close_data_frame);
 }
@@ -418,18 +402,18 @@ static void rule_abortive(const struct tcp_flow *f, struct verdict_builder *b)
     int x = !c->count ? 1 : !s->count ? 0 : c->frames[0] < s->frames[0] ? 0 : 1;
     const struct tcp_side *X = &f->side[x];
     if (!X->rst_in_window) {
-        verdict_init(b, r, VERDICT_FAIL, "%s RST is outside the receive window", side_name[x]);
-        verdict_expect(b, "RST seq within the %s's window", side_name[1 - x]);
+        verdict_init(b, r, VERDICT_FAIL, "%s RST is outside the receive window", checks_side_name[x]);
+        verdict_expect(b, "RST seq within the %s's window", checks_side_name[1 - x]);
         verdict_seen(b, "seq %u (relative %u)", X->rst_seq, X->rst_seq - X->base);
     } else if (X->rsts.count > 1) {
-        verdict_init(b, r, VERDICT_FAIL, "%s sent %u RSTs", side_name[x], X->rsts.count);
+        verdict_init(b, r, VERDICT_FAIL, "%s sent %u RSTs", checks_side_name[x], X->rsts.count);
         verdict_expect(b, "one RST");
         verdict_seen(b, "%u RSTs", X->rsts.count);
     } else {
         verdict_init(b, r, VERDICT_PASS, "abortive close: one RST from the %s, in window%s",
-                     side_name[x], X->rst_exact ? " (= RCV.NXT)" : "");
+                     checks_side_name[x], X->rst_exact ? " (= RCV.NXT)" : "");
     }
-    add_frames(b, &X->rsts);
+    checks_add_frames(b, &X->rsts);
 }
 
 static void rule_rst_unread(const struct tcp_flow *f, struct verdict_builder *b)
@@ -441,7 +425,7 @@ static void rule_rst_unread(const struct tcp_flow *f, struct verdict_builder *b)
             S->rst_after_unanswered_data) {
             verdict_init(b, r, VERDICT_INFO,
                          "%s reset instead of FIN after the %s sent data: likely closed with unread data",
-                         side_name[s], side_name[1 - s]);
+                         checks_side_name[s], checks_side_name[1 - s]);
             verdict_add_frame(&b->v, f->side[1 - s].last_data_frame);
             verdict_add_frame(&b->v, S->rsts.frames[0]);
             return;
@@ -468,7 +452,7 @@ static void rule_time_wait(const struct tcp_flow *f, struct verdict_builder *b)
         for (int s = 0; s < 2; s++) {
             if (!f->side[1 - s].fin_ack_frame) {
                 verdict_init(b, r, VERDICT_NA, "simultaneous close, but the %s's FIN was never "
-                             "acknowledged: neither side is seen reaching TIME_WAIT", side_name[s]);
+                             "acknowledged: neither side is seen reaching TIME_WAIT", checks_side_name[s]);
                 verdict_add_frame(&b->v, f->side[s].fin_frame);
                 return;
             }
@@ -483,195 +467,52 @@ static void rule_time_wait(const struct tcp_flow *f, struct verdict_builder *b)
     const struct tcp_side *A = &f->side[s];
     if (!A->fin_ack_frame) {
         verdict_init(b, r, VERDICT_NA, "the %s (active closer) never acked the %s's FIN",
-                     side_name[s], side_name[1 - s]);
+                     checks_side_name[s], checks_side_name[1 - s]);
         return;
     }
-    verdict_init(b, r, VERDICT_INFO, "%s (active closer) ends in TIME_WAIT", side_name[s]);
+    verdict_init(b, r, VERDICT_INFO, "%s (active closer) ends in TIME_WAIT", checks_side_name[s]);
     verdict_add_frame(&b->v, A->fin_ack_frame);
-}
-
-/* Shared by TCP and UDP: IPv4 header checksums and offload notes. */
-static void rule_ip_checksum(const struct frame_list *bad0, const struct frame_list *bad1,
-                             bool ipv4, struct verdict_builder *b)
-{
-    if (!ipv4) {
-        verdict_init(b, RULE_IP_CHECKSUM, VERDICT_NA, "IPv6 has no header checksum");
-    } else if (bad0->count + bad1->count) {
-        verdict_init(b, RULE_IP_CHECKSUM, VERDICT_FAIL, "%u bad IPv4 header checksum(s)",
-                     bad0->count + bad1->count);
-        verdict_expect(b, "valid IPv4 header checksums");
-        verdict_seen(b, "bad checksum in frame %u", bad0->count ? bad0->frames[0] : bad1->frames[0]);
-        add_frames(b, bad0);
-        add_frames(b, bad1);
-    } else {
-        verdict_init(b, RULE_IP_CHECKSUM, VERDICT_PASS, "IPv4 header checksums valid");
-    }
-}
-
-static void rule_offloaded(const struct frame_list *o0, const struct frame_list *o1,
-                           struct verdict_builder *b)
-{
-    uint32_t n = o0->count + o1->count;
-    if (n == 0) {
-        verdict_init(b, RULE_CHECKSUM_OFFLOADED, VERDICT_NA, "no checksum left to offload");
-        return;
-    }
-    verdict_init(b, RULE_CHECKSUM_OFFLOADED, VERDICT_INFO,
-                 "%u checksum(s) left to offload (normal on loopback/veth): not judged", n);
-    add_frames(b, o0);
-    add_frames(b, o1);
-}
-
-static void rule_l4_checksum(enum rule_id r, const char *proto, const struct frame_list *bad0,
-                             const struct frame_list *bad1, uint32_t good, uint32_t offloaded,
-                             uint32_t other, struct verdict_builder *b)
-{
-    if (bad0->count + bad1->count) {
-        verdict_init(b, r, VERDICT_FAIL, "%u bad %s checksum(s)", bad0->count + bad1->count, proto);
-        verdict_expect(b, "valid %s checksums", proto);
-        verdict_seen(b, "bad checksum in frame %u", bad0->count ? bad0->frames[0] : bad1->frames[0]);
-        add_frames(b, bad0);
-        add_frames(b, bad1);
-    } else if (good) {
-        verdict_init(b, r, VERDICT_PASS, "%u %s checksum(s) verified%s", good, proto,
-                     offloaded ? ", others offloaded" : "");
-    } else if (offloaded || other) {
-        verdict_init(b, r, VERDICT_INFO, "%s checksums not verifiable (%s)", proto,
-                     offloaded ? "left to offload" : "unused or truncated");
-    } else {
-        verdict_init(b, r, VERDICT_NA, "no %s checksum seen", proto);
-    }
-}
-
-static size_t put(struct verdict *out, size_t cap, size_t n, const struct verdict *v)
-{
-    if (n < cap)
-        out[n] = *v;
-    return n + 1;
-}
-
-size_t checks_tcp(const struct tcp_flow *f, struct verdict *out, size_t cap)
-{
-    return checks_tcp_with(f, NULL, out, cap);
 }
 
 size_t checks_tcp_with(const struct tcp_flow *f, const struct checks_options *o,
                        struct verdict *out, size_t cap)
 {
-    static void (*const tcp_rules[])(const struct tcp_flow *, struct verdict_builder *) = {
-        rule_syn, rule_synack, rule_handshake_ack, rule_mss, rule_options, rule_early_data,
-        rule_refused, rule_no_rst, rule_all_acked, rule_retransmission, rule_first_fin,
-        rule_fin_acked, rule_no_data_after_fin, rule_half_close, rule_abortive,
-        rule_rst_unread, rule_time_wait,
-    };
-    size_t n = 0;
     struct verdict_builder b;
     verdict_builder_start(&b, o ? o->textless_kinds : 0);
-    for (size_t i = 0; i < sizeof tcp_rules / sizeof tcp_rules[0]; i++) {
-        if (tcp_rules[i] == rule_retransmission)
-            rule_retransmission_with(f, o && o->loss_injected, &b);
-        else
-            tcp_rules[i](f, &b);
-        n = put(out, cap, n, &b.v);
-        if (tcp_rules[i] == rule_refused && f->icmp_errors.count) {
-            rule_icmp_error(f, &b);
-            n = put(out, cap, n, &b.v);
-        }
+    struct verdict_list l = { out, cap, 0 };
+    /* handshake */
+    rule_syn(f, &b);                  verdict_list_add(&l, &b);
+    rule_synack(f, &b);               verdict_list_add(&l, &b);
+    rule_handshake_ack(f, &b);        verdict_list_add(&l, &b);
+    rule_mss(f, &b);                  verdict_list_add(&l, &b);
+    rule_options(f, &b);              verdict_list_add(&l, &b);
+    rule_early_data(f, &b);           verdict_list_add(&l, &b);
+    rule_refused(f, &b);              verdict_list_add(&l, &b);
+    if (f->icmp_errors.count) {       /* reported only when there was one */
+        rule_icmp_error(f, &b);       verdict_list_add(&l, &b);
     }
+    rule_no_rst(f, &b);               verdict_list_add(&l, &b);
+    /* data */
+    rule_all_acked(f, &b);            verdict_list_add(&l, &b);
+    rule_retransmission(f, o && o->loss_injected, &b);
+                                      verdict_list_add(&l, &b);
+    /* teardown */
+    rule_first_fin(f, &b);            verdict_list_add(&l, &b);
+    rule_fin_acked(f, &b);            verdict_list_add(&l, &b);
+    rule_no_data_after_fin(f, &b);    verdict_list_add(&l, &b);
+    rule_half_close(f, &b);           verdict_list_add(&l, &b);
+    rule_abortive(f, &b);             verdict_list_add(&l, &b);
+    rule_rst_unread(f, &b);           verdict_list_add(&l, &b);
+    rule_time_wait(f, &b);            verdict_list_add(&l, &b);
+    /* checksums */
     const struct tcp_side *c = &f->side[0], *s = &f->side[1];
     rule_l4_checksum(RULE_TCP_CHECKSUM, "TCP", &c->bad_checksum, &s->bad_checksum,
                      c->good_checksums + s->good_checksums,
                      c->offloaded_checksum.count + s->offloaded_checksum.count, 0, &b);
-    n = put(out, cap, n, &b.v);
+    verdict_list_add(&l, &b);
     rule_ip_checksum(&c->bad_ip_checksum, &s->bad_ip_checksum, f->ep[0].ip.family == 4, &b);
-    n = put(out, cap, n, &b.v);
+    verdict_list_add(&l, &b);
     rule_offloaded(&c->offloaded_checksum, &s->offloaded_checksum, &b);
-    n = put(out, cap, n, &b.v);
-    return n < cap ? n : cap;
-}
-
-size_t checks_udp(const struct udp_flow *f, struct verdict *out, size_t cap)
-{
-    return checks_udp_with(f, NULL, out, cap);
-}
-
-size_t checks_udp_with(const struct udp_flow *f, const struct checks_options *o,
-                       struct verdict *out, size_t cap)
-{
-    const struct udp_side *c = &f->side[0], *s = &f->side[1];
-    size_t n = 0;
-    struct verdict_builder b;
-    verdict_builder_start(&b, o ? o->textless_kinds : 0);
-
-    if (c->bad_length.count + s->bad_length.count) {
-        verdict_init(&b, RULE_UDP_DATAGRAM_LENGTH, VERDICT_FAIL, "%u datagram(s) with a wrong UDP length",
-                     c->bad_length.count + s->bad_length.count);
-        verdict_expect(&b, "UDP length = IP payload length");
-        verdict_seen(&b, "mismatch in frame %u",
-                     c->bad_length.count ? c->bad_length.frames[0] : s->bad_length.frames[0]);
-        add_frames(&b, &c->bad_length);
-        add_frames(&b, &s->bad_length);
-    } else {
-        verdict_init(&b, RULE_UDP_DATAGRAM_LENGTH, VERDICT_PASS,
-                     "%u+%u datagram(s), lengths consistent", c->datagrams, s->datagrams);
-    }
-    n = put(out, cap, n, &b.v);
-
-    rule_l4_checksum(RULE_UDP_CHECKSUM, "UDP", &c->bad_checksum, &s->bad_checksum,
-                     c->good_checksums + s->good_checksums,
-                     c->offloaded_checksum.count + s->offloaded_checksum.count,
-                     c->unused_checksums + s->unused_checksums + c->unverifiable_checksums +
-                         s->unverifiable_checksums, &b);
-    n = put(out, cap, n, &b.v);
-
-    if (f->port_unreachable.count) {
-        verdict_init(&b, RULE_UDP_PORT_UNREACHABLE, VERDICT_INFO,
-                     "%u ICMP port unreachable for the client's datagrams", f->port_unreachable.count);
-        add_frames(&b, &f->port_unreachable);
-    } else {
-        verdict_init(&b, RULE_UDP_PORT_UNREACHABLE, VERDICT_NA, "no ICMP port unreachable");
-    }
-    n = put(out, cap, n, &b.v);
-
-    if (c->reassembled.count + s->reassembled.count) {
-        verdict_init(&b, RULE_IP_REASSEMBLY, VERDICT_PASS, "%u datagram(s) reassembled from fragments",
-                     c->reassembled.count + s->reassembled.count);
-        add_frames(&b, &c->reassembled);
-        add_frames(&b, &s->reassembled);
-    } else {
-        verdict_init(&b, RULE_IP_REASSEMBLY, VERDICT_NA, "no fragmented datagram");
-    }
-    n = put(out, cap, n, &b.v);
-
-    rule_ip_checksum(&c->bad_ip_checksum, &s->bad_ip_checksum, f->ep[0].ip.family == 4, &b);
-    n = put(out, cap, n, &b.v);
-    rule_offloaded(&c->offloaded_checksum, &s->offloaded_checksum, &b);
-    n = put(out, cap, n, &b.v);
-    return n < cap ? n : cap;
-}
-
-size_t checks_capture(const struct frame_list *malformed, const char *first_reason,
-                      const struct frame_list *reassembly_failed, struct verdict *out,
-                      size_t cap)
-{
-    size_t n = 0;
-    struct verdict_builder b;
-    verdict_builder_start(&b, 0); /* failures: always read */
-    if (malformed->count) {
-        verdict_init(&b, RULE_PACKET_WELL_FORMED, VERDICT_FAIL, "%u malformed frame(s)", malformed->count);
-        verdict_expect(&b, "well-formed IP/TCP/UDP/ICMP headers");
-        verdict_seen(&b, "frame %u: %s", malformed->frames[0], first_reason ? first_reason : "malformed");
-        add_frames(&b, malformed);
-        n = put(out, cap, n, &b.v);
-    }
-    if (reassembly_failed->count) {
-        verdict_init(&b, RULE_IP_REASSEMBLY, VERDICT_FAIL, "%u datagram(s) never fully reassembled",
-                     reassembly_failed->count);
-        verdict_expect(&b, "all fragments, no overlaps");
-        verdict_seen(&b, "incomplete or overlapping fragments ending at frame %u",
-                     reassembly_failed->frames[0]);
-        add_frames(&b, reassembly_failed);
-        n = put(out, cap, n, &b.v);
-    }
-    return n < cap ? n : cap;
+    verdict_list_add(&l, &b);
+    return verdict_list_count(&l);
 }
