@@ -1,5 +1,5 @@
-/* Flow tracker facts (sequence bookkeeping, FIN/RST, payload copy), the
- * fragment reassembler, and the analysis table's memory bound. */
+/* Flow tracker facts (sequence bookkeeping, FIN/RST, payload copy) and the
+ * analysis table's memory bound (reassembly: test_reasm.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +12,6 @@
 #include "analysis.h"
 #include "flow.h"
 #include "packet_builder.h"
-#include "reasm.h"
 
 /* Feeds emitted frames straight into one tcp_flow. */
 struct tcp_sink {
@@ -149,71 +148,6 @@ static void test_udp_flow_and_icmp(void **state)
     assert_memory_equal(f.side[0].copy.bytes, "pingping", 8);
     assert_int_equal(udp_flow_sender(&f, &p), 0);
     udp_flow_free(&f);
-}
-
-/* Fragments: in order, out of order, overlapping with different bytes. */
-static size_t fragment(uint8_t *out, const uint8_t *l4, size_t off, size_t len, bool mf, uint16_t id)
-{
-    struct pb_addr a = pb_addr("10.0.0.1"), b = pb_addr("10.0.0.2");
-    struct pb_ip x = { .id = id, .mf = mf, .frag_offset = (uint16_t)off };
-    return pb_ip_packet(out, 2048, &a, &b, WC_IPPROTO_UDP, l4 + off, len, &x);
-}
-
-static void test_reassembly(void **state)
-{
-    (void)state;
-    uint8_t dg[1100], f1[2048], f2[2048];
-    struct pb_addr a = pb_addr("10.0.0.1"), b = pb_addr("10.0.0.2");
-    uint8_t payload[1000];
-    for (size_t i = 0; i < sizeof payload; i++)
-        payload[i] = (uint8_t)i;
-    size_t n = pb_udp_datagram(dg, sizeof dg, &a, &b, 40000, 3434, payload, sizeof payload, PB_CSUM_GOOD);
-    size_t n1 = fragment(f1, dg, 0, 512, true, 9), n2 = fragment(f2, dg, 512, n - 512, false, 9);
-
-    struct reasm *r = reasm_create(4, 1000000);
-    struct frame_list failed = { 0 };
-    struct packet p1, p2;
-    const uint8_t *whole;
-    uint32_t len;
-    dissect_frame(&p2, 1, 0, WC_LINK_RAW, f2, (uint32_t)n2, (uint32_t)n2);
-    dissect_frame(&p1, 2, 0, WC_LINK_RAW, f1, (uint32_t)n1, (uint32_t)n1);
-    assert_int_equal(reasm_add(r, &p2, &whole, &len, &failed), REASM_PENDING);
-    assert_int_equal(reasm_pending(r), 1);
-    assert_int_equal(reasm_add(r, &p1, &whole, &len, &failed), REASM_DONE);
-    assert_int_equal(len, n);
-    assert_memory_equal(whole, dg, n);
-    assert_int_equal(dissect_transport(&p1, whole, len), DISSECT_OK);
-    assert_int_equal(p1.l4, L4_UDP);
-    assert_int_equal(p1.payload_len, 1000);
-    assert_int_equal(p1.l4_checksum, CSUM_GOOD);
-    assert_true(p1.reassembled);
-    assert_int_equal(reasm_pending(r), 0);
-
-    /* Overlap with different bytes: given up. */
-    dissect_frame(&p1, 3, 0, WC_LINK_RAW, f1, (uint32_t)n1, (uint32_t)n1);
-    assert_int_equal(reasm_add(r, &p1, &whole, &len, &failed), REASM_PENDING);
-    f1[28 + 100] ^= 0xff; /* same fragment, one byte changed */
-    dissect_frame(&p1, 4, 0, WC_LINK_RAW, f1, (uint32_t)n1, (uint32_t)n1);
-    assert_int_equal(reasm_add(r, &p1, &whole, &len, &failed), REASM_FAILED);
-    assert_int_equal(failed.count, 1);
-    assert_int_equal(failed.frames[0], 4);
-
-    /* Missing tail: expires. */
-    dissect_frame(&p1, 5, 10, WC_LINK_RAW, f1, (uint32_t)n1, (uint32_t)n1);
-    assert_int_equal(reasm_add(r, &p1, &whole, &len, &failed), REASM_PENDING);
-    assert_int_equal(reasm_expire(r, 500, &failed), 0);
-    assert_int_equal(reasm_expire(r, 2000000, &failed), 1);
-    assert_int_equal(failed.count, 2);
-
-    /* Bounded: a fifth pending datagram evicts the oldest of four. */
-    for (uint16_t id = 100; id < 105; id++) {
-        n1 = fragment(f1, dg, 0, 512, true, id);
-        dissect_frame(&p1, id, id, WC_LINK_RAW, f1, (uint32_t)n1, (uint32_t)n1);
-        reasm_add(r, &p1, &whole, &len, &failed);
-    }
-    assert_int_equal(reasm_pending(r), 4);
-    assert_int_equal(failed.count, 3);
-    reasm_destroy(r);
 }
 
 /* Analysis memory: thousands of sequential connections keep only a few
@@ -637,7 +571,9 @@ static void test_duplicate_fragments(void **state)
     uint8_t payload[1000];
     memset(payload, 'x', sizeof payload);
     size_t n = pb_udp_datagram(dg, sizeof dg, &a, &b, 40000, 3434, payload, sizeof payload, PB_CSUM_GOOD);
-    size_t n1 = fragment(f1, dg, 0, 512, true, 9), n2 = fragment(f2, dg, 512, n - 512, false, 9);
+    struct pb_ip x1 = { .id = 9, .mf = true }, x2 = { .id = 9, .frag_offset = 512 };
+    size_t n1 = pb_ip_packet(f1, sizeof f1, &a, &b, WC_IPPROTO_UDP, dg, 512, &x1);
+    size_t n2 = pb_ip_packet(f2, sizeof f2, &a, &b, WC_IPPROTO_UDP, dg + 512, n - 512, &x2);
     struct dup_feed d = { dup_analysis(), 0 };
     feed_ip(&d, WC_LINK_LINUX_SLL2, 0, f1, n1);
     feed_ip(&d, WC_LINK_EN10MB, 5, f1, n1);
@@ -662,7 +598,6 @@ int main(void)
         cmocka_unit_test(test_rst_window_and_refusal),
         cmocka_unit_test(test_half_close_and_data_after_fin),
         cmocka_unit_test(test_udp_flow_and_icmp),
-        cmocka_unit_test(test_reassembly),
         cmocka_unit_test(test_memory_grows_with_open_flows_only),
         cmocka_unit_test(test_idle_deadlines_follow_the_packets),
         cmocka_unit_test(test_flows_due_together_are_judged_oldest_first),
