@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "annotate.h"
+#include "array_reserve.h"
 #include "capdup.h"
 #include "flow.h"
 #include "flow_report.h"
@@ -90,14 +91,11 @@ void analysis_destroy(struct analysis *a)
 
 static bool retain(struct analysis *a, struct flow_report *r)
 {
-    if (a->nreports == a->reports_cap) {
-        size_t cap = a->reports_cap ? a->reports_cap * 2 : 16;
-        struct flow_report **n = realloc(a->reports, cap * sizeof *n);
-        if (!n)
-            return false;
-        a->reports = n;
-        a->reports_cap = cap;
-    }
+    void *reports = array_reserve(a->reports, &a->reports_cap, a->nreports + 1,
+                                  sizeof *a->reports, 16);
+    if (!reports)
+        return false;
+    a->reports = reports;
     a->reports[a->nreports++] = r;
     return true;
 }

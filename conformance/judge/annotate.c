@@ -6,31 +6,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_reserve.h"
 #include "verdict.h"
 
+/* One line of a frame's comment: a verdict, or (v NULL) the note that the
+ * frame is a capture duplicate of `original`. */
 struct comment_ref {
     uint32_t frame;
-    uint32_t order;               /* report, then verdict order: the line order */
+    uint32_t order;               /* duplicate notes first, then report and verdict order */
     const struct verdict *v;
+    uint32_t original;
 };
 
 struct frame_comments {
-    struct comment_ref *refs;
+    struct comment_ref *refs;     /* sorted by frame, then order */
     size_t n, cap;
-    const struct capdup *dups;
 };
 
-static bool add_ref(struct frame_comments *fc, uint32_t frame, const struct verdict *v)
+static bool add_ref(struct frame_comments *fc, uint32_t frame, const struct verdict *v,
+                    uint32_t original)
 {
-    if (fc->n == fc->cap) {
-        size_t cap = fc->cap ? fc->cap * 2 : 256;
-        struct comment_ref *r = realloc(fc->refs, cap * sizeof *r);
-        if (!r)
-            return false;
-        fc->refs = r;
-        fc->cap = cap;
-    }
-    fc->refs[fc->n] = (struct comment_ref){ frame, (uint32_t)fc->n, v };
+    void *refs = array_reserve(fc->refs, &fc->cap, fc->n + 1, sizeof *fc->refs, 256);
+    if (!refs)
+        return false;
+    fc->refs = refs;
+    fc->refs[fc->n] = (struct comment_ref){ frame, (uint32_t)fc->n, v, original };
     fc->n++;
     return true;
 }
@@ -55,14 +55,14 @@ static bool index_report(struct frame_comments *fc, const struct flow_report *r)
     for (size_t k = 0; k < r->nverdicts; k++) {
         const struct verdict *v = &r->verdicts[k];
         for (unsigned j = 0; j < v->nframes; j++)
-            if (!add_ref(fc, v->frames[j], v))
+            if (!add_ref(fc, v->frames[j], v, 0))
                 return false;
         if (!spreads_to_offloaded(r, v))
             continue;
         for (size_t i = 0; i < r->noffloaded; i++) {
             uint32_t f = r->offloaded_frames[i];
             bool again = (i && r->offloaded_frames[i - 1] == f) || names_frame(v, f);
-            if (!again && !add_ref(fc, f, v))
+            if (!again && !add_ref(fc, f, v, 0))
                 return false;
         }
     }
@@ -83,12 +83,14 @@ struct frame_comments *frame_comments_build(struct flow_report *const *reports, 
     struct frame_comments *fc = calloc(1, sizeof *fc);
     if (!fc)
         return NULL;
-    fc->dups = dups;
-    for (size_t i = 0; i < nreports; i++) {
-        if (!index_report(fc, reports[i])) {
-            frame_comments_free(fc);
-            return NULL;
-        }
+    bool ok = true;
+    for (size_t i = 0; ok && i < dups->nnotes; i++)
+        ok = add_ref(fc, dups->notes[i].frame, NULL, dups->notes[i].original);
+    for (size_t i = 0; ok && i < nreports; i++)
+        ok = index_report(fc, reports[i]);
+    if (!ok) {
+        frame_comments_free(fc);
+        return NULL;
     }
     qsort(fc->refs, fc->n, sizeof *fc->refs, cmp_ref);
     return fc;
@@ -107,11 +109,6 @@ size_t frame_comments_get(const struct frame_comments *fc, uint32_t frame, char 
     size_t need = 0;
     if (size)
         buf[0] = '\0';
-    uint32_t original = capdup_original(fc->dups, frame);
-    if (original) {
-        int n = snprintf(buf, size, "capture duplicate of frame %u: not judged", original);
-        return n < 0 ? 0 : (size_t)n;
-    }
     size_t lo = 0, hi = fc->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -119,6 +116,12 @@ size_t frame_comments_get(const struct frame_comments *fc, uint32_t frame, char 
             lo = mid + 1;
         else
             hi = mid;
+    }
+    if (lo < fc->n && fc->refs[lo].frame == frame && !fc->refs[lo].v) {
+        /* A duplicate is not judged: its first note is all there is to say. */
+        int n = snprintf(buf, size, "capture duplicate of frame %u: not judged",
+                         fc->refs[lo].original);
+        return n < 0 ? 0 : (size_t)n;
     }
     for (size_t i = lo; i < fc->n && fc->refs[i].frame == frame; i++) {
         /* Lines are joined by '\n' and each, with its '\n', capped at 511. */

@@ -10,8 +10,8 @@
  *   frame_comments_free(fc);
  *
  * analysis_frame_comment (analysis.h) is the usual way in: it builds the
- * index on its first call after analysis_finish. The reports and the
- * duplicates must outlive the index. What the comment says is specified
+ * index on its first call after analysis_finish. The reports must outlive
+ * the index (it points at their verdicts); the duplicates are copied. What the comment says is specified
  * there; each line is rendered by verdict.h. */
 #ifndef WIRECHECK_ANNOTATE_H
 #define WIRECHECK_ANNOTATE_H

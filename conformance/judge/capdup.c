@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_reserve.h"
 #include "hash_mix.h"
 
 #define CAPDUP_PREFIX 128
@@ -104,35 +105,10 @@ uint32_t capdup_check(struct capdup *d, const struct packet *p)
 
 bool capdup_note(struct capdup *d, uint32_t frame, uint32_t original)
 {
-    if (d->nnotes == d->notes_cap) {
-        size_t cap = d->notes_cap ? d->notes_cap * 2 : 16;
-        struct capdup_note *n = realloc(d->notes, cap * sizeof *n);
-        if (!n)
-            return false;
-        d->notes = n;
-        d->notes_cap = cap;
-    }
-    if (d->nnotes && d->notes[d->nnotes - 1].frame >= frame)
-        d->notes_unsorted = true;
+    void *notes = array_reserve(d->notes, &d->notes_cap, d->nnotes + 1, sizeof *d->notes, 16);
+    if (!notes)
+        return false;
+    d->notes = notes;
     d->notes[d->nnotes++] = (struct capdup_note){ frame, original };
     return true;
-}
-
-uint32_t capdup_original(const struct capdup *d, uint32_t frame)
-{
-    if (d->notes_unsorted) {
-        for (size_t i = 0; i < d->nnotes; i++)
-            if (d->notes[i].frame == frame)
-                return d->notes[i].original;
-        return 0;
-    }
-    size_t lo = 0, hi = d->nnotes;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (d->notes[mid].frame < frame)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < d->nnotes && d->notes[lo].frame == frame ? d->notes[lo].original : 0;
 }

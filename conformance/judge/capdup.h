@@ -8,8 +8,7 @@
  *   capdup_init(&d);
  *   for each dissected frame p (no error):
  *       if ((p.duplicate_of = capdup_check(&d, &p)))
- *           capdup_note(&d, p.frame, p.duplicate_of);   // only to comment it later
- *   capdup_original(&d, 7);   // the frame 7 duplicates, 0 if none
+ *           capdup_note(&d, p.frame, p.duplicate_of);   // for annotate's comments
  *   capdup_free(&d);
  *
  * Memory: a fixed ring of the last ANALYSIS_DUP_FRAMES packets, plus one
@@ -44,9 +43,8 @@ struct capdup_note {
 struct capdup {
     struct capdup_entry ring[ANALYSIS_DUP_FRAMES];
     size_t next, used;
-    struct capdup_note *notes;
+    struct capdup_note *notes; /* in the order noted (annotate indexes them) */
     size_t nnotes, notes_cap;
-    bool notes_unsorted;      /* frames noted out of order: scan, don't bisect */
 };
 
 void capdup_init(struct capdup *d);
@@ -56,11 +54,8 @@ void capdup_free(struct capdup *d);
  * capture duplicate, else 0, and p is remembered as a possible original. */
 uint32_t capdup_check(struct capdup *d, const struct packet *p);
 
-/* Remembers that `frame` duplicates `original`. false on out of memory
- * (only the frame's comment is lost). */
+/* Remembers that `frame` duplicates `original` (d->notes). false on out of
+ * memory (only the frame's comment is lost). */
 bool capdup_note(struct capdup *d, uint32_t frame, uint32_t original);
-
-/* The original of a noted duplicate, 0 if `frame` is not one. */
-uint32_t capdup_original(const struct capdup *d, uint32_t frame);
 
 #endif

@@ -25,7 +25,7 @@ size_t verdict_list_count(const struct verdict_list *l)
     return l->n < l->cap ? l->n : l->cap;
 }
 
-void rule_ip_checksum(const struct frame_list *bad0, const struct frame_list *bad1,
+static void rule_ip_checksum(const struct frame_list *bad0, const struct frame_list *bad1,
                              bool ipv4, struct verdict_builder *b)
 {
     if (!ipv4) {
@@ -42,7 +42,7 @@ void rule_ip_checksum(const struct frame_list *bad0, const struct frame_list *ba
     }
 }
 
-void rule_offloaded(const struct frame_list *o0, const struct frame_list *o1,
+static void rule_offloaded(const struct frame_list *o0, const struct frame_list *o1,
                            struct verdict_builder *b)
 {
     uint32_t n = o0->count + o1->count;
@@ -75,6 +75,16 @@ void rule_l4_checksum(enum rule_id r, const char *proto, const struct frame_list
     } else {
         verdict_init(b, r, VERDICT_NA, "no %s checksum seen", proto);
     }
+}
+
+void checks_add_ip_rules(struct verdict_list *l, struct verdict_builder *b, bool ipv4,
+                         const struct frame_list *bad_ip0, const struct frame_list *bad_ip1,
+                         const struct frame_list *offloaded0, const struct frame_list *offloaded1)
+{
+    rule_ip_checksum(bad_ip0, bad_ip1, ipv4, b);
+    verdict_list_add(l, b);
+    rule_offloaded(offloaded0, offloaded1, b);
+    verdict_list_add(l, b);
 }
 
 size_t checks_capture(const struct frame_list *malformed, const char *first_reason,

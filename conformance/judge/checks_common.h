@@ -4,7 +4,7 @@
  *   struct verdict_builder b;
  *   verdict_builder_start(&b, o ? o->textless_kinds : 0);
  *   struct verdict_list l = { out, cap, 0 };
- *   rule_ip_checksum(&c->bad_ip_checksum, &s->bad_ip_checksum, ipv4, &b);
+ *   rule_l4_checksum(RULE_UDP_CHECKSUM, "UDP", &c->bad_checksum, ..., &b);
  *   verdict_list_add(&l, &b);          // one verdict per rule, in rule order
  *   return verdict_list_count(&l);     // what fit in out[cap]
  */
@@ -34,12 +34,12 @@ struct verdict_list {
 void verdict_list_add(struct verdict_list *l, const struct verdict_builder *b);
 size_t verdict_list_count(const struct verdict_list *l);
 
-/* ip.checksum over both sides' bad IPv4 header checksums (n/a over IPv6). */
-void rule_ip_checksum(const struct frame_list *bad0, const struct frame_list *bad1, bool ipv4,
-                      struct verdict_builder *b);
-/* checksum.offloaded: the checksums left to the NIC, not judged. */
-void rule_offloaded(const struct frame_list *o0, const struct frame_list *o1,
-                    struct verdict_builder *b);
+/* The last two rules of every TCP and UDP flow, into l: ip.checksum over
+ * both sides' bad IPv4 header checksums (n/a over IPv6), then
+ * checksum.offloaded (the checksums left to the NIC, not judged). */
+void checks_add_ip_rules(struct verdict_list *l, struct verdict_builder *b, bool ipv4,
+                         const struct frame_list *bad_ip0, const struct frame_list *bad_ip1,
+                         const struct frame_list *offloaded0, const struct frame_list *offloaded1);
 /* tcp.checksum / udp.checksum (rule r, "TCP"/"UDP"): bad ones fail, good
  * ones pass, only offloaded or unverifiable ones (`other`) are info. */
 void rule_l4_checksum(enum rule_id r, const char *proto, const struct frame_list *bad0,

@@ -51,10 +51,8 @@ size_t checks_udp_with(const struct udp_flow *f, const struct checks_options *o,
     }
     verdict_list_add(&l, &b);
 
-    rule_ip_checksum(&c->bad_ip_checksum, &s->bad_ip_checksum, f->ep[0].ip.family == 4, &b);
-    verdict_list_add(&l, &b);
-    rule_offloaded(&c->offloaded_checksum, &s->offloaded_checksum, &b);
-    verdict_list_add(&l, &b);
+    checks_add_ip_rules(&l, &b, f->ep[0].ip.family == 4, &c->bad_ip_checksum,
+                        &s->bad_ip_checksum, &c->offloaded_checksum, &s->offloaded_checksum);
     return verdict_list_count(&l);
 }
 

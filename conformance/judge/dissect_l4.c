@@ -40,6 +40,18 @@ static enum checksum_state judge_l4_checksum(const struct packet *p, const uint8
     return CSUM_BAD;
 }
 
+/* The payload after an `hdr`-byte header of an upper layer `len` bytes long
+ * (as its headers claim) of which l4_caplen were captured. */
+static void set_payload(struct packet *p, const uint8_t *l4, uint32_t hdr, uint32_t len,
+                        uint32_t l4_caplen)
+{
+    p->payload = l4 + hdr;
+    p->payload_len = len - hdr;
+    p->payload_caplen = l4_caplen - hdr;
+    if (p->payload_caplen > p->payload_len)
+        p->payload_caplen = p->payload_len;
+}
+
 static enum dissect_error tcp_option(struct packet *p, uint8_t kind, struct cursor *body,
                                      size_t len)
 {
@@ -149,11 +161,7 @@ static enum dissect_error dissect_tcp(struct packet *p, struct cursor *c, size_t
         return short_read(p, DISSECT_SHORT_TCP, at + WC_TCP_MIN_HEADER_LEN);
     if (tcp_options(p, &opts, at + WC_TCP_MIN_HEADER_LEN) != DISSECT_OK)
         return p->error;
-    p->payload = start + hlen;
-    p->payload_len = l4_len - hlen;
-    p->payload_caplen = l4_caplen - hlen;
-    if (p->payload_caplen > p->payload_len)
-        p->payload_caplen = p->payload_len;
+    set_payload(p, start, hlen, l4_len, l4_caplen);
     p->l4_checksum = judge_l4_checksum(p, start, l4_caplen, l4_len, csum, true);
     return DISSECT_OK;
 }
@@ -173,11 +181,7 @@ static enum dissect_error dissect_udp(struct packet *p, struct cursor *c, size_t
         return short_read(p, DISSECT_SHORT_UDP, at);
     if (p->udp_len < WC_UDP_HEADER_LEN || p->udp_len > l4_len)
         return malformed(p, DISSECT_BAD_UDP_LEN, at + 4);
-    p->payload = start + WC_UDP_HEADER_LEN;
-    p->payload_len = p->udp_len - (uint32_t)WC_UDP_HEADER_LEN;
-    p->payload_caplen = l4_caplen - WC_UDP_HEADER_LEN;
-    if (p->payload_caplen > p->payload_len)
-        p->payload_caplen = p->payload_len;
+    set_payload(p, start, WC_UDP_HEADER_LEN, p->udp_len, l4_caplen);
     if (csum == 0)
         p->l4_checksum = p->ip_version == 4 ? CSUM_UNUSED : CSUM_BAD; /* RFC 8200 8.1 */
     else
@@ -245,11 +249,7 @@ static enum dissect_error dissect_icmp(struct packet *p, struct cursor *c, size_
     if (!cursor_ok(c) || l4_len < WC_ICMP_HEADER_LEN)
         return l4_len < WC_ICMP_HEADER_LEN ? malformed(p, DISSECT_SHORT_ICMP, at)
                           : short_read(p, DISSECT_SHORT_ICMP, at);
-    p->payload = start + WC_ICMP_HEADER_LEN;
-    p->payload_len = l4_len - WC_ICMP_HEADER_LEN;
-    p->payload_caplen = l4_caplen - WC_ICMP_HEADER_LEN;
-    if (p->payload_caplen > p->payload_len)
-        p->payload_caplen = p->payload_len;
+    set_payload(p, start, WC_ICMP_HEADER_LEN, l4_len, l4_caplen);
     p->l4_checksum = judge_l4_checksum(p, start, l4_caplen, l4_len, csum, v6);
     if (icmp_is_error(p)) {
         struct cursor quote;

@@ -65,16 +65,22 @@ static void take_payload(struct flow_report *r, int s, struct stream_copy *c, ui
     c->bytes = NULL;
 }
 
+/* What TCP and UDP trackers both know: who is who, and when. */
+#define FILL_COMMON(r, proto_, f)              \
+    do {                                       \
+        (r)->proto = (proto_);                 \
+        (r)->client = (f)->ep[SIDE_CLIENT];    \
+        (r)->server = (f)->ep[SIDE_SERVER];    \
+        (r)->first_frame = (f)->first_frame;   \
+        (r)->last_frame = (f)->last_frame;     \
+        (r)->first_ts_usec = (f)->first_ts;    \
+        (r)->last_ts_usec = (f)->last_ts;      \
+    } while (0)
+
 static void fill_tcp_report(struct flow_report *r, struct tcp_flow *f,
                             const struct checks_options *co)
 {
-    r->proto = FLOW_TCP;
-    r->client = f->ep[0];
-    r->server = f->ep[1];
-    r->first_frame = f->first_frame;
-    r->last_frame = f->last_frame;
-    r->first_ts_usec = f->first_ts;
-    r->last_ts_usec = f->last_ts;
+    FILL_COMMON(r, FLOW_TCP, f);
     r->handshake_seen = f->side[0].syn_seen && f->side[1].syn_seen && f->handshake_ack_frame;
     r->teardown = tcp_teardown(f);
     r->first_fin_side = f->first_fin_side;
@@ -91,13 +97,7 @@ static void fill_tcp_report(struct flow_report *r, struct tcp_flow *f,
 static void fill_udp_report(struct flow_report *r, struct udp_flow *f,
                             const struct checks_options *co)
 {
-    r->proto = FLOW_UDP;
-    r->client = f->ep[0];
-    r->server = f->ep[1];
-    r->first_frame = f->first_frame;
-    r->last_frame = f->last_frame;
-    r->first_ts_usec = f->first_ts;
-    r->last_ts_usec = f->last_ts;
+    FILL_COMMON(r, FLOW_UDP, f);
     r->first_fin_side = -1;
     r->icmp_unreachable = f->port_unreachable.count;
     for (int s = 0; s < 2; s++) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_reserve.h"
 #include "hash_mix.h"
 
 #define INITIAL_BUCKETS 1024
@@ -111,15 +112,10 @@ static void grow_buckets(struct flow_table *t)
  * that it never has to allocate (or fail) halfway through. */
 static bool reserve_due(struct flow_table *t, size_t flows)
 {
-    if (flows <= t->due_cap)
-        return true;
-    size_t cap = t->due_cap ? t->due_cap * 2 : 64;
-    struct flow_entry **d = realloc(t->due, cap * sizeof *d);
-    if (!d)
-        return false;
-    t->due = d;
-    t->due_cap = cap;
-    return true;
+    void *due = array_reserve(t->due, &t->due_cap, flows, sizeof *t->due, 64);
+    if (due)
+        t->due = due;
+    return due != NULL;
 }
 
 struct flow_entry *flow_table_insert(struct flow_table *t, enum flow_proto proto,
@@ -175,14 +171,11 @@ void flow_table_remove(struct flow_table *t, struct flow_entry *e)
 
 bool flow_entry_note_offloaded(struct flow_entry *e, uint32_t frame)
 {
-    if (e->noffloaded == e->offloaded_cap) {
-        size_t cap = e->offloaded_cap ? e->offloaded_cap * 2 : 8;
-        uint32_t *n = realloc(e->offloaded, cap * sizeof *n);
-        if (!n)
-            return false;
-        e->offloaded = n;
-        e->offloaded_cap = cap;
-    }
+    void *frames = array_reserve(e->offloaded, &e->offloaded_cap, e->noffloaded + 1,
+                                 sizeof *e->offloaded, 8);
+    if (!frames)
+        return false;
+    e->offloaded = frames;
     e->offloaded[e->noffloaded++] = frame;
     return true;
 }

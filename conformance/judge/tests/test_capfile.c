@@ -105,40 +105,53 @@ static void on_packet(const struct packet *p, void *ctx)
     s->n++;
 }
 
-static struct analysis *new_analysis(struct seen *s)
+/* A capture file open for capfile_feed, and an analysis recording what it
+ * is fed. */
+struct reading {
+    pcap_t *pc;
+    struct analysis *a;
+    struct seen s;
+    uint32_t frames;
+};
+
+static void start_reading(struct reading *r, const char *path)
 {
+    char eb[PCAP_ERRBUF_SIZE];
+    memset(r, 0, sizeof *r);
+    r->pc = pcap_open_offline(path, eb);
+    assert_non_null(r->pc);
     struct analysis_options o;
     analysis_options_default(&o);
     o.retain_reports = true;
     o.on_packet = on_packet;
-    o.ctx = s;
-    struct analysis *a = analysis_create(&o);
-    assert_non_null(a);
-    return a;
+    o.ctx = &r->s;
+    r->a = analysis_create(&o);
+    assert_non_null(r->a);
+}
+
+static void stop_reading(struct reading *r)
+{
+    analysis_destroy(r->a);
+    pcap_close(r->pc);
 }
 
 static void read_back(const char *path)
 {
     const struct frames *f = session();
-    char eb[PCAP_ERRBUF_SIZE];
-    pcap_t *pc = pcap_open_offline(path, eb);
-    assert_non_null(pc);
-    struct seen s = { .n = 0 };
-    struct analysis *a = new_analysis(&s);
-    uint32_t frames = 99;
-    assert_int_equal(capfile_feed(pc, a, 0, &frames), PCAP_ERROR_BREAK);
-    assert_int_equal(frames, f->n);
-    assert_int_equal(s.n, f->n);
+    struct reading r;
+    start_reading(&r, path);
+    assert_int_equal(capfile_feed(r.pc, r.a, 0, &r.frames), PCAP_ERROR_BREAK);
+    assert_int_equal(r.frames, f->n);
+    assert_int_equal(r.s.n, f->n);
     for (size_t i = 0; i < f->n; i++) {
-        assert_int_equal(s.frames[i], i + 1);
-        assert_int_equal(s.ts[i], FRAME_TS(i));
-        assert_int_equal(s.caplen[i], f->len[i]);
+        assert_int_equal(r.s.frames[i], i + 1);
+        assert_int_equal(r.s.ts[i], FRAME_TS(i));
+        assert_int_equal(r.s.caplen[i], f->len[i]);
     }
-    analysis_finish(a);
-    assert_int_equal(analysis_report_count(a), 1);
-    assert_true(analysis_report(a, 0)->handshake_seen);
-    analysis_destroy(a);
-    pcap_close(pc);
+    analysis_finish(r.a);
+    assert_int_equal(analysis_report_count(r.a), 1);
+    assert_true(analysis_report(r.a, 0)->handshake_seen);
+    stop_reading(&r);
 }
 
 static void test_pcap_and_pcapng(void **state)
@@ -159,21 +172,16 @@ static void test_max_frames(void **state)
     char path[128];
     path_of(path, sizeof path, "max.pcap");
     write_pcap(path);
-    char eb[PCAP_ERRBUF_SIZE];
-    pcap_t *pc = pcap_open_offline(path, eb);
-    assert_non_null(pc);
-    struct seen s = { .n = 0 };
-    struct analysis *a = new_analysis(&s);
-    uint32_t frames;
-    assert_int_equal(capfile_feed(pc, a, 3, &frames), 1);
-    assert_int_equal(frames, 3);
-    assert_int_equal(s.n, 3);
+    struct reading r;
+    start_reading(&r, path);
+    assert_int_equal(capfile_feed(r.pc, r.a, 3, &r.frames), 1);
+    assert_int_equal(r.frames, 3);
+    assert_int_equal(r.s.n, 3);
     /* The rest follows on the next call, numbered from 1 again by design:
      * the caller decides whether to continue a count. */
-    assert_int_equal(capfile_feed(pc, a, 0, &frames), PCAP_ERROR_BREAK);
-    assert_int_equal(frames, session()->n - 3);
-    analysis_destroy(a);
-    pcap_close(pc);
+    assert_int_equal(capfile_feed(r.pc, r.a, 0, &r.frames), PCAP_ERROR_BREAK);
+    assert_int_equal(r.frames, session()->n - 3);
+    stop_reading(&r);
 }
 
 /* A pcap file cut inside its last record: the complete records are fed,
@@ -194,17 +202,12 @@ static void test_truncated_record(void **state)
     assert_int_equal(fwrite(whole, 1, n - 10, fp), n - 10);
     fclose(fp);
 
-    char eb[PCAP_ERRBUF_SIZE];
-    pcap_t *pc = pcap_open_offline(path, eb);
-    assert_non_null(pc);
-    struct seen s = { .n = 0 };
-    struct analysis *a = new_analysis(&s);
-    uint32_t frames;
-    assert_int_equal(capfile_feed(pc, a, 0, &frames), PCAP_ERROR);
-    assert_int_equal(frames, session()->n - 1);
-    assert_int_equal(s.n, session()->n - 1);
-    analysis_destroy(a);
-    pcap_close(pc);
+    struct reading r;
+    start_reading(&r, path);
+    assert_int_equal(capfile_feed(r.pc, r.a, 0, &r.frames), PCAP_ERROR);
+    assert_int_equal(r.frames, session()->n - 1);
+    assert_int_equal(r.s.n, session()->n - 1);
+    stop_reading(&r);
 }
 
 /* Not a capture: libpcap refuses to open it, so nothing is ever fed. */
