@@ -92,7 +92,8 @@ struct frame_comments *frame_comments_build(struct flow_report *const *reports, 
         frame_comments_free(fc);
         return NULL;
     }
-    qsort(fc->refs, fc->n, sizeof *fc->refs, cmp_ref);
+    if (fc->n > 1) /* refs is NULL while empty */
+        qsort(fc->refs, fc->n, sizeof *fc->refs, cmp_ref);
     return fc;
 }
 
