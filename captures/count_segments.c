@@ -22,6 +22,7 @@
 #include "analysis.h"
 #include "capfile.h"
 #include "dissect.h"
+#include "flow.h"
 
 struct counts {
     uint64_t tcp_segments, syn, fin, rst, udp_datagrams, icmp_unreachable;
@@ -39,10 +40,8 @@ static void count_packet(const struct packet *p, void *ctx)
         c->rst += (p->tcp_flags & TCP_RST) != 0;
     } else if (packet_is_udp(p)) {
         c->udp_datagrams++;
-    } else if (p->error == DISSECT_OK && p->l4 == L4_ICMP) {
-        c->icmp_unreachable += p->icmp_type == 3 && p->icmp_code == 3;
-    } else if (p->error == DISSECT_OK && p->l4 == L4_ICMPV6) {
-        c->icmp_unreachable += p->icmp_type == 1 && p->icmp_code == 4;
+    } else if (p->error == DISSECT_OK) {
+        c->icmp_unreachable += packet_is_port_unreachable(p);
     }
 }
 

@@ -4,6 +4,7 @@
  * 1 a rule failed, 2 usage or input error (the message names the file and,
  * where it applies, the frame). */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
@@ -14,9 +15,16 @@
 #include "commands.h"
 #include "report.h"
 
+/* How `check` prints: the report at a level, or JSON lines. */
+struct check_format {
+    enum report_level level;
+    bool json;
+};
+
 struct check_run {
     FILE *out;
-    enum report_level level;
+    struct check_format fmt;
+    const char *path;
     bool any_fail;
 };
 
@@ -25,7 +33,10 @@ static void print_flow(const struct flow_report *r, void *ctx)
     struct check_run *run = ctx;
     for (size_t i = 0; i < r->nverdicts; i++)
         run->any_fail |= r->verdicts[i].kind == VERDICT_FAIL;
-    report_flow(run->out, r, run->level);
+    if (run->fmt.json)
+        report_flow_json(run->out, r, run->path);
+    else
+        report_flow(run->out, r, run->fmt.level);
 }
 
 static void print_packet(const struct packet *p, void *ctx)
@@ -38,18 +49,22 @@ static void print_packet(const struct packet *p, void *ctx)
 
 static void usage(FILE *to)
 {
-    fputs("usage: wirecheck check [--quiet|--verbose] [--] FILE...\n"
+    fputs("usage: wirecheck check [--quiet|--verbose|--json] [--] FILE...\n"
           "Judges pcap/pcapng captures: per TCP connection and UDP flow, the handshake,\n"
           "data, teardown and checksum rules (see conformance/RULES.md).\n"
           "  --quiet    print only failures and the summary\n"
           "  --verbose  also print every packet and rules that do not apply\n"
+          "  --json     instead of the report, one JSON object per verdict (every rule\n"
+          "             evaluated, n/a included), one per line: {\"case\": FILE, \"flow\":\n"
+          "             \"TCP a > b (frames 1-9)\" or \"capture\", \"rule\", \"verdict\": pass,\n"
+          "             fail, info or n/a, \"text\", \"expected\", \"seen\", \"frames\": [...]}\n"
           "Options may come anywhere among the files; after -- every argument is a file.\n"
           "Exit status: 0 all checks passed, 1 a check failed, 2 usage or input error.\n",
           to);
 }
 
 /* Returns 0, 1 or 2 for one file. */
-static int check_file(const char *path, enum report_level level, FILE *out, FILE *err)
+static int check_file(const char *path, struct check_format fmt, FILE *out, FILE *err)
 {
     char errbuf[PCAP_ERRBUF_SIZE] = "";
     /* libpcap reads each record with two fread()s through a BUFSIZ stdio
@@ -76,13 +91,15 @@ static int check_file(const char *path, enum report_level level, FILE *out, FILE
         return 2;
     }
 
-    struct check_run run = { out, level, false };
+    struct check_run run = { out, fmt, path, false };
+    enum report_level level = fmt.level;
     struct analysis_options opt;
     analysis_options_default(&opt);
     opt.payload_cap = 0; /* nobody asks `check` for payloads: keep memory small */
-    opt.verdict_textless_kinds = report_unprinted_kinds(level); /* format what is printed */
+    /* Format what is printed (JSON prints every verdict). */
+    opt.verdict_textless_kinds = fmt.json ? 0 : report_unprinted_kinds(level);
     opt.on_flow_done = print_flow;
-    opt.on_packet = level == REPORT_VERBOSE ? print_packet : NULL;
+    opt.on_packet = level == REPORT_VERBOSE && !fmt.json ? print_packet : NULL;
     opt.ctx = &run;
     struct analysis *a = analysis_create(&opt);
     if (!a) {
@@ -90,7 +107,7 @@ static int check_file(const char *path, enum report_level level, FILE *out, FILE
         pcap_close(pc);
         return 2;
     }
-    if (level != REPORT_QUIET)
+    if (level != REPORT_QUIET && !fmt.json)
         fprintf(out, "%s: link type %s\n", path, dissect_linktype_name(linktype));
 
     int status = 0;
@@ -107,7 +124,14 @@ static int check_file(const char *path, enum report_level level, FILE *out, FILE
     analysis_finish(a);
     struct analysis_summary sum;
     analysis_get_summary(a, &sum);
-    report_summary(out, path, &sum);
+    if (!fmt.json)
+        report_summary(out, path, &sum);
+    if (sum.untracked_frames || sum.lost_reports) {
+        /* Not every flow was judged: the capture did not pass. */
+        fprintf(err, "wirecheck check: %s: out of memory: %" PRIu64 " frame(s) not judged, %"
+                PRIu64 " flow report(s) lost\n", path, sum.untracked_frames, sum.lost_reports);
+        status = 2;
+    }
     analysis_destroy(a);
     pcap_close(pc);
     if (status == 0 && run.any_fail)
@@ -130,7 +154,7 @@ int check_command(int argc, char **argv, FILE *out, FILE *err)
     /* Options may come anywhere among the files (`check a.pcap --quiet
      * b.pcap`) and apply to all of them; after "--" every argument is a
      * file, even one named "--quiet". */
-    enum report_level level = REPORT_NORMAL;
+    struct check_format fmt = { REPORT_NORMAL, false };
     int nfiles = 0;
     bool done = false;
     for (int i = 1; i < argc; i++) {
@@ -143,9 +167,11 @@ int check_command(int argc, char **argv, FILE *out, FILE *err)
             usage(out);
             return 0;
         } else if (strcmp(arg, "-q") == 0 || strcmp(arg, "--quiet") == 0) {
-            level = REPORT_QUIET;
+            fmt.level = REPORT_QUIET;
         } else if (strcmp(arg, "-v") == 0 || strcmp(arg, "--verbose") == 0) {
-            level = REPORT_VERBOSE;
+            fmt.level = REPORT_VERBOSE;
+        } else if (strcmp(arg, "--json") == 0) {
+            fmt.json = true;
         } else {
             fprintf(err, "wirecheck check: unknown option '%s'\n", arg);
             usage(err);
@@ -162,7 +188,7 @@ int check_command(int argc, char **argv, FILE *out, FILE *err)
     for (int i = 1; i < argc; i++) {
         if (!is_file_arg(argv[i], &done))
             continue;
-        int rc = check_file(argv[i], level, out, err);
+        int rc = check_file(argv[i], fmt, out, err);
         if (rc > worst)
             worst = rc;
     }

@@ -15,11 +15,33 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "analysis.h"
 #include "capfile.h"
 #include "fuzz_common.h"
+#include "verdict.h"
+
+/* The brief form stays in its buffer; the JSON line is one line of
+ * printable bytes, whatever the verdict holds. */
+static void check_renderers(const struct verdict *v)
+{
+    char brief[64];
+    memset(brief, 'x', sizeof brief);
+    verdict_format_brief(v, brief, sizeof brief);
+    FUZZ_CHECK(memchr(brief, '\0', sizeof brief) != NULL, "brief form not terminated");
+    char *json = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&json, &len);
+    FUZZ_CHECK(f != NULL, "out of memory");
+    verdict_print_json(f, v, "fuzz", "flow");
+    fclose(f);
+    FUZZ_CHECK(len > 2 && json[0] == '{' && json[len - 1] == '\n', "JSON line malformed: %s", json);
+    for (size_t i = 0; i + 1 < len; i++)
+        FUZZ_CHECK((unsigned char)json[i] >= 0x20 && json[i] != 0x7f, "raw control byte in JSON");
+    free(json);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -65,6 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                        r->verdicts[v].id);
             FUZZ_CHECK(memchr(r->verdicts[v].text, '\0', sizeof r->verdicts[v].text) != NULL,
                        "verdict text not terminated");
+            check_renderers(&r->verdicts[v]);
         }
         for (int side = SIDE_CLIENT; side <= SIDE_SERVER; side++) {
             const uint8_t *p;

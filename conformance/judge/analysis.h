@@ -22,7 +22,13 @@
  * Each judged flow is handed to on_flow_done; it is kept for iteration only
  * if retain_reports is set (the runner wants that, `check` does not).
  *
- * Nothing here does I/O; packets come from the caller. */
+ * Nothing here does I/O; packets come from the caller. The pipeline is
+ * analysis.c; its steps are modules of their own: dissect_* (frame ->
+ * packet), capdup (capture duplicates), reasm (fragments), flow_table and
+ * flow (routing and facts per flow), checks (rules), flow_report (the
+ * report of a judged flow), annotate (frame comments), verdict (rendering).
+ * Running out of memory never drops a flow silently: it is counted in
+ * analysis_summary (untracked_frames, lost_reports). */
 #ifndef WIRECHECK_ANALYSIS_H
 #define WIRECHECK_ANALYSIS_H
 
@@ -155,6 +161,8 @@ bool flow_report_payload(const struct flow_report *r, enum flow_side side,
  * checksum.offloaded's line goes to every frame of the flow with an
  * offloaded checksum, not only the few the verdict names. A capture
  * duplicate's comment is "capture duplicate of frame N: not judged".
+ * The first call after analysis_finish builds an index of every frame's
+ * verdicts (annotate.h); later calls look the frame up in it.
  * Writes a NUL-terminated string (truncated to size) and returns the length
  * it needed (0: no comment for the frame). */
 size_t analysis_frame_comment(const struct analysis *a, uint32_t frame, char *buf, size_t size);
@@ -171,6 +179,9 @@ struct analysis_summary {
     size_t max_open_flows;    /* high-water mark */
     size_t open_tcp;          /* of open_flows, the TCP ones */
     size_t open_tcp_unclosed; /* of those, not yet torn down (both FINs acked, or RST) */
+    /* Out of memory, never silent (report_summary prints them when not 0): */
+    uint64_t untracked_frames; /* TCP/UDP frames whose flow could not be created: not judged */
+    uint64_t lost_reports;     /* judged flows whose report could not be built or kept */
 };
 
 void analysis_get_summary(const struct analysis *a, struct analysis_summary *out);

@@ -1,10 +1,20 @@
 /* dissect: one captured frame in, one `struct packet` out.
  *
- * Link layers: Ethernet (with 802.1Q / QinQ tags), Linux cooked v1 and v2,
- * BSD null/loopback (either byte order of the family), raw IP. Network: IPv4
- * (options, fragments), IPv6 (hop-by-hop, routing, fragment, destination
- * options). Transport: TCP (options), UDP, ICMP/ICMPv6 (with the quoted
- * original header of an error, so it can be matched to a flow).
+ *   struct packet p;
+ *   if (dissect_frame(&p, frame_no, ts_usec, WC_LINK_EN10MB, bytes, caplen, wirelen)
+ *           == DISSECT_OK && packet_is_tcp(&p))
+ *       printf("%u -> %u flags 0x%02x\n", p.sport, p.dport, p.tcp_flags);
+ *   else if (p.error != DISSECT_OK)
+ *       printf("%s at byte %zu\n", dissect_error_name(p.error), p.error_offset);
+ *
+ * Link layers (dissect_link.c): Ethernet (with 802.1Q / QinQ tags), Linux
+ * cooked v1 and v2, BSD null/loopback (either byte order of the family),
+ * raw IP. Network (dissect_ip.c): IPv4 (options, fragments), IPv6
+ * (hop-by-hop, routing, fragment, destination options, AH). Transport
+ * (dissect_l4.c): TCP (options), UDP, ICMP/ICMPv6 (with the quoted original
+ * header of an error, so it can be matched to a flow). The numbers of every
+ * protocol are named in proto.h; what the three files share is in
+ * dissect_internal.h, not here.
  *
  * Every read goes through struct cursor. A short or malformed frame is never
  * a crash: `error` says what was wrong and `error_offset` where, and the
@@ -19,21 +29,10 @@
 #include <stdint.h>
 
 #include "inet_csum.h"
+#include "proto.h"
 
-/* Link-layer header types as pcap files store them (LINKTYPE_*), plus the
- * DLT_* aliases libpcap may hand back for them on Linux. */
-enum {
-    WC_LINK_NULL = 0,       /* BSD loopback, host-order u32 family */
-    WC_LINK_EN10MB = 1,     /* Ethernet */
-    WC_LINK_RAW_DLT = 12,   /* DLT_RAW on Linux */
-    WC_LINK_RAW = 101,      /* LINKTYPE_RAW */
-    WC_LINK_LOOP = 108,     /* OpenBSD loopback, network-order u32 family */
-    WC_LINK_LINUX_SLL = 113,
-    WC_LINK_IPV4 = 228,
-    WC_LINK_IPV6 = 229,
-    WC_LINK_LINUX_SLL2 = 276,
-};
-
+/* The link types (WC_LINK_* in proto.h) dissect_frame decodes, and a name
+ * for messages ("EN10MB (Ethernet)", "unsupported"). */
 bool dissect_linktype_supported(int linktype);
 const char *dissect_linktype_name(int linktype);
 
@@ -88,13 +87,6 @@ enum checksum_state {
     CSUM_UNUSED,           /* UDP over IPv4 with checksum 0 */
 };
 
-const char *checksum_state_name(enum checksum_state s);
-
-enum {
-    TCP_FIN = 0x01, TCP_SYN = 0x02, TCP_RST = 0x04, TCP_PSH = 0x08,
-    TCP_ACK = 0x10, TCP_URG = 0x20, TCP_ECE = 0x40, TCP_CWR = 0x80,
-};
-
 #define TCP_MAX_SACK_BLOCKS 4
 
 struct tcp_options {
@@ -102,7 +94,7 @@ struct tcp_options {
     bool has_wscale;
     bool sack_permitted;
     bool has_timestamps;
-    bool has_tfo;         /* option 34 or experimental 254/0xF989 */
+    bool has_tfo;         /* WC_TCPOPT_FASTOPEN or the experimental kind */
     uint16_t mss;
     uint8_t wscale;
     uint8_t tfo_cookie_len;
@@ -116,7 +108,7 @@ enum l4_kind { L4_NONE = 0, L4_TCP, L4_UDP, L4_ICMP, L4_ICMPV6, L4_OTHER };
 /* What an ICMP error quotes of the datagram that caused it. */
 struct icmp_quote {
     bool present;         /* quoted IP header and the first 8 L4 bytes */
-    uint8_t proto;        /* 6 or 17 */
+    uint8_t proto;        /* WC_IPPROTO_TCP or WC_IPPROTO_UDP */
     struct endpoint src, dst; /* of the original datagram */
     uint32_t tcp_seq;
 };

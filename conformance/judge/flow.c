@@ -1,14 +1,9 @@
 /* flow: record what each side of a TCP connection / UDP flow did.
- * Judgements live in checks.c; this file only keeps facts. */
+ * Judgements live in checks_*.c; this file only keeps facts. */
 #include "flow.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-/* Serial-number arithmetic (RFC 1982) on 32-bit sequence numbers. */
-static bool seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
-static bool seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
-static bool seq_ge(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 0; }
 
 void frame_list_add(struct frame_list *l, uint32_t frame)
 {
@@ -80,7 +75,6 @@ void tcp_flow_init(struct tcp_flow *f, const struct packet *first, size_t payloa
     bool sender_is_client;
     if (syn) {
         sender_is_client = !ack;       /* SYN from client, SYN/ACK from server */
-        f->client_known = true;
     } else {
         /* Mid-stream: the ephemeral (higher) port is most likely the client. */
         sender_is_client = first->sport >= first->dport;
@@ -99,11 +93,6 @@ int tcp_flow_sender(const struct tcp_flow *f, const struct packet *p)
 {
     struct endpoint src = packet_src(p);
     return endpoint_equal(&src, &f->ep[0]) ? 0 : 1;
-}
-
-uint32_t tcp_flow_rel(const struct tcp_flow *f, int s, uint32_t abs_seq)
-{
-    return abs_seq - f->side[s].base;
 }
 
 uint64_t tcp_flow_bytes(const struct tcp_flow *f, int s)
@@ -187,9 +176,6 @@ static void note_data(struct tcp_flow *f, int s, const struct packet *p, uint32_
         return;
     bool before_stream = (int32_t)start < 0; /* data sent before the capture began */
     uint32_t end = start + len;
-    if (!S->any_data) {
-        S->first_data_frame = p->frame;
-    }
     /* Early data: before the handshake's third segment, unless TCP Fast Open
      * was offered on the SYN (then the SYN itself may carry data). */
     if (f->side[0].syn_seen && !f->established && !f->side[0].syn_opt.has_tfo)
@@ -244,7 +230,6 @@ static void note_rst(struct tcp_flow *f, int s, const struct packet *p)
     if (S->rsts.count > 1)
         return;
     S->rst_seq = p->seq;
-    S->rst_flags = p->tcp_flags;
     S->rst_before_fin = !S->fin_seen;
     /* The wire cannot show what an application read (Linux acks unread
      * bytes too), so any peer data before a FIN-less RST is the sign. */
@@ -339,9 +324,6 @@ void udp_flow_update(struct udp_flow *f, const struct packet *p)
     struct udp_side *S = &f->side[udp_flow_sender(f, p)];
     f->last_frame = p->frame;
     f->last_ts = p->ts_usec;
-    if (S->datagrams == 0)
-        S->first_len = p->payload_len;
-    S->last_len = p->payload_len;
     S->datagrams++;
     S->bytes += p->payload_len;
     if (p->udp_len != p->ip_payload_len)
@@ -358,26 +340,24 @@ void udp_flow_update(struct udp_flow *f, const struct packet *p)
     }
     if (p->reassembled)
         frame_list_add(&S->reassembled, p->frame);
-    if (p->snap_truncated)
-        frame_list_add(&S->snap_truncated, p->frame);
     stream_copy_put(&S->copy, S->copy_at, p->payload, p->payload_caplen);
     S->copy_at += p->payload_len;
 }
 
 bool packet_is_port_unreachable(const struct packet *p)
 {
-    return (p->l4 == L4_ICMP && p->icmp_type == 3 && p->icmp_code == 3) ||
-           (p->l4 == L4_ICMPV6 && p->icmp_type == 1 && p->icmp_code == 4);
+    return (p->l4 == L4_ICMP && p->icmp_type == WC_ICMP_DEST_UNREACH &&
+            p->icmp_code == WC_ICMP_UNREACH_PORT) ||
+           (p->l4 == L4_ICMPV6 && p->icmp_type == WC_ICMP6_DEST_UNREACH &&
+            p->icmp_code == WC_ICMP6_UNREACH_PORT);
 }
 
 void udp_flow_note_icmp(struct udp_flow *f, const struct packet *p)
 {
     f->last_frame = p->frame;
     f->last_ts = p->ts_usec;
-    if (packet_is_port_unreachable(p))
+    if (packet_is_port_unreachable(p)) /* other errors only keep the flow alive */
         frame_list_add(&f->port_unreachable, p->frame);
-    else
-        frame_list_add(&f->other_icmp, p->frame);
 }
 
 void udp_flow_free(struct udp_flow *f)

@@ -1,7 +1,7 @@
 /* flow: what one TCP connection or UDP flow did, as seen on the wire.
  *
  * The tracker only records facts (frames, sequence ranges, flags, options);
- * judging them is checks.c's job. Sequence numbers are kept relative to each
+ * judging them is checks_*.c's job. Sequence numbers are kept relative to each
  * side's first data byte (ISN + 1, or the first seen sequence number when the
  * capture started mid-connection), like Wireshark's "relative sequence
  * numbers"; a stream longer than 4 GiB wraps and is not supported.
@@ -18,6 +18,11 @@
 #include "dissect.h"
 
 #define FLOW_MAX_NOTED_FRAMES 8
+
+/* Sequence number order modulo 2^32 (serial-number arithmetic, RFC 1982). */
+static inline bool seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+static inline bool seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
+static inline bool seq_ge(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 0; }
 
 /* Up to FLOW_MAX_NOTED_FRAMES frame numbers of some event, plus its count. */
 struct frame_list {
@@ -55,7 +60,7 @@ struct tcp_side {
     uint32_t base;            /* sequence number of stream byte 0 */
     uint32_t hi;              /* end of the highest data byte seen (relative) */
     bool any_data;
-    uint32_t first_data_frame, last_data_frame;
+    uint32_t last_data_frame;
     uint32_t last_data_seq_frame; /* frame of the data segment ending at hi */
     struct frame_list retransmits;  /* data or FIN segments already seen */
     struct frame_list early_data;   /* payload before the handshake completed */
@@ -71,12 +76,10 @@ struct tcp_side {
     uint32_t max_ack_frame;
     uint16_t last_window;     /* raw window field of the last segment */
     uint32_t fin_ack_frame;   /* first frame acking the other side's FIN */
-    uint32_t data_acked_frame;/* first frame acking all the other side's data so far */
 
     /* Resets this side sent. */
     struct frame_list rsts;
     uint32_t rst_seq;         /* of the first RST */
-    uint8_t rst_flags;
     bool rst_in_window;       /* first RST acceptable per RFC 9293 3.10.7.4 */
     bool rst_exact;           /* ... and exactly at RCV.NXT (RFC 5961) */
     bool rst_before_fin;      /* first RST came while this side had not FIN'd */
@@ -92,7 +95,6 @@ struct tcp_side {
 
 struct tcp_flow {
     struct endpoint ep[2];    /* [SIDE_CLIENT], [SIDE_SERVER] */
-    bool client_known;        /* a SYN or SYN/ACK told us who is who */
     uint32_t first_frame, last_frame;
     int64_t first_ts, last_ts;
     struct tcp_side side[2];
@@ -133,22 +135,18 @@ void tcp_flow_note_icmp(struct tcp_flow *f, const struct packet *p);
 /* SIDE_CLIENT or SIDE_SERVER: which side sent p. */
 int tcp_flow_sender(const struct tcp_flow *f, const struct packet *p);
 void tcp_flow_free(struct tcp_flow *f);
-/* Relative value of `abs_seq` in side `s`'s stream. */
-uint32_t tcp_flow_rel(const struct tcp_flow *f, int s, uint32_t abs_seq);
 /* Unique payload bytes side `s` sent (its stream length). */
 uint64_t tcp_flow_bytes(const struct tcp_flow *f, int s);
 
 struct udp_side {
     uint32_t datagrams;
     uint64_t bytes;
-    uint32_t first_len, last_len;
     struct frame_list bad_length;   /* UDP length != IP payload length */
     struct frame_list bad_checksum;
     struct frame_list offloaded_checksum;
     struct frame_list bad_ip_checksum;
     uint32_t good_checksums, unused_checksums, unverifiable_checksums;
     struct frame_list reassembled;  /* datagrams rebuilt from fragments */
-    struct frame_list snap_truncated;
     struct stream_copy copy;        /* the datagrams' payloads, concatenated */
     uint64_t copy_at;
 };
@@ -159,7 +157,6 @@ struct udp_flow {
     int64_t first_ts, last_ts;
     struct udp_side side[2];
     struct frame_list port_unreachable; /* ICMP errors quoting a client datagram */
-    struct frame_list other_icmp;
 };
 
 void udp_flow_init(struct udp_flow *f, const struct packet *first, size_t payload_cap);

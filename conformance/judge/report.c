@@ -119,7 +119,7 @@ void report_packet_line(const struct packet *p, char *buf, size_t size)
             char qd[64];
             ip_addr_format(&p->quote.dst.ip, qd, sizeof qd);
             append(buf, size, &len, "%s %s %s port %u unreachable, length %" PRIu32,
-                   p->l4 == L4_ICMP ? "ICMP" : "ICMP6", qd, p->quote.proto == 6 ? "tcp" : "udp",
+                   p->l4 == L4_ICMP ? "ICMP" : "ICMP6", qd, p->quote.proto == WC_IPPROTO_TCP ? "tcp" : "udp",
                    p->quote.dst.port, p->payload_len + 8);
         } else {
             append(buf, size, &len, "%s type %u code %u, length %" PRIu32,
@@ -141,31 +141,9 @@ void report_packet_line(const struct packet *p, char *buf, size_t size)
         append(buf, size, &len, " [capture duplicate of frame %u: not judged]", p->duplicate_of);
 }
 
-static const char *verdict_tag(enum verdict_kind k)
-{
-    switch (k) {
-    case VERDICT_PASS: return "pass";
-    case VERDICT_FAIL: return "FAIL";
-    case VERDICT_INFO: return "info";
-    case VERDICT_NA: return "n/a ";
-    }
-    return "?";
-}
-
 void report_verdict(FILE *out, const struct verdict *v)
 {
-    fprintf(out, "  %s %s: %s", verdict_tag(v->kind), v->id, v->text);
-    if (v->nframes) {
-        fprintf(out, " [frame%s", v->nframes > 1 ? "s" : "");
-        for (unsigned i = 0; i < v->nframes; i++)
-            fprintf(out, "%s%u", i ? "," : " ", v->frames[i]);
-        fputc(']', out);
-    }
-    fputc('\n', out);
-    if (v->kind == VERDICT_FAIL) {
-        fprintf(out, "       expected: %s\n", v->expected);
-        fprintf(out, "       seen:     %s\n", v->seen);
-    }
+    verdict_print(out, v);
 }
 
 /* Whether report_flow prints a verdict of kind k at `level`. */
@@ -194,6 +172,27 @@ static const char *proto_name(enum flow_proto p)
     return p == FLOW_TCP ? "TCP" : p == FLOW_UDP ? "UDP" : "capture";
 }
 
+void report_flow_name(const struct flow_report *r, char *buf, size_t size)
+{
+    if (r->proto == FLOW_CAPTURE) {
+        snprintf(buf, size, "capture");
+        return;
+    }
+    char c[64], s[64];
+    endpoint_format(&r->client, c, sizeof c);
+    endpoint_format(&r->server, s, sizeof s);
+    snprintf(buf, size, "%s %s > %s (frames %u-%u)", proto_name(r->proto), c, s, r->first_frame,
+             r->last_frame);
+}
+
+void report_flow_json(FILE *out, const struct flow_report *r, const char *case_name)
+{
+    char name[192];
+    report_flow_name(r, name, sizeof name);
+    for (size_t i = 0; i < r->nverdicts; i++)
+        verdict_print_json(out, &r->verdicts[i], case_name, name);
+}
+
 void report_flow(FILE *out, const struct flow_report *r, enum report_level level)
 {
     bool any_fail = false;
@@ -201,15 +200,9 @@ void report_flow(FILE *out, const struct flow_report *r, enum report_level level
         any_fail |= r->verdicts[i].kind == VERDICT_FAIL;
     if (level == REPORT_QUIET && !any_fail)
         return;
-    if (r->proto == FLOW_CAPTURE) {
-        fprintf(out, "capture:\n");
-    } else {
-        char c[64], s[64];
-        endpoint_format(&r->client, c, sizeof c);
-        endpoint_format(&r->server, s, sizeof s);
-        fprintf(out, "%s %s > %s (frames %u-%u)\n", proto_name(r->proto), c, s, r->first_frame,
-                r->last_frame);
-    }
+    char name[192];
+    report_flow_name(r, name, sizeof name);
+    fprintf(out, "%s%s\n", name, r->proto == FLOW_CAPTURE ? ":" : "");
     if (level != REPORT_QUIET && r->proto == FLOW_TCP) {
         fprintf(out, "  handshake: %s; data: client %" PRIu64 " bytes, server %" PRIu64
                      " bytes; teardown: %s%s%s\n",
@@ -245,5 +238,10 @@ void report_summary(FILE *out, const char *name, const struct analysis_summary *
         fprintf(out, "; %" PRIu64 " malformed frame(s)", s->malformed);
     if (s->duplicates)
         fprintf(out, "; %" PRIu64 " capture duplicate(s) not judged", s->duplicates);
+    if (s->untracked_frames)
+        fprintf(out, "; %" PRIu64 " frame(s) not judged: out of memory for their flow",
+                s->untracked_frames);
+    if (s->lost_reports)
+        fprintf(out, "; %" PRIu64 " judged flow(s) not reported: out of memory", s->lost_reports);
     fputc('\n', out);
 }

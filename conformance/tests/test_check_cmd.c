@@ -405,13 +405,49 @@ static void test_pcapng_abortive(void **state)
     uint8_t idb[8] = { 1, 0, 0, 0, 0, 0, 1, 0 }; /* LINKTYPE_ETHERNET, snaplen 65536 */
     ng_block(w.f, 1, idb, sizeof idb);
     struct pb_conv c;
-    pb_conv_init(&c, 1, "::1", 40000, "::1", 3434, ng_emit, &w);
+    pb_conv_init(&c, WC_LINK_EN10MB, "::1", 40000, "::1", 3434, ng_emit, &w);
     abortive_close(&c);
     fclose(w.f);
     struct result *r = run_check(path, NULL);
     assert_int_equal(r->rc, 1);
     assert_contains(r->out, "TCP ::1.40000 > ::1.3434 (frames 1-6)");
     assert_contains(r->out, "FAIL tcp.no_rst");
+}
+
+/* --json: one JSON object per verdict (n/a included), nothing else on
+ * stdout, the exit status as without it. */
+static void test_json_lines(void **state)
+{
+    (void)state;
+    const char *path = write_pcap("abortive-json.pcap", DLT_EN10MB, abortive_close);
+    struct result *r = run_check("--json", path, NULL);
+    assert_int_equal(r->rc, 1);
+    char fail[512];
+    snprintf(fail, sizeof fail,
+             "{\"case\":\"%s\",\"flow\":\"TCP 127.0.0.1.40000 > 127.0.0.1.3434 (frames 1-6)\","
+             "\"rule\":\"tcp.no_rst\",\"verdict\":\"fail\",\"text\":\"1 RST(s), first from the server\","
+             "\"expected\":\"no RST\",\"seen\":\"RST from the server in frame 6\",\"frames\":[6]}\n",
+             path);
+    assert_contains(r->out, fail);
+    assert_contains(r->out, "\"rule\":\"tcp.teardown.half_close\",\"verdict\":\"n/a\"");
+    /* Every line is an object; no report header, no summary. */
+    size_t lines = 0;
+    for (const char *l = r->out; *l; l = strchr(l, '\n') + 1) {
+        assert_int_equal(l[0], '{');
+        assert_non_null(strchr(l, '\n'));
+        assert_int_equal(strchr(l, '\n')[-1], '}');
+        lines++;
+    }
+    assert_int_equal(lines, RULE_COUNT - 6); /* the TCP rules: not the UDP/capture ones, nor tcp.icmp_error */
+    assert_null(strstr(r->out, "link type"));
+    assert_null(strstr(r->out, "frames, "));
+    r = run_check("--json", "--verbose", path, NULL); /* no packet lines either */
+    assert_int_equal(r->out[0], '{');
+    assert_null(strstr(r->out, "    1 "));
+    const char *clean = write_pcap("clean-json.pcap", DLT_EN10MB, clean_close);
+    r = run_check(clean, "--json", NULL);
+    assert_int_equal(r->rc, 0);
+    assert_null(strstr(r->out, "\"verdict\":\"fail\""));
 }
 
 static int setup(void **state)
@@ -442,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_capture_duplicates_summary),
         cmocka_unit_test(test_truncated_file),
         cmocka_unit_test(test_pcapng_abortive),
+        cmocka_unit_test(test_json_lines),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

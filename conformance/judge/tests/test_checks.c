@@ -52,7 +52,7 @@ static struct run *start(int linktype, const char *client, const char *server)
     return r;
 }
 
-static struct run *start4(void) { return start(1, "10.0.0.1", "10.0.0.2"); }
+static struct run *start4(void) { return start(WC_LINK_EN10MB, "10.0.0.1", "10.0.0.2"); }
 
 /* Finishes and returns the only flow report of `proto`. */
 static const struct flow_report *finish(struct run *r, enum flow_proto proto)
@@ -100,7 +100,7 @@ static void test_clean_session_passes_everything(void **state)
 {
     (void)state;
     for (int fam = 4; fam <= 6; fam += 2) {
-        struct run *r = fam == 4 ? start4() : start(113, "::1", "::1");
+        struct run *r = fam == 4 ? start4() : start(WC_LINK_LINUX_SLL, "::1", "::1");
         if (fam == 6)
             r->c.port[1] = 3435;
         pb_conv_clean_session(&r->c, "hello", "Tue Nov 25 16:30:00 2025\r\n");
@@ -566,7 +566,7 @@ static void test_udp_rules(void **state)
     assert_memory_equal(b, "pong", 4);
     done(r);
 
-    r = start(101, "fd00::1", "fd00::2");
+    r = start(WC_LINK_RAW, "fd00::1", "fd00::2");
     pb_conv_udp(&r->c, 0, "closed?", 7);
     pb_conv_port_unreachable(&r->c, "closed?", 7);
     f = finish(r, FLOW_UDP);
@@ -601,8 +601,8 @@ static void test_udp_length_mismatch(void **state)
     size_t n = pb_udp_datagram(dg, sizeof dg, &a, &b, 40000, 3434, "pingjunk", 8, PB_CSUM_GOOD);
     pb_put16(dg + 4, 12);
     pb_fill_l4_checksum(dg, 12, 6, &a, &b, 17, PB_CSUM_GOOD);
-    n = pb_ip_packet(ip, sizeof ip, &a, &b, 17, dg, n, NULL);
-    n = pb_link_frame(frame, sizeof frame, 1, 0, ip, n);
+    n = pb_ip_packet(ip, sizeof ip, &a, &b, WC_IPPROTO_UDP, dg, n, NULL);
+    n = pb_link_frame(frame, sizeof frame, WC_LINK_EN10MB, 0, ip, n);
     emit(r, frame, n);
     const struct flow_report *f = finish(r, FLOW_UDP);
     expect(f, "udp.datagram.length", VERDICT_FAIL);
@@ -622,8 +622,8 @@ static void test_reassembly_rules(void **state)
     for (size_t off = 0; off < n; off += 1480) {
         size_t len = n - off < 1480 ? n - off : 1480;
         struct pb_ip x = { .id = 7, .mf = off + len < n, .frag_offset = (uint16_t)off };
-        size_t m = pb_ip_packet(ip, sizeof ip, &a, &b, 17, dg + off, len, &x);
-        m = pb_link_frame(frame, sizeof frame, 1, 0, ip, m);
+        size_t m = pb_ip_packet(ip, sizeof ip, &a, &b, WC_IPPROTO_UDP, dg + off, len, &x);
+        m = pb_link_frame(frame, sizeof frame, WC_LINK_EN10MB, 0, ip, m);
         emit(r, frame, m);
     }
     const struct flow_report *f = finish(r, FLOW_UDP);
@@ -636,8 +636,8 @@ static void test_reassembly_rules(void **state)
     /* Only the first fragment: the capture report fails ip.reassembly. */
     r = start4();
     struct pb_ip x = { .id = 8, .mf = true };
-    size_t m = pb_ip_packet(ip, sizeof ip, &a, &b, 17, dg, 1480, &x);
-    m = pb_link_frame(frame, sizeof frame, 1, 0, ip, m);
+    size_t m = pb_ip_packet(ip, sizeof ip, &a, &b, WC_IPPROTO_UDP, dg, 1480, &x);
+    m = pb_link_frame(frame, sizeof frame, WC_LINK_EN10MB, 0, ip, m);
     emit(r, frame, m);
     f = finish(r, FLOW_CAPTURE);
     expect(f, "ip.reassembly", VERDICT_FAIL);
@@ -676,10 +676,10 @@ static void emit_icmp_for_tcp(struct run *r, int from_side, uint8_t type, uint8_
                         .flags = syn ? TCP_SYN : TCP_ACK, .opts = syn ? pb_syn_options : NULL,
                         .opts_len = syn ? sizeof pb_syn_options : 0 };
     size_t n = pb_tcp_segment(seg, sizeof seg, src, dst, &t);
-    n = pb_ip_packet(ip, sizeof ip, src, dst, 6, seg, n, NULL);
+    n = pb_ip_packet(ip, sizeof ip, src, dst, WC_IPPROTO_TCP, seg, n, NULL);
     n = pb_icmp_error(icmp, sizeof icmp, dst, src, type, code, ip, n);
     struct pb_ip x = { .id = c->ip_id[1 - from_side]++ };
-    n = pb_ip_packet(out, sizeof out, dst, src, src->family == 6 ? 58 : 1, icmp, n, &x);
+    n = pb_ip_packet(out, sizeof out, dst, src, src->family == 6 ? WC_IPPROTO_ICMPV6 : WC_IPPROTO_ICMP, icmp, n, &x);
     n = pb_link_frame(frame, sizeof frame, c->linktype, 0, out, n);
     emit(r, frame, n);
 }
@@ -690,7 +690,7 @@ static void test_icmp_error_for_tcp(void **state)
     /* nftables "reject with icmp port-unreachable" answering the SYN. */
     struct run *r = start4();
     pb_conv_tcp(&r->c, 0, TCP_SYN, NULL, 0);
-    emit_icmp_for_tcp(r, 0, 3, 3, 1000, true);
+    emit_icmp_for_tcp(r, 0, WC_ICMP_DEST_UNREACH, WC_ICMP_UNREACH_PORT, 1000, true);
     const struct flow_report *f = finish(r, FLOW_TCP);
     expect(f, "tcp.icmp_error", VERDICT_INFO);
     expect_frame(f, "tcp.icmp_error", 1);
@@ -713,13 +713,13 @@ static void test_icmp_error_for_tcp(void **state)
     /* ICMPv6 administratively prohibited, twice, for the SYN and its retry
      * (the same bytes again within microseconds would be a capture duplicate);
      * the UDP flow of the same ports is not credited. */
-    r = start(1, "fd00::1", "fd00::2");
+    r = start(WC_LINK_EN10MB, "fd00::1", "fd00::2");
     pb_conv_udp(&r->c, 0, "u", 1);
     pb_conv_tcp(&r->c, 0, TCP_SYN, NULL, 0);
-    emit_icmp_for_tcp(r, 0, 1, 1, 1000, true);
+    emit_icmp_for_tcp(r, 0, WC_ICMP6_DEST_UNREACH, 1 /* prohibited */, 1000, true);
     r->ts += 1000000; /* the SYN's retry, one second later */
     pb_conv_tcp_raw(&r->c, 0, TCP_SYN, 1000, 0, pb_syn_options, sizeof pb_syn_options, NULL, 0);
-    emit_icmp_for_tcp(r, 0, 1, 1, 1000, true);
+    emit_icmp_for_tcp(r, 0, WC_ICMP6_DEST_UNREACH, 1 /* prohibited */, 1000, true);
     analysis_finish(r->a);
     bool saw_tcp = false;
     for (size_t i = 0; i < analysis_report_count(r->a); i++) {
@@ -744,7 +744,7 @@ static void test_icmp_error_for_tcp(void **state)
     pb_conv_handshake(&r->c);
     uint32_t seq = r->c.seq[1];
     pb_conv_tcp(&r->c, 1, TCP_ACK | TCP_PSH, "data", 4);
-    emit_icmp_for_tcp(r, 1, 3, 4, seq, false);
+    emit_icmp_for_tcp(r, 1, WC_ICMP_DEST_UNREACH, 4 /* fragmentation needed */, seq, false);
     f = finish(r, FLOW_TCP);
     expect(f, "tcp.icmp_error", VERDICT_INFO);
     assert_non_null(strstr(flow_report_find(f, "tcp.icmp_error")->text,
@@ -764,7 +764,7 @@ static void test_icmp_error_for_tcp(void **state)
 static void test_offloaded_comment_on_every_frame(void **state)
 {
     (void)state;
-    struct run *r = start(113, "127.0.0.1", "127.0.0.1");
+    struct run *r = start(WC_LINK_LINUX_SLL, "127.0.0.1", "127.0.0.1");
     r->c.csum = PB_CSUM_PARTIAL;
     pb_conv_clean_session(&r->c, "hello", "world");          /* frames 1-10 */
     r->c.csum = PB_CSUM_GOOD;
@@ -796,8 +796,8 @@ static void test_offloaded_comment_on_every_frame(void **state)
     struct pb_addr x = pb_addr("10.0.0.1"), y = pb_addr("10.0.0.2");
     struct pb_tcp t = { .sport = 1, .dport = 2, .seq = 1, .flags = TCP_SYN, .csum = PB_CSUM_PARTIAL };
     size_t n = pb_tcp_segment(seg, sizeof seg, &x, &y, &t);
-    n = pb_ip_packet(ip, sizeof ip, &x, &y, 6, seg, n, NULL);
-    analysis_feed(a, 1, 0, 101, (uint32_t)n, (uint32_t)n, ip);
+    n = pb_ip_packet(ip, sizeof ip, &x, &y, WC_IPPROTO_TCP, seg, n, NULL);
+    analysis_feed(a, 1, 0, WC_LINK_RAW, (uint32_t)n, (uint32_t)n, ip);
     analysis_finish(a);
     assert_int_equal(analysis_report_count(a), 0);
     analysis_destroy(a);
@@ -816,8 +816,8 @@ static void twin_emit(void *ctx, const uint8_t *bytes, size_t len)
     struct twin_run *t = ctx;
     t->frame++;
     t->ts += 100;
-    analysis_feed(t->full, t->frame, t->ts, 1, (uint32_t)len, (uint32_t)len, bytes);
-    analysis_feed(t->terse, t->frame, t->ts, 1, (uint32_t)len, (uint32_t)len, bytes);
+    analysis_feed(t->full, t->frame, t->ts, WC_LINK_EN10MB, (uint32_t)len, (uint32_t)len, bytes);
+    analysis_feed(t->terse, t->frame, t->ts, WC_LINK_EN10MB, (uint32_t)len, (uint32_t)len, bytes);
 }
 
 static void assert_same_but_text(const struct verdict *full, const struct verdict *terse,
@@ -858,11 +858,11 @@ static void test_textless_kinds_skip_only_the_text(void **state)
     assert_non_null(t.full);
     assert_non_null(t.terse);
     struct pb_conv tcp, udp;
-    pb_conv_init(&tcp, 1, "10.0.0.1", 40000, "10.0.0.2", 3434, twin_emit, &t);
+    pb_conv_init(&tcp, WC_LINK_EN10MB, "10.0.0.1", 40000, "10.0.0.2", 3434, twin_emit, &t);
     pb_conv_handshake(&tcp);
     pb_conv_tcp(&tcp, 0, TCP_PSH | TCP_ACK, "hello", 5);
     pb_conv_tcp(&tcp, 1, TCP_RST | TCP_ACK, NULL, 0); /* tcp.no_rst fails */
-    pb_conv_init(&udp, 1, "10.0.0.1", 40001, "10.0.0.2", 53, twin_emit, &t);
+    pb_conv_init(&udp, WC_LINK_EN10MB, "10.0.0.1", 40001, "10.0.0.2", 53, twin_emit, &t);
     pb_conv_udp(&udp, 0, "q", 1);
     pb_conv_port_unreachable(&udp, "q", 1);
     analysis_finish(t.full);

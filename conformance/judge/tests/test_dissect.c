@@ -23,7 +23,7 @@ static size_t syn_frame(int linktype, int vlans, const char *src, const char *ds
     struct pb_tcp t = { .sport = 40000, .dport = 3434, .seq = 123456, .flags = TCP_SYN,
                         .window = 65495, .opts = pb_syn_options, .opts_len = sizeof pb_syn_options };
     size_t n = pb_tcp_segment(seg, sizeof seg, &s, &d, &t);
-    n = pb_ip_packet(ip, sizeof ip, &s, &d, 6, seg, n, NULL);
+    n = pb_ip_packet(ip, sizeof ip, &s, &d, WC_IPPROTO_TCP, seg, n, NULL);
     return pb_link_frame(out, PB_MAX_FRAME, linktype, vlans, ip, n);
 }
 
@@ -65,7 +65,8 @@ static void assert_syn_decoded(const struct packet *p, int family)
 static void test_every_link_type(void **state)
 {
     (void)state;
-    static const int links[] = { 1, 113, 276, 0, 108, 12, 101 };
+    static const int links[] = { WC_LINK_EN10MB, WC_LINK_LINUX_SLL, WC_LINK_LINUX_SLL2, WC_LINK_NULL,
+                                  WC_LINK_LOOP, WC_LINK_RAW_DLT, WC_LINK_RAW };
     for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
         for (int fam = 4; fam <= 6; fam += 2) {
             struct packet p;
@@ -80,12 +81,12 @@ static void test_every_link_type(void **state)
         }
     }
     struct packet p;
-    size_t n = syn_frame(228, 0, "10.0.0.1", "10.0.0.2", frame_buf);
-    assert_int_equal(dissect_copy(&p, 228, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_OK);
+    size_t n = syn_frame(WC_LINK_IPV4, 0, "10.0.0.1", "10.0.0.2", frame_buf);
+    assert_int_equal(dissect_copy(&p, WC_LINK_IPV4, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_OK);
     /* LINKTYPE_IPV6 refuses an IPv4 packet. */
-    assert_int_equal(dissect_copy(&p, 229, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_BAD_IP_VERSION);
-    n = syn_frame(229, 0, "::1", "::1", frame_buf);
-    assert_int_equal(dissect_copy(&p, 229, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_OK);
+    assert_int_equal(dissect_copy(&p, WC_LINK_IPV6, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_BAD_IP_VERSION);
+    n = syn_frame(WC_LINK_IPV6, 0, "::1", "::1", frame_buf);
+    assert_int_equal(dissect_copy(&p, WC_LINK_IPV6, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_OK);
     assert_syn_decoded(&p, 6);
 }
 
@@ -94,8 +95,8 @@ static void test_vlan_tags(void **state)
     (void)state;
     for (int tags = 1; tags <= 2; tags++) {
         struct packet p;
-        size_t n = syn_frame(1, tags, "10.0.0.1", "10.0.0.2", frame_buf);
-        assert_int_equal(dissect_copy(&p, 1, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_OK);
+        size_t n = syn_frame(WC_LINK_EN10MB, tags, "10.0.0.1", "10.0.0.2", frame_buf);
+        assert_int_equal(dissect_copy(&p, WC_LINK_EN10MB, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_OK);
         assert_int_equal(p.vlan_count, tags);
         assert_int_equal(p.vlan[0], 100);
         assert_syn_decoded(&p, 4);
@@ -106,31 +107,31 @@ static void test_null_loopback_both_byte_orders(void **state)
 {
     (void)state;
     struct packet p;
-    size_t n = syn_frame(0, 0, "10.0.0.1", "10.0.0.2", frame_buf);
+    size_t n = syn_frame(WC_LINK_NULL, 0, "10.0.0.1", "10.0.0.2", frame_buf);
     /* DLT_NULL written by a big-endian host: family 2 in network order. */
     memcpy(frame_buf, "\0\0\0\2", 4);
-    assert_int_equal(dissect_copy(&p, 0, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_OK);
+    assert_int_equal(dissect_copy(&p, WC_LINK_NULL, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_OK);
     assert_syn_decoded(&p, 4);
     /* DLT_LOOP written little-endian, and Darwin's AF_INET6 (30). */
-    n = syn_frame(108, 0, "::1", "::2", frame_buf);
+    n = syn_frame(WC_LINK_LOOP, 0, "::1", "::2", frame_buf);
     memcpy(frame_buf, "\36\0\0\0", 4);
-    assert_int_equal(dissect_copy(&p, 108, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_OK);
+    assert_int_equal(dissect_copy(&p, WC_LINK_LOOP, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_OK);
     assert_syn_decoded(&p, 6);
     memcpy(frame_buf, "\0\0\0\7", 4); /* AF 7: not IP */
-    assert_int_equal(dissect_copy(&p, 108, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_NOT_IP);
+    assert_int_equal(dissect_copy(&p, WC_LINK_LOOP, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_NOT_IP);
 }
 
 static void test_not_ip_and_unsupported(void **state)
 {
     (void)state;
     struct packet p;
-    size_t n = syn_frame(1, 0, "10.0.0.1", "10.0.0.2", frame_buf);
+    size_t n = syn_frame(WC_LINK_EN10MB, 0, "10.0.0.1", "10.0.0.2", frame_buf);
     pb_put16(frame_buf + 12, 0x0806); /* ARP */
-    assert_int_equal(dissect_copy(&p, 1, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_NOT_IP);
+    assert_int_equal(dissect_copy(&p, WC_LINK_EN10MB, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_NOT_IP);
     assert_int_equal(dissect_copy(&p, 105, frame_buf, (uint32_t)n, (uint32_t)n),
                      DISSECT_UNSUPPORTED_LINKTYPE);
     assert_false(dissect_linktype_supported(105));
-    assert_true(dissect_linktype_supported(276));
+    assert_true(dissect_linktype_supported(WC_LINK_LINUX_SLL2));
 }
 
 static size_t udp_frame(const char *src, const char *dst, const char *payload, enum pb_csum csum,
@@ -139,8 +140,8 @@ static size_t udp_frame(const char *src, const char *dst, const char *payload, e
     static uint8_t dg[2048], ip[2048];
     struct pb_addr s = pb_addr(src), d = pb_addr(dst);
     size_t n = pb_udp_datagram(dg, sizeof dg, &s, &d, 5353, 3434, payload, strlen(payload), csum);
-    n = pb_ip_packet(ip, sizeof ip, &s, &d, 17, dg, n, ipx);
-    return pb_link_frame(out, PB_MAX_FRAME, 101, 0, ip, n);
+    n = pb_ip_packet(ip, sizeof ip, &s, &d, WC_IPPROTO_UDP, dg, n, ipx);
+    return pb_link_frame(out, PB_MAX_FRAME, WC_LINK_RAW, 0, ip, n);
 }
 
 static void test_udp_checksums(void **state)
@@ -148,28 +149,28 @@ static void test_udp_checksums(void **state)
     (void)state;
     struct packet p;
     size_t n = udp_frame("10.0.0.1", "10.0.0.2", "hello", PB_CSUM_GOOD, NULL, frame_buf);
-    assert_int_equal(dissect_copy(&p, 101, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_OK);
+    assert_int_equal(dissect_copy(&p, WC_LINK_RAW, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_OK);
     assert_int_equal(p.l4, L4_UDP);
     assert_int_equal(p.udp_len, 13);
     assert_int_equal(p.payload_len, 5);
     assert_int_equal(p.l4_checksum, CSUM_GOOD);
 
     n = udp_frame("10.0.0.1", "10.0.0.2", "hello", PB_CSUM_BAD, NULL, frame_buf);
-    dissect_copy(&p, 101, frame_buf, (uint32_t)n, (uint32_t)n);
+    dissect_copy(&p, WC_LINK_RAW, frame_buf, (uint32_t)n, (uint32_t)n);
     assert_int_equal(p.l4_checksum, CSUM_BAD);
 
     n = udp_frame("::1", "::1", "hello", PB_CSUM_PARTIAL, NULL, frame_buf);
-    dissect_copy(&p, 101, frame_buf, (uint32_t)n, (uint32_t)n);
+    dissect_copy(&p, WC_LINK_RAW, frame_buf, (uint32_t)n, (uint32_t)n);
     assert_int_equal(p.l4_checksum, CSUM_OFFLOADED);
 
     n = udp_frame("10.0.0.1", "10.0.0.2", "hello", PB_CSUM_GOOD, NULL, frame_buf);
     pb_put16(frame_buf + 26, 0);
-    dissect_copy(&p, 101, frame_buf, (uint32_t)n, (uint32_t)n);
+    dissect_copy(&p, WC_LINK_RAW, frame_buf, (uint32_t)n, (uint32_t)n);
     assert_int_equal(p.l4_checksum, CSUM_UNUSED);
 
     /* Snapshot-truncated payload: headers decode, checksum not verifiable. */
     n = udp_frame("10.0.0.1", "10.0.0.2", "hello world", PB_CSUM_GOOD, NULL, frame_buf);
-    assert_int_equal(dissect_copy(&p, 101, frame_buf, (uint32_t)n - 4, (uint32_t)n), DISSECT_OK);
+    assert_int_equal(dissect_copy(&p, WC_LINK_RAW, frame_buf, (uint32_t)n - 4, (uint32_t)n), DISSECT_OK);
     assert_true(p.snap_truncated);
     assert_int_equal(p.l4_checksum, CSUM_UNVERIFIABLE);
     assert_int_equal(p.payload_len, 11);
@@ -182,13 +183,13 @@ static void test_ipv4_options_and_bad_header_checksum(void **state)
     struct packet p;
     struct pb_ip x = { .ipv4_options = 8 };
     size_t n = udp_frame("10.0.0.1", "10.0.0.2", "hi", PB_CSUM_GOOD, &x, frame_buf);
-    assert_int_equal(dissect_copy(&p, 101, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_OK);
+    assert_int_equal(dissect_copy(&p, WC_LINK_RAW, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_OK);
     assert_int_equal(p.ip_header_len, 28);
     assert_int_equal(p.ip_checksum, CSUM_GOOD);
     assert_int_equal(p.sport, 5353);
     x.bad_checksum = true;
     n = udp_frame("10.0.0.1", "10.0.0.2", "hi", PB_CSUM_GOOD, &x, frame_buf);
-    dissect_copy(&p, 101, frame_buf, (uint32_t)n, (uint32_t)n);
+    dissect_copy(&p, WC_LINK_RAW, frame_buf, (uint32_t)n, (uint32_t)n);
     assert_int_equal(p.ip_checksum, CSUM_BAD);
 }
 
@@ -198,7 +199,7 @@ static void test_fragments_recorded(void **state)
     struct packet p;
     struct pb_ip x = { .id = 0x4242, .mf = true };
     size_t n = udp_frame("10.0.0.1", "10.0.0.2", "first fragment!!", PB_CSUM_GOOD, &x, frame_buf);
-    assert_int_equal(dissect_copy(&p, 101, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_OK);
+    assert_int_equal(dissect_copy(&p, WC_LINK_RAW, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_OK);
     assert_true(p.is_fragment);
     assert_true(p.more_fragments);
     assert_int_equal(p.frag_id, 0x4242);
@@ -208,7 +209,7 @@ static void test_fragments_recorded(void **state)
     struct pb_ip x6 = { .id = 77, .frag_offset = 1024, .ipv6_frag_header = true,
                         .ipv6_hop_by_hop = true };
     n = udp_frame("2001:db8::1", "2001:db8::2", "tail", PB_CSUM_GOOD, &x6, frame_buf);
-    assert_int_equal(dissect_copy(&p, 101, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_OK);
+    assert_int_equal(dissect_copy(&p, WC_LINK_RAW, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_OK);
     assert_true(p.is_fragment);
     assert_false(p.more_fragments);
     assert_int_equal(p.frag_offset, 1024);
@@ -222,13 +223,13 @@ static void test_ipv6_extension_headers(void **state)
     struct packet p;
     struct pb_ip x = { .ipv6_hop_by_hop = true, .ipv6_dest_opts = true };
     size_t n = udp_frame("2001:db8::1", "2001:db8::2", "ext", PB_CSUM_GOOD, &x, frame_buf);
-    assert_int_equal(dissect_copy(&p, 101, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_OK);
+    assert_int_equal(dissect_copy(&p, WC_LINK_RAW, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_OK);
     assert_int_equal(p.ip_header_len, 56);
     assert_int_equal(p.l4, L4_UDP);
     assert_int_equal(p.l4_checksum, CSUM_GOOD);
     /* A hop-by-hop header claiming more bytes than the payload holds. */
     frame_buf[41] = 200;
-    assert_int_equal(dissect_copy(&p, 101, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_BAD_IPV6_EXT);
+    assert_int_equal(dissect_copy(&p, WC_LINK_RAW, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_BAD_IPV6_EXT);
 }
 
 static void test_icmp_port_unreachable_quote(void **state)
@@ -239,11 +240,12 @@ static void test_icmp_port_unreachable_quote(void **state)
         struct pb_addr sv = pb_addr(fam == 4 ? "10.0.0.2" : "fd00::2");
         uint8_t dg[64], ip[128], icmp[256], out[512];
         size_t n = pb_udp_datagram(dg, sizeof dg, &cl, &sv, 40000, 3434, "x", 1, PB_CSUM_GOOD);
-        n = pb_ip_packet(ip, sizeof ip, &cl, &sv, 17, dg, n, NULL);
-        n = pb_icmp_error(icmp, sizeof icmp, &sv, &cl, fam == 4 ? 3 : 1, fam == 4 ? 3 : 4, ip, n);
-        n = pb_ip_packet(out, sizeof out, &sv, &cl, fam == 4 ? 1 : 58, icmp, n, NULL);
+        n = pb_ip_packet(ip, sizeof ip, &cl, &sv, WC_IPPROTO_UDP, dg, n, NULL);
+        n = pb_icmp_error(icmp, sizeof icmp, &sv, &cl, fam == 4 ? WC_ICMP_DEST_UNREACH : WC_ICMP6_DEST_UNREACH,
+                          fam == 4 ? WC_ICMP_UNREACH_PORT : WC_ICMP6_UNREACH_PORT, ip, n);
+        n = pb_ip_packet(out, sizeof out, &sv, &cl, fam == 4 ? WC_IPPROTO_ICMP : WC_IPPROTO_ICMPV6, icmp, n, NULL);
         struct packet p;
-        assert_int_equal(dissect_copy(&p, 101, out, (uint32_t)n, (uint32_t)n), DISSECT_OK);
+        assert_int_equal(dissect_copy(&p, WC_LINK_RAW, out, (uint32_t)n, (uint32_t)n), DISSECT_OK);
         assert_int_equal(p.l4, fam == 4 ? L4_ICMP : L4_ICMPV6);
         assert_true(p.quote.present);
         assert_int_equal(p.quote.proto, 17);
@@ -262,37 +264,37 @@ static void test_malformed_headers(void **state)
     struct packet p;
     size_t n;
 
-    n = syn_frame(101, 0, "10.0.0.1", "10.0.0.2", frame_buf);
+    n = syn_frame(WC_LINK_RAW, 0, "10.0.0.1", "10.0.0.2", frame_buf);
     frame_buf[0] = 0x44; /* IHL 4 */
-    assert_int_equal(dissect_copy(&p, 101, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_BAD_IP_HEADER_LEN);
+    assert_int_equal(dissect_copy(&p, WC_LINK_RAW, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_BAD_IP_HEADER_LEN);
     frame_buf[0] = 0x55;
-    assert_int_equal(dissect_copy(&p, 101, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_BAD_IP_VERSION);
+    assert_int_equal(dissect_copy(&p, WC_LINK_RAW, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_BAD_IP_VERSION);
     frame_buf[0] = 0x45;
     pb_put16(frame_buf + 2, (uint16_t)(n + 10)); /* total length past the frame */
-    assert_int_equal(dissect_copy(&p, 101, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_BAD_IP_TOTAL_LEN);
+    assert_int_equal(dissect_copy(&p, WC_LINK_RAW, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_BAD_IP_TOTAL_LEN);
 
-    n = syn_frame(101, 0, "10.0.0.1", "10.0.0.2", frame_buf);
+    n = syn_frame(WC_LINK_RAW, 0, "10.0.0.1", "10.0.0.2", frame_buf);
     frame_buf[20 + 12] = 0x40; /* data offset 4 words */
-    assert_int_equal(dissect_copy(&p, 101, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_BAD_TCP_DATA_OFFSET);
+    assert_int_equal(dissect_copy(&p, WC_LINK_RAW, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_BAD_TCP_DATA_OFFSET);
     assert_int_equal(p.error_offset, 32);
     frame_buf[20 + 12] = 0xf0; /* 60 bytes: past the segment */
-    assert_int_equal(dissect_copy(&p, 101, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_BAD_TCP_DATA_OFFSET);
+    assert_int_equal(dissect_copy(&p, WC_LINK_RAW, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_BAD_TCP_DATA_OFFSET);
 
-    n = syn_frame(101, 0, "10.0.0.1", "10.0.0.2", frame_buf);
+    n = syn_frame(WC_LINK_RAW, 0, "10.0.0.1", "10.0.0.2", frame_buf);
     frame_buf[20 + 21] = 1; /* MSS option length 1 */
-    assert_int_equal(dissect_copy(&p, 101, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_BAD_TCP_OPTION);
+    assert_int_equal(dissect_copy(&p, WC_LINK_RAW, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_BAD_TCP_OPTION);
     frame_buf[20 + 21] = 40; /* runs past the header */
-    assert_int_equal(dissect_copy(&p, 101, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_BAD_TCP_OPTION);
+    assert_int_equal(dissect_copy(&p, WC_LINK_RAW, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_BAD_TCP_OPTION);
     frame_buf[20 + 21] = 3; /* MSS of the wrong size */
-    assert_int_equal(dissect_copy(&p, 101, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_BAD_TCP_OPTION);
+    assert_int_equal(dissect_copy(&p, WC_LINK_RAW, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_BAD_TCP_OPTION);
 
     n = udp_frame("10.0.0.1", "10.0.0.2", "hello", PB_CSUM_GOOD, NULL, frame_buf);
     pb_put16(frame_buf + 24, 4); /* UDP length < 8 */
-    assert_int_equal(dissect_copy(&p, 101, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_BAD_UDP_LEN);
+    assert_int_equal(dissect_copy(&p, WC_LINK_RAW, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_BAD_UDP_LEN);
     pb_put16(frame_buf + 24, 200); /* past the IP payload */
-    assert_int_equal(dissect_copy(&p, 101, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_BAD_UDP_LEN);
+    assert_int_equal(dissect_copy(&p, WC_LINK_RAW, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_BAD_UDP_LEN);
     pb_put16(frame_buf + 24, 10); /* shorter than the IP payload: decodes, flow judges it */
-    assert_int_equal(dissect_copy(&p, 101, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_OK);
+    assert_int_equal(dissect_copy(&p, WC_LINK_RAW, frame_buf, (uint32_t)n, (uint32_t)n), DISSECT_OK);
     assert_int_equal(p.udp_len, 10);
     assert_int_equal(p.ip_payload_len, 13);
 }
@@ -336,7 +338,7 @@ static void test_random_corruption_never_crashes(void **state)
     (void)state;
     uint32_t rng = 12345;
     for (int round = 0; round < 20000; round++) {
-        size_t n = round % 2 ? syn_frame(1, round % 3, "10.0.0.1", "10.0.0.2", frame_buf)
+        size_t n = round % 2 ? syn_frame(WC_LINK_EN10MB, round % 3, "10.0.0.1", "10.0.0.2", frame_buf)
                              : udp_frame("2001:db8::1", "2001:db8::2", "abcdefgh", PB_CSUM_GOOD,
                                          &(struct pb_ip){ .ipv6_hop_by_hop = true }, frame_buf);
         for (int flips = 0; flips < 4; flips++) {
@@ -372,7 +374,7 @@ static size_t ipv6_with_routing(uint8_t *out, const char *dst_text, uint8_t type
     struct pb_addr csum_dst = pb_addr(csum_dst_text);
     uint8_t l4[64];
     size_t n;
-    if (proto == 6) {
+    if (proto == WC_IPPROTO_TCP) {
         struct pb_tcp t = { .sport = 40000, .dport = 3434, .seq = 1, .flags = TCP_SYN,
                             .payload = "hi", .payload_len = 2 };
         n = pb_tcp_segment(l4, sizeof l4, &src, &csum_dst, &t);
@@ -383,7 +385,7 @@ static size_t ipv6_with_routing(uint8_t *out, const char *dst_text, uint8_t type
     assert_int_equal(rlen % 8, 0);
     pb_put32(out, 0x60000000u);
     pb_put16(out + 4, (uint16_t)(rlen + n));
-    out[6] = 43; /* Routing */
+    out[6] = WC_IPPROTO_ROUTING;
     out[7] = 64;
     memcpy(out + 8, src.b, 16);
     memcpy(out + 24, dst.b, 16);
@@ -410,18 +412,20 @@ static void test_ipv6_routing_header_checksum_uses_final_destination(void **stat
     rh[0] = 1; /* last entry */
     memcpy(rh + 4, final.b, 16);
     memcpy(rh + 20, hop.b, 16);
-    for (int proto = 6; proto <= 17; proto += 11) {
-        size_t n = ipv6_with_routing(pkt, "2001:db8::50", 4, 1, rh, 36, (uint8_t)proto,
+    static const uint8_t protos[] = { WC_IPPROTO_TCP, WC_IPPROTO_UDP };
+    for (size_t k = 0; k < sizeof protos; k++) {
+        uint8_t proto = protos[k];
+        size_t n = ipv6_with_routing(pkt, "2001:db8::50", WC_IPV6_ROUTING_SRH, 1, rh, 36, proto,
                                      "2001:db8::99");
-        assert_int_equal(dissect_frame(&p, 1, 0, 101, pkt, (uint32_t)n, (uint32_t)n), DISSECT_OK);
-        assert_int_equal(p.l4, proto == 6 ? L4_TCP : L4_UDP);
+        assert_int_equal(dissect_frame(&p, 1, 0, WC_LINK_RAW, pkt, (uint32_t)n, (uint32_t)n), DISSECT_OK);
+        assert_int_equal(p.l4, proto == WC_IPPROTO_TCP ? L4_TCP : L4_UDP);
         assert_int_equal(p.l4_checksum, CSUM_GOOD);
         assert_int_equal(p.final_dst.family, 6);
         assert_memory_equal(p.final_dst.bytes, final.b, 16);
         assert_memory_equal(p.dst.bytes, hop.b, 16); /* the flow key keeps the header's */
         /* Summed over the header's destination instead: wrong. */
-        n = ipv6_with_routing(pkt, "2001:db8::50", 4, 1, rh, 36, (uint8_t)proto, "2001:db8::50");
-        dissect_frame(&p, 1, 0, 101, pkt, (uint32_t)n, (uint32_t)n);
+        n = ipv6_with_routing(pkt, "2001:db8::50", WC_IPV6_ROUTING_SRH, 1, rh, 36, proto, "2001:db8::50");
+        dissect_frame(&p, 1, 0, WC_LINK_RAW, pkt, (uint32_t)n, (uint32_t)n);
         assert_int_equal(p.l4_checksum, CSUM_BAD);
     }
 
@@ -429,31 +433,31 @@ static void test_ipv6_routing_header_checksum_uses_final_destination(void **stat
     memset(rh, 0, sizeof rh);
     memcpy(rh + 4, hop.b, 16);
     memcpy(rh + 20, final.b, 16);
-    size_t n = ipv6_with_routing(pkt, "2001:db8::7", 0, 2, rh, 36, 6, "2001:db8::99");
-    assert_int_equal(dissect_frame(&p, 1, 0, 101, pkt, (uint32_t)n, (uint32_t)n), DISSECT_OK);
+    size_t n = ipv6_with_routing(pkt, "2001:db8::7", WC_IPV6_ROUTING_TYPE0, 2, rh, 36, WC_IPPROTO_TCP, "2001:db8::99");
+    assert_int_equal(dissect_frame(&p, 1, 0, WC_LINK_RAW, pkt, (uint32_t)n, (uint32_t)n), DISSECT_OK);
     assert_int_equal(p.l4_checksum, CSUM_GOOD);
 
     /* Type 2 (Mobile IPv6): its one address, the home address. */
     memset(rh, 0, sizeof rh);
     memcpy(rh + 4, final.b, 16);
-    n = ipv6_with_routing(pkt, "2001:db8::7", 2, 1, rh, 20, 17, "2001:db8::99");
-    assert_int_equal(dissect_frame(&p, 1, 0, 101, pkt, (uint32_t)n, (uint32_t)n), DISSECT_OK);
+    n = ipv6_with_routing(pkt, "2001:db8::7", WC_IPV6_ROUTING_MIP6, 1, rh, 20, WC_IPPROTO_UDP, "2001:db8::99");
+    assert_int_equal(dissect_frame(&p, 1, 0, WC_LINK_RAW, pkt, (uint32_t)n, (uint32_t)n), DISSECT_OK);
     assert_int_equal(p.l4_checksum, CSUM_GOOD);
 
     /* No segments left: the IPv6 destination is the final one. */
     memset(rh, 0, sizeof rh);
     memcpy(rh + 4, final.b, 16);
     memcpy(rh + 20, hop.b, 16);
-    n = ipv6_with_routing(pkt, "2001:db8::50", 4, 0, rh, 36, 6, "2001:db8::50");
-    assert_int_equal(dissect_frame(&p, 1, 0, 101, pkt, (uint32_t)n, (uint32_t)n), DISSECT_OK);
+    n = ipv6_with_routing(pkt, "2001:db8::50", WC_IPV6_ROUTING_SRH, 0, rh, 36, WC_IPPROTO_TCP, "2001:db8::50");
+    assert_int_equal(dissect_frame(&p, 1, 0, WC_LINK_RAW, pkt, (uint32_t)n, (uint32_t)n), DISSECT_OK);
     assert_int_equal(p.l4_checksum, CSUM_GOOD);
     assert_int_equal(p.final_dst.family, 0);
 
     /* A type-4 header too short to hold a segment: no final destination,
      * no crash, the header's destination is used. */
     memset(rh, 0, sizeof rh);
-    n = ipv6_with_routing(pkt, "2001:db8::50", 4, 1, rh, 4, 6, "2001:db8::50");
-    assert_int_equal(dissect_frame(&p, 1, 0, 101, pkt, (uint32_t)n, (uint32_t)n), DISSECT_OK);
+    n = ipv6_with_routing(pkt, "2001:db8::50", WC_IPV6_ROUTING_SRH, 1, rh, 4, WC_IPPROTO_TCP, "2001:db8::50");
+    assert_int_equal(dissect_frame(&p, 1, 0, WC_LINK_RAW, pkt, (uint32_t)n, (uint32_t)n), DISSECT_OK);
     assert_int_equal(p.l4_checksum, CSUM_GOOD);
 }
 

@@ -1,5 +1,5 @@
-/* Flow tracker facts (sequence bookkeeping, FIN/RST, payload copy), the
- * fragment reassembler, and the analysis table's memory bound. */
+/* Flow tracker facts (sequence bookkeeping, FIN/RST, payload copy) and the
+ * analysis table's memory bound (reassembly: test_reasm.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +12,6 @@
 #include "analysis.h"
 #include "flow.h"
 #include "packet_builder.h"
-#include "reasm.h"
 
 /* Feeds emitted frames straight into one tcp_flow. */
 struct tcp_sink {
@@ -27,7 +26,7 @@ static void tcp_sink_emit(void *ctx, const uint8_t *bytes, size_t len)
     struct tcp_sink *s = ctx;
     struct packet p;
     s->frame++;
-    assert_int_equal(dissect_frame(&p, s->frame, s->frame * 1000, 1, bytes, (uint32_t)len, (uint32_t)len),
+    assert_int_equal(dissect_frame(&p, s->frame, s->frame * 1000, WC_LINK_EN10MB, bytes, (uint32_t)len, (uint32_t)len),
                      DISSECT_OK);
     if (!s->started) {
         tcp_flow_init(&s->flow, &p, s->cap);
@@ -41,7 +40,7 @@ static void test_clean_session_facts(void **state)
     (void)state;
     struct tcp_sink s = { .cap = 1024 };
     struct pb_conv c;
-    pb_conv_init(&c, 1, "10.0.0.1", 40000, "10.0.0.2", 3434, tcp_sink_emit, &s);
+    pb_conv_init(&c, WC_LINK_EN10MB, "10.0.0.1", 40000, "10.0.0.2", 3434, tcp_sink_emit, &s);
     pb_conv_clean_session(&c, "GET", "Tue Nov 25 16:30:00 2025\r\n");
     const struct tcp_flow *f = &s.flow;
     assert_true(f->established);
@@ -72,7 +71,7 @@ static void test_retransmission_and_out_of_order_copy(void **state)
     (void)state;
     struct tcp_sink s = { .cap = 6 };
     struct pb_conv c;
-    pb_conv_init(&c, 1, "10.0.0.1", 40000, "10.0.0.2", 3434, tcp_sink_emit, &s);
+    pb_conv_init(&c, WC_LINK_EN10MB, "10.0.0.1", 40000, "10.0.0.2", 3434, tcp_sink_emit, &s);
     pb_conv_handshake(&c);
     uint32_t base = c.seq[0];
     /* "defg" arrives before "abc", then "abc" is sent again. */
@@ -96,7 +95,7 @@ static void test_rst_window_and_refusal(void **state)
     (void)state;
     struct tcp_sink s = { 0 };
     struct pb_conv c;
-    pb_conv_init(&c, 1, "10.0.0.1", 40000, "10.0.0.2", 3434, tcp_sink_emit, &s);
+    pb_conv_init(&c, WC_LINK_EN10MB, "10.0.0.1", 40000, "10.0.0.2", 3434, tcp_sink_emit, &s);
     pb_conv_tcp(&c, 0, TCP_SYN, NULL, 0);
     pb_conv_tcp_raw(&c, 1, TCP_RST | TCP_ACK, 0, c.seq[0], NULL, 0, NULL, 0);
     assert_true(s.flow.refused);
@@ -104,7 +103,7 @@ static void test_rst_window_and_refusal(void **state)
     assert_true(s.flow.closed);
 
     struct tcp_sink t = { 0 };
-    pb_conv_init(&c, 1, "10.0.0.1", 40001, "10.0.0.2", 3434, tcp_sink_emit, &t);
+    pb_conv_init(&c, WC_LINK_EN10MB, "10.0.0.1", 40001, "10.0.0.2", 3434, tcp_sink_emit, &t);
     pb_conv_handshake(&c);
     /* RST far outside the client's window (512 << 7). */
     pb_conv_tcp_raw(&c, 1, TCP_RST, c.seq[1] + 10000000, 0, NULL, 0, NULL, 0);
@@ -118,7 +117,7 @@ static void test_half_close_and_data_after_fin(void **state)
     (void)state;
     struct tcp_sink s = { 0 };
     struct pb_conv c;
-    pb_conv_init(&c, 1, "10.0.0.1", 40000, "10.0.0.2", 3434, tcp_sink_emit, &s);
+    pb_conv_init(&c, WC_LINK_EN10MB, "10.0.0.1", 40000, "10.0.0.2", 3434, tcp_sink_emit, &s);
     pb_conv_handshake(&c);
     pb_conv_tcp(&c, 0, TCP_FIN | TCP_ACK, NULL, 0);     /* 4: client SHUT_WR */
     pb_conv_tcp(&c, 1, TCP_ACK | TCP_PSH, "late", 4);   /* 5: server keeps sending */
@@ -137,8 +136,8 @@ static void test_udp_flow_and_icmp(void **state)
     uint8_t dg[64], ip[128];
     struct pb_addr a = pb_addr("10.0.0.1"), b = pb_addr("10.0.0.2");
     size_t n = pb_udp_datagram(dg, sizeof dg, &a, &b, 40000, 3434, "ping", 4, PB_CSUM_GOOD);
-    n = pb_ip_packet(ip, sizeof ip, &a, &b, 17, dg, n, NULL);
-    assert_int_equal(dissect_frame(&p, 1, 0, 101, ip, (uint32_t)n, (uint32_t)n), DISSECT_OK);
+    n = pb_ip_packet(ip, sizeof ip, &a, &b, WC_IPPROTO_UDP, dg, n, NULL);
+    assert_int_equal(dissect_frame(&p, 1, 0, WC_LINK_RAW, ip, (uint32_t)n, (uint32_t)n), DISSECT_OK);
     udp_flow_init(&f, &p, 64);
     udp_flow_update(&f, &p);
     udp_flow_update(&f, &p);
@@ -149,71 +148,6 @@ static void test_udp_flow_and_icmp(void **state)
     assert_memory_equal(f.side[0].copy.bytes, "pingping", 8);
     assert_int_equal(udp_flow_sender(&f, &p), 0);
     udp_flow_free(&f);
-}
-
-/* Fragments: in order, out of order, overlapping with different bytes. */
-static size_t fragment(uint8_t *out, const uint8_t *l4, size_t off, size_t len, bool mf, uint16_t id)
-{
-    struct pb_addr a = pb_addr("10.0.0.1"), b = pb_addr("10.0.0.2");
-    struct pb_ip x = { .id = id, .mf = mf, .frag_offset = (uint16_t)off };
-    return pb_ip_packet(out, 2048, &a, &b, 17, l4 + off, len, &x);
-}
-
-static void test_reassembly(void **state)
-{
-    (void)state;
-    uint8_t dg[1100], f1[2048], f2[2048];
-    struct pb_addr a = pb_addr("10.0.0.1"), b = pb_addr("10.0.0.2");
-    uint8_t payload[1000];
-    for (size_t i = 0; i < sizeof payload; i++)
-        payload[i] = (uint8_t)i;
-    size_t n = pb_udp_datagram(dg, sizeof dg, &a, &b, 40000, 3434, payload, sizeof payload, PB_CSUM_GOOD);
-    size_t n1 = fragment(f1, dg, 0, 512, true, 9), n2 = fragment(f2, dg, 512, n - 512, false, 9);
-
-    struct reasm *r = reasm_create(4, 1000000);
-    struct frame_list failed = { 0 };
-    struct packet p1, p2;
-    const uint8_t *whole;
-    uint32_t len;
-    dissect_frame(&p2, 1, 0, 101, f2, (uint32_t)n2, (uint32_t)n2);
-    dissect_frame(&p1, 2, 0, 101, f1, (uint32_t)n1, (uint32_t)n1);
-    assert_int_equal(reasm_add(r, &p2, &whole, &len, &failed), REASM_PENDING);
-    assert_int_equal(reasm_pending(r), 1);
-    assert_int_equal(reasm_add(r, &p1, &whole, &len, &failed), REASM_DONE);
-    assert_int_equal(len, n);
-    assert_memory_equal(whole, dg, n);
-    assert_int_equal(dissect_transport(&p1, whole, len), DISSECT_OK);
-    assert_int_equal(p1.l4, L4_UDP);
-    assert_int_equal(p1.payload_len, 1000);
-    assert_int_equal(p1.l4_checksum, CSUM_GOOD);
-    assert_true(p1.reassembled);
-    assert_int_equal(reasm_pending(r), 0);
-
-    /* Overlap with different bytes: given up. */
-    dissect_frame(&p1, 3, 0, 101, f1, (uint32_t)n1, (uint32_t)n1);
-    assert_int_equal(reasm_add(r, &p1, &whole, &len, &failed), REASM_PENDING);
-    f1[28 + 100] ^= 0xff; /* same fragment, one byte changed */
-    dissect_frame(&p1, 4, 0, 101, f1, (uint32_t)n1, (uint32_t)n1);
-    assert_int_equal(reasm_add(r, &p1, &whole, &len, &failed), REASM_FAILED);
-    assert_int_equal(failed.count, 1);
-    assert_int_equal(failed.frames[0], 4);
-
-    /* Missing tail: expires. */
-    dissect_frame(&p1, 5, 10, 101, f1, (uint32_t)n1, (uint32_t)n1);
-    assert_int_equal(reasm_add(r, &p1, &whole, &len, &failed), REASM_PENDING);
-    assert_int_equal(reasm_expire(r, 500, &failed), 0);
-    assert_int_equal(reasm_expire(r, 2000000, &failed), 1);
-    assert_int_equal(failed.count, 2);
-
-    /* Bounded: a fifth pending datagram evicts the oldest of four. */
-    for (uint16_t id = 100; id < 105; id++) {
-        n1 = fragment(f1, dg, 0, 512, true, id);
-        dissect_frame(&p1, id, id, 101, f1, (uint32_t)n1, (uint32_t)n1);
-        reasm_add(r, &p1, &whole, &len, &failed);
-    }
-    assert_int_equal(reasm_pending(r), 4);
-    assert_int_equal(failed.count, 3);
-    reasm_destroy(r);
 }
 
 /* Analysis memory: thousands of sequential connections keep only a few
@@ -229,7 +163,7 @@ static void feed_emit(void *ctx, const uint8_t *bytes, size_t len)
     struct feed *f = ctx;
     f->frame++;
     f->ts += 1000; /* 1 ms apart */
-    analysis_feed(f->a, f->frame, f->ts, 1, (uint32_t)len, (uint32_t)len, bytes);
+    analysis_feed(f->a, f->frame, f->ts, WC_LINK_EN10MB, (uint32_t)len, (uint32_t)len, bytes);
 }
 
 static void count_done(const struct flow_report *r, void *ctx)
@@ -250,7 +184,7 @@ static void test_memory_grows_with_open_flows_only(void **state)
     assert_non_null(f.a);
     for (int i = 0; i < 3000; i++) {
         struct pb_conv c;
-        pb_conv_init(&c, 1, "10.0.0.1", (uint16_t)(20000 + i), "10.0.0.2", 3434, feed_emit, &f);
+        pb_conv_init(&c, WC_LINK_EN10MB, "10.0.0.1", (uint16_t)(20000 + i), "10.0.0.2", 3434, feed_emit, &f);
         pb_conv_clean_session(&c, "q", "a");
     }
     struct analysis_summary s;
@@ -273,11 +207,11 @@ static void test_memory_grows_with_open_flows_only(void **state)
     f.frame = 0;
     f.ts = 0;
     struct pb_conv c;
-    pb_conv_init(&c, 1, "10.0.0.1", 40000, "10.0.0.2", 3434, feed_emit, &f);
+    pb_conv_init(&c, WC_LINK_EN10MB, "10.0.0.1", 40000, "10.0.0.2", 3434, feed_emit, &f);
     pb_conv_handshake(&c);
     assert_int_equal(done, 0);
     f.ts += 5000000;
-    pb_conv_init(&c, 1, "10.0.0.1", 40001, "10.0.0.2", 3434, feed_emit, &f);
+    pb_conv_init(&c, WC_LINK_EN10MB, "10.0.0.1", 40001, "10.0.0.2", 3434, feed_emit, &f);
     pb_conv_tcp(&c, 0, TCP_SYN, NULL, 0);
     assert_int_equal(done, 1);
     analysis_destroy(f.a); /* destroying with open flows must not leak (ASan) */
@@ -303,8 +237,8 @@ static void test_idle_deadlines_follow_the_packets(void **state)
     o.ctx = &done;
     struct feed f = { analysis_create(&o), 0, 0 };
     struct pb_conv talker, other;
-    pb_conv_init(&talker, 1, "10.0.0.1", 40000, "10.0.0.2", 53, feed_emit, &f);
-    pb_conv_init(&other, 1, "10.0.0.3", 40000, "10.0.0.2", 53, feed_emit, &f);
+    pb_conv_init(&talker, WC_LINK_EN10MB, "10.0.0.1", 40000, "10.0.0.2", 53, feed_emit, &f);
+    pb_conv_init(&other, WC_LINK_EN10MB, "10.0.0.3", 40000, "10.0.0.2", 53, feed_emit, &f);
     /* A datagram every 40 s: past its first deadline, never idle 60 s. */
     for (int64_t t = 0; t <= 160; t += 40) {
         feed_at(&f, t * SEC);
@@ -338,9 +272,9 @@ static void test_flows_due_together_are_judged_oldest_first(void **state)
     o.retain_reports = true;
     struct feed f = { analysis_create(&o), 0, 0 };
     struct pb_conv udp, tcp, late;
-    pb_conv_init(&udp, 1, "10.0.0.1", 40000, "10.0.0.2", 53, feed_emit, &f);
-    pb_conv_init(&tcp, 1, "10.0.0.1", 40001, "10.0.0.2", 3434, feed_emit, &f);
-    pb_conv_init(&late, 1, "10.0.0.3", 40000, "10.0.0.2", 53, feed_emit, &f);
+    pb_conv_init(&udp, WC_LINK_EN10MB, "10.0.0.1", 40000, "10.0.0.2", 53, feed_emit, &f);
+    pb_conv_init(&tcp, WC_LINK_EN10MB, "10.0.0.1", 40001, "10.0.0.2", 3434, feed_emit, &f);
+    pb_conv_init(&late, WC_LINK_EN10MB, "10.0.0.3", 40000, "10.0.0.2", 53, feed_emit, &f);
     feed_at(&f, 0);
     pb_conv_udp(&udp, 0, "q", 1);           /* due at 60 s */
     feed_at(&f, 1 * SEC);
@@ -366,7 +300,7 @@ static void test_port_reuse_starts_a_new_flow(void **state)
     o.ctx = &done;
     struct feed f = { analysis_create(&o), 0, 0 };
     struct pb_conv c;
-    pb_conv_init(&c, 1, "10.0.0.1", 40000, "10.0.0.2", 3434, feed_emit, &f);
+    pb_conv_init(&c, WC_LINK_EN10MB, "10.0.0.1", 40000, "10.0.0.2", 3434, feed_emit, &f);
     pb_conv_clean_session(&c, "a", "b");
     c.seq[0] += 100000;
     pb_conv_clean_session(&c, "c", "d");  /* same 4-tuple within the linger */
@@ -397,7 +331,7 @@ static void mutate_emit(void *ctx, const uint8_t *bytes, size_t len)
     uint8_t *exact = malloc(len);
     assert_non_null(exact);
     memcpy(exact, copy, len);
-    analysis_feed(m->a, m->frame, m->ts, 1, (uint32_t)len, (uint32_t)len, exact);
+    analysis_feed(m->a, m->frame, m->ts, WC_LINK_EN10MB, (uint32_t)len, (uint32_t)len, exact);
     free(exact);
 }
 
@@ -411,7 +345,7 @@ static void test_corrupted_traffic_never_crashes(void **state)
     struct mutate m = { analysis_create(&o), 0, 99, 0 };
     for (int i = 0; i < 300; i++) {
         struct pb_conv c;
-        pb_conv_init(&c, 1, i % 2 ? "10.0.0.1" : "fd00::1", (uint16_t)(30000 + i % 7),
+        pb_conv_init(&c, WC_LINK_EN10MB, i % 2 ? "10.0.0.1" : "fd00::1", (uint16_t)(30000 + i % 7),
                      i % 2 ? "10.0.0.2" : "fd00::2", 3434, mutate_emit, &m);
         pb_conv_clean_session(&c, "abc", "defgh");
         pb_conv_udp(&c, 0, "u", 1);
@@ -502,7 +436,7 @@ static void test_capture_duplicates_are_not_retransmissions(void **state)
     for (int fam = 4; fam <= 6; fam += 2) {
         struct ip_log log = { 0 };
         struct pb_conv c;
-        pb_conv_init(&c, 101, fam == 4 ? "10.0.0.1" : "fd00::1", 40000,
+        pb_conv_init(&c, WC_LINK_RAW, fam == 4 ? "10.0.0.1" : "fd00::1", 40000,
                      fam == 4 ? "10.0.0.2" : "fd00::2", 3434, ip_log_emit, &log);
         pb_conv_clean_session(&c, "GET", "Tue Nov 25 16:30:00 2025\r\n");
         /* `tcpdump -i any` on a router: each packet once as it comes in
@@ -511,12 +445,12 @@ static void test_capture_duplicates_are_not_retransmissions(void **state)
         struct dup_feed d = { dup_analysis(), 0 };
         for (size_t i = 0; i < log.n; i++) {
             int64_t ts = 1000000 + (int64_t)i * 1000;
-            feed_ip(&d, 276, ts, log.pkt[i], log.len[i]);
+            feed_ip(&d, WC_LINK_LINUX_SLL2, ts, log.pkt[i], log.len[i]);
             if (fam == 4)
                 forward_hop(log.pkt[i]);
             else
                 log.pkt[i][7]--;
-            feed_ip(&d, 1, ts + 7, log.pkt[i], log.len[i]);
+            feed_ip(&d, WC_LINK_EN10MB, ts + 7, log.pkt[i], log.len[i]);
         }
         analysis_finish(d.a);
         struct analysis_summary s;
@@ -543,7 +477,7 @@ static void test_genuine_resends_are_not_duplicates(void **state)
     (void)state;
     struct ip_log log = { 0 };
     struct pb_conv c;
-    pb_conv_init(&c, 101, "10.0.0.1", 40000, "10.0.0.2", 3434, ip_log_emit, &log);
+    pb_conv_init(&c, WC_LINK_RAW, "10.0.0.1", 40000, "10.0.0.2", 3434, ip_log_emit, &log);
     pb_conv_handshake(&c);                                   /* 0-2 */
     uint32_t seq = c.seq[0];
     pb_conv_tcp_raw(&c, 0, TCP_ACK | TCP_PSH, seq, c.seq[1], NULL, 0, "abc", 3); /* 3 */
@@ -557,9 +491,9 @@ static void test_genuine_resends_are_not_duplicates(void **state)
      * id 10 us later: a retransmission too. */
     struct dup_feed d = { dup_analysis(), 0 };
     for (size_t i = 0; i < 4; i++)
-        feed_ip(&d, 1, (int64_t)i * 100, log.pkt[i], log.len[i]);
-    feed_ip(&d, 1, 300 + 200000, log.pkt[4], log.len[4]);
-    feed_ip(&d, 1, 300 + 200010, log.pkt[5], log.len[5]);
+        feed_ip(&d, WC_LINK_EN10MB, (int64_t)i * 100, log.pkt[i], log.len[i]);
+    feed_ip(&d, WC_LINK_EN10MB, 300 + 200000, log.pkt[4], log.len[4]);
+    feed_ip(&d, WC_LINK_EN10MB, 300 + 200010, log.pkt[5], log.len[5]);
     analysis_finish(d.a);
     struct analysis_summary s;
     analysis_get_summary(d.a, &s);
@@ -573,15 +507,15 @@ static void test_genuine_resends_are_not_duplicates(void **state)
      * packets in between: outside the ring, judged. */
     d = (struct dup_feed){ dup_analysis(), 0 };
     for (size_t i = 0; i < 4; i++)
-        feed_ip(&d, 1, (int64_t)i * 10, log.pkt[i], log.len[i]);
+        feed_ip(&d, WC_LINK_EN10MB, (int64_t)i * 10, log.pkt[i], log.len[i]);
     for (int i = 0; i < ANALYSIS_DUP_FRAMES; i++) {
         uint8_t dg[64], ip[128];
         struct pb_addr x = pb_addr("10.9.0.1"), y = pb_addr("10.9.0.2");
         size_t n = pb_udp_datagram(dg, sizeof dg, &x, &y, (uint16_t)(1000 + i), 53, "q", 1, PB_CSUM_GOOD);
-        n = pb_ip_packet(ip, sizeof ip, &x, &y, 17, dg, n, NULL);
-        feed_ip(&d, 1, 40 + i, ip, n);
+        n = pb_ip_packet(ip, sizeof ip, &x, &y, WC_IPPROTO_UDP, dg, n, NULL);
+        feed_ip(&d, WC_LINK_EN10MB, 40 + i, ip, n);
     }
-    feed_ip(&d, 1, 100, log.pkt[4], log.len[4]);
+    feed_ip(&d, WC_LINK_EN10MB, 100, log.pkt[4], log.len[4]);
     analysis_finish(d.a);
     analysis_get_summary(d.a, &s);
     assert_int_equal(s.duplicates, 0);
@@ -597,7 +531,7 @@ static void test_rst_burst_answering_segments_is_kept(void **state)
     (void)state;
     struct ip_log log = { 0 };
     struct pb_conv c;
-    pb_conv_init(&c, 101, "fd00::1", 40000, "fd00::2", 3434, ip_log_emit, &log);
+    pb_conv_init(&c, WC_LINK_RAW, "fd00::1", 40000, "fd00::2", 3434, ip_log_emit, &log);
     pb_conv_handshake(&c);                                              /* 0-2 */
     pb_conv_tcp(&c, 0, TCP_ACK | TCP_PSH, "a", 1);                      /* 3 */
     pb_conv_tcp_raw(&c, 1, TCP_RST, c.seq[1], 0, NULL, 0, NULL, 0);    /* 4 */
@@ -606,7 +540,7 @@ static void test_rst_burst_answering_segments_is_kept(void **state)
     assert_memory_equal(log.pkt[4], log.pkt[6], log.len[4]);
     struct dup_feed d = { dup_analysis(), 0 };
     for (size_t i = 0; i < log.n; i++)
-        feed_ip(&d, 113, (int64_t)i * 20, log.pkt[i], log.len[i]);
+        feed_ip(&d, WC_LINK_LINUX_SLL, (int64_t)i * 20, log.pkt[i], log.len[i]);
     analysis_finish(d.a);
     struct analysis_summary s;
     analysis_get_summary(d.a, &s);
@@ -618,8 +552,8 @@ static void test_rst_burst_answering_segments_is_kept(void **state)
     /* The same RST captured twice with nothing in between is one RST. */
     d = (struct dup_feed){ dup_analysis(), 0 };
     for (size_t i = 0; i < 5; i++)
-        feed_ip(&d, 113, (int64_t)i * 20, log.pkt[i], log.len[i]);
-    feed_ip(&d, 113, 85, log.pkt[6], log.len[6]);
+        feed_ip(&d, WC_LINK_LINUX_SLL, (int64_t)i * 20, log.pkt[i], log.len[i]);
+    feed_ip(&d, WC_LINK_LINUX_SLL, 85, log.pkt[6], log.len[6]);
     analysis_finish(d.a);
     analysis_get_summary(d.a, &s);
     assert_int_equal(s.duplicates, 1);
@@ -637,12 +571,14 @@ static void test_duplicate_fragments(void **state)
     uint8_t payload[1000];
     memset(payload, 'x', sizeof payload);
     size_t n = pb_udp_datagram(dg, sizeof dg, &a, &b, 40000, 3434, payload, sizeof payload, PB_CSUM_GOOD);
-    size_t n1 = fragment(f1, dg, 0, 512, true, 9), n2 = fragment(f2, dg, 512, n - 512, false, 9);
+    struct pb_ip x1 = { .id = 9, .mf = true }, x2 = { .id = 9, .frag_offset = 512 };
+    size_t n1 = pb_ip_packet(f1, sizeof f1, &a, &b, WC_IPPROTO_UDP, dg, 512, &x1);
+    size_t n2 = pb_ip_packet(f2, sizeof f2, &a, &b, WC_IPPROTO_UDP, dg + 512, n - 512, &x2);
     struct dup_feed d = { dup_analysis(), 0 };
-    feed_ip(&d, 276, 0, f1, n1);
-    feed_ip(&d, 1, 5, f1, n1);
-    feed_ip(&d, 276, 50, f2, n2);
-    feed_ip(&d, 1, 55, f2, n2);
+    feed_ip(&d, WC_LINK_LINUX_SLL2, 0, f1, n1);
+    feed_ip(&d, WC_LINK_EN10MB, 5, f1, n1);
+    feed_ip(&d, WC_LINK_LINUX_SLL2, 50, f2, n2);
+    feed_ip(&d, WC_LINK_EN10MB, 55, f2, n2);
     analysis_finish(d.a);
     struct analysis_summary s;
     analysis_get_summary(d.a, &s);
@@ -662,7 +598,6 @@ int main(void)
         cmocka_unit_test(test_rst_window_and_refusal),
         cmocka_unit_test(test_half_close_and_data_after_fin),
         cmocka_unit_test(test_udp_flow_and_icmp),
-        cmocka_unit_test(test_reassembly),
         cmocka_unit_test(test_memory_grows_with_open_flows_only),
         cmocka_unit_test(test_idle_deadlines_follow_the_packets),
         cmocka_unit_test(test_flows_due_together_are_judged_oldest_first),

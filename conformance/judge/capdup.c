@@ -1,0 +1,114 @@
+/* capdup: capture-duplicate detection over a ring of recent IP packets'
+ * hashes. See capdup.h, and analysis.h for what counts as a duplicate. */
+#include "capdup.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "array_reserve.h"
+#include "hash_mix.h"
+
+#define CAPDUP_PREFIX 128
+
+void capdup_init(struct capdup *d)
+{
+    memset(d, 0, sizeof *d);
+}
+
+void capdup_free(struct capdup *d)
+{
+    free(d->notes);
+    memset(d, 0, sizeof *d);
+}
+
+static uint64_t dir_hash(const struct ip_addr *src, uint16_t sport, const struct ip_addr *dst,
+                         uint16_t dport, uint8_t proto)
+{
+    struct endpoint s, d;
+    memset(&s, 0, sizeof s);
+    memset(&d, 0, sizeof d);
+    s.ip = *src;
+    s.port = sport;
+    d.ip = *dst;
+    d.port = dport;
+    return hash_mix_endpoint(hash_mix_endpoint(hash_mix_word(proto, 0x2545F491u), &s), &d);
+}
+
+/* Hashes the IP packet's captured bytes with the fields a forwarding hop or
+ * a second capture point may change zeroed: TTL / hop limit and the IPv4
+ * header checksum. */
+static void packet_key(const struct packet *p, struct capdup_entry *k)
+{
+    const uint8_t *ip = p->ip_payload - p->ip_header_len;
+    size_t n = (size_t)p->ip_header_len + p->ip_payload_caplen;
+    uint8_t head[CAPDUP_PREFIX];
+    size_t h = n < CAPDUP_PREFIX ? n : CAPDUP_PREFIX;
+    memcpy(head, ip, h);
+    if (p->ip_version == 4) {
+        head[8] = 0;                  /* TTL */
+        head[10] = head[11] = 0;      /* header checksum */
+    } else {
+        head[7] = 0;                  /* hop limit */
+    }
+    uint64_t seed = hash_mix_word(0x5bd1e995u, (uint64_t)p->ip_version << 32 | (p->ip_header_len + p->ip_payload_len));
+    k->prefix_hash = hash_mix_bytes(seed, head, h);
+    /* A verified L4 checksum in the prefix already stands for every byte
+     * after it; only without one must the rest be hashed (most frames of a
+     * capture taken off the wire skip the work). */
+    bool payload_vouched = p->l4_checksum == CSUM_GOOD && p->ip_payload_caplen == p->ip_payload_len;
+    k->full_hash = n > h && !payload_vouched ? hash_mix_bytes(k->prefix_hash, ip + h, n - h)
+                                             : k->prefix_hash;
+    k->captured = (uint32_t)n;
+    k->length = p->ip_header_len + p->ip_payload_len;
+    k->dir = dir_hash(&p->src, p->sport, &p->dst, p->dport, p->proto);
+    k->answered = false;
+    k->frame = p->frame;
+    k->ts = p->ts_usec;
+}
+
+/* A stack sends the very same bytes twice within the window only when the
+ * peer asks for it (a RST answering each of a burst of segments: id 0 over
+ * IPv4, no id over IPv6; a fast retransmission after duplicate ACKs over
+ * IPv6): the peer's packet then lies between the two. So a packet of the
+ * reverse direction (not itself a duplicate) after a copy rules that copy out
+ * as the original of a later duplicate. */
+uint32_t capdup_check(struct capdup *d, const struct packet *p)
+{
+    if (!p->ip_payload || p->ip_header_len < WC_IPV4_MIN_HEADER_LEN)
+        return 0;
+    struct capdup_entry k;
+    packet_key(p, &k);
+    for (size_t i = 0; i < d->used; i++) {
+        const struct capdup_entry *e = &d->ring[i];
+        int64_t dt = k.ts - e->ts;
+        if (dt < 0)
+            dt = -dt;
+        if (e->answered || e->length != k.length || e->prefix_hash != k.prefix_hash ||
+            dt > ANALYSIS_DUP_WINDOW_USEC)
+            continue;
+        /* Different snapshot cuts behind different link headers: the
+         * common prefix decides; otherwise every byte. */
+        if (e->captured == k.captured ? e->full_hash == k.full_hash
+                                      : e->captured >= CAPDUP_PREFIX && k.captured >= CAPDUP_PREFIX)
+            return e->frame;
+    }
+    uint64_t reverse = dir_hash(&p->dst, p->dport, &p->src, p->sport, p->proto);
+    for (size_t i = 0; i < d->used; i++)
+        if (d->ring[i].dir == reverse)
+            d->ring[i].answered = true;
+    d->ring[d->next] = k;
+    d->next = (d->next + 1) % ANALYSIS_DUP_FRAMES;
+    if (d->used < ANALYSIS_DUP_FRAMES)
+        d->used++;
+    return 0;
+}
+
+bool capdup_note(struct capdup *d, uint32_t frame, uint32_t original)
+{
+    void *notes = array_reserve(d->notes, &d->notes_cap, d->nnotes + 1, sizeof *d->notes, 16);
+    if (!notes)
+        return false;
+    d->notes = notes;
+    d->notes[d->nnotes++] = (struct capdup_note){ frame, original };
+    return true;
+}

@@ -1,0 +1,114 @@
+/* checks_common: the rules TCP and UDP flows share (IPv4 header checksum,
+ * L4 checksum, offload), the capture pseudo-flow's rules, and the helpers
+ * every rule file uses. See checks.h and checks_common.h. */
+#include "checks_common.h"
+
+#include "checks.h"
+
+const char *const checks_side_name[2] = {"client", "server"};
+
+void checks_add_frames(struct verdict_builder *b, const struct frame_list *l)
+{
+    for (uint32_t i = 0; i < l->count && i < FLOW_MAX_NOTED_FRAMES; i++)
+        verdict_add_frame(&b->v, l->frames[i]);
+}
+
+void verdict_list_add(struct verdict_list *l, const struct verdict_builder *b)
+{
+    if (l->n < l->cap)
+        l->out[l->n] = b->v;
+    l->n++;
+}
+
+size_t verdict_list_count(const struct verdict_list *l)
+{
+    return l->n < l->cap ? l->n : l->cap;
+}
+
+static void rule_ip_checksum(const struct frame_list *bad0, const struct frame_list *bad1,
+                             bool ipv4, struct verdict_builder *b)
+{
+    if (!ipv4) {
+        verdict_init(b, RULE_IP_CHECKSUM, VERDICT_NA, "IPv6 has no header checksum");
+    } else if (bad0->count + bad1->count) {
+        verdict_init(b, RULE_IP_CHECKSUM, VERDICT_FAIL, "%u bad IPv4 header checksum(s)",
+                     bad0->count + bad1->count);
+        verdict_expect(b, "valid IPv4 header checksums");
+        verdict_seen(b, "bad checksum in frame %u", bad0->count ? bad0->frames[0] : bad1->frames[0]);
+        checks_add_frames(b, bad0);
+        checks_add_frames(b, bad1);
+    } else {
+        verdict_init(b, RULE_IP_CHECKSUM, VERDICT_PASS, "IPv4 header checksums valid");
+    }
+}
+
+static void rule_offloaded(const struct frame_list *o0, const struct frame_list *o1,
+                           struct verdict_builder *b)
+{
+    uint32_t n = o0->count + o1->count;
+    if (n == 0) {
+        verdict_init(b, RULE_CHECKSUM_OFFLOADED, VERDICT_NA, "no checksum left to offload");
+        return;
+    }
+    verdict_init(b, RULE_CHECKSUM_OFFLOADED, VERDICT_INFO,
+                 "%u checksum(s) left to offload (normal on loopback/veth): not judged", n);
+    checks_add_frames(b, o0);
+    checks_add_frames(b, o1);
+}
+
+void rule_l4_checksum(enum rule_id r, const char *proto, const struct frame_list *bad0,
+                             const struct frame_list *bad1, uint32_t good, uint32_t offloaded,
+                             uint32_t other, struct verdict_builder *b)
+{
+    if (bad0->count + bad1->count) {
+        verdict_init(b, r, VERDICT_FAIL, "%u bad %s checksum(s)", bad0->count + bad1->count, proto);
+        verdict_expect(b, "valid %s checksums", proto);
+        verdict_seen(b, "bad checksum in frame %u", bad0->count ? bad0->frames[0] : bad1->frames[0]);
+        checks_add_frames(b, bad0);
+        checks_add_frames(b, bad1);
+    } else if (good) {
+        verdict_init(b, r, VERDICT_PASS, "%u %s checksum(s) verified%s", good, proto,
+                     offloaded ? ", others offloaded" : "");
+    } else if (offloaded || other) {
+        verdict_init(b, r, VERDICT_INFO, "%s checksums not verifiable (%s)", proto,
+                     offloaded ? "left to offload" : "unused or truncated");
+    } else {
+        verdict_init(b, r, VERDICT_NA, "no %s checksum seen", proto);
+    }
+}
+
+void checks_add_ip_rules(struct verdict_list *l, struct verdict_builder *b, bool ipv4,
+                         const struct frame_list *bad_ip0, const struct frame_list *bad_ip1,
+                         const struct frame_list *offloaded0, const struct frame_list *offloaded1)
+{
+    rule_ip_checksum(bad_ip0, bad_ip1, ipv4, b);
+    verdict_list_add(l, b);
+    rule_offloaded(offloaded0, offloaded1, b);
+    verdict_list_add(l, b);
+}
+
+size_t checks_capture(const struct frame_list *malformed, const char *first_reason,
+                      const struct frame_list *reassembly_failed, struct verdict *out,
+                      size_t cap)
+{
+    struct verdict_builder b;
+    verdict_builder_start(&b, 0); /* failures: always read */
+    struct verdict_list l = { out, cap, 0 };
+    if (malformed->count) {
+        verdict_init(&b, RULE_PACKET_WELL_FORMED, VERDICT_FAIL, "%u malformed frame(s)", malformed->count);
+        verdict_expect(&b, "well-formed IP/TCP/UDP/ICMP headers");
+        verdict_seen(&b, "frame %u: %s", malformed->frames[0], first_reason ? first_reason : "malformed");
+        checks_add_frames(&b, malformed);
+        verdict_list_add(&l, &b);
+    }
+    if (reassembly_failed->count) {
+        verdict_init(&b, RULE_IP_REASSEMBLY, VERDICT_FAIL, "%u datagram(s) never fully reassembled",
+                     reassembly_failed->count);
+        verdict_expect(&b, "all fragments, no overlaps");
+        verdict_seen(&b, "incomplete or overlapping fragments ending at frame %u",
+                     reassembly_failed->frames[0]);
+        checks_add_frames(&b, reassembly_failed);
+        verdict_list_add(&l, &b);
+    }
+    return verdict_list_count(&l);
+}

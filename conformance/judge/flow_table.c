@@ -1,0 +1,249 @@
+/* flow_table: a chained hash table of the open flows plus their deadlines
+ * in a heap. See flow_table.h. */
+#include "flow_table.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "array_reserve.h"
+#include "hash_mix.h"
+
+#define INITIAL_BUCKETS 1024
+
+bool flow_table_init(struct flow_table *t, const struct flow_timeouts *timeouts)
+{
+    memset(t, 0, sizeof *t);
+    t->timeouts = *timeouts;
+    deadline_heap_init(&t->deadlines);
+    t->nbuckets = INITIAL_BUCKETS;
+    t->buckets = calloc(t->nbuckets, sizeof *t->buckets);
+    return t->buckets != NULL;
+}
+
+void flow_entry_free(struct flow_entry *e)
+{
+    if (e->proto == FLOW_TCP)
+        tcp_flow_free(&e->u.tcp);
+    else
+        udp_flow_free(&e->u.udp);
+    free(e->offloaded);
+    free(e);
+}
+
+void flow_table_free(struct flow_table *t)
+{
+    for (struct flow_entry *e = t->first, *next; e; e = next) {
+        next = e->next;
+        flow_entry_free(e);
+    }
+    free(t->buckets);
+    deadline_heap_free(&t->deadlines);
+    free(t->due);
+    memset(t, 0, sizeof *t);
+}
+
+/* ---- keys ------------------------------------------------------------------ */
+
+static int endpoint_cmp(const struct endpoint *x, const struct endpoint *y)
+{
+    if (x->ip.family != y->ip.family)
+        return x->ip.family < y->ip.family ? -1 : 1;
+    int c = memcmp(x->ip.bytes, y->ip.bytes, sizeof x->ip.bytes);
+    if (c)
+        return c;
+    return x->port == y->port ? 0 : x->port < y->port ? -1 : 1;
+}
+
+static size_t bucket_of(const struct flow_table *t, enum flow_proto proto,
+                        const struct endpoint *lo, const struct endpoint *hi)
+{
+    uint64_t h = hash_mix_word(14695981039346656037ull, (uint64_t)proto);
+    h = hash_mix_endpoint(h, lo);
+    h = hash_mix_endpoint(h, hi);
+    h ^= h >> 31;
+    return (size_t)(h & (t->nbuckets - 1));
+}
+
+/* Either direction of a flow gives the same key: the lower endpoint first. */
+static void canonical(const struct endpoint *x, const struct endpoint *y, struct endpoint *lo,
+                      struct endpoint *hi)
+{
+    /* Zero the padding so memcmp/hash over whole structs are stable. */
+    memset(lo, 0, sizeof *lo);
+    memset(hi, 0, sizeof *hi);
+    bool swap = endpoint_cmp(x, y) > 0;
+    lo->ip = swap ? y->ip : x->ip;
+    lo->port = swap ? y->port : x->port;
+    hi->ip = swap ? x->ip : y->ip;
+    hi->port = swap ? x->port : y->port;
+}
+
+struct flow_entry *flow_table_lookup(const struct flow_table *t, enum flow_proto proto,
+                                     const struct endpoint *x, const struct endpoint *y)
+{
+    struct endpoint lo, hi;
+    canonical(x, y, &lo, &hi);
+    for (struct flow_entry *e = t->buckets[bucket_of(t, proto, &lo, &hi)]; e; e = e->bucket_next)
+        if (e->proto == proto && endpoint_equal(&e->lo, &lo) && endpoint_equal(&e->hi, &hi))
+            return e;
+    return NULL;
+}
+
+/* ---- insert and remove ---------------------------------------------------------- */
+
+static void grow_buckets(struct flow_table *t)
+{
+    size_t n = t->nbuckets * 2;
+    struct flow_entry **b = calloc(n, sizeof *b);
+    if (!b)
+        return; /* keep the smaller table: slower, still correct */
+    free(t->buckets);
+    t->buckets = b;
+    t->nbuckets = n;
+    for (struct flow_entry *e = t->first; e; e = e->next) {
+        size_t i = bucket_of(t, e->proto, &e->lo, &e->hi);
+        e->bucket_next = b[i];
+        b[i] = e;
+    }
+}
+
+/* take_due lists the flows due in t->due: keep room for all open flows, so
+ * that it never has to allocate (or fail) halfway through. */
+static bool reserve_due(struct flow_table *t, size_t flows)
+{
+    void *due = array_reserve(t->due, &t->due_cap, flows, sizeof *t->due, 64);
+    if (due)
+        t->due = due;
+    return due != NULL;
+}
+
+struct flow_entry *flow_table_insert(struct flow_table *t, enum flow_proto proto,
+                                     const struct endpoint *x, const struct endpoint *y)
+{
+    if (t->count + 1 > t->nbuckets)
+        grow_buckets(t);
+    if (!reserve_due(t, t->count + 1))
+        return NULL;
+    struct flow_entry *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    if (!deadline_heap_push(&t->deadlines, &e->due, INT64_MAX)) {
+        free(e);
+        return NULL;
+    }
+    e->created = t->created++;
+    e->proto = proto;
+    canonical(x, y, &e->lo, &e->hi);
+    size_t i = bucket_of(t, proto, &e->lo, &e->hi);
+    e->bucket_next = t->buckets[i];
+    t->buckets[i] = e;
+    e->prev = t->last;
+    if (t->last)
+        t->last->next = e;
+    else
+        t->first = e;
+    t->last = e;
+    t->count++;
+    if (t->count > t->max_count)
+        t->max_count = t->count;
+    return e;
+}
+
+void flow_table_remove(struct flow_table *t, struct flow_entry *e)
+{
+    struct flow_entry **pp = &t->buckets[bucket_of(t, e->proto, &e->lo, &e->hi)];
+    while (*pp && *pp != e)
+        pp = &(*pp)->bucket_next;
+    if (*pp)
+        *pp = e->bucket_next;
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        t->first = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        t->last = e->prev;
+    deadline_heap_remove(&t->deadlines, &e->due);
+    t->count--;
+}
+
+bool flow_entry_note_offloaded(struct flow_entry *e, uint32_t frame)
+{
+    void *frames = array_reserve(e->offloaded, &e->offloaded_cap, e->noffloaded + 1,
+                                 sizeof *e->offloaded, 8);
+    if (!frames)
+        return false;
+    e->offloaded = frames;
+    e->offloaded[e->noffloaded++] = frame;
+    return true;
+}
+
+/* ---- deadlines ------------------------------------------------------------------ */
+
+/* ts + span, saturated: timestamps stay within +-ANALYSIS_TS_LIMIT, but the
+ * timeouts are the caller's to choose. */
+static int64_t add_saturated(int64_t ts, int64_t span)
+{
+    if (span > 0 && ts > INT64_MAX - span)
+        return INT64_MAX;
+    if (span < 0 && ts < INT64_MIN - span)
+        return INT64_MIN;
+    return ts + span;
+}
+
+/* The capture time the flow is judged after (once a later one is seen):
+ * when it has been idle too long, or a closed TCP flow has lingered long
+ * enough for late packets. */
+static int64_t flow_deadline(const struct flow_timeouts *to, const struct flow_entry *e)
+{
+    if (e->proto == FLOW_UDP)
+        return add_saturated(e->u.udp.last_ts, to->udp_idle_usec);
+    const struct tcp_flow *f = &e->u.tcp;
+    int64_t idle = add_saturated(f->last_ts, to->tcp_idle_usec);
+    if (!f->closed)
+        return idle;
+    int64_t linger = add_saturated(f->closed_ts, to->closed_linger_usec);
+    return linger < idle ? linger : idle;
+}
+
+/* Most packets move the true deadline later, and take_due finds that out
+ * when the queued one passes (once per idle timeout at most). */
+void flow_table_touched(struct flow_table *t, struct flow_entry *e)
+{
+    int64_t deadline = flow_deadline(&t->timeouts, e);
+    if (deadline < e->due.at)
+        deadline_heap_move(&t->deadlines, &e->due, deadline);
+}
+
+static struct flow_entry *entry_of(struct deadline_node *n)
+{
+    return (struct flow_entry *)((char *)n - offsetof(struct flow_entry, due));
+}
+
+static int cmp_created(const void *x, const void *y)
+{
+    const struct flow_entry *a = *(struct flow_entry *const *)x, *b = *(struct flow_entry *const *)y;
+    return a->created < b->created ? -1 : a->created > b->created;
+}
+
+/* A flow whose queued deadline passed but whose true one has not is queued
+ * again at the true one. Sorted by creation: the order a walk over all open
+ * flows would find them in, so reports keep their order. */
+size_t flow_table_take_due(struct flow_table *t, int64_t now)
+{
+    size_t n = 0;
+    struct deadline_node *top;
+    while ((top = deadline_heap_top(&t->deadlines)) && top->at < now) {
+        struct flow_entry *e = entry_of(top);
+        int64_t deadline = flow_deadline(&t->timeouts, e);
+        if (deadline < now)
+            t->due[n++] = entry_of(deadline_heap_pop(&t->deadlines));
+        else
+            deadline_heap_move(&t->deadlines, top, deadline);
+    }
+    if (n > 1) /* t->due is still NULL before the first flow */
+        qsort(t->due, n, sizeof *t->due, cmp_created);
+    return n;
+}

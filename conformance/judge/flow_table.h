@@ -1,0 +1,107 @@
+/* flow_table: the open flows of an analysis, found by their addresses and
+ * ports (either direction), each with the capture time it is due for
+ * judgement.
+ *
+ *   struct flow_timeouts t = { .tcp_idle_usec = ..., .udp_idle_usec = ...,
+ *                              .closed_linger_usec = ... };
+ *   struct flow_table ft;
+ *   if (!flow_table_init(&ft, &t)) ... out of memory ...
+ *   struct flow_entry *e = flow_table_lookup(&ft, FLOW_TCP, &src, &dst);
+ *   if (!e && (e = flow_table_insert(&ft, FLOW_TCP, &src, &dst)))
+ *       tcp_flow_init(&e->u.tcp, p, payload_cap);     // NULL: out of memory
+ *   tcp_flow_update(&e->u.tcp, p);
+ *   flow_table_touched(&ft, e);                       // after every update
+ *   size_t n = flow_table_take_due(&ft, now);         // ft.due[0..n), oldest first
+ *   for (size_t i = 0; i < n; i++) {
+ *       flow_table_remove(&ft, ft.due[i]);
+ *       judge(ft.due[i]);
+ *       flow_entry_free(ft.due[i]);
+ *   }
+ *   flow_table_free(&ft);                             // frees what is still open
+ *
+ * A flow is due when it has been idle longer than its protocol's timeout,
+ * or a closed TCP flow has lingered long enough for late packets, in capture
+ * time. Finding the due flows costs in proportion to them, not to the open
+ * ones (a deadline heap); the open flows stay in creation order for
+ * flow_table_first/next. */
+#ifndef WIRECHECK_FLOW_TABLE_H
+#define WIRECHECK_FLOW_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "analysis.h"
+#include "deadline_heap.h"
+#include "dissect.h"
+#include "flow.h"
+
+struct flow_entry {
+    struct flow_entry *bucket_next;
+    struct flow_entry *prev, *next;   /* all open flows, in creation order */
+    uint64_t created;                 /* position in that order */
+    /* Queued no later than the flow's true deadline: a packet that brings
+     * the deadline earlier moves it, one that pushes it later leaves it to
+     * flow_table_take_due to find out. */
+    struct deadline_node due;
+    enum flow_proto proto;
+    struct endpoint lo, hi;           /* canonical key: lo < hi */
+    uint32_t *offloaded;              /* frames with offloaded checksums (kept for comments) */
+    size_t noffloaded, offloaded_cap;
+    union {
+        struct tcp_flow tcp;
+        struct udp_flow udp;
+    } u;
+};
+
+/* Capture-time timeouts, microseconds (analysis_options has the same). */
+struct flow_timeouts {
+    int64_t tcp_idle_usec;
+    int64_t udp_idle_usec;
+    int64_t closed_linger_usec;
+};
+
+struct flow_table {
+    struct flow_timeouts timeouts;
+    struct flow_entry **buckets;
+    size_t nbuckets;                  /* a power of two */
+    struct flow_entry *first, *last;
+    uint64_t created;
+    size_t count, max_count;          /* open now; high-water mark */
+    struct deadline_heap deadlines;   /* every open flow's deadline */
+    struct flow_entry **due;          /* flow_table_take_due's answer: room for every open flow */
+    size_t due_cap;
+};
+
+/* false on out of memory (then flow_table_free is still safe). */
+bool flow_table_init(struct flow_table *t, const struct flow_timeouts *timeouts);
+/* Frees every flow still open and the table. */
+void flow_table_free(struct flow_table *t);
+
+/* The open flow between x and y (in either direction), or NULL. */
+struct flow_entry *flow_table_lookup(const struct flow_table *t, enum flow_proto proto,
+                                     const struct endpoint *x, const struct endpoint *y);
+/* A new zeroed flow, open, with no deadline until flow_table_touched: the
+ * caller initialises e->u first. NULL on out of memory (nothing changed). */
+struct flow_entry *flow_table_insert(struct flow_table *t, enum flow_proto proto,
+                                     const struct endpoint *x, const struct endpoint *y);
+/* After a packet updated e's flow: keeps its deadline no later than the
+ * true one (closing, or a capture clock stepping back, brings it earlier). */
+void flow_table_touched(struct flow_table *t, struct flow_entry *e);
+/* Takes e out of the table (it stays allocated: flow_entry_free). */
+void flow_table_remove(struct flow_table *t, struct flow_entry *e);
+
+/* Lists the flows due before `now` in t->due, oldest (first created)
+ * first, and returns how many; they leave the deadline queue, and the caller
+ * removes each from the table (flow_table_remove) as it judges it. Never
+ * allocates: insert keeps room for every open flow. */
+size_t flow_table_take_due(struct flow_table *t, int64_t now);
+
+/* Frees a flow taken out of the table. */
+void flow_entry_free(struct flow_entry *e);
+
+/* Records a frame whose TCP/UDP checksum was left to offload. false on out
+ * of memory (only its frame comment is lost). */
+bool flow_entry_note_offloaded(struct flow_entry *e, uint32_t frame);
+
+#endif

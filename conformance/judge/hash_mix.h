@@ -1,0 +1,60 @@
+/* hash_mix: the 64-bit mixing steps the flow table and the capture-duplicate
+ * detector hash with (fast, not cryptographic: the keys come from a capture,
+ * and a collision costs a comparison, never a wrong answer).
+ *
+ *   uint64_t h = hash_mix_word(seed, proto);
+ *   h = hash_mix_endpoint(h, &src);   // endpoint padding must be zeroed
+ *   h = hash_mix_bytes(h, bytes, len);
+ */
+#ifndef WIRECHECK_HASH_MIX_H
+#define WIRECHECK_HASH_MIX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "dissect.h"
+
+static inline uint64_t hash_mix_word(uint64_t h, uint64_t v)
+{
+    h = (h ^ v) * 0x9E3779B97F4A7C15ull;
+    return h ^ (h >> 29);
+}
+
+static inline uint64_t hash_mix_endpoint(uint64_t h, const struct endpoint *e)
+{
+    uint64_t w0, w1;
+    memcpy(&w0, e->ip.bytes, 8);
+    memcpy(&w1, e->ip.bytes + 8, 8);
+    h = hash_mix_word(h, w0);
+    h = hash_mix_word(h, w1);
+    return hash_mix_word(h, (uint64_t)e->ip.family << 16 | e->port);
+}
+
+/* Four independent lanes over 32-byte blocks: a 1500-byte packet hashes in
+ * about a quarter of the time one serial multiply chain takes (every frame
+ * of a capture goes through here). */
+static inline uint64_t hash_mix_bytes(uint64_t h, const uint8_t *p, size_t n)
+{
+    uint64_t lane[4] = {h, h ^ 0x9E3779B97F4A7C15ull, h ^ 0xC2B2AE3D27D4EB4Full,
+                        h ^ 0x165667B19E3779F9ull};
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        for (int k = 0; k < 4; k++) {
+            uint64_t w;
+            memcpy(&w, p + i + 8 * k, 8);
+            lane[k] = hash_mix_word(lane[k], w);
+        }
+    }
+    h = hash_mix_word(hash_mix_word(lane[0], lane[1]), hash_mix_word(lane[2], lane[3]));
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = hash_mix_word(h, w);
+    }
+    uint64_t tail = 0;
+    memcpy(&tail, p + i, n - i);
+    return hash_mix_word(h, tail ^ (uint64_t)n << 56);
+}
+
+#endif

@@ -1,0 +1,239 @@
+/* verdict: building a verdict, and the one renderer of it in each form.
+ * See verdict.h. */
+#include "verdict.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *verdict_name(enum verdict_kind v)
+{
+    switch (v) {
+    case VERDICT_NA: return "n/a";
+    case VERDICT_PASS: return "pass";
+    case VERDICT_INFO: return "info";
+    case VERDICT_FAIL: return "fail";
+    }
+    return "?";
+}
+
+bool verdict_parse(const char *s, enum verdict_kind *out)
+{
+    static const struct { const char *name; enum verdict_kind v; } names[] = {
+        {"n/a", VERDICT_NA}, {"na", VERDICT_NA}, {"not-applicable", VERDICT_NA},
+        {"pass", VERDICT_PASS}, {"info", VERDICT_INFO}, {"seen", VERDICT_INFO},
+        {"fail", VERDICT_FAIL},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(s, names[i].name) == 0) {
+            *out = names[i].v;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool wants_text(const struct verdict_builder *b)
+{
+    return !(b->textless_kinds >> b->v.kind & 1u);
+}
+
+/* The one place verdict text is formatted: skipped for kinds nobody reads. */
+__attribute__((format(printf, 4, 0)))
+static void format_text(const struct verdict_builder *b, char *dst, size_t size, const char *fmt,
+                        va_list ap)
+{
+    if (wants_text(b))
+        vsnprintf(dst, size, fmt, ap);
+}
+
+void verdict_init(struct verdict_builder *b, enum rule_id r, enum verdict_kind kind,
+                  const char *fmt, ...)
+{
+    struct verdict *v = &b->v;
+    memset(v, 0, sizeof *v);
+    v->rule = r;
+    v->id = rule_get(r)->id;
+    v->kind = kind;
+    va_list ap;
+    va_start(ap, fmt);
+    format_text(b, v->text, sizeof v->text, fmt, ap);
+    va_end(ap);
+}
+
+void verdict_expect(struct verdict_builder *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    format_text(b, b->v.expected, sizeof b->v.expected, fmt, ap);
+    va_end(ap);
+}
+
+void verdict_seen(struct verdict_builder *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    format_text(b, b->v.seen, sizeof b->v.seen, fmt, ap);
+    va_end(ap);
+}
+
+void verdict_add_frame(struct verdict *v, uint32_t frame)
+{
+    if (frame == 0 || v->nframes == VERDICT_MAX_FRAMES)
+        return;
+    /* Kept in ascending order, as a reader scans a capture. */
+    unsigned at = v->nframes;
+    for (unsigned i = 0; i < v->nframes; i++) {
+        if (v->frames[i] == frame)
+            return;
+        if (v->frames[i] > frame && at == v->nframes)
+            at = i;
+    }
+    memmove(&v->frames[at + 1], &v->frames[at], (v->nframes - at) * sizeof v->frames[0]);
+    v->frames[at] = frame;
+    v->nframes++;
+}
+
+/* ---- console --------------------------------------------------------------- */
+
+static const char *verdict_tag(enum verdict_kind k)
+{
+    switch (k) {
+    case VERDICT_PASS: return "pass";
+    case VERDICT_FAIL: return "FAIL";
+    case VERDICT_INFO: return "info";
+    case VERDICT_NA: return "n/a ";
+    }
+    return "?";
+}
+
+void verdict_print(FILE *out, const struct verdict *v)
+{
+    fprintf(out, "  %s %s: %s", verdict_tag(v->kind), v->id, v->text);
+    if (v->nframes) {
+        fprintf(out, " [frame%s", v->nframes > 1 ? "s" : "");
+        for (unsigned i = 0; i < v->nframes; i++)
+            fprintf(out, "%s%u", i ? "," : " ", v->frames[i]);
+        fputc(']', out);
+    }
+    fputc('\n', out);
+    if (v->kind == VERDICT_FAIL) {
+        fprintf(out, "       expected: %s\n", v->expected);
+        fprintf(out, "       seen:     %s\n", v->seen);
+    }
+}
+
+/* ---- packet comment and brief ---------------------------------------------- */
+
+int verdict_format_comment(const struct verdict *v, char *buf, size_t size)
+{
+    if (v->kind == VERDICT_FAIL)
+        return snprintf(buf, size, "%s: %s: fail (expected %s; seen %s)", v->id, v->text,
+                        v->expected, v->seen);
+    return snprintf(buf, size, "%s: %s: %s", v->id, v->text, verdict_name(v->kind));
+}
+
+void verdict_format_brief(const struct verdict *v, char *buf, size_t size)
+{
+    size_t used = (size_t)snprintf(buf, size, "%s (%s", verdict_name(v->kind), v->text);
+    for (unsigned i = 0; i < v->nframes && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%u", i ? "," : "; frames ",
+                                 v->frames[i]);
+    if (used < size)
+        snprintf(buf + used, size - used, ")");
+}
+
+/* ---- JSON ------------------------------------------------------------------ */
+
+/* The length of the well-formed UTF-8 sequence at s (1..4), 0 if the bytes
+ * there are not one (overlong forms, surrogates and values past U+10FFFF
+ * included). */
+static size_t utf8_sequence(const unsigned char *s)
+{
+    unsigned c = s[0];
+    size_t n;
+    unsigned min;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        min = 0x10000;
+    } else {
+        return 0;
+    }
+    unsigned cp = c & (0x7fu >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80) /* also stops at the NUL */
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3fu);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+static void json_string(FILE *out, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    fputc('"', out);
+    while (*p) {
+        unsigned c = *p;
+        if (c == '"' || c == '\\') {
+            fputc('\\', out);
+            fputc((int)c, out);
+            p++;
+        } else if (c == '\n') {
+            fputs("\\n", out);
+            p++;
+        } else if (c == '\t') {
+            fputs("\\t", out);
+            p++;
+        } else if (c == '\r') {
+            fputs("\\r", out);
+            p++;
+        } else if (c < 0x20 || c == 0x7f) {
+            fprintf(out, "\\u%04x", c);
+            p++;
+        } else {
+            size_t n = utf8_sequence(p);
+            if (n == 0) {
+                fputs("\\ufffd", out);
+                p++;
+            } else {
+                fwrite(p, 1, n, out);
+                p += n;
+            }
+        }
+    }
+    fputc('"', out);
+}
+
+void verdict_print_json(FILE *out, const struct verdict *v, const char *case_name,
+                        const char *flow)
+{
+    bool failed = v->kind == VERDICT_FAIL;
+    fputs("{\"case\":", out);
+    json_string(out, case_name);
+    fputs(",\"flow\":", out);
+    json_string(out, flow);
+    fputs(",\"rule\":", out);
+    json_string(out, v->id);
+    fputs(",\"verdict\":", out);
+    json_string(out, verdict_name(v->kind));
+    fputs(",\"text\":", out);
+    json_string(out, v->text);
+    fputs(",\"expected\":", out);
+    json_string(out, failed ? v->expected : "");
+    fputs(",\"seen\":", out);
+    json_string(out, failed ? v->seen : "");
+    fputs(",\"frames\":[", out);
+    for (unsigned i = 0; i < v->nframes; i++)
+        fprintf(out, "%s%u", i ? "," : "", v->frames[i]);
+    fputs("]}\n", out);
+}
