@@ -4,16 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* "fail (TEXT; frames 3,4)": a verdict in one line, for the details. */
-static void describe_verdict(const struct verdict *v, char *buf, size_t size)
-{
-    size_t used = (size_t)snprintf(buf, size, "%s (%s", verdict_name(v->kind), v->text);
-    for (unsigned i = 0; i < v->nframes && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, "%s%u", i ? "," : "; frames ",
-                                 v->frames[i]);
-    if (used < size)
-        snprintf(buf + used, size - used, ")");
-}
+#include "verdict.h"
 
 /* A rule expectation holds when some flow gave the rule that verdict (with
  * the words, if any) and no flow gave it another judgement; for n/a, when no
@@ -35,7 +26,7 @@ static bool rule_expectation_met(const struct analysis *a, const struct case_exp
             conflict = conflict || v->kind != VERDICT_NA || e->verdict == VERDICT_NA;
         if (used + 2 < size) {
             char one[400];
-            describe_verdict(v, one, sizeof one);
+            verdict_format_brief(v, one, sizeof one);
             used += (size_t)snprintf(seen + used, size - used, "%s%s", used ? "; " : "", one);
         }
     }
@@ -105,7 +96,7 @@ static void check_unexpected_failures(const struct case_spec *c, const struct an
             if (v->kind != VERDICT_FAIL || rule_is_expected(c, v->id))
                 continue;
             char one[400];
-            describe_verdict(v, one, sizeof one);
+            verdict_format_brief(v, one, sizeof one);
             case_result_add_detail(r, "unexpected %s %s; expected %s, seen %s", v->id, one,
                                    v->expected, v->seen);
             r->unmet++;
