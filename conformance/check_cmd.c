@@ -4,11 +4,15 @@
  * 1 a rule failed, 2 usage or input error (the message names the file and,
  * where it applies, the frame). */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <pcap/pcap.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "analysis.h"
 #include "capfile.h"
@@ -58,9 +62,50 @@ static void usage(FILE *to)
           "             evaluated, n/a included), one per line: {\"case\": FILE, \"flow\":\n"
           "             \"TCP a > b (frames 1-9)\" or \"capture\", \"rule\", \"verdict\": pass,\n"
           "             fail, info or n/a, \"text\", \"expected\", \"seen\", \"frames\": [...]}\n"
+          "FILE - reads standard input (a pipe: tcpdump -w - | wirecheck check -).\n"
           "Options may come anywhere among the files; after -- every argument is a file.\n"
           "Exit status: 0 all checks passed, 1 a check failed, 2 usage or input error.\n",
           to);
+}
+
+/* How long `check` waits for a writer on a FIFO before it gives up. */
+#define FIFO_WAIT_MS 5000
+
+/* Opens a capture for reading: "-" is stdin; a FIFO is opened without
+ * blocking (open() of a FIFO waits for a writer, forever if none comes) and
+ * must start delivering within FIFO_WAIT_MS. NULL with the reason in why. */
+static FILE *open_capture(const char *path, char *why, size_t size)
+{
+    if (strcmp(path, "-") == 0)
+        return stdin;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        snprintf(why, size, "%s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        snprintf(why, size, "%s", strerror(EISDIR));
+        close(fd);
+        return NULL;
+    }
+    if (S_ISFIFO(st.st_mode)) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, FIFO_WAIT_MS) <= 0 || !(p.revents & POLLIN)) {
+            snprintf(why, size, "a FIFO with nothing written to it within %d ms", FIFO_WAIT_MS);
+            close(fd);
+            return NULL;
+        }
+    }
+    /* Blocking reads from here on: libpcap's fread must not see EAGAIN. */
+    FILE *fp = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0 ? fdopen(fd, "rb") : NULL;
+    if (!fp) {
+        snprintf(why, size, "%s", strerror(errno));
+        close(fd);
+    }
+    return fp;
 }
 
 /* Returns 0, 1 or 2 for one file. */
@@ -69,13 +114,11 @@ static int check_file(const char *path, struct check_format fmt, FILE *out, FILE
     char errbuf[PCAP_ERRBUF_SIZE] = "";
     /* libpcap reads each record with two fread()s through a BUFSIZ stdio
      * buffer: give it 1 MiB so a large file costs few read() calls. */
-    FILE *fp = fopen(path, "rb");
+    FILE *fp = open_capture(path, errbuf, sizeof errbuf);
     static char iobuf[1 << 20]; /* glibc ignores the size when buf is NULL */
     if (fp)
         setvbuf(fp, iobuf, _IOFBF, sizeof iobuf);
     pcap_t *pc = fp ? pcap_fopen_offline(fp, errbuf) : NULL;
-    if (!fp)
-        snprintf(errbuf, sizeof errbuf, "%s", strerror(errno));
     if (!pc) {
         if (fp)
             fclose(fp); /* pcap_fopen_offline leaves a file it rejected to the caller */
