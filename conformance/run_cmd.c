@@ -7,6 +7,7 @@
  * CASE is a name from the built-in case directory ("time", or "time-ipv6"
  * for one family) or the path of a .case file. Exit status: 0 every
  * expectation met, 1 one was not, 2 usage or environment error. */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -34,6 +35,8 @@ struct run_args {
     const char *junit;
     const char *server;
     const char *client;
+    const char *ready;
+    const char *ready_timeout;
     bool only_ipv4, only_ipv6;
 };
 
@@ -46,6 +49,7 @@ struct selected_case {
 static void run_usage(FILE *to)
 {
     fputs("usage: wirecheck run [CASE...] [--out DIR] [--junit FILE] [--server CMD] [--client CMD] [--ipv4|--ipv6]\n"
+          "                     [--ready port|line|any] [--ready-timeout MS]\n"
           "  CASE       a built-in case name (see `wirecheck list`), NAME-ipv4/NAME-ipv6 for one\n"
           "             family, or the path of a .case file; default: every built-in case\n"
           "  --out DIR  where <case>.pcapng captures go (default captures/runs)\n"
@@ -53,6 +57,10 @@ static void run_usage(FILE *to)
           "  --server CMD, --client CMD\n"
           "             run CMD instead of each case's server/client; {host} {port} {family}\n"
           "             {bin} are substituted, e.g. --server 'socat -d -d TCP{family}-LISTEN:{port},bind={host} SYSTEM:date'\n"
+          "  --ready    when the server is ready for the client: 'port' once a socket in the\n"
+          "             case's namespace listens (TCP) or is bound (UDP) on the case's port,\n"
+          "             'line' once it prints 'Listening on ...', 'any' (default) the first\n"
+          "  --ready-timeout MS  how long the server may take to be ready (default 3000)\n"
           "Exit status: 0 all expectations met, 1 one was not, 2 usage or environment error.\n",
           to);
 }
@@ -72,6 +80,10 @@ static bool parse_run_args(int argc, char **argv, struct run_args *a)
             value = &a->server;
         else if (strcmp(arg, "--client") == 0)
             value = &a->client;
+        else if (strcmp(arg, "--ready") == 0)
+            value = &a->ready;
+        else if (strcmp(arg, "--ready-timeout") == 0)
+            value = &a->ready_timeout;
         else if (strcmp(arg, "--ipv4") == 0)
             a->only_ipv4 = true;
         else if (strcmp(arg, "--ipv6") == 0)
@@ -99,6 +111,20 @@ static bool parse_run_args(int argc, char **argv, struct run_args *a)
     if (a->only_ipv4 && a->only_ipv6) {
         fprintf(stderr, "wirecheck run: --ipv4 and --ipv6 exclude each other\n");
         return false;
+    }
+    if (a->ready && strcmp(a->ready, "port") != 0 && strcmp(a->ready, "line") != 0 &&
+        strcmp(a->ready, "any") != 0) {
+        fprintf(stderr, "wirecheck run: --ready '%s': port, line or any\n", a->ready);
+        return false;
+    }
+    if (a->ready_timeout) {
+        char *end;
+        unsigned long v = strtoul(a->ready_timeout, &end, 10);
+        if (!isdigit((unsigned char)a->ready_timeout[0]) || *end || v == 0 || v > 600000) {
+            fprintf(stderr, "wirecheck run: --ready-timeout '%s': 1..600000 ms\n",
+                    a->ready_timeout);
+            return false;
+        }
     }
     return true;
 }
@@ -326,6 +352,9 @@ int cmd_run(int argc, char **argv)
     wirecheck_programs_dir(bin_dir, sizeof bin_dir); /* false: PATH only */
     struct run_options o = { .out_dir = a.out_dir, .bin_dir = bin_dir,
                              .server_override = a.server, .client_override = a.client };
+    o.ready = !a.ready || strcmp(a.ready, "any") == 0 ? READY_ANY
+            : strcmp(a.ready, "port") == 0 ? READY_PORT : READY_LINE;
+    o.ready_timeout_ms = a.ready_timeout ? (unsigned)strtoul(a.ready_timeout, NULL, 10) : 0;
 
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);

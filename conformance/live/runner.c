@@ -7,7 +7,10 @@
  *      the slow class, and the capture on the case's port
  *   2. start_analysis: the analysis that is fed every packet as it is
  *      captured (it sees the teardown, and is the final judgement)
- *   3. start_server: the server, until its "Listening on ADDR:PORT" line
+ *   3. start_server: the server, until it is ready: a socket of the case's
+ *      namespace listens (TCP) or is bound (UDP) on the case's port (the
+ *      socket table, polled on a short tick), or it printed a "Listening on"
+ *      line (the fast path); --ready picks one of the two
  *   4. run_programs: the client until its exit; the server given a moment
  *      to exit, then SIGTERM, then SIGKILL; the capture until it settles
  *   5. kill_leftovers, capture stopped, the analysis finished
@@ -39,9 +42,9 @@
 #include "netns.h"
 #include "nft.h"
 #include "process.h"
+#include "socktable.h"
 #include "tc.h"
 
-#define LISTEN_TIMEOUT_MS 3000   /* server start to its "Listening on" line */
 #define SERVER_EXIT_GRACE_MS 1000 /* client exit to the server's own exit */
 #define TERM_GRACE_MS 500        /* SIGTERM to SIGKILL */
 #define QUIET_MS 50              /* no packet for this long: nothing more is coming */
@@ -70,6 +73,8 @@ struct live {
     int64_t last_packet_ms;
     int64_t drain_since_ms;
     bool listening;
+    bool awaiting_ready;        /* polling the socket table on its tick */
+    char ready_error[256];      /* the socket table could not be read */
     struct program server, client;
 };
 
@@ -193,6 +198,9 @@ static int64_t tick_deadline(const struct live *L, int64_t now)
     int client_tick = process_tick_ms(&L->client.proc);
     if (tick < 0 || (client_tick >= 0 && client_tick < tick))
         tick = client_tick;
+    /* No event says "a socket now listens": poll the table on a short tick. */
+    if (L->awaiting_ready && (tick < 0 || SOCKTABLE_TICK_MS < tick))
+        tick = SOCKTABLE_TICK_MS;
     return tick < 0 ? INT64_MAX : now + tick;
 }
 
@@ -247,12 +255,21 @@ static bool server_listening(struct live *L)
     if (L->listening)
         return true;
     unsigned port;
-    if (!process_listening_port(L->server.text, &port))
-        return false;
-    if (port)
-        L->port = port;
-    L->listening = true;
-    return true;
+    if (L->o->ready != READY_PORT && process_listening_port(L->server.text, &port)) {
+        if (port)
+            L->port = port;
+        L->listening = true;
+        return true;
+    }
+    if (L->o->ready != READY_LINE) {
+        bool tcp = false, udp = false;
+        char err[256];
+        if (!socktable_port_bound(SOCKTABLE_TCP, L->port, &tcp, err, sizeof err) ||
+            (!tcp && !socktable_port_bound(SOCKTABLE_UDP, L->port, &udp, err, sizeof err)))
+            snprintf(L->ready_error, sizeof L->ready_error, "%s", err);
+        L->listening = tcp || udp;
+    }
+    return L->listening;
 }
 
 static bool server_ready_or_gone(struct live *L)
@@ -357,6 +374,31 @@ static bool start_analysis(struct live *L)
     return L->analysis != NULL;
 }
 
+/* The last `max` lines a program printed, one detail each (escaped when
+ * printed: they are the program's bytes). */
+static void add_last_lines(struct case_result *r, const char *role, const char *text, int max)
+{
+    size_t len = strlen(text);
+    while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+        len--;
+    if (len == 0) {
+        add_detail(r, "the %s printed nothing", role);
+        return;
+    }
+    size_t start = len;
+    for (int lines = 0; start > 0; start--)
+        if (text[start - 1] == '\n' && ++lines == max)
+            break;
+    add_detail(r, "the %s's last lines of output:", role);
+    for (const char *s = text + start; s < text + len;) {
+        size_t n = strcspn(s, "\n");
+        if (s + n > text + len)
+            n = (size_t)(text + len - s);
+        add_detail(r, "  | %.*s", (int)(n > 300 ? 300 : n), s);
+        s += n + 1;
+    }
+}
+
 /* Step 3. False: the server never became ready (detail added). */
 static bool start_server(struct live *L)
 {
@@ -367,14 +409,27 @@ static bool start_server(struct live *L)
     if (!spawn(L, &L->server, "server", command, false))
         return false;
     unsigned asked_port = L->port;
-    bool ok = pump(L, now_ms() + LISTEN_TIMEOUT_MS, server_ready_or_gone);
+    unsigned timeout = L->o->ready_timeout_ms ? L->o->ready_timeout_ms : RUNNER_READY_TIMEOUT_MS;
+    L->awaiting_ready = true;
+    bool ok = pump(L, now_ms() + timeout, server_ready_or_gone);
+    L->awaiting_ready = false;
     if (!ok || !L->listening) {
-        if (L->server.proc.exited)
-            add_detail(L->r, "server exited with status %d before printing 'Listening on ADDR:PORT'%s",
-                       L->server.proc.status, L->server.proc.status == 127 ? " (command not found?)" : "");
+        char why[256];
+        if (L->o->ready == READY_LINE)
+            snprintf(why, sizeof why, "printed no 'Listening on' line");
         else
-            add_detail(L->r, "server printed no 'Listening on ADDR:PORT' line within %d ms",
-                       LISTEN_TIMEOUT_MS);
+            snprintf(why, sizeof why, "had no socket listening (TCP) or bound (UDP) on port %u in "
+                     "the case's namespace%s", asked_port,
+                     L->o->ready == READY_ANY ? " and printed no 'Listening on' line" : "");
+        if (L->server.proc.exited)
+            add_detail(L->r, "server exited with status %d before it was ready: it %s%s",
+                       L->server.proc.status, why,
+                       L->server.proc.status == 127 ? " (command not found?)" : "");
+        else
+            add_detail(L->r, "server not ready within %u ms (--ready-timeout): it %s", timeout, why);
+        if (L->ready_error[0])
+            add_detail(L->r, "socket table: %s", L->ready_error);
+        add_last_lines(L->r, "server", L->server.text, 5);
         return false;
     }
     if (L->port != asked_port) {

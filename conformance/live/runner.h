@@ -23,11 +23,23 @@
 
 #include "cases.h"
 
+/* When the server counts as ready (the client is started then). */
+enum ready_mode {
+    READY_ANY,   /* whichever comes first: the line, or the socket table */
+    READY_PORT,  /* a socket listens (TCP) / is bound (UDP) on the case's port
+                    in the case's namespace */
+    READY_LINE,  /* the server printed a "Listening on ..." line */
+};
+
+#define RUNNER_READY_TIMEOUT_MS 3000 /* server start to ready, by default */
+
 struct run_options {
     const char *out_dir;          /* directory for the .pcapng files */
     const char *bin_dir;          /* put first on PATH (reference programs) */
     const char *server_override;  /* --server: replaces every case's server */
     const char *client_override;  /* --client */
+    enum ready_mode ready;        /* --ready */
+    unsigned ready_timeout_ms;    /* --ready-timeout; 0: RUNNER_READY_TIMEOUT_MS */
 };
 
 enum case_outcome {
