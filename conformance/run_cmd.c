@@ -20,6 +20,7 @@
 
 #include "cases.h"
 #include "checks.h"
+#include "command.h"
 #include "commands.h"
 #include "atomic_file.h"
 #include "escape.h"
@@ -111,6 +112,15 @@ static bool parse_run_args(int argc, char **argv, struct run_args *a)
     if (a->only_ipv4 && a->only_ipv6) {
         fprintf(stderr, "wirecheck run: --ipv4 and --ipv6 exclude each other\n");
         return false;
+    }
+    const char *commands[2][2] = { { "--server", a->server }, { "--client", a->client } };
+    for (int i = 0; i < 2; i++) {
+        char bad[64];
+        if (commands[i][1] && !command_check_placeholders(commands[i][1], bad, sizeof bad)) {
+            fprintf(stderr, "wirecheck run: %s: unknown placeholder '%s' (known: %s; {{ is a "
+                            "literal {)\n", commands[i][0], bad, COMMAND_PLACEHOLDERS);
+            return false;
+        }
     }
     if (a->ready && strcmp(a->ready, "port") != 0 && strcmp(a->ready, "line") != 0 &&
         strcmp(a->ready, "any") != 0) {

@@ -1,6 +1,8 @@
 /* cases: parser of .case files. See cases.h and CASES.md. */
 #include "cases.h"
 
+#include "command.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -277,6 +279,10 @@ static bool parse_rest(struct parser *p, const char *keyword, const char *rest)
         return parse_error(p, "%s needs a value", keyword);
     if (strcmp(keyword, "description") == 0)
         return copy_text(p, c->description, sizeof c->description, value, "description");
+    char bad[64];
+    if (strcmp(keyword, "description") != 0 && !command_check_placeholders(value, bad, sizeof bad))
+        return parse_error(p, "unknown placeholder '%s' in the %s command (known: %s; {{ is a "
+                              "literal {)", bad, keyword, COMMAND_PLACEHOLDERS);
     if (strcmp(keyword, "server") == 0) {
         /* "none": nothing listens (the closed-port cases). */
         if (strcmp(value, "none") == 0)

@@ -57,6 +57,7 @@ struct program {
     struct process proc;
     struct process_output out;   /* stdout and stderr as they came, into text */
     char text[OUTPUT_MAX];
+    char command[CASE_COMMAND_MAX + 256]; /* as run, placeholders filled in */
 };
 
 /* State of the case process. */
@@ -152,6 +153,7 @@ static bool spawn(struct live *L, struct program *p, const char *role, const cha
     }
     char what[32], err[512];
     snprintf(what, sizeof what, "the %s", role);
+    snprintf(p->command, sizeof p->command, "%s", command);
     struct exec_plan plan = { &L->env, command, client_side };
     struct process_options o = {
         .what = what, .own_group = true, .die_with_parent = true, .stdin_null = true,
@@ -414,6 +416,8 @@ static bool start_server(struct live *L)
     bool ok = pump(L, now_ms() + timeout, server_ready_or_gone);
     L->awaiting_ready = false;
     if (!ok || !L->listening) {
+        if (L->server.proc.exited && (L->server.proc.status == 126 || L->server.proc.status == 127))
+            return false; /* command_could_not_run says it */
         char why[256];
         if (L->o->ready == READY_LINE)
             snprintf(why, sizeof why, "printed no 'Listening on' line");
@@ -422,9 +426,8 @@ static bool start_server(struct live *L)
                      "the case's namespace%s", asked_port,
                      L->o->ready == READY_ANY ? " and printed no 'Listening on' line" : "");
         if (L->server.proc.exited)
-            add_detail(L->r, "server exited with status %d before it was ready: it %s%s",
-                       L->server.proc.status, why,
-                       L->server.proc.status == 127 ? " (command not found?)" : "");
+            add_detail(L->r, "server exited with status %d before it was ready: it %s",
+                       L->server.proc.status, why);
         else
             add_detail(L->r, "server not ready within %u ms (--ready-timeout): it %s", timeout, why);
         if (L->ready_error[0])
@@ -494,6 +497,20 @@ static void judge(struct live *L, const struct analysis *a)
     }
 }
 
+/* Exit 126 or 127: the command could not run (not found, not executable,
+ * or the shell said so). That is the command's fault, never a verdict on
+ * the wire: an error naming it, whatever the case expects. */
+static void command_could_not_run(struct live *L, struct program *p, const char *role)
+{
+    if (!p->proc.pid || !p->proc.exited || (p->proc.status != 126 && p->proc.status != 127))
+        return;
+    add_detail(L->r, "the %s command exited %d (%s): %s", role, p->proc.status,
+               p->proc.status == 127 ? "command not found" : "found but could not run",
+               p->command);
+    add_last_lines(L->r, role, p->text, 5);
+    L->r->outcome = CASE_ERROR;
+}
+
 /* Step 7. */
 static void write_capture(struct live *L, const struct analysis *a)
 {
@@ -537,7 +554,13 @@ static void run_in_namespace(struct live *L)
     struct analysis *a = L->analysis;
     if (a)
         analysis_finish(a);
-    if (!started)
+    command_could_not_run(L, &L->server, "server");
+    command_could_not_run(L, &L->client, "client");
+    /* A command that could not run: only that, the verdicts of a run that
+     * never happened say nothing. */
+    if (L->r->outcome == CASE_ERROR)
+        ;
+    else if (!started)
         L->r->outcome = CASE_FAIL;
     else
         judge(L, a);
