@@ -84,20 +84,33 @@ static int64_t now_ms(void)
     return process_now_ms();
 }
 
+static void add_line(char *buf, size_t size, const char *fmt, va_list ap)
+{
+    size_t used = strlen(buf);
+    if (used + 1 >= size)
+        return;
+    vsnprintf(buf + used, size - used, fmt, ap);
+    used = strlen(buf);
+    if (used + 1 < size) {
+        buf[used] = '\n';
+        buf[used + 1] = '\0';
+    }
+}
+
 void case_result_add_detail(struct case_result *r, const char *fmt, ...)
 {
-    size_t used = strlen(r->details);
-    if (used + 1 >= sizeof r->details)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(r->details + used, sizeof r->details - used, fmt, ap);
+    add_line(r->details, sizeof r->details, fmt, ap);
     va_end(ap);
-    used = strlen(r->details);
-    if (used + 1 < sizeof r->details) {
-        r->details[used] = '\n';
-        r->details[used + 1] = '\0';
-    }
+}
+
+void case_result_add_note(struct case_result *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    add_line(r->notes, sizeof r->notes, fmt, ap);
+    va_end(ap);
 }
 
 #define add_detail case_result_add_detail
@@ -108,6 +121,7 @@ const char *case_outcome_name(enum case_outcome o)
     case CASE_PASS: return "pass";
     case CASE_FAIL: return "FAIL";
     case CASE_ERROR: return "ERROR";
+    case CASE_SKIP: return "skip";
     }
     return "?";
 }
@@ -303,6 +317,11 @@ static bool capture_settled(struct live *L)
     return now_ms() >= wake_hint(L);
 }
 
+static bool server_done_or_settled(struct live *L)
+{
+    return server_done(L) || capture_settled(L);
+}
+
 /* ---- the steps --------------------------------------------------------- */
 
 static void pick_host(struct live *L)
@@ -458,7 +477,14 @@ static void run_programs(struct live *L, int64_t deadline)
     process_signal_group(&L->client.proc, SIGKILL);
 
     int64_t grace = now_ms() + SERVER_EXIT_GRACE_MS;
-    if (!pump(L, grace < deadline ? grace : deadline, server_done)) {
+    /* A replaced server need not exit by itself (most never do): it is
+     * stopped once the wire has settled, not after the whole grace. */
+    if (L->o->server_override)
+        L->drain_since_ms = now_ms();
+    bool exited = pump(L, grace < deadline ? grace : deadline,
+                       L->o->server_override ? server_done_or_settled : server_done);
+    L->drain_since_ms = 0;
+    if (!exited || !server_done(L)) {
         process_signal_group(&L->server.proc, SIGTERM);
         if (!pump(L, now_ms() + TERM_GRACE_MS, server_done))
             process_signal_group(&L->server.proc, SIGKILL);
@@ -483,8 +509,10 @@ static void kill_leftovers(struct live *L)
 /* Step 6. */
 static void judge(struct live *L, const struct analysis *a)
 {
-    struct expect_program client = { L->client.proc.exited, L->client.proc.status, L->client.text };
-    struct expect_program server = { L->server.proc.exited, L->server.proc.status, L->server.text };
+    struct expect_program client = { L->client.proc.exited, L->client.proc.status, L->client.text,
+                                     L->o->client_override != NULL };
+    struct expect_program server = { L->server.proc.exited, L->server.proc.status, L->server.text,
+                                     L->o->server_override != NULL && L->c->server[0] };
     expect_judge(L->c, a, &client, &server, L->r);
     if (L->cap.kernel_drops)
         add_detail(L->r, "note: the kernel dropped %u packets from the capture", L->cap.kernel_drops);

@@ -46,6 +46,7 @@ enum case_outcome {
     CASE_PASS,
     CASE_FAIL,      /* an expectation was not met */
     CASE_ERROR,     /* the case could not run here (namespace, capture...) */
+    CASE_SKIP,      /* not run: it needs a program that --server/--client replaced */
 };
 
 struct case_result {
@@ -57,6 +58,7 @@ struct case_result {
     unsigned packets;
     unsigned expectations, unmet;
     char details[4096];            /* failure/error: one line per problem */
+    char notes[1024];              /* shown whatever the outcome: what was not judged */
 };
 
 /* Runs case `c` on family 4 or 6. Always fills *r; returns false only for
@@ -66,6 +68,10 @@ bool runner_run_case(const struct case_spec *c, int family, const struct run_opt
 
 /* Adds one line to r->details (dropped once they are full). */
 void case_result_add_detail(struct case_result *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Adds one line to r->notes. */
+void case_result_add_note(struct case_result *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 const char *case_outcome_name(enum case_outcome o);
