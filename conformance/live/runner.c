@@ -84,6 +84,7 @@ static int64_t now_ms(void)
     return process_now_ms();
 }
 
+__attribute__((format(printf, 3, 0)))
 static void add_line(char *buf, size_t size, const char *fmt, va_list ap)
 {
     size_t used = strlen(buf);
