@@ -7,6 +7,7 @@
  * CASE is a name from the built-in case directory ("time", or "time-ipv6"
  * for one family) or the path of a .case file. Exit status: 0 every
  * expectation met, 1 one was not, 2 usage or environment error. */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -19,6 +20,7 @@
 
 #include "cases.h"
 #include "checks.h"
+#include "command.h"
 #include "commands.h"
 #include "atomic_file.h"
 #include "escape.h"
@@ -34,6 +36,9 @@ struct run_args {
     const char *junit;
     const char *server;
     const char *client;
+    const char *ready;
+    const char *ready_timeout;
+    const char *serves;
     bool only_ipv4, only_ipv6;
 };
 
@@ -46,6 +51,7 @@ struct selected_case {
 static void run_usage(FILE *to)
 {
     fputs("usage: wirecheck run [CASE...] [--out DIR] [--junit FILE] [--server CMD] [--client CMD] [--ipv4|--ipv6]\n"
+          "                     [--serves ROLE] [--ready port|line|any] [--ready-timeout MS]\n"
           "  CASE       a built-in case name (see `wirecheck list`), NAME-ipv4/NAME-ipv6 for one\n"
           "             family, or the path of a .case file; default: every built-in case\n"
           "  --out DIR  where <case>.pcapng captures go (default captures/runs)\n"
@@ -53,6 +59,12 @@ static void run_usage(FILE *to)
           "  --server CMD, --client CMD\n"
           "             run CMD instead of each case's server/client; {host} {port} {family}\n"
           "             {bin} are substituted, e.g. --server 'socat -d -d TCP{family}-LISTEN:{port},bind={host} SYSTEM:date'\n"
+          "  --serves ROLE  only the cases whose server does ROLE (" CASE_SERVICES "):\n"
+          "             the ones your --server or --client fits (`wirecheck list` shows roles)\n"
+          "  --ready    when the server is ready for the client: 'port' once a socket in the\n"
+          "             case's namespace listens (TCP) or is bound (UDP) on the case's port,\n"
+          "             'line' once it prints 'Listening on ...', 'any' (default) the first\n"
+          "  --ready-timeout MS  how long the server may take to be ready (default 3000)\n"
           "Exit status: 0 all expectations met, 1 one was not, 2 usage or environment error.\n",
           to);
 }
@@ -72,6 +84,12 @@ static bool parse_run_args(int argc, char **argv, struct run_args *a)
             value = &a->server;
         else if (strcmp(arg, "--client") == 0)
             value = &a->client;
+        else if (strcmp(arg, "--serves") == 0)
+            value = &a->serves;
+        else if (strcmp(arg, "--ready") == 0)
+            value = &a->ready;
+        else if (strcmp(arg, "--ready-timeout") == 0)
+            value = &a->ready_timeout;
         else if (strcmp(arg, "--ipv4") == 0)
             a->only_ipv4 = true;
         else if (strcmp(arg, "--ipv6") == 0)
@@ -99,6 +117,34 @@ static bool parse_run_args(int argc, char **argv, struct run_args *a)
     if (a->only_ipv4 && a->only_ipv6) {
         fprintf(stderr, "wirecheck run: --ipv4 and --ipv6 exclude each other\n");
         return false;
+    }
+    const char *commands[2][2] = { { "--server", a->server }, { "--client", a->client } };
+    for (int i = 0; i < 2; i++) {
+        char bad[64];
+        if (commands[i][1] && !command_check_placeholders(commands[i][1], bad, sizeof bad)) {
+            fprintf(stderr, "wirecheck run: %s: unknown placeholder '%s' (known: %s; {{ is a "
+                            "literal {)\n", commands[i][0], bad, COMMAND_PLACEHOLDERS);
+            return false;
+        }
+    }
+    enum case_service service;
+    if (a->serves && !case_service_parse(a->serves, &service)) {
+        fprintf(stderr, "wirecheck run: --serves '%s': one of %s\n", a->serves, CASE_SERVICES);
+        return false;
+    }
+    if (a->ready && strcmp(a->ready, "port") != 0 && strcmp(a->ready, "line") != 0 &&
+        strcmp(a->ready, "any") != 0) {
+        fprintf(stderr, "wirecheck run: --ready '%s': port, line or any\n", a->ready);
+        return false;
+    }
+    if (a->ready_timeout) {
+        char *end;
+        unsigned long v = strtoul(a->ready_timeout, &end, 10);
+        if (!isdigit((unsigned char)a->ready_timeout[0]) || *end || v == 0 || v > 600000) {
+            fprintf(stderr, "wirecheck run: --ready-timeout '%s': 1..600000 ms\n",
+                    a->ready_timeout);
+            return false;
+        }
     }
     return true;
 }
@@ -206,12 +252,13 @@ static bool resolve_case(const char *arg, const char *dir, struct selected_case 
 static void print_result(const struct case_result *r)
 {
     printf("%-28s %-5s %6u ms  %s\n", r->name, case_outcome_name(r->outcome), r->elapsed_ms,
-           r->capture_path[0] ? r->capture_path : "(no capture)");
-    if (r->outcome == CASE_PASS)
-        return;
+           r->capture_path[0] ? r->capture_path : r->outcome == CASE_SKIP ? "(not run)"
+                                                                          : "(no capture)");
     /* Indent each detail line under the case; what the programs printed is
      * among them, escaped so it cannot drive the terminal. */
-    for (const char *s = r->details; *s;) {
+    const char *lines = r->outcome == CASE_PASS || r->outcome == CASE_SKIP ? "" : r->details;
+    for (int part = 0; part < 2; part++, lines = r->notes)
+    for (const char *s = lines; *s;) {
         size_t len = strcspn(s, "\n");
         static char line[4 * sizeof r->details + 1];
         escape_bytes((const uint8_t *)s, len, line, sizeof line);
@@ -250,19 +297,28 @@ static bool write_junit(const char *path, const struct case_result *results, siz
     }
     FILE *f = af.file;
     size_t failures = 0, errors = 0;
+    size_t skipped = 0;
     for (size_t i = 0; i < n; i++) {
         failures += results[i].outcome == CASE_FAIL;
         errors += results[i].outcome == CASE_ERROR;
+        skipped += results[i].outcome == CASE_SKIP;
     }
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n"
                "  <testsuite name=\"wirecheck.conformance\" tests=\"%zu\" failures=\"%zu\" "
-               "errors=\"%zu\" time=\"%.3f\">\n", n, failures, errors, total_ms / 1000.0);
+               "errors=\"%zu\" ", n, failures, errors);
+    if (skipped)
+        fprintf(f, "skipped=\"%zu\" ", skipped);
+    fprintf(f, "time=\"%.3f\">\n", total_ms / 1000.0);
     for (size_t i = 0; i < n; i++) {
         const struct case_result *r = &results[i];
         fprintf(f, "    <testcase classname=\"wirecheck.conformance\" name=\"");
         xml_escaped(f, r->name);
         fprintf(f, "\" time=\"%.3f\">\n", r->elapsed_ms / 1000.0);
-        if (r->outcome != CASE_PASS) {
+        if (r->outcome == CASE_SKIP) {
+            fprintf(f, "      <skipped message=\"");
+            xml_escaped(f, r->details);
+            fprintf(f, "\"/>\n");
+        } else if (r->outcome != CASE_PASS) {
             const char *tag = r->outcome == CASE_FAIL ? "failure" : "error";
             fprintf(f, "      <%s message=\"%u of %u expectations not met\">", tag, r->unmet,
                     r->expectations);
@@ -271,6 +327,10 @@ static bool write_junit(const char *path, const struct case_result *results, siz
         }
         fprintf(f, "      <system-out>capture: ");
         xml_escaped(f, r->capture_path[0] ? r->capture_path : "(none)");
+        if (r->notes[0]) {
+            fputc('\n', f);
+            xml_escaped(f, r->notes);
+        }
         fprintf(f, "</system-out>\n    </testcase>\n");
     }
     fprintf(f, "  </testsuite>\n</testsuites>\n");
@@ -301,6 +361,28 @@ static int select_cases(const struct run_args *a, struct selected_case *cases)
     return (int)a->ncases;
 }
 
+/* A case that relies on the reference program of a side --server/--client
+ * replaces is not run: skipped, with the reason. */
+static bool skip_for_replaced_side(const struct case_spec *c, int family,
+                                   const struct run_options *o, struct case_result *r)
+{
+    bool server = c->reference_server && o->server_override && c->server[0];
+    bool client = c->reference_client && o->client_override;
+    if (!server && !client)
+        return false;
+    memset(r, 0, sizeof *r);
+    snprintf(r->name, sizeof r->name, "%s-ipv%d", c->name, family);
+    r->outcome = CASE_SKIP;
+    r->client_status = r->server_status = -1;
+    const char *slash = strrchr(c->origin, '/');
+    case_result_add_note(r, "not run: the case relies on the reference %s (`reference %s` in %s: "
+                         "a misbehaviour flag or its timing), which %s replaces",
+                         server ? "server" : "client", server ? "server" : "client",
+                         slash ? slash + 1 : c->origin, server ? "--server" : "--client");
+    memcpy(r->details, r->notes, sizeof r->notes); /* the JUnit <skipped> message */
+    return true;
+}
+
 static unsigned elapsed_since(const struct timespec *start)
 {
     struct timespec now;
@@ -326,17 +408,30 @@ int cmd_run(int argc, char **argv)
     wirecheck_programs_dir(bin_dir, sizeof bin_dir); /* false: PATH only */
     struct run_options o = { .out_dir = a.out_dir, .bin_dir = bin_dir,
                              .server_override = a.server, .client_override = a.client };
+    o.ready = !a.ready || strcmp(a.ready, "any") == 0 ? READY_ANY
+            : strcmp(a.ready, "port") == 0 ? READY_PORT : READY_LINE;
+    o.ready_timeout_ms = a.ready_timeout ? (unsigned)strtoul(a.ready_timeout, NULL, 10) : 0;
 
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
-    size_t n = 0, passed = 0, failed = 0;
+    size_t n = 0, passed = 0, failed = 0, skipped = 0;
+    enum case_service service = SERVES_UNSET;
+    if (a.serves)
+        case_service_parse(a.serves, &service);
     for (int i = 0; i < ncases; i++) {
+        if (a.serves && cases[i].spec.serves != service)
+            continue;
         for (int family = 4; family <= 6; family += 2) {
             const struct selected_case *sc = &cases[i];
             bool wanted = family == 4 ? sc->ipv4 && !a.only_ipv6 : sc->ipv6 && !a.only_ipv4;
             if (!wanted)
                 continue;
             struct case_result *r = &results[n++];
+            if (skip_for_replaced_side(&sc->spec, family, &o, r)) {
+                print_result(r);
+                skipped++;
+                continue;
+            }
             bool runnable = runner_run_case(&sc->spec, family, &o, r);
             print_result(r);
             if (!runnable) {
@@ -350,12 +445,17 @@ int cmd_run(int argc, char **argv)
         }
     }
     unsigned total_ms = elapsed_since(&start);
-    printf("%zu cases: %zu passed, %zu failed in %u ms; captures in %s\n", n, passed, failed,
-           total_ms, a.out_dir);
+    if (skipped)
+        printf("%zu cases: %zu passed, %zu failed, %zu skipped in %u ms; captures in %s\n", n,
+               passed, failed, skipped, total_ms, a.out_dir);
+    else
+        printf("%zu cases: %zu passed, %zu failed in %u ms; captures in %s\n", n, passed, failed,
+               total_ms, a.out_dir);
     if (a.junit && !write_junit(a.junit, results, n, total_ms))
         return 2;
     if (n == 0) {
-        fprintf(stderr, "wirecheck run: no case selected (family filter?)\n");
+        fprintf(stderr, "wirecheck run: no case selected (%s)\n",
+                a.serves ? "no selected case has that --serves role?" : "family filter?");
         return 2;
     }
     return failed ? 1 : 0;
@@ -380,10 +480,16 @@ int cmd_list(int argc, char **argv)
     printf("Cases in %s:\n", dir);
     for (int i = 0; i < n; i++) {
         const struct case_spec *c = &cases[i].spec;
-        printf("  %-22s %-9s %-8s %s\n", c->name,
+        char roles[64];
+        snprintf(roles, sizeof roles, "%s%s%s", case_service_name(c->serves),
+                 c->reference_server ? ", ref-server" : "", c->reference_client ? ", ref-client" : "");
+        printf("  %-22s %-9s %-8s %-23s %s\n", c->name,
                c->ipv4 && c->ipv6 ? "ipv4+ipv6" : c->ipv4 ? "ipv4" : "ipv6",
-               c->topology == NETNS_VETH ? "veth" : "loopback", c->description);
+               c->topology == NETNS_VETH ? "veth" : "loopback", roles, c->description);
     }
+    printf("\nRoles: what the case's server serves (`wirecheck run --server CMD --serves ROLE`\n"
+           "runs the cases your program fits); ref-server/ref-client: the case relies on the\n"
+           "reference program of that side and is skipped when --server/--client replaces it.\n");
     printf("\nRules (for `expect RULE.ID VERDICT` lines):\n");
     for (int r = 0; r < RULE_COUNT; r++) {
         const struct rule_info *info = rule_get((enum rule_id)r);

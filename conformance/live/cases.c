@@ -1,8 +1,11 @@
 /* cases: parser of .case files. See cases.h and CASES.md. */
 #include "cases.h"
 
+#include "command.h"
+
 #include <ctype.h>
 #include <errno.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,9 +235,10 @@ static bool parse_rule_expect(struct parser *p, const struct words *w, struct ca
 static bool parse_expect(struct parser *p, const struct words *w)
 {
     struct case_spec *c = p->out;
-    if (w->n < 3)
+    if (w->n < 3 && !(w->n == 2 && strcmp(w->w[1], "server-echoes") == 0))
         return parse_error(p, "usage: expect RULE.ID VERDICT | client-exit N | server-exit N | "
-                              "client-output \"WORDS\" | server-output \"WORDS\"");
+                              "client-output \"WORDS\" | server-output \"WORDS\" | "
+                              "server-sends \"REGEX\" | client-sends \"REGEX\" | server-echoes");
     if (c->nexpects == CASE_MAX_EXPECTS)
         return parse_error(p, "too many expectations (at most %d)", CASE_MAX_EXPECTS);
     struct case_expect *e = &c->expects[c->nexpects];
@@ -246,6 +250,23 @@ static bool parse_expect(struct parser *p, const struct words *w)
         e->kind = what[0] == 'c' ? EXPECT_CLIENT_EXIT : EXPECT_SERVER_EXIT;
         ok = need_words(p, w, 3, 3, "expect client-exit|server-exit N") &&
              parse_exit_status(p, w->w[2], &e->exit_status);
+    } else if (strcmp(what, "server-sends") == 0 || strcmp(what, "client-sends") == 0) {
+        e->kind = what[0] == 's' ? EXPECT_SERVER_SENDS : EXPECT_CLIENT_SENDS;
+        ok = need_words(p, w, 3, 3, "expect server-sends|client-sends \"REGEX\"") &&
+             copy_text(p, e->text, sizeof e->text, w->w[2], "regular expression");
+        regex_t re;
+        int rc = ok ? regcomp(&re, e->text, REG_EXTENDED | REG_NOSUB) : 0;
+        if (ok && rc != 0) {
+            char why[128];
+            regerror(rc, &re, why, sizeof why);
+            ok = parse_error(p, "bad regular expression \"%s\": %s", e->text, why);
+        } else if (ok) {
+            regfree(&re);
+        }
+    } else if (strcmp(what, "server-echoes") == 0) {
+        /* "expect server-echoes" has no value: w->n is 2. */
+        e->kind = EXPECT_SERVER_ECHOES;
+        ok = need_words(p, w, 2, 2, "expect server-echoes");
     } else if (strcmp(what, "client-output") == 0 || strcmp(what, "server-output") == 0) {
         e->kind = what[0] == 'c' ? EXPECT_CLIENT_OUTPUT : EXPECT_SERVER_OUTPUT;
         ok = need_words(p, w, 3, 3, "expect client-output|server-output \"WORDS\"") &&
@@ -254,7 +275,8 @@ static bool parse_expect(struct parser *p, const struct words *w)
         ok = parse_rule_expect(p, w, e);
     } else {
         ok = parse_error(p, "unknown expectation '%s' (a rule id such as tcp.no_rst, "
-                            "client-exit, server-exit, client-output, server-output)", what);
+                            "client-exit, server-exit, client-output, server-output, "
+                            "server-sends, client-sends, server-echoes)", what);
     }
     if (ok)
         c->nexpects++;
@@ -277,6 +299,10 @@ static bool parse_rest(struct parser *p, const char *keyword, const char *rest)
         return parse_error(p, "%s needs a value", keyword);
     if (strcmp(keyword, "description") == 0)
         return copy_text(p, c->description, sizeof c->description, value, "description");
+    char bad[64];
+    if (strcmp(keyword, "description") != 0 && !command_check_placeholders(value, bad, sizeof bad))
+        return parse_error(p, "unknown placeholder '%s' in the %s command (known: %s; {{ is a "
+                              "literal {)", bad, keyword, COMMAND_PLACEHOLDERS);
     if (strcmp(keyword, "server") == 0) {
         /* "none": nothing listens (the closed-port cases). */
         if (strcmp(value, "none") == 0)
@@ -333,8 +359,48 @@ static bool parse_line(struct parser *p, char *line)
     }
     if (strcmp(keyword, "expect") == 0)
         return parse_expect(p, &w);
+    if (strcmp(keyword, "serves") == 0) {
+        if (!need_words(p, &w, 2, 2, "serves " CASE_SERVICES))
+            return false;
+        if (!case_service_parse(w.w[1], &p->out->serves))
+            return parse_error(p, "unknown service '%s' (%s)", w.w[1], CASE_SERVICES);
+        return true;
+    }
+    if (strcmp(keyword, "reference") == 0) {
+        if (!need_words(p, &w, 2, 2, "reference server|client"))
+            return false;
+        if (strcmp(w.w[1], "server") == 0)
+            p->out->reference_server = true;
+        else if (strcmp(w.w[1], "client") == 0)
+            p->out->reference_client = true;
+        else
+            return parse_error(p, "reference: 'server' or 'client', not '%s'", w.w[1]);
+        return true;
+    }
     return parse_error(p, "unknown keyword '%s' (name, description, family, topology, port, "
-                          "timeout, server, client, fault, loss-injected, expect)", keyword);
+                          "timeout, server, client, serves, reference, fault, loss-injected, "
+                          "expect)", keyword);
+}
+
+static const char *const service_names[] = {
+    [SERVES_UNSET] = "-", [SERVES_NONE] = "none", [SERVES_TIME] = "time",
+    [SERVES_ECHO] = "echo", [SERVES_DISCARD] = "discard",
+    [SERVES_UDP_RECEIVE] = "udp-receive", [SERVES_UDP_ECHO] = "udp-echo",
+};
+
+const char *case_service_name(enum case_service s)
+{
+    return (size_t)s < sizeof service_names / sizeof service_names[0] ? service_names[s] : "?";
+}
+
+bool case_service_parse(const char *name, enum case_service *out)
+{
+    for (size_t i = SERVES_NONE; i < sizeof service_names / sizeof service_names[0]; i++)
+        if (strcmp(name, service_names[i]) == 0) {
+            *out = (enum case_service)i;
+            return true;
+        }
+    return false;
 }
 
 bool case_name_is_safe(const char *name)
@@ -469,6 +535,9 @@ const char *case_expect_kind_name(enum case_expect_kind k)
     case EXPECT_SERVER_EXIT: return "server-exit";
     case EXPECT_CLIENT_OUTPUT: return "client-output";
     case EXPECT_SERVER_OUTPUT: return "server-output";
+    case EXPECT_SERVER_SENDS: return "server-sends";
+    case EXPECT_CLIENT_SENDS: return "client-sends";
+    case EXPECT_SERVER_ECHOES: return "server-echoes";
     }
     return "?";
 }

@@ -64,7 +64,27 @@ enum case_expect_kind {
     EXPECT_SERVER_EXIT,
     EXPECT_CLIENT_OUTPUT, /* words in the client's stdout or stderr */
     EXPECT_SERVER_OUTPUT,
+    /* On the wire, judged from the capture whatever program ran: */
+    EXPECT_SERVER_SENDS,  /* each flow's server bytes match a regex (POSIX ERE) */
+    EXPECT_CLIENT_SENDS,  /* each flow's client bytes match a regex */
+    EXPECT_SERVER_ECHOES, /* each flow's server bytes equal its client bytes (and,
+                             for UDP, the echo met no ICMP port unreachable) */
 };
+
+/* What a case needs of its server (`serves ROLE`): a program that does this
+ * fits the case (`wirecheck run --server CMD --serves ROLE`). */
+enum case_service {
+    SERVES_UNSET = 0,   /* not declared */
+    SERVES_NONE,        /* nothing listens */
+    SERVES_TIME,        /* TCP: sends the time message and closes */
+    SERVES_ECHO,        /* TCP: returns every byte until the client's FIN */
+    SERVES_DISCARD,     /* TCP: reads and drops */
+    SERVES_UDP_RECEIVE, /* UDP: receives datagrams */
+    SERVES_UDP_ECHO,    /* UDP: returns each datagram to its sender */
+};
+#define CASE_SERVICES "none, time, echo, discard, udp-receive, udp-echo"
+const char *case_service_name(enum case_service s);
+bool case_service_parse(const char *name, enum case_service *out);
 
 struct case_expect {
     enum case_expect_kind kind;
@@ -90,6 +110,11 @@ struct case_spec {
     /* Packets are dropped on purpose: set by `loss-injected` and implied by
      * the drop faults; the analysis then reports retransmissions as info. */
     bool loss_injected;
+    enum case_service serves;     /* `serves ROLE` */
+    /* `reference server|client`: the case relies on the reference program
+     * of that side (a misbehaviour flag, its timeout, its close timing):
+     * with that side replaced (--server/--client) it is skipped. */
+    bool reference_server, reference_client;
     struct case_expect expects[CASE_MAX_EXPECTS];
     size_t nexpects;
 };

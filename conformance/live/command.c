@@ -30,6 +30,12 @@ bool command_substitute(const char *template, const char *host, unsigned port, i
     out[0] = '\0';
     for (const char *s = template; *s;) {
         bool replaced = false;
+        if (s[0] == '{' && s[1] == '{') {
+            if (!append_text(out, size, &used, "{"))
+                return false;
+            s += 2;
+            continue;
+        }
         for (size_t i = 0; i < sizeof vars / sizeof vars[0] && !replaced; i++) {
             size_t klen = strlen(vars[i].key);
             if (strncmp(s, vars[i].key, klen) == 0) {
@@ -44,6 +50,40 @@ bool command_substitute(const char *template, const char *host, unsigned port, i
             if (!append_text(out, size, &used, one))
                 return false;
         }
+    }
+    return true;
+}
+
+static bool word_char(char c, bool first)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+           (!first && ((c >= '0' && c <= '9') || c == '-'));
+}
+
+bool command_check_placeholders(const char *template, char *bad, size_t badlen)
+{
+    static const char *const known[] = { "{host}", "{port}", "{family}", "{bin}" };
+    for (const char *s = template; *s; s++) {
+        if (s[0] == '{' && s[1] == '{') {
+            s++;
+            continue;
+        }
+        if (*s != '{' || (s > template && s[-1] == '$') || !word_char(s[1], true))
+            continue;
+        const char *e = s + 2;
+        while (word_char(*e, false))
+            e++;
+        if (*e != '}')
+            continue;
+        size_t n = (size_t)(e - s) + 1;
+        bool ok = false;
+        for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+            ok = ok || (strlen(known[i]) == n && strncmp(known[i], s, n) == 0);
+        if (!ok) {
+            snprintf(bad, badlen, "%.*s", (int)n, s);
+            return false;
+        }
+        s = e;
     }
     return true;
 }

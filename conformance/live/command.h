@@ -20,11 +20,21 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Replaces {host} {port} {family} {bin} in `template` (bin_dir NULL: ".");
- * other braces, a mistyped placeholder among them, are left alone (so
- * python3 -c 'f"{x}"' survives). False if it does not fit in `size`. */
+/* Replaces {host} {port} {family} {bin} in `template` (bin_dir NULL: ".")
+ * and {{ by a literal {; other braces are left alone. False if it does not
+ * fit in `size`. Check the template with command_check_placeholders first:
+ * a mistyped placeholder is an error, not text. */
 bool command_substitute(const char *template, const char *host, unsigned port, int family,
                         const char *bin_dir, char *out, size_t size);
+
+/* The placeholders command_substitute knows, for messages. */
+#define COMMAND_PLACEHOLDERS "{host} {port} {family} {bin}"
+
+/* False if `template` has a placeholder-like {WORD} (a letter or '_', then
+ * letters, digits, '_' or '-') that is not one of COMMAND_PLACEHOLDERS;
+ * `bad` gets it ("{hots}"). ${WORD} (the shell's) and {{ are not
+ * placeholders: write {{x} for a literal {x}. */
+bool command_check_placeholders(const char *template, char *bad, size_t badlen);
 
 /* Splits a command that needs no shell (words, '…' and "…" quotes,
  * backslash escapes) into argv (NULL-terminated, at most max - 1 words),

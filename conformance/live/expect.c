@@ -1,7 +1,10 @@
 /* expect: case expectations against the judged capture. See expect.h. */
 #include "expect.h"
 
+#include <regex.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "verdict.h"
@@ -45,6 +48,128 @@ static bool rule_is_expected(const struct case_spec *c, const char *id)
     return false;
 }
 
+/* The bytes as text for a message: printable ASCII as is, any other byte
+ * as '.', at most 60 of them. */
+static void printable(const uint8_t *b, size_t n, char *out, size_t size)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n && i < 60 && k + 1 < size; i++)
+        out[k++] = b[i] >= 0x20 && b[i] < 0x7f && b[i] != '"' ? (char)b[i] : '.';
+    if (n > 60 && k + 3 < size)
+        out[k++] = '.', out[k++] = '.', out[k++] = '.';
+    out[k] = '\0';
+}
+
+static const char *proto_name(enum flow_proto p)
+{
+    return p == FLOW_UDP ? "UDP" : "TCP";
+}
+
+/* server-sends / client-sends REGEX on one flow's bytes from `side`. */
+static bool payload_matches(const struct flow_report *fr, enum flow_side side, const regex_t *re,
+                            char *seen, size_t size)
+{
+    const uint8_t *bytes;
+    size_t len;
+    bool complete = flow_report_payload(fr, side, &bytes, &len);
+    char shown[200];
+    printable(bytes, len, shown, sizeof shown);
+    if (!complete) {
+        snprintf(seen, size, "%s flow %u: the bytes are not all in the capture (a gap, or over "
+                 "the payload cap), first %zu: \"%s\"", proto_name(fr->proto), fr->index, len, shown);
+        return false;
+    }
+    /* regexec reads a C string: a NUL in the bytes would end it early. */
+    const uint8_t *nul = memchr(bytes, 0, len);
+    if (nul) {
+        snprintf(seen, size, "%s flow %u: a NUL byte at offset %zu of %zu: \"%s\"",
+                 proto_name(fr->proto), fr->index, (size_t)(nul - bytes), len, shown);
+        return false;
+    }
+    char *text = malloc(len + 1);
+    if (!text) {
+        snprintf(seen, size, "out of memory");
+        return false;
+    }
+    if (len)
+        memcpy(text, bytes, len);
+    text[len] = '\0';
+    bool ok = regexec(re, text, 0, NULL, 0) == 0;
+    free(text);
+    snprintf(seen, size, "%s flow %u: %zu bytes \"%s\"", proto_name(fr->proto), fr->index, len,
+             shown);
+    return ok;
+}
+
+/* server-echoes on one flow: the server sent back exactly the client's
+ * bytes, and (UDP) the echo did not meet a closed port. */
+static bool echo_matches(const struct flow_report *fr, char *seen, size_t size)
+{
+    const uint8_t *c, *s;
+    size_t clen, slen;
+    bool ccomplete = flow_report_payload(fr, SIDE_CLIENT, &c, &clen);
+    bool scomplete = flow_report_payload(fr, SIDE_SERVER, &s, &slen);
+    char cs[200], ss[200];
+    printable(c, clen, cs, sizeof cs);
+    printable(s, slen, ss, sizeof ss);
+    if (!ccomplete || !scomplete) {
+        snprintf(seen, size, "%s flow %u: the bytes are not all in the capture", proto_name(fr->proto),
+                 fr->index);
+        return false;
+    }
+    if (clen == 0) {
+        snprintf(seen, size, "%s flow %u: the client sent nothing to echo", proto_name(fr->proto),
+                 fr->index);
+        return false;
+    }
+    if (clen != slen || memcmp(c, s, clen) != 0) {
+        size_t at = 0;
+        while (at < clen && at < slen && c[at] == s[at])
+            at++;
+        snprintf(seen, size, "%s flow %u: the client sent %zu bytes \"%s\", the server sent back "
+                 "%zu \"%s\" (first difference at byte %zu)", proto_name(fr->proto), fr->index,
+                 clen, cs, slen, ss, at);
+        return false;
+    }
+    if (fr->proto == FLOW_UDP && fr->icmp_unreachable) {
+        snprintf(seen, size, "UDP flow %u: the echo drew %u ICMP port unreachable: the client's "
+                 "socket was closed, the echo was never read", fr->index, fr->icmp_unreachable);
+        return false;
+    }
+    snprintf(seen, size, "%s flow %u: %zu bytes echoed", proto_name(fr->proto), fr->index, clen);
+    return true;
+}
+
+/* A wire expectation holds on every TCP/UDP flow of the capture, and there
+ * is at least one. */
+static bool wire_expectation_met(const struct analysis *a, const struct case_expect *e,
+                                 char *seen, size_t size)
+{
+    regex_t re;
+    bool regex = e->kind != EXPECT_SERVER_ECHOES;
+    if (regex && regcomp(&re, e->text, REG_EXTENDED | REG_NOSUB) != 0) {
+        snprintf(seen, size, "a regular expression that does not compile");
+        return false;
+    }
+    size_t flows = 0;
+    bool met = true;
+    snprintf(seen, size, "no TCP or UDP flow in the capture");
+    for (size_t i = 0; i < analysis_report_count(a) && met; i++) {
+        const struct flow_report *fr = analysis_report(a, i);
+        if (fr->proto != FLOW_TCP && fr->proto != FLOW_UDP)
+            continue;
+        flows++;
+        if (e->kind == EXPECT_SERVER_ECHOES)
+            met = echo_matches(fr, seen, size);
+        else
+            met = payload_matches(fr, e->kind == EXPECT_SERVER_SENDS ? SIDE_SERVER : SIDE_CLIENT,
+                                  &re, seen, size);
+    }
+    if (regex)
+        regfree(&re);
+    return met && flows > 0;
+}
+
 static void check_expectation(const struct analysis *a, const struct case_expect *e,
                               const struct expect_program *client,
                               const struct expect_program *server, struct case_result *r)
@@ -59,6 +184,14 @@ static void check_expectation(const struct analysis *a, const struct case_expect
             case_result_add_detail(r, "line %u: expected %s %s%s%s%s, seen %s", e->line, e->rule_id,
                                    verdict_name(e->verdict), e->text[0] ? " \"" : "", e->text,
                                    e->text[0] ? "\"" : "", seen);
+        break;
+    case EXPECT_SERVER_SENDS:
+    case EXPECT_CLIENT_SENDS:
+    case EXPECT_SERVER_ECHOES:
+        met = wire_expectation_met(a, e, seen, sizeof seen);
+        if (!met)
+            case_result_add_detail(r, "line %u: expected %s%s%s%s, seen %s", e->line, what,
+                                   e->text[0] ? " \"" : "", e->text, e->text[0] ? "\"" : "", seen);
         break;
     case EXPECT_CLIENT_EXIT:
     case EXPECT_SERVER_EXIT: {
@@ -104,11 +237,34 @@ static void check_unexpected_failures(const struct case_spec *c, const struct an
     }
 }
 
+/* Exit and output expectations describe the reference program. */
+static bool about_replaced_program(const struct case_expect *e, const struct expect_program *client,
+                                   const struct expect_program *server)
+{
+    switch (e->kind) {
+    case EXPECT_CLIENT_EXIT:
+    case EXPECT_CLIENT_OUTPUT:
+        return client->replaced;
+    case EXPECT_SERVER_EXIT:
+    case EXPECT_SERVER_OUTPUT:
+        return server->replaced;
+    default:
+        return false;
+    }
+}
+
 void expect_judge(const struct case_spec *c, const struct analysis *a,
                   const struct expect_program *client, const struct expect_program *server,
                   struct case_result *r)
 {
-    for (size_t i = 0; i < c->nexpects; i++)
-        check_expectation(a, &c->expects[i], client, server, r);
+    for (size_t i = 0; i < c->nexpects; i++) {
+        const struct case_expect *e = &c->expects[i];
+        if (about_replaced_program(e, client, server)) {
+            case_result_add_note(r, "line %u: %s not judged for a replaced program", e->line,
+                                 case_expect_kind_name(e->kind));
+            continue;
+        }
+        check_expectation(a, e, client, server, r);
+    }
     check_unexpected_failures(c, a, r);
 }

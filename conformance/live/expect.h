@@ -26,6 +26,10 @@ struct expect_program {
     bool exited;
     int status;           /* exit code, or 128 + signal */
     const char *output;   /* stdout and stderr as they came */
+    /* --server/--client ran another program: its exit and output
+     * expectations (written for the reference program) are not judged, a
+     * note says so; what it sent is judged on the wire like any other. */
+    bool replaced;
 };
 
 /* Checks every expectation of c and the unannounced fail verdicts; adds to

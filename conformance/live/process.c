@@ -1,6 +1,8 @@
 /* process: spawn, bounded output, reap, stop, readiness. See process.h. */
 #include "process.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -352,6 +354,46 @@ enum process_call_result process_call(void (*fn)(void *ctx), void *ctx, void *re
     return got ? PROCESS_CALL_DONE : PROCESS_CALL_NO_RESULT;
 }
 
+/* 1..65535 if s is all digits, else 0. */
+static unsigned port_number(const char *s)
+{
+    if (!isdigit((unsigned char)*s))
+        return 0;
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    return *end == '\0' && v > 0 && v <= 65535 ? (unsigned)v : 0;
+}
+
+/* The port one word of a readiness line names, or 0: "3434" (nc's
+ * "ADDR PORT"), "[ADDR]:3434", "ADDR:3434" (one colon), or an IPv6 address
+ * without brackets followed by ":PORT" (":::3434"). A bare IPv6 address
+ * ("::1", "fe80::1:2") names none, even though it ends in ":DIGITS". */
+static unsigned token_port(const char *tok)
+{
+    unsigned v = port_number(tok);
+    if (v)
+        return v;
+    if (tok[0] == '[') {
+        const char *close = strstr(tok, "]:");
+        return close ? port_number(close + 2) : 0;
+    }
+    const char *last = strrchr(tok, ':');
+    if (!last)
+        return 0;
+    if (strchr(tok, ':') == last)
+        return port_number(last + 1);
+    char addr[INET6_ADDRSTRLEN + 8];
+    struct in6_addr a6;
+    if (strlen(tok) < sizeof addr && inet_pton(AF_INET6, tok, &a6) == 1)
+        return 0;
+    size_t alen = (size_t)(last - tok);
+    if (alen >= sizeof addr)
+        return 0;
+    memcpy(addr, tok, alen);
+    addr[alen] = '\0';
+    return inet_pton(AF_INET6, addr, &a6) == 1 ? port_number(last + 1) : 0;
+}
+
 bool process_listening_port(const char *output, unsigned *port)
 {
     const char *hit = strcasestr(output, "listening on");
@@ -370,12 +412,9 @@ bool process_listening_port(const char *output, unsigned *port)
     *port = 0;
     char *save = NULL;
     for (char *tok = strtok_r(line, " \t\r", &save); tok; tok = strtok_r(NULL, " \t\r", &save)) {
-        char *colon = strrchr(tok, ':');
-        const char *digits = colon ? colon + 1 : tok;
-        char *end;
-        unsigned long v = strtoul(digits, &end, 10);
-        if (end != digits && *end == '\0' && v > 0 && v <= 65535) {
-            *port = (unsigned)v;
+        unsigned v = token_port(tok);
+        if (v) {
+            *port = v;
             break;
         }
     }

@@ -7,7 +7,10 @@
  *      the slow class, and the capture on the case's port
  *   2. start_analysis: the analysis that is fed every packet as it is
  *      captured (it sees the teardown, and is the final judgement)
- *   3. start_server: the server, until its "Listening on ADDR:PORT" line
+ *   3. start_server: the server, until it is ready: a socket of the case's
+ *      namespace listens (TCP) or is bound (UDP) on the case's port (the
+ *      socket table, polled on a short tick), or it printed a "Listening on"
+ *      line (the fast path); --ready picks one of the two
  *   4. run_programs: the client until its exit; the server given a moment
  *      to exit, then SIGTERM, then SIGKILL; the capture until it settles
  *   5. kill_leftovers, capture stopped, the analysis finished
@@ -39,9 +42,9 @@
 #include "netns.h"
 #include "nft.h"
 #include "process.h"
+#include "socktable.h"
 #include "tc.h"
 
-#define LISTEN_TIMEOUT_MS 3000   /* server start to its "Listening on" line */
 #define SERVER_EXIT_GRACE_MS 1000 /* client exit to the server's own exit */
 #define TERM_GRACE_MS 500        /* SIGTERM to SIGKILL */
 #define QUIET_MS 50              /* no packet for this long: nothing more is coming */
@@ -54,6 +57,7 @@ struct program {
     struct process proc;
     struct process_output out;   /* stdout and stderr as they came, into text */
     char text[OUTPUT_MAX];
+    char command[CASE_COMMAND_MAX + 256]; /* as run, placeholders filled in */
 };
 
 /* State of the case process. */
@@ -70,6 +74,8 @@ struct live {
     int64_t last_packet_ms;
     int64_t drain_since_ms;
     bool listening;
+    bool awaiting_ready;        /* polling the socket table on its tick */
+    char ready_error[256];      /* the socket table could not be read */
     struct program server, client;
 };
 
@@ -78,20 +84,34 @@ static int64_t now_ms(void)
     return process_now_ms();
 }
 
+__attribute__((format(printf, 3, 0)))
+static void add_line(char *buf, size_t size, const char *fmt, va_list ap)
+{
+    size_t used = strlen(buf);
+    if (used + 1 >= size)
+        return;
+    vsnprintf(buf + used, size - used, fmt, ap);
+    used = strlen(buf);
+    if (used + 1 < size) {
+        buf[used] = '\n';
+        buf[used + 1] = '\0';
+    }
+}
+
 void case_result_add_detail(struct case_result *r, const char *fmt, ...)
 {
-    size_t used = strlen(r->details);
-    if (used + 1 >= sizeof r->details)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(r->details + used, sizeof r->details - used, fmt, ap);
+    add_line(r->details, sizeof r->details, fmt, ap);
     va_end(ap);
-    used = strlen(r->details);
-    if (used + 1 < sizeof r->details) {
-        r->details[used] = '\n';
-        r->details[used + 1] = '\0';
-    }
+}
+
+void case_result_add_note(struct case_result *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    add_line(r->notes, sizeof r->notes, fmt, ap);
+    va_end(ap);
 }
 
 #define add_detail case_result_add_detail
@@ -102,6 +122,7 @@ const char *case_outcome_name(enum case_outcome o)
     case CASE_PASS: return "pass";
     case CASE_FAIL: return "FAIL";
     case CASE_ERROR: return "ERROR";
+    case CASE_SKIP: return "skip";
     }
     return "?";
 }
@@ -147,6 +168,7 @@ static bool spawn(struct live *L, struct program *p, const char *role, const cha
     }
     char what[32], err[512];
     snprintf(what, sizeof what, "the %s", role);
+    snprintf(p->command, sizeof p->command, "%s", command);
     struct exec_plan plan = { &L->env, command, client_side };
     struct process_options o = {
         .what = what, .own_group = true, .die_with_parent = true, .stdin_null = true,
@@ -193,6 +215,9 @@ static int64_t tick_deadline(const struct live *L, int64_t now)
     int client_tick = process_tick_ms(&L->client.proc);
     if (tick < 0 || (client_tick >= 0 && client_tick < tick))
         tick = client_tick;
+    /* No event says "a socket now listens": poll the table on a short tick. */
+    if (L->awaiting_ready && (tick < 0 || SOCKTABLE_TICK_MS < tick))
+        tick = SOCKTABLE_TICK_MS;
     return tick < 0 ? INT64_MAX : now + tick;
 }
 
@@ -247,12 +272,21 @@ static bool server_listening(struct live *L)
     if (L->listening)
         return true;
     unsigned port;
-    if (!process_listening_port(L->server.text, &port))
-        return false;
-    if (port)
-        L->port = port;
-    L->listening = true;
-    return true;
+    if (L->o->ready != READY_PORT && process_listening_port(L->server.text, &port)) {
+        if (port)
+            L->port = port;
+        L->listening = true;
+        return true;
+    }
+    if (L->o->ready != READY_LINE) {
+        bool tcp = false, udp = false;
+        char err[256];
+        if (!socktable_port_bound(SOCKTABLE_TCP, L->port, &tcp, err, sizeof err) ||
+            (!tcp && !socktable_port_bound(SOCKTABLE_UDP, L->port, &udp, err, sizeof err)))
+            snprintf(L->ready_error, sizeof L->ready_error, "%s", err);
+        L->listening = tcp || udp;
+    }
+    return L->listening;
 }
 
 static bool server_ready_or_gone(struct live *L)
@@ -282,6 +316,11 @@ static bool capture_settled(struct live *L)
             return true;
     }
     return now_ms() >= wake_hint(L);
+}
+
+static bool server_done_or_settled(struct live *L)
+{
+    return server_done(L) || capture_settled(L);
 }
 
 /* ---- the steps --------------------------------------------------------- */
@@ -357,6 +396,31 @@ static bool start_analysis(struct live *L)
     return L->analysis != NULL;
 }
 
+/* The last `max` lines a program printed, one detail each (escaped when
+ * printed: they are the program's bytes). */
+static void add_last_lines(struct case_result *r, const char *role, const char *text, int max)
+{
+    size_t len = strlen(text);
+    while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+        len--;
+    if (len == 0) {
+        add_detail(r, "the %s printed nothing", role);
+        return;
+    }
+    size_t start = len;
+    for (int lines = 0; start > 0; start--)
+        if (text[start - 1] == '\n' && ++lines == max)
+            break;
+    add_detail(r, "the %s's last lines of output:", role);
+    for (const char *s = text + start; s < text + len;) {
+        size_t n = strcspn(s, "\n");
+        if (s + n > text + len)
+            n = (size_t)(text + len - s);
+        add_detail(r, "  | %.*s", (int)(n > 300 ? 300 : n), s);
+        s += n + 1;
+    }
+}
+
 /* Step 3. False: the server never became ready (detail added). */
 static bool start_server(struct live *L)
 {
@@ -367,14 +431,28 @@ static bool start_server(struct live *L)
     if (!spawn(L, &L->server, "server", command, false))
         return false;
     unsigned asked_port = L->port;
-    bool ok = pump(L, now_ms() + LISTEN_TIMEOUT_MS, server_ready_or_gone);
+    unsigned timeout = L->o->ready_timeout_ms ? L->o->ready_timeout_ms : RUNNER_READY_TIMEOUT_MS;
+    L->awaiting_ready = true;
+    bool ok = pump(L, now_ms() + timeout, server_ready_or_gone);
+    L->awaiting_ready = false;
     if (!ok || !L->listening) {
-        if (L->server.proc.exited)
-            add_detail(L->r, "server exited with status %d before printing 'Listening on ADDR:PORT'%s",
-                       L->server.proc.status, L->server.proc.status == 127 ? " (command not found?)" : "");
+        if (L->server.proc.exited && (L->server.proc.status == 126 || L->server.proc.status == 127))
+            return false; /* command_could_not_run says it */
+        char why[256];
+        if (L->o->ready == READY_LINE)
+            snprintf(why, sizeof why, "printed no 'Listening on' line");
         else
-            add_detail(L->r, "server printed no 'Listening on ADDR:PORT' line within %d ms",
-                       LISTEN_TIMEOUT_MS);
+            snprintf(why, sizeof why, "had no socket listening (TCP) or bound (UDP) on port %u in "
+                     "the case's namespace%s", asked_port,
+                     L->o->ready == READY_ANY ? " and printed no 'Listening on' line" : "");
+        if (L->server.proc.exited)
+            add_detail(L->r, "server exited with status %d before it was ready: it %s",
+                       L->server.proc.status, why);
+        else
+            add_detail(L->r, "server not ready within %u ms (--ready-timeout): it %s", timeout, why);
+        if (L->ready_error[0])
+            add_detail(L->r, "socket table: %s", L->ready_error);
+        add_last_lines(L->r, "server", L->server.text, 5);
         return false;
     }
     if (L->port != asked_port) {
@@ -400,7 +478,14 @@ static void run_programs(struct live *L, int64_t deadline)
     process_signal_group(&L->client.proc, SIGKILL);
 
     int64_t grace = now_ms() + SERVER_EXIT_GRACE_MS;
-    if (!pump(L, grace < deadline ? grace : deadline, server_done)) {
+    /* A replaced server need not exit by itself (most never do): it is
+     * stopped once the wire has settled, not after the whole grace. */
+    if (L->o->server_override)
+        L->drain_since_ms = now_ms();
+    bool exited = pump(L, grace < deadline ? grace : deadline,
+                       L->o->server_override ? server_done_or_settled : server_done);
+    L->drain_since_ms = 0;
+    if (!exited || !server_done(L)) {
         process_signal_group(&L->server.proc, SIGTERM);
         if (!pump(L, now_ms() + TERM_GRACE_MS, server_done))
             process_signal_group(&L->server.proc, SIGKILL);
@@ -425,8 +510,10 @@ static void kill_leftovers(struct live *L)
 /* Step 6. */
 static void judge(struct live *L, const struct analysis *a)
 {
-    struct expect_program client = { L->client.proc.exited, L->client.proc.status, L->client.text };
-    struct expect_program server = { L->server.proc.exited, L->server.proc.status, L->server.text };
+    struct expect_program client = { L->client.proc.exited, L->client.proc.status, L->client.text,
+                                     L->o->client_override != NULL };
+    struct expect_program server = { L->server.proc.exited, L->server.proc.status, L->server.text,
+                                     L->o->server_override != NULL && L->c->server[0] };
     expect_judge(L->c, a, &client, &server, L->r);
     if (L->cap.kernel_drops)
         add_detail(L->r, "note: the kernel dropped %u packets from the capture", L->cap.kernel_drops);
@@ -437,6 +524,20 @@ static void judge(struct live *L, const struct analysis *a)
             add_detail(L->r, "server (status %d) said: %.400s", L->server.proc.status,
                        L->server.text);
     }
+}
+
+/* Exit 126 or 127: the command could not run (not found, not executable,
+ * or the shell said so). That is the command's fault, never a verdict on
+ * the wire: an error naming it, whatever the case expects. */
+static void command_could_not_run(struct live *L, struct program *p, const char *role)
+{
+    if (!p->proc.pid || !p->proc.exited || (p->proc.status != 126 && p->proc.status != 127))
+        return;
+    add_detail(L->r, "the %s command exited %d (%s): %s", role, p->proc.status,
+               p->proc.status == 127 ? "command not found" : "found but could not run",
+               p->command);
+    add_last_lines(L->r, role, p->text, 5);
+    L->r->outcome = CASE_ERROR;
 }
 
 /* Step 7. */
@@ -482,7 +583,13 @@ static void run_in_namespace(struct live *L)
     struct analysis *a = L->analysis;
     if (a)
         analysis_finish(a);
-    if (!started)
+    command_could_not_run(L, &L->server, "server");
+    command_could_not_run(L, &L->client, "client");
+    /* A command that could not run: only that, the verdicts of a run that
+     * never happened say nothing. */
+    if (L->r->outcome == CASE_ERROR)
+        ;
+    else if (!started)
         L->r->outcome = CASE_FAIL;
     else
         judge(L, a);

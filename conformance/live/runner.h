@@ -23,17 +23,30 @@
 
 #include "cases.h"
 
+/* When the server counts as ready (the client is started then). */
+enum ready_mode {
+    READY_ANY,   /* whichever comes first: the line, or the socket table */
+    READY_PORT,  /* a socket listens (TCP) / is bound (UDP) on the case's port
+                    in the case's namespace */
+    READY_LINE,  /* the server printed a "Listening on ..." line */
+};
+
+#define RUNNER_READY_TIMEOUT_MS 3000 /* server start to ready, by default */
+
 struct run_options {
     const char *out_dir;          /* directory for the .pcapng files */
     const char *bin_dir;          /* put first on PATH (reference programs) */
     const char *server_override;  /* --server: replaces every case's server */
     const char *client_override;  /* --client */
+    enum ready_mode ready;        /* --ready */
+    unsigned ready_timeout_ms;    /* --ready-timeout; 0: RUNNER_READY_TIMEOUT_MS */
 };
 
 enum case_outcome {
     CASE_PASS,
     CASE_FAIL,      /* an expectation was not met */
     CASE_ERROR,     /* the case could not run here (namespace, capture...) */
+    CASE_SKIP,      /* not run: it needs a program that --server/--client replaced */
 };
 
 struct case_result {
@@ -45,6 +58,7 @@ struct case_result {
     unsigned packets;
     unsigned expectations, unmet;
     char details[4096];            /* failure/error: one line per problem */
+    char notes[1024];              /* shown whatever the outcome: what was not judged */
 };
 
 /* Runs case `c` on family 4 or 6. Always fills *r; returns false only for
@@ -54,6 +68,10 @@ bool runner_run_case(const struct case_spec *c, int family, const struct run_opt
 
 /* Adds one line to r->details (dropped once they are full). */
 void case_result_add_detail(struct case_result *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Adds one line to r->notes. */
+void case_result_add_note(struct case_result *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 const char *case_outcome_name(enum case_outcome o);

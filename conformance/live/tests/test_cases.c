@@ -127,6 +127,27 @@ static void test_bad_cases_name_the_line(void **state)
     expect_error("name x\x1b[2Jy\nclient x\n", "bad.case:1:", "name:");
     expect_error("name \xe2\x80\xae" "evil\nclient x\n", "bad.case:1:", "name:");
     expect_error("server x\n", "bad.case", "no client command");
+    expect_error("client x {hots}\n", "bad.case:1:", "unknown placeholder '{hots}'");
+    expect_error("client x\nserves chargen\n", "bad.case:2:", "unknown service 'chargen'");
+    expect_error("client x\nreference both\n", "bad.case:2:", "reference: 'server' or 'client'");
+    expect_error("client x\nexpect server-sends \"a(\"\n", "bad.case:2:", "bad regular expression");
+    expect_error("client x\nexpect server-echoes 1\n", "bad.case:2:", "usage: expect server-echoes");
+}
+
+/* Roles and wire expectations. */
+static void test_roles_and_wire_expectations(void **state)
+{
+    (void)state;
+    assert_true(case_parse_text("serves udp-echo\nreference server\nclient c\n"
+                                "expect server-echoes\nexpect client-sends \"^Hello\"\n",
+                                "r.case", &spec, err, sizeof err));
+    assert_int_equal(spec.serves, SERVES_UDP_ECHO);
+    assert_true(spec.reference_server);
+    assert_false(spec.reference_client);
+    assert_int_equal(spec.expects[0].kind, EXPECT_SERVER_ECHOES);
+    assert_int_equal(spec.expects[1].kind, EXPECT_CLIENT_SENDS);
+    assert_string_equal(spec.expects[1].text, "^Hello");
+    assert_string_equal(case_service_name(SERVES_UDP_RECEIVE), "udp-receive");
 }
 
 static void test_builtin_matrix_parses(void **state)
@@ -221,6 +242,7 @@ int main(void)
         cmocka_unit_test(test_good_case),
         cmocka_unit_test(test_defaults_and_no_server),
         cmocka_unit_test(test_bad_cases_name_the_line),
+        cmocka_unit_test(test_roles_and_wire_expectations),
         cmocka_unit_test(test_case_names),
         cmocka_unit_test(test_builtin_matrix_parses),
         cmocka_unit_test(test_missing_file),

@@ -40,6 +40,24 @@ static void test_mistyped_placeholder_stays(void **state)
     assert_false(command_split_plain(out, words, sizeof words, argv, 8));
 }
 
+/* The runner refuses it before running anything: the check names it. */
+static void test_unknown_placeholder_named(void **state)
+{
+    (void)state;
+    char bad[64];
+    assert_false(command_check_placeholders("nc -l -s {hots} -p {port}", bad, sizeof bad));
+    assert_string_equal(bad, "{hots}");
+    assert_false(command_check_placeholders("x {Port}", bad, sizeof bad));
+    assert_string_equal(bad, "{Port}");
+    assert_true(command_check_placeholders("x {host} {port} {family} {bin}", bad, sizeof bad));
+    /* Not placeholders: the shell's ${x}, {{x}, awk's { print }, a lone brace. */
+    assert_true(command_check_placeholders("sh -c 'echo ${HOME}' {{x} { print } {1} {", bad,
+                                           sizeof bad));
+    char out[128];
+    assert_true(command_substitute("printf '{{x}' {port}", "h", 7, 4, NULL, out, sizeof out));
+    assert_string_equal(out, "printf '{x}' 7");
+}
+
 static void test_plain_words_and_quotes(void **state)
 {
     (void)state;
@@ -99,6 +117,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_placeholders),
         cmocka_unit_test(test_mistyped_placeholder_stays),
+        cmocka_unit_test(test_unknown_placeholder_named),
         cmocka_unit_test(test_plain_words_and_quotes),
         cmocka_unit_test(test_shell_needed),
         cmocka_unit_test(test_limits),

@@ -31,6 +31,15 @@ static void test_listening_lines(void **state)
     /* A whole line without a port: ready, port unknown. */
     assert_int_equal(port_of("Listening on a socket\n"), 0);
     assert_int_equal(port_of("Listening on 0.0.0.0:0 x:65536\n"), 0);
+    /* IPv6 without brackets: OpenBSD nc -lvn -s ::1 prints "ADDR PORT"; a
+     * bare address's last group is not a port. */
+    assert_int_equal(port_of("Listening on ::1 3434\n"), 3434);
+    assert_int_equal(port_of("Listening on fd00::1 3434\n"), 3434);
+    assert_int_equal(port_of("Listening on :::3434\n"), 3434);
+    assert_int_equal(port_of("Listening on ::1\n"), 0);
+    assert_int_equal(port_of("Listening on fe80::1:2\n"), 0);
+    assert_int_equal(port_of("N listening on AF=10 [0000:0000:0000:0000:0000:0000:0000:0001]:3434\n"),
+                     3434);
 }
 
 static void test_not_ready_yet(void **state)

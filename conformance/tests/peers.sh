@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# ctest -L peers: programs nobody here wrote, unmodified, in the matrix.
+# Each passes where the program is correct and fails with the right
+# expectation where it is not. The commands are CASES.md's examples
+# ("Your own program"). Needs root (or user namespaces), socat, OpenBSD nc
+# and python3; exits 77 (skipped) without them.
+set -u
+W=${1:?usage: peers.sh BUILD_BIN_DIR [SOURCE_DIR]}/wirecheck
+SRC=${2:-$(cd "$(dirname "$0")/../.." && pwd)}
+export WIRECHECK_CASES_DIR=$SRC/conformance/cases
+for p in socat nc python3; do
+  command -v "$p" >/dev/null || { echo "peers: $p not installed (ci/install-deps)"; exit 77; }
+done
+nc -h 2>&1 | grep -q -- '-N' || { echo "peers: nc is not OpenBSD nc"; exit 77; }
+OUT=$(mktemp -d /tmp/wirecheck-peers.XXXXXX)
+trap 'rm -rf "$OUT"' EXIT
+failures=0
+
+# run WANT_EXIT "WORDS THE OUTPUT MUST HAVE" wirecheck-run-args...
+run() {
+  local want=$1 words=$2; shift 2
+  local got=0
+  "$W" run --out "$OUT" "$@" >"$OUT/log" 2>&1 || got=$?
+  if [ "$got" = 2 ] && grep -q "cannot create a private network namespace" "$OUT/log"; then
+    echo "peers: no namespaces here"; exit 77
+  fi
+  if [ "$got" != "$want" ] || ! grep -qF -- "$words" "$OUT/log"; then
+    echo "FAIL: wirecheck run $* exited $got (wanted $want, output with: $words):"
+    sed 's/^/    /' "$OUT/log"
+    failures=$((failures + 1))
+  else
+    echo "ok: wirecheck run $*  -> $got, \"$words\""
+  fi
+}
+
+# Python peers written here: bind 0.0.0.0 or :: on the case port, print nothing.
+PY_TIME='import socket, datetime
+s = socket.socket(socket.AF_INET6)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("::", 3434)); s.listen(16)
+while True:
+    c, _ = s.accept()
+    c.sendall(datetime.datetime.now().strftime("Current time is %Y-%m-%d %H:%M:%S.%f").encode())
+    c.close()'
+PY_UDP_RECEIVER='import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 3434))
+while True:
+    s.recvfrom(65536)'
+printf '%s\n' "$PY_TIME" >"$OUT/time_server.py"
+printf '%s\n' "$PY_UDP_RECEIVER" >"$OUT/udp_receiver.py"
+
+# socat: TCP echo, a time server, UDP echo.
+run 0 "0 failed, 2 skipped" --serves echo --server 'socat TCP{family}-LISTEN:{port},reuseaddr,fork EXEC:cat'
+read -r SOCAT_TIME <<'CMD'
+socat TCP{family}-LISTEN:{port},reuseaddr,fork "SYSTEM:'date \"+Current time is %F %T.%6N\" | tr -d \"\\n\"'"
+CMD
+run 0 "0 failed, 4 skipped" --serves time --server "$SOCAT_TIME"
+run 0 "2 passed, 0 failed" --serves udp-echo --server 'socat UDP{family}-RECVFROM:{port},fork EXEC:cat'
+# socat's echo is no time server: the server's bytes do not match.
+run 1 "expected server-sends" time-ipv4 --server 'socat TCP-LISTEN:{port},bind={host},reuseaddr,fork EXEC:cat'
+# The same echo server: everything it sends is what it got, byte for byte.
+run 0 "1 passed, 0 failed" echo-half-close-ipv4 --server 'socat TCP-LISTEN:{port},bind={host},reuseaddr,fork EXEC:cat'
+
+# OpenBSD nc: server (IPv4 and IPv6) and client.
+run 0 "0 failed" --serves udp-receive --server 'nc -lu -s {host} -p {port}'
+run 1 "expected server-sends" time-ipv6 --server 'nc -lvn -s {host} -p {port}' --ready line
+run 0 "2 passed, 0 failed" time --client 'nc {host} {port}'
+run 0 "0 failed" --serves echo --client 'sh -c "printf hello | nc -N {host} {port}"'
+# A UDP client that sends and never reads the echo: the echo meets a closed port.
+run 1 "the echo was never read" udp-echo-ipv4 --server 'socat UDP{family}-RECVFROM:{port},fork EXEC:cat' --client 'sh -c "printf hi | nc -u -w0 {host} {port}"'
+
+# Python: silent servers, ready from the namespace's socket table.
+run 0 "0 failed, 4 skipped" --serves time --server "python3 $OUT/time_server.py"
+run 0 "0 failed" --serves udp-receive --ipv4 --server "python3 $OUT/udp_receiver.py"
+
+# Mistakes are named: a placeholder, a command that is not there, a server
+# that never listens (its own words shown).
+run 2 "unknown placeholder '{hots}'" time --server 'nc -l -s {hots} -p {port}'
+run 2 "the client command exited 127" time-ipv4 --client 'no-such-client {host} {port}'
+run 1 "port specification not allowed" udp-echo-ipv6 --server 'socat UDP6-RECVFROM:{port},bind={host} EXEC:cat'
+
+if [ "$failures" != 0 ]; then
+  echo "peers: $failures failed"
+  exit 1
+fi
+echo "peers: all passed"
