@@ -2,8 +2,24 @@
  * (a) in process, through the scripted sockio seam, as the fuzz harness runs
  * it, and (b) over a real loopback TCP connection per input to a server
  * process that sends the input's bytes, the way network fuzzers (AFLNet and
- * kin) feed a target. Rounds alternate; prints execs/s of each and the ratio. */
+ * kin) feed a target. Rounds alternate; prints execs/s of each and the ratio.
+ *
+ * Then, per fuzz target, what the fuzzer itself reaches: build-fuzz/bin/fuzz-<target>
+ * (libFuzzer + ASan + UBSan, one process, no -fork/-jobs) for SECONDS over a
+ * copy of fuzz/corpus/<target>/ with the max_len and dict of fuzz/<target>.options,
+ * as run-short and run-overnight run it; prints libFuzzer's average exec/s
+ * and the CPU seconds it used (a busy machine lowers exec/s, not the
+ * per-CPU-second rate). The recv-path targets aim at >= 10k execs/s.
+ *
+ *   bench-fuzz-throughput [ROUNDS [SECONDS]]
+ *   WIRECHECK_FUZZ_BIN=DIR   where the fuzz-<target> binaries are
+ *                            (default: build-fuzz/bin beside this build dir) */
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <limits.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 
 #include "bench_util.h"
@@ -121,11 +137,159 @@ static double run_over_loopback(const struct net_addr *addr, int n, long *ok_cou
     return (double)n / (bench_now_s() - t0);
 }
 
+extern char **environ;
+
+/* The source tree: build/bin/<this> -> the directory above build/. */
+static bool source_root(char *out, size_t cap)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return false;
+    exe[n] = '\0';
+    for (int up = 0; up < 3; up++) {
+        char *slash = strrchr(exe, '/');
+        if (!slash)
+            return false;
+        *slash = '\0';
+    }
+    return snprintf(out, cap, "%s", exe) < (int)cap;
+}
+
+/* The value of "key = value" in a .options file; false if absent. */
+static bool options_value(const char *path, const char *key, char *out, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    char line[512];
+    bool found = false;
+    size_t klen = strlen(key);
+    while (!found && fgets(line, sizeof line, f)) {
+        char *p = line;
+        while (*p == ' ')
+            p++;
+        if (strncmp(p, key, klen) != 0)
+            continue;
+        p += klen;
+        while (*p == ' ' || *p == '=')
+            p++;
+        p[strcspn(p, "\r\n")] = '\0';
+        found = snprintf(out, cap, "%s", p) < (int)cap;
+    }
+    fclose(f);
+    return found;
+}
+
+static int spawn_wait(char *const argv[], const char *log)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        return -1;
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static long log_stat(const char *log, const char *key)
+{
+    FILE *f = fopen(log, "r");
+    if (!f)
+        return -1;
+    char line[1024];
+    long v = -1;
+    size_t klen = strlen(key);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, klen) == 0)
+            v = strtol(line + klen, NULL, 10);
+    fclose(f);
+    return v;
+}
+
+/* One libFuzzer run per target; prints "fuzz target T: N execs/s ...". */
+static void bench_targets(int seconds)
+{
+    static const char *const targets[] = {"tcp_client_recv", "tcp_server_recv",
+                                          "udp_server_recvfrom", "udp_client_reply",
+                                          "dissect_packet", "analysis_pcap"};
+    static const bool recv_path[] = {true, true, true, true, false, false};
+    char root[PATH_MAX], bindir[PATH_MAX + 32];
+    if (!source_root(root, sizeof root))
+        return;
+    const char *env = getenv("WIRECHECK_FUZZ_BIN");
+    snprintf(bindir, sizeof bindir, "%s", env ? env : "");
+    if (!env)
+        snprintf(bindir, sizeof bindir, "%s/build-fuzz/bin", root);
+    char tmpl[] = "/tmp/bench-fuzz-XXXXXX";
+    if (!mkdtemp(tmpl)) {
+        perror("bench: mkdtemp");
+        return;
+    }
+    int below = 0;
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+        const char *t = targets[i];
+        char bin[PATH_MAX + 64], opts[PATH_MAX + 64], corpus[PATH_MAX + 64], src[PATH_MAX + 64];
+        char log[PATH_MAX + 64], maxlen[32] = "", dict[256] = "";
+        snprintf(bin, sizeof bin, "%s/fuzz-%s", bindir, t);
+        if (access(bin, X_OK) != 0) {
+            printf("fuzz target %-20s: not built (%s; cmake --preset libfuzzer && "
+                   "cmake --build --preset libfuzzer)\n", t, bin);
+            continue;
+        }
+        snprintf(opts, sizeof opts, "%s/fuzz/%s.options", root, t);
+        options_value(opts, "max_len", maxlen, sizeof maxlen);
+        options_value(opts, "dict", dict, sizeof dict);
+        snprintf(corpus, sizeof corpus, "%s/%s", tmpl, t);
+        snprintf(src, sizeof src, "%s/fuzz/corpus/%s/.", root, t);
+        snprintf(log, sizeof log, "%s/%s.log", tmpl, t);
+        char *cp[] = {"cp", "-r", src, corpus, NULL};
+        mkdir(corpus, 0700);
+        spawn_wait(cp, log);
+        char a_time[64], a_len[64], a_dict[PATH_MAX + 80];
+        snprintf(a_time, sizeof a_time, "-max_total_time=%d", seconds);
+        snprintf(a_len, sizeof a_len, "-max_len=%s", maxlen[0] ? maxlen : "4096");
+        snprintf(a_dict, sizeof a_dict, "-dict=%s/fuzz/%s", root, dict);
+        char *argv[] = {bin, a_time, a_len, "-print_final_stats=1", "-seed=1",
+                        dict[0] ? a_dict : "-verbosity=1", corpus, NULL};
+        struct rusage r0, r1;
+        getrusage(RUSAGE_CHILDREN, &r0);
+        int rc = spawn_wait(argv, log);
+        getrusage(RUSAGE_CHILDREN, &r1);
+        double cpu = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec -
+                              r0.ru_stime.tv_sec) +
+                     (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec -
+                              r0.ru_stime.tv_usec) / 1e6;
+        long execs = log_stat(log, "stat::number_of_executed_units:");
+        long rate = log_stat(log, "stat::average_exec_per_sec:");
+        bool low = recv_path[i] && rate < 10000;
+        below += low;
+        printf("fuzz target %-20s: %7ld execs/s (%ld execs in %d s, %.0f per CPU-second, "
+               "max_len %s)%s%s\n", t, rate, execs, seconds, cpu > 0 ? (double)execs / cpu : 0.0,
+               maxlen[0] ? maxlen : "4096", rc != 0 ? "  FAILED, log kept" : "",
+               low ? "  below the 10k target" : "");
+        if (rc != 0)
+            printf("  log: %s\n", log);
+        fflush(stdout);
+    }
+    if (below == 0) {
+        char *rm[] = {"rm", "-rf", tmpl, NULL};
+        spawn_wait(rm, "/dev/null");
+    }
+}
+
 int main(int argc, char **argv)
 {
     int rounds = argc > 1 ? atoi(argv[1]) : 5;
-    if (rounds < 1 || rounds > 64) {
-        fprintf(stderr, "usage: bench-fuzz-throughput [ROUNDS 1-64]\n");
+    int seconds = argc > 2 ? atoi(argv[2]) : 5;
+    if (rounds < 1 || rounds > 64 || seconds < 0 || seconds > 600) {
+        fprintf(stderr, "usage: bench-fuzz-throughput [ROUNDS 1-64 [SECONDS per fuzz target, 0: none]]\n");
         return 2;
     }
     if (!bench_private_netns())
@@ -150,6 +314,8 @@ int main(int argc, char **argv)
     /* Both paths must judge the inputs alike, or the comparison is void. */
     printf("accepted replies: in-process %ld of %d, loopback %ld of %d\n", ok_in, INPUTS * 200,
            ok_loop, INPUTS * 4);
+    if (seconds > 0)
+        bench_targets(seconds);
     double a = bench_median(inproc, rounds), b = bench_median(loop, rounds);
     printf("in-process (fuzz harness path): median %.0f execs/s\n", a);
     printf("loopback TCP per input:          median %.0f execs/s\n", b);

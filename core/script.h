@@ -15,7 +15,12 @@
  *   7 REFUSED                         receive fails with ECONNREFUSED
  *   8 TRUNC      wire:u16be len:u8 bytes[len]
  *                                     a datagram whose real length is
- *                                     max(wire, len): MSG_TRUNC reports it
+ *                                     max(wire, len): MSG_TRUNC reports it;
+ *                                     the bytes past the scripted ones are
+ *                                     zeros the first time a buffer is
+ *                                     filled that far, then whatever the
+ *                                     buffer holds (always written bytes:
+ *                                     no 64 KiB fill per datagram)
  *   9 FOREIGN                         next datagram comes from another host
  *  10 SEND_SHORT max:u8               next send takes at most max(1, max) bytes
  *  11 SEND_AGAIN                      next send fails with EAGAIN
@@ -52,9 +57,27 @@ enum script_op {
 #define SCRIPT_SEND_QUEUE 16
 #define SCRIPT_SENT_KEEP 65536
 
+/* A receive-side event decoded from the schedule (the head, kept decoded). */
+struct script_event {
+    enum script_op op;
+    const uint8_t *data;
+    size_t data_len;
+    size_t wire_len;
+};
+
 struct script {
     const uint8_t *p;
     size_t len, off;
+    /* The decoder's cursor: the state opcodes before off are applied and the
+     * receive-side event at off is decoded once (head, ending at head_end)
+     * until a call consumes it; polls and peeks do not re-decode it. */
+    bool head_ok;
+    struct script_event head;
+    size_t head_end;
+    /* The datagram buffer last filled and how much of it this script has
+     * written (initialized): TRUNC zero-fills only beyond that. */
+    const void *filled_buf;
+    size_t filled_len;
     bool stream;
     int64_t clock_ms;
     const uint8_t *pending; /* rest of a DATA chunk a short read left */
