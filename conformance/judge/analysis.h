@@ -174,7 +174,7 @@ struct analysis_summary {
     uint64_t malformed;       /* failed to dissect: malformed */
     uint64_t truncated;       /* headers cut by the snapshot length: skipped */
     uint64_t tcp_flows, udp_flows;
-    uint64_t verdicts[4];     /* indexed by enum verdict_kind */
+    uint64_t verdicts[VERDICT_KINDS]; /* indexed by enum verdict_kind */
     size_t open_flows;        /* currently tracked (memory bound check) */
     size_t max_open_flows;    /* high-water mark */
     size_t open_tcp;          /* of open_flows, the TCP ones */
