@@ -248,5 +248,8 @@ void report_summary(FILE *out, const char *name, const struct analysis_summary *
                 s->untracked_frames);
     if (s->lost_reports)
         fprintf(out, "; %" PRIu64 " judged flow(s) not reported: out of memory", s->lost_reports);
+    if (s->evicted_flows)
+        fprintf(out, "; %" PRIu64 " flow(s) judged early, incomplete: too many open at once "
+                "(--max-flows)", s->evicted_flows);
     fputc('\n', out);
 }
