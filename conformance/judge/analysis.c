@@ -294,6 +294,69 @@ static void tell_packet(const struct analysis *a, const struct packet *p)
         a->opt.on_packet(p, a->opt.ctx);
 }
 
+/* Capture duplicates, fragments, then the packet's flow: what every decoded
+ * packet goes through, a tunnel's inner one too (depth > 0). An inner
+ * packet that does not decode is not judged (the port may not be a tunnel
+ * at all) and not counted as malformed. */
+static enum dissect_error judge_packet(struct analysis *a, struct packet *p, enum dissect_error err,
+                                       int depth);
+
+/* A tunnel's inner packet (VXLAN, GENEVE, GRE, IP in IP, IPv6 in IP) is
+ * judged as a packet of its own, same frame number; tunnels in tunnels up
+ * to MAX_TUNNEL_DEPTH. */
+#define MAX_TUNNEL_DEPTH 4
+static void judge_inner(struct analysis *a, const struct packet *outer, int depth)
+{
+    struct tunnel_inner t;
+    if (depth >= MAX_TUNNEL_DEPTH || !dissect_tunnel_inner(outer, &t))
+        return;
+    struct packet p;
+    enum dissect_error err = dissect_frame(&p, outer->frame, outer->ts_usec, t.linktype, t.bytes,
+                                           t.caplen, t.wirelen);
+    judge_packet(a, &p, err, depth + 1);
+}
+
+static enum dissect_error judge_packet(struct analysis *a, struct packet *p, enum dissect_error err,
+                                       int depth)
+{
+    if (err == DISSECT_OK && (p->duplicate_of = capdup_check(&a->dups, p))) {
+        if (!depth)
+            a->sum.duplicates++;
+        if (a->opt.retain_reports && !depth)
+            capdup_note(&a->dups, p->frame, p->duplicate_of); /* false: the comment is lost */
+        tell_packet(a, p);
+        return DISSECT_OK;
+    }
+    if (err == DISSECT_OK && p->is_fragment) {
+        const uint8_t *whole;
+        uint32_t len;
+        uint64_t nomem = reasm_nomem(a->reasm);
+        if (reasm_add(a->reasm, p, &whole, &len, &a->reasm_failed) != REASM_DONE) {
+            if (reasm_nomem(a->reasm) != nomem) { /* not judged: never a pass */
+                out_of_memory(a);
+                a->sum.untracked_frames++;
+            }
+            tell_packet(a, p);
+            return DISSECT_OK;
+        }
+        err = dissect_transport(p, whole, len);
+    }
+    if (depth && err != DISSECT_OK)
+        return err;
+    tell_packet(a, p);
+    if (err == DISSECT_NOT_IP) {
+        a->sum.not_ip++;
+        return err;
+    }
+    if (err != DISSECT_OK) {
+        note_malformed(a, p);
+        return err;
+    }
+    route(a, p);
+    judge_inner(a, p, depth);
+    return DISSECT_OK;
+}
+
 enum dissect_error analysis_feed(struct analysis *a, uint32_t frame, int64_t ts_usec,
                                  int linktype, uint32_t caplen, uint32_t wirelen,
                                  const uint8_t *bytes)
@@ -311,38 +374,7 @@ enum dissect_error analysis_feed(struct analysis *a, uint32_t frame, int64_t ts_
         expire(a, ts_usec);
         a->next_scan = ts_usec + SCAN_INTERVAL_USEC;
     }
-    if (err == DISSECT_OK && (p.duplicate_of = capdup_check(&a->dups, &p))) {
-        a->sum.duplicates++;
-        if (a->opt.retain_reports)
-            capdup_note(&a->dups, frame, p.duplicate_of); /* false: the comment is lost */
-        tell_packet(a, &p);
-        return DISSECT_OK;
-    }
-    if (err == DISSECT_OK && p.is_fragment) {
-        const uint8_t *whole;
-        uint32_t len;
-        uint64_t nomem = reasm_nomem(a->reasm);
-        if (reasm_add(a->reasm, &p, &whole, &len, &a->reasm_failed) != REASM_DONE) {
-            if (reasm_nomem(a->reasm) != nomem) { /* not judged: never a pass */
-                out_of_memory(a);
-                a->sum.untracked_frames++;
-            }
-            tell_packet(a, &p);
-            return DISSECT_OK;
-        }
-        err = dissect_transport(&p, whole, len);
-    }
-    tell_packet(a, &p);
-    if (err == DISSECT_NOT_IP) {
-        a->sum.not_ip++;
-        return err;
-    }
-    if (err != DISSECT_OK) {
-        note_malformed(a, &p);
-        return err;
-    }
-    route(a, &p);
-    return DISSECT_OK;
+    return judge_packet(a, &p, err, 0);
 }
 
 void analysis_finish(struct analysis *a)

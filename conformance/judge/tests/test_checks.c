@@ -848,6 +848,93 @@ static void test_out_of_order_is_not_retransmission(void **state)
     done(r);
 }
 
+/* ---- tunnels: the inner connection is judged --------------------------------- */
+
+enum tunnel { TUN_VXLAN, TUN_GENEVE, TUN_GRE, TUN_IPIP, TUN_6IN4 };
+
+struct tunnel_run {
+    struct run *r;
+    enum tunnel kind;
+};
+
+/* Wraps the conversation's frame (Ethernet for VXLAN/GENEVE, bare IP for
+ * the others) in the tunnel between 192.0.2.1 and 192.0.2.2, then feeds it. */
+static void tunnel_emit(void *ctx, const uint8_t *inner, size_t len)
+{
+    struct tunnel_run *t = ctx;
+    struct pb_addr a = pb_addr("192.0.2.1"), b = pb_addr("192.0.2.2");
+    uint8_t buf[2048], frame[2200];
+    uint8_t proto;
+    size_t n;
+    if (t->kind == TUN_VXLAN || t->kind == TUN_GENEVE) {
+        uint8_t hdr[8] = { 0 };
+        if (t->kind == TUN_VXLAN)
+            hdr[0] = 0x08;          /* I: the VNI is valid */
+        else
+            hdr[2] = 0x65, hdr[3] = 0x58; /* protocol: Ethernet */
+        memcpy(buf, hdr, 8);
+        memcpy(buf + 8, inner, len);
+        uint8_t udp[2200];
+        n = pb_udp_datagram(udp, sizeof udp, &a, &b, 50000,
+                            t->kind == TUN_VXLAN ? 4789 : 6081, buf, len + 8, PB_CSUM_GOOD);
+        memcpy(buf, udp, n);
+        proto = WC_IPPROTO_UDP;
+    } else if (t->kind == TUN_GRE) {
+        uint8_t gre[4] = { 0, 0, inner[0] >> 4 == 6 ? 0x86 : 0x08, inner[0] >> 4 == 6 ? 0xdd : 0x00 };
+        memcpy(buf, gre, 4);
+        memcpy(buf + 4, inner, len);
+        n = len + 4;
+        proto = 47;
+    } else {
+        memcpy(buf, inner, len);
+        n = len;
+        proto = t->kind == TUN_IPIP ? 4 : 41;
+    }
+    struct pb_link link = { .linktype = WC_LINK_EN10MB };
+    size_t fl = pb_wrap(frame, sizeof frame, &link, &a, &b, proto, buf, n, NULL);
+    assert_true(fl > 0);
+    t->r->frame++;
+    t->r->ts += 100;
+    analysis_feed(t->r->a, t->r->frame, t->r->ts, WC_LINK_EN10MB, (uint32_t)fl, (uint32_t)fl, frame);
+}
+
+static void test_tunnels_are_decapsulated(void **state)
+{
+    (void)state;
+    static const struct { enum tunnel kind; int inner_link; const char *c, *s; bool outer_udp; } cases[] = {
+        { TUN_VXLAN, WC_LINK_EN10MB, "10.0.0.1", "10.0.0.2", true },
+        { TUN_GENEVE, WC_LINK_EN10MB, "fd00::1", "fd00::2", true },
+        { TUN_GRE, WC_LINK_RAW, "10.0.0.1", "10.0.0.2", false },
+        { TUN_IPIP, WC_LINK_RAW, "10.0.0.1", "10.0.0.2", false },
+        { TUN_6IN4, WC_LINK_RAW, "fd00::1", "fd00::2", false },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct run *r = new_run();
+        struct tunnel_run t = { r, cases[i].kind };
+        pb_conv_init(&r->c, cases[i].inner_link, cases[i].c, 40000, cases[i].s, 3434, tunnel_emit, &t);
+        pb_conv_clean_session(&r->c, "hello", "world\r\n");
+        analysis_finish(r->a);
+        const struct flow_report *tcp = NULL;
+        size_t udp = 0;
+        for (size_t k = 0; k < analysis_report_count(r->a); k++) {
+            const struct flow_report *f = analysis_report(r->a, k);
+            if (f->proto == FLOW_TCP)
+                tcp = f;
+            udp += f->proto == FLOW_UDP;
+        }
+        if (!tcp)
+            fail_msg("tunnel %zu: inner TCP connection not judged", i);
+        assert_true(tcp->handshake_seen);
+        assert_int_equal(tcp->teardown, TEARDOWN_FIN);
+        assert_int_equal(tcp->bytes[SIDE_CLIENT], 5);
+        for (size_t k = 0; k < tcp->nverdicts; k++)
+            if (tcp->verdicts[k].kind == VERDICT_FAIL)
+                fail_msg("tunnel %zu: %s failed: %s", i, tcp->verdicts[k].id, tcp->verdicts[k].text);
+        assert_int_equal(udp, cases[i].outer_udp ? 1 : 0); /* the outer flow is reported too */
+        done(r);
+    }
+}
+
 static void test_tcp_checksums(void **state)
 {
     (void)state;
@@ -1275,6 +1362,7 @@ int main(void)
         cmocka_unit_test(test_unacceptable_rst_keeps_the_flow),
         cmocka_unit_test(test_closed_socket_answers_in_flight_data),
         cmocka_unit_test(test_out_of_order_is_not_retransmission),
+        cmocka_unit_test(test_tunnels_are_decapsulated),
         cmocka_unit_test(test_tcp_checksums),
         cmocka_unit_test(test_udp_rules),
         cmocka_unit_test(test_udp_length_mismatch),
