@@ -10,6 +10,7 @@
 #include <pcap/pcap.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,6 +24,13 @@
 struct check_format {
     enum report_level level;
     bool json;
+};
+
+/* What `check` asks of the judge: --strict, --ignore, --only, --max-flows. */
+struct check_policy {
+    bool strict;
+    uint64_t waived, only;   /* bit 1 << rule_id */
+    size_t max_flows;
 };
 
 struct check_run {
@@ -53,7 +61,8 @@ static void print_packet(const struct packet *p, void *ctx)
 
 static void usage(FILE *to)
 {
-    fputs("usage: wirecheck check [--quiet|--verbose|--json] [--] FILE...\n"
+    fputs("usage: wirecheck check [--quiet|--verbose|--json] [--strict] [--ignore RULE[,RULE]]\n"
+          "                       [--only RULE[,RULE]] [--max-flows N] [--] FILE...\n"
           "Judges pcap/pcapng captures: per TCP connection and UDP flow, the handshake,\n"
           "data, teardown and checksum rules (see conformance/RULES.md).\n"
           "  --quiet    print only failures and the summary\n"
@@ -61,10 +70,18 @@ static void usage(FILE *to)
           "  --json     instead of the report, one JSON object per verdict (every rule\n"
           "             evaluated, n/a included), one per line: {\"case\": FILE, \"flow\":\n"
           "             \"TCP a > b (frames 1-9)\" or \"capture\", \"rule\", \"verdict\": pass,\n"
-          "             fail, info or n/a, \"text\", \"expected\", \"seen\", \"frames\": [...]}\n"
+          "             fail, warn, info, waived or n/a, \"text\", \"expected\", \"seen\", \"frames\": [...]}\n"
+          "  --strict   a warn (a SHOULD the capture does not follow) fails like a MUST\n"
+          "  --ignore RULE[,RULE]  report these rules as waived (\"waived (was fail): ...\")\n"
+          "  --only RULE[,RULE]    judge and report only these rules\n"
+          "             (rule ids as `wirecheck list` and conformance/RULES.md name them)\n"
+          "  --max-flows N  at most N flows open at once (default 1048576): beyond, the one\n"
+          "             idle longest is judged early, as incomplete, and counted\n"
+          "Verdicts: fail where the RFC says MUST/MUST NOT, warn where it says SHOULD.\n"
           "FILE - reads standard input (a pipe: tcpdump -w - | wirecheck check -).\n"
           "Options may come anywhere among the files; after -- every argument is a file.\n"
-          "Exit status: 0 all checks passed, 1 a check failed, 2 usage or input error.\n",
+          "Exit status: 0 all checks passed (warnings allowed), 1 a check failed, 2 usage or\n"
+          "input error, out of memory, or nothing in the capture could be judged.\n",
           to);
 }
 
@@ -109,7 +126,8 @@ static FILE *open_capture(const char *path, char *why, size_t size)
 }
 
 /* Returns 0, 1 or 2 for one file. */
-static int check_file(const char *path, struct check_format fmt, FILE *out, FILE *err)
+static int check_file(const char *path, struct check_format fmt, const struct check_policy *pol,
+                      FILE *out, FILE *err)
 {
     char errbuf[PCAP_ERRBUF_SIZE] = "";
     /* libpcap reads each record with two fread()s through a BUFSIZ stdio
@@ -128,8 +146,8 @@ static int check_file(const char *path, struct check_format fmt, FILE *out, FILE
     int linktype = pcap_datalink(pc);
     if (!dissect_linktype_supported(linktype)) {
         const char *name = pcap_datalink_val_to_name(linktype);
-        fprintf(err, "wirecheck check: %s: unsupported link type %d (%s)\n", path, linktype,
-                name ? name : "unknown");
+        fprintf(err, "wirecheck check: %s: unsupported link type %d (%s): only Ethernet-like "
+                "and IP link types are judged\n", path, linktype, name ? name : "unknown");
         pcap_close(pc);
         return 2;
     }
@@ -144,6 +162,12 @@ static int check_file(const char *path, struct check_format fmt, FILE *out, FILE
     opt.on_flow_done = print_flow;
     opt.on_packet = level == REPORT_VERBOSE && !fmt.json ? print_packet : NULL;
     opt.ctx = &run;
+    opt.strict = pol->strict;
+    opt.waived_rules = pol->waived;
+    opt.only_rules = pol->only;
+    opt.max_flows = pol->max_flows;
+    if (pol->strict) /* a warn becomes a fail: keep its text wherever fails are printed */
+        opt.verdict_textless_kinds &= ~(1u << VERDICT_WARN);
     struct analysis *a = analysis_create(&opt);
     if (!a) {
         fprintf(err, "wirecheck check: %s: out of memory\n", path);
@@ -171,8 +195,17 @@ static int check_file(const char *path, struct check_format fmt, FILE *out, FILE
         report_summary(out, path, &sum);
     if (sum.untracked_frames || sum.lost_reports) {
         /* Not every flow was judged: the capture did not pass. */
-        fprintf(err, "wirecheck check: %s: out of memory: %" PRIu64 " frame(s) not judged, %"
-                PRIu64 " flow report(s) lost\n", path, sum.untracked_frames, sum.lost_reports);
+        fprintf(err, "wirecheck check: %s: out of memory at frame %u: %" PRIu64
+                " frame(s) not judged, %" PRIu64 " flow report(s) lost\n", path, sum.oom_frame,
+                sum.untracked_frames, sum.lost_reports);
+        status = 2;
+    } else if (status == 0 && !run.any_fail && sum.tcp_flows + sum.udp_flows == 0) {
+        /* Nothing judged is not a pass: say what could not be. */
+        fprintf(err, "wirecheck check: %s: nothing judged: no TCP or UDP flow in %" PRIu64
+                " frame(s) (%" PRIu64 " cut by the snapshot length before their headers, %"
+                PRIu64 " not IP, %" PRIu64 " malformed, %" PRIu64 " capture duplicate(s), the rest"
+                " other IP protocols)\n", path, sum.frames, sum.truncated, sum.not_ip,
+                sum.malformed, sum.duplicates);
         status = 2;
     }
     analysis_destroy(a);
@@ -180,6 +213,56 @@ static int check_file(const char *path, struct check_format fmt, FILE *out, FILE
     if (status == 0 && run.any_fail)
         status = 1;
     return status;
+}
+
+/* Does option `arg` take the next argument as its value? */
+static bool takes_value(const char *arg)
+{
+    return strcmp(arg, "--ignore") == 0 || strcmp(arg, "--only") == 0 ||
+           strcmp(arg, "--max-flows") == 0;
+}
+
+/* "tcp.no_rst,tcp.handshake.mss" into *rules (bit 1 << rule_id); false,
+ * naming the unknown id on err, if one is not a rule. */
+static bool parse_rules(const char *opt, const char *list, uint64_t *rules, FILE *err)
+{
+    char buf[1024];
+    if (snprintf(buf, sizeof buf, "%s", list) >= (int)sizeof buf) {
+        fprintf(err, "wirecheck check: %s: rule list too long\n", opt);
+        return false;
+    }
+    for (char *save = NULL, *id = strtok_r(buf, ",", &save); id; id = strtok_r(NULL, ",", &save)) {
+        int r = rule_lookup(id);
+        if (r < 0) {
+            fprintf(err, "wirecheck check: %s: unknown rule '%s' (`wirecheck list` names them)\n",
+                    opt, id);
+            return false;
+        }
+        *rules |= UINT64_C(1) << r;
+    }
+    return true;
+}
+
+/* Parses the value of --ignore/--only/--max-flows; false on a bad one. */
+static bool parse_value(const char *opt, const char *value, struct check_policy *pol, FILE *err)
+{
+    if (!value) {
+        fprintf(err, "wirecheck check: %s needs a value\n", opt);
+        return false;
+    }
+    if (strcmp(opt, "--ignore") == 0)
+        return parse_rules(opt, value, &pol->waived, err);
+    if (strcmp(opt, "--only") == 0)
+        return parse_rules(opt, value, &pol->only, err);
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(value, &end, 10);
+    if (errno || *end || end == value || value[0] == '-' || n == 0 || n > SIZE_MAX) {
+        fprintf(err, "wirecheck check: --max-flows: '%s' is not a positive number\n", value);
+        return false;
+    }
+    pol->max_flows = (size_t)n;
+    return true;
 }
 
 /* Is argv[i] a file (not an option)? `*done` tracks "--". */
@@ -198,11 +281,18 @@ int check_command(int argc, char **argv, FILE *out, FILE *err)
      * b.pcap`) and apply to all of them; after "--" every argument is a
      * file, even one named "--quiet". */
     struct check_format fmt = { REPORT_NORMAL, false };
+    struct check_policy pol = { .max_flows = ANALYSIS_DEFAULT_MAX_FLOWS };
     int nfiles = 0;
     bool done = false;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
-        if (is_file_arg(arg, &done)) {
+        if (!done && takes_value(arg)) {
+            if (!parse_value(arg, i + 1 < argc ? argv[i + 1] : NULL, &pol, err)) {
+                usage(err);
+                return 2;
+            }
+            i++;
+        } else if (is_file_arg(arg, &done)) {
             nfiles++;
         } else if (strcmp(arg, "--") == 0) {
             continue;
@@ -215,6 +305,8 @@ int check_command(int argc, char **argv, FILE *out, FILE *err)
             fmt.level = REPORT_VERBOSE;
         } else if (strcmp(arg, "--json") == 0) {
             fmt.json = true;
+        } else if (strcmp(arg, "--strict") == 0) {
+            pol.strict = true;
         } else {
             fprintf(err, "wirecheck check: unknown option '%s'\n", arg);
             usage(err);
@@ -229,9 +321,13 @@ int check_command(int argc, char **argv, FILE *out, FILE *err)
     int worst = 0;
     done = false;
     for (int i = 1; i < argc; i++) {
+        if (!done && takes_value(argv[i])) {
+            i++;
+            continue;
+        }
         if (!is_file_arg(argv[i], &done))
             continue;
-        int rc = check_file(argv[i], fmt, out, err);
+        int rc = check_file(argv[i], fmt, &pol, out, err);
         if (rc > worst)
             worst = rc;
     }

@@ -38,6 +38,7 @@ struct analysis {
     char first_malformed[96];
     struct frame_list reasm_failed;
     struct analysis_summary sum;
+    uint32_t frame;                  /* being fed */
 };
 
 void analysis_options_default(struct analysis_options *o)
@@ -47,6 +48,7 @@ void analysis_options_default(struct analysis_options *o)
     o->tcp_idle_usec = 300 * 1000000LL;
     o->udp_idle_usec = 60 * 1000000LL;
     o->closed_linger_usec = 2 * 1000000LL;
+    o->max_flows = ANALYSIS_DEFAULT_MAX_FLOWS;
 }
 
 struct analysis *analysis_create(const struct analysis_options *o)
@@ -59,7 +61,10 @@ struct analysis *analysis_create(const struct analysis_options *o)
     else
         analysis_options_default(&a->opt);
     a->checks = (struct checks_options){ .loss_injected = a->opt.loss_injected,
-                                         .textless_kinds = a->opt.verdict_textless_kinds };
+                                         .textless_kinds = a->opt.verdict_textless_kinds,
+                                         .strict = a->opt.strict,
+                                         .waived = a->opt.waived_rules,
+                                         .only = a->opt.only_rules };
     struct flow_timeouts t = { a->opt.tcp_idle_usec, a->opt.udp_idle_usec,
                                a->opt.closed_linger_usec };
     bool flows_ok = flow_table_init(&a->flows, &t);
@@ -100,10 +105,18 @@ static bool retain(struct analysis *a, struct flow_report *r)
     return true;
 }
 
+/* Notes where memory first ran out (check says so and exits 2). */
+static void out_of_memory(struct analysis *a)
+{
+    if (!a->sum.oom_frame)
+        a->sum.oom_frame = a->frame ? a->frame : 1;
+}
+
 /* Counts a finished report, hands it out, then keeps or frees it. */
 static void publish(struct analysis *a, struct flow_report *r)
 {
     r->index = a->next_index++;
+    r->nverdicts = checks_apply_policy(&a->checks, r->verdicts, r->nverdicts);
     for (size_t i = 0; i < r->nverdicts; i++)
         a->sum.verdicts[r->verdicts[i].kind]++;
     if (r->proto == FLOW_TCP)
@@ -115,6 +128,7 @@ static void publish(struct analysis *a, struct flow_report *r)
     if (!a->opt.retain_reports) {
         flow_report_free(r);
     } else if (!retain(a, r)) {
+        out_of_memory(a);
         a->sum.lost_reports++;
         flow_report_free(r);
     }
@@ -125,10 +139,12 @@ static void judge(struct analysis *a, struct flow_entry *e)
 {
     flow_table_remove(&a->flows, e);
     struct flow_report *r = flow_report_build(e, &a->checks);
-    if (r)
+    if (r) {
         publish(a, r);
-    else
+    } else {
+        out_of_memory(a);
         a->sum.lost_reports++;
+    }
     flow_entry_free(e);
 }
 
@@ -159,9 +175,19 @@ static void touched(struct analysis *a, struct flow_entry *e, const struct packe
 static struct flow_entry *open_flow(struct analysis *a, enum flow_proto proto,
                                     const struct packet *p)
 {
+    /* A flood of flows cannot take the machine: over the bound, the flow
+     * idle longest is judged now, with what was seen of it. */
+    while (a->opt.max_flows && a->flows.count >= a->opt.max_flows) {
+        struct flow_entry *old = flow_table_oldest_idle(&a->flows);
+        if (!old)
+            break;
+        a->sum.evicted_flows++;
+        judge(a, old);
+    }
     struct endpoint src = { p->src, p->sport }, dst = { p->dst, p->dport };
     struct flow_entry *e = flow_table_insert(&a->flows, proto, &src, &dst);
     if (!e) {
+        out_of_memory(a);
         a->sum.untracked_frames++;
         return NULL;
     }
@@ -268,6 +294,69 @@ static void tell_packet(const struct analysis *a, const struct packet *p)
         a->opt.on_packet(p, a->opt.ctx);
 }
 
+/* Capture duplicates, fragments, then the packet's flow: what every decoded
+ * packet goes through, a tunnel's inner one too (depth > 0). An inner
+ * packet that does not decode is not judged (the port may not be a tunnel
+ * at all) and not counted as malformed. */
+static enum dissect_error judge_packet(struct analysis *a, struct packet *p, enum dissect_error err,
+                                       int depth);
+
+/* A tunnel's inner packet (VXLAN, GENEVE, GRE, IP in IP, IPv6 in IP) is
+ * judged as a packet of its own, same frame number; tunnels in tunnels up
+ * to MAX_TUNNEL_DEPTH. */
+#define MAX_TUNNEL_DEPTH 4
+static void judge_inner(struct analysis *a, const struct packet *outer, int depth)
+{
+    struct tunnel_inner t;
+    if (depth >= MAX_TUNNEL_DEPTH || !dissect_tunnel_inner(outer, &t))
+        return;
+    struct packet p;
+    enum dissect_error err = dissect_frame(&p, outer->frame, outer->ts_usec, t.linktype, t.bytes,
+                                           t.caplen, t.wirelen);
+    judge_packet(a, &p, err, depth + 1);
+}
+
+static enum dissect_error judge_packet(struct analysis *a, struct packet *p, enum dissect_error err,
+                                       int depth)
+{
+    if (err == DISSECT_OK && (p->duplicate_of = capdup_check(&a->dups, p))) {
+        if (!depth)
+            a->sum.duplicates++;
+        if (a->opt.retain_reports && !depth)
+            capdup_note(&a->dups, p->frame, p->duplicate_of); /* false: the comment is lost */
+        tell_packet(a, p);
+        return DISSECT_OK;
+    }
+    if (err == DISSECT_OK && p->is_fragment) {
+        const uint8_t *whole;
+        uint32_t len;
+        uint64_t nomem = reasm_nomem(a->reasm);
+        if (reasm_add(a->reasm, p, &whole, &len, &a->reasm_failed) != REASM_DONE) {
+            if (reasm_nomem(a->reasm) != nomem) { /* not judged: never a pass */
+                out_of_memory(a);
+                a->sum.untracked_frames++;
+            }
+            tell_packet(a, p);
+            return DISSECT_OK;
+        }
+        err = dissect_transport(p, whole, len);
+    }
+    if (depth && err != DISSECT_OK)
+        return err;
+    tell_packet(a, p);
+    if (err == DISSECT_NOT_IP) {
+        a->sum.not_ip++;
+        return err;
+    }
+    if (err != DISSECT_OK) {
+        note_malformed(a, p);
+        return err;
+    }
+    route(a, p);
+    judge_inner(a, p, depth);
+    return DISSECT_OK;
+}
+
 enum dissect_error analysis_feed(struct analysis *a, uint32_t frame, int64_t ts_usec,
                                  int linktype, uint32_t caplen, uint32_t wirelen,
                                  const uint8_t *bytes)
@@ -279,38 +368,13 @@ enum dissect_error analysis_feed(struct analysis *a, uint32_t frame, int64_t ts_
     else if (ts_usec < -ANALYSIS_TS_LIMIT)
         ts_usec = -ANALYSIS_TS_LIMIT;
     a->sum.frames++;
+    a->frame = frame;
     enum dissect_error err = dissect_frame(&p, frame, ts_usec, linktype, bytes, caplen, wirelen);
     if (ts_usec >= a->next_scan) {
         expire(a, ts_usec);
         a->next_scan = ts_usec + SCAN_INTERVAL_USEC;
     }
-    if (err == DISSECT_OK && (p.duplicate_of = capdup_check(&a->dups, &p))) {
-        a->sum.duplicates++;
-        if (a->opt.retain_reports)
-            capdup_note(&a->dups, frame, p.duplicate_of); /* false: the comment is lost */
-        tell_packet(a, &p);
-        return DISSECT_OK;
-    }
-    if (err == DISSECT_OK && p.is_fragment) {
-        const uint8_t *whole;
-        uint32_t len;
-        if (reasm_add(a->reasm, &p, &whole, &len, &a->reasm_failed) != REASM_DONE) {
-            tell_packet(a, &p);
-            return DISSECT_OK;
-        }
-        err = dissect_transport(&p, whole, len);
-    }
-    tell_packet(a, &p);
-    if (err == DISSECT_NOT_IP) {
-        a->sum.not_ip++;
-        return err;
-    }
-    if (err != DISSECT_OK) {
-        note_malformed(a, &p);
-        return err;
-    }
-    route(a, &p);
-    return DISSECT_OK;
+    return judge_packet(a, &p, err, 0);
 }
 
 void analysis_finish(struct analysis *a)
@@ -324,10 +388,12 @@ void analysis_finish(struct analysis *a)
     if (a->malformed.count || a->reasm_failed.count) {
         struct flow_report *r = flow_report_build_capture(&a->malformed, a->first_malformed,
                                                           &a->reasm_failed);
-        if (r)
+        if (r) {
             publish(a, r);
-        else
+        } else {
+            out_of_memory(a);
             a->sum.lost_reports++;
+        }
     }
 }
 

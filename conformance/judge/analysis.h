@@ -108,6 +108,16 @@ struct analysis_options {
      * leaves out what its report level does not print; a caller that
      * wants frame comments or logs every verdict leaves it 0. */
     unsigned verdict_textless_kinds;
+    /* `check --strict`, `--ignore`, `--only` (see checks_options): warn
+     * becomes fail; waived rules (bit 1 << rule_id) are reported "waived";
+     * only != 0: just these rules are reported. */
+    bool strict;
+    uint64_t waived_rules;
+    uint64_t only_rules;
+    /* At most this many flows open at once (0: no bound); opening one more
+     * judges the flow nearest its deadline (the oldest idle) first, as
+     * incomplete, counted in summary.evicted_flows. Default 1M. */
+    size_t max_flows;
     /* Called once per judged flow, in judgement order; `r` lives only for
      * the call unless retain_reports is set. May be NULL. */
     void (*on_flow_done)(const struct flow_report *r, void *ctx);
@@ -116,8 +126,10 @@ struct analysis_options {
     void *ctx;
 };
 
+#define ANALYSIS_DEFAULT_MAX_FLOWS ((size_t)1 << 20)
+
 /* Defaults: payload_cap 64 KiB, tcp idle 300 s, udp idle 60 s, linger 2 s,
- * retain_reports false, loss_injected false, no callbacks. */
+ * max_flows ANALYSIS_DEFAULT_MAX_FLOWS, retain_reports false, loss_injected false, no callbacks. */
 void analysis_options_default(struct analysis_options *o);
 
 /* NULL on out of memory. */
@@ -174,7 +186,7 @@ struct analysis_summary {
     uint64_t malformed;       /* failed to dissect: malformed */
     uint64_t truncated;       /* headers cut by the snapshot length: skipped */
     uint64_t tcp_flows, udp_flows;
-    uint64_t verdicts[4];     /* indexed by enum verdict_kind */
+    uint64_t verdicts[VERDICT_KINDS]; /* indexed by enum verdict_kind */
     size_t open_flows;        /* currently tracked (memory bound check) */
     size_t max_open_flows;    /* high-water mark */
     size_t open_tcp;          /* of open_flows, the TCP ones */
@@ -182,6 +194,8 @@ struct analysis_summary {
     /* Out of memory, never silent (report_summary prints them when not 0): */
     uint64_t untracked_frames; /* TCP/UDP frames whose flow could not be created: not judged */
     uint64_t lost_reports;     /* judged flows whose report could not be built or kept */
+    uint32_t oom_frame;        /* the frame being fed when memory first ran out (0: never) */
+    uint64_t evicted_flows;    /* judged early, incomplete, to stay within max_flows */
 };
 
 void analysis_get_summary(const struct analysis *a, struct analysis_summary *out);

@@ -42,7 +42,20 @@ struct checks_options {
      * prints failures only). 0: every verdict in full. Kind, rule and
      * frames are the same either way. */
     unsigned textless_kinds;
+    /* What the user asked of the verdicts (`wirecheck check --strict,
+     * --ignore, --only`), applied by checks_apply_policy:
+     * strict: a warn (a SHOULD-level finding) becomes a fail;
+     * waived: rules (bit 1 << rule_id) whose verdict becomes "waived", its
+     *   text kept after the kind it had ("waived (was fail): ...");
+     * only: if not 0, the rules (bit 1 << rule_id) that are reported at all. */
+    bool strict;
+    uint64_t waived;
+    uint64_t only;
 };
+
+/* Applies o's strict / waived / only to v[0..n) in place (dropping the
+ * verdicts --only leaves out) and returns how many remain. o may be NULL. */
+size_t checks_apply_policy(const struct checks_options *o, struct verdict *v, size_t n);
 
 /* Evaluates every TCP rule over a finished flow into out[], in rule order
  * (checks_tcp.c). Returns the number written (<= RULE_COUNT). o may be NULL

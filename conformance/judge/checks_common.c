@@ -5,6 +5,8 @@
 
 #include "checks.h"
 
+#include <stdio.h>
+
 const char *const checks_side_name[2] = {"client", "server"};
 
 void checks_add_frames(struct verdict_builder *b, const struct frame_list *l)
@@ -18,6 +20,30 @@ void verdict_list_add(struct verdict_list *l, const struct verdict_builder *b)
     if (l->n < l->cap)
         l->out[l->n] = b->v;
     l->n++;
+}
+
+size_t checks_apply_policy(const struct checks_options *o, struct verdict *v, size_t n)
+{
+    if (!o || (!o->strict && !o->waived && !o->only))
+        return n;
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t bit = UINT64_C(1) << v[i].rule;
+        if (o->only && !(o->only & bit))
+            continue;
+        struct verdict w = v[i];
+        if (o->waived & bit) {
+            if (w.kind != VERDICT_NA) {
+                snprintf(w.text, sizeof w.text, "waived (was %s): %s", verdict_name(v[i].kind),
+                         v[i].text);
+                w.kind = VERDICT_WAIVED;
+            }
+        } else if (o->strict && w.kind == VERDICT_WARN) {
+            w.kind = VERDICT_FAIL;
+        }
+        v[kept++] = w;
+    }
+    return kept;
 }
 
 size_t verdict_list_count(const struct verdict_list *l)

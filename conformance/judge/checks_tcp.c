@@ -25,6 +25,33 @@ static void rule_syn(const struct tcp_flow *f, struct verdict_builder *b)
     verdict_add_frame(&b->v, C->syn_frame);
 }
 
+/* RFC 9293 figure 8: SYN, SYN, then each side's SYN,ACK acknowledges the
+ * other's ISN + 1. */
+static void rule_synack_simultaneous(const struct tcp_flow *f, struct verdict_builder *b)
+{
+    const enum rule_id r = RULE_TCP_HANDSHAKE_SYNACK_ACKS_ISN;
+    for (int s = 0; s < 2; s++) {
+        const struct tcp_side *S = &f->side[s], *O = &f->side[1 - s];
+        if (!S->simopen_synack_frame || S->simopen_synack_ack != O->isn + 1) {
+            verdict_init(b, r, VERDICT_FAIL, "simultaneous open: the %s's SYN,ACK does not ack "
+                         "the %s's ISN+1", checks_side_name[s], checks_side_name[1 - s]);
+            verdict_expect(b, "SYN,ACK with ack %u", O->isn + 1);
+            if (S->simopen_synack_frame)
+                verdict_seen(b, "ack %u", S->simopen_synack_ack);
+            else
+                verdict_seen(b, "no SYN,ACK from the %s", checks_side_name[s]);
+            verdict_add_frame(&b->v, O->syn_frame);
+            verdict_add_frame(&b->v, S->simopen_synack_frame);
+            return;
+        }
+    }
+    verdict_init(b, r, VERDICT_PASS, "simultaneous open: each SYN,ACK acks the other's ISN+1");
+    for (int s = 0; s < 2; s++) {
+        verdict_add_frame(&b->v, f->side[s].syn_frame);
+        verdict_add_frame(&b->v, f->side[s].simopen_synack_frame);
+    }
+}
+
 static void rule_synack(const struct tcp_flow *f, struct verdict_builder *b)
 {
     const struct tcp_side *C = &f->side[0], *S = &f->side[1];
@@ -32,9 +59,17 @@ static void rule_synack(const struct tcp_flow *f, struct verdict_builder *b)
         verdict_init(b, RULE_TCP_HANDSHAKE_SYNACK_ACKS_ISN, VERDICT_NA, "no SYN/ACK answering a SYN");
         return;
     }
+    if (f->simultaneous_open) {
+        rule_synack_simultaneous(f, b);
+        return;
+    }
     bool has_ack = S->syn_flags & TCP_ACK;
     if (has_ack && S->syn_ack == C->isn + 1) {
         verdict_init(b, RULE_TCP_HANDSHAKE_SYNACK_ACKS_ISN, VERDICT_PASS, "SYN/ACK acks ISN+1");
+    } else if (has_ack && C->syn_payload && S->syn_ack == C->isn + 1 + C->syn_payload) {
+        /* The SYN's data was accepted with it (RFC 7413 4.2.2, RFC 9293 3.10.7.3). */
+        verdict_init(b, RULE_TCP_HANDSHAKE_SYNACK_ACKS_ISN, VERDICT_PASS,
+                     "SYN/ACK acks ISN+1+%u (the SYN's data)", C->syn_payload);
     } else {
         verdict_init(b, RULE_TCP_HANDSHAKE_SYNACK_ACKS_ISN, VERDICT_FAIL, "SYN/ACK does not ack ISN+1");
         verdict_expect(b, "SYN/ACK with ack %u (client ISN+1)", C->isn + 1);
@@ -50,6 +85,17 @@ static void rule_synack(const struct tcp_flow *f, struct verdict_builder *b)
 static void rule_handshake_ack(const struct tcp_flow *f, struct verdict_builder *b)
 {
     const enum rule_id r = RULE_TCP_HANDSHAKE_ACK_ACKS_SERVER_ISN;
+    if (f->simultaneous_open) {
+        /* Both SYN,ACKs complete it: no third segment (RFC 9293 figure 8). */
+        if (f->established) {
+            verdict_init(b, r, VERDICT_PASS, "simultaneous open: completed by the two SYN,ACKs");
+            verdict_add_frame(&b->v, f->side[0].simopen_synack_frame);
+            verdict_add_frame(&b->v, f->side[1].simopen_synack_frame);
+        } else {
+            verdict_init(b, r, VERDICT_NA, "simultaneous open not completed (see synack_acks_isn)");
+        }
+        return;
+    }
     if (!f->synack_frame) {
         verdict_init(b, r, VERDICT_NA, "no SYN/ACK to acknowledge");
         return;
@@ -88,7 +134,9 @@ static void rule_mss(const struct tcp_flow *f, struct verdict_builder *b)
             verdict_init(b, RULE_TCP_HANDSHAKE_MSS, VERDICT_PASS, "MSS in SYN (%u)",
                          C->syn_opt.mss);
     } else {
-        verdict_init(b, RULE_TCP_HANDSHAKE_MSS, VERDICT_FAIL, "MSS option missing from the %s",
+        /* RFC 9293 3.7.1 (SHLD-5): SHOULD send it; the peer then assumes
+         * 536 (IPv4) / 1220 (IPv6). Not a MUST: warn. */
+        verdict_init(b, RULE_TCP_HANDSHAKE_MSS, VERDICT_WARN, "MSS option missing from the %s",
                      syn_ok ? "SYN/ACK" : "SYN");
         verdict_expect(b, "MSS option in SYN and SYN/ACK");
         verdict_seen(b, "SYN %s MSS, SYN/ACK %s MSS", syn_ok ? "with" : "without",
@@ -107,7 +155,10 @@ static void rule_options(const struct tcp_flow *f, struct verdict_builder *b)
         return;
     }
     char unasked[64] = "";
-    if (s->has_wscale && !c->has_wscale)
+    /* In a simultaneous open both SYNs are offers: nothing answers the other. */
+    if (f->simultaneous_open)
+        ;
+    else if (s->has_wscale && !c->has_wscale)
         strcat(unasked, " wscale");
     if (s->sack_permitted && !c->sack_permitted)
         strcat(unasked, " sackOK");
@@ -139,7 +190,16 @@ static void rule_early_data(const struct tcp_flow *f, struct verdict_builder *b)
         return;
     }
     uint32_t n = f->side[0].early_data.count + f->side[1].early_data.count;
-    if (n) {
+    if (n == 1 && f->side[0].syn_payload && f->side[0].early_data.frames[0] == f->side[0].syn_frame) {
+        /* RFC 9293 3.10.7.2 lets a SYN carry data (queued until
+         * established); without TFO most stacks drop it: a warning. */
+        verdict_init(b, r, VERDICT_WARN, "the SYN carries %u data byte(s) without TCP Fast Open",
+                     f->side[0].syn_payload);
+        verdict_expect(b, "no data on the SYN without a TFO option");
+        verdict_seen(b, "%u byte(s) on the SYN in frame %u", f->side[0].syn_payload,
+                     f->side[0].syn_frame);
+        verdict_add_frame(&b->v, f->side[0].syn_frame);
+    } else if (n) {
         verdict_init(b, r, VERDICT_FAIL, "%u segment(s) carry data before the handshake completed", n);
         verdict_expect(b, "data only after the client's ACK of the SYN/ACK");
         verdict_seen(b, "data from the %s in frame %u",
@@ -254,6 +314,27 @@ static void rule_no_rst(const struct tcp_flow *f, struct verdict_builder *b)
 static void rule_all_acked(const struct tcp_flow *f, struct verdict_builder *b)
 {
     const enum rule_id r = RULE_TCP_DATA_ALL_ACKED;
+    for (int s = 0; s < 2; s++) {
+        const struct tcp_side *S = &f->side[s], *O = &f->side[1 - s];
+        if (!S->syn_seen || !O->ack_seen) /* the stream's start is not in the capture */
+            continue;
+        uint32_t sent = S->any_data ? S->hi : 0;
+        if (S->any_probe && seq_gt(S->probe_end, sent))
+            sent = S->probe_end;
+        uint32_t end = S->base + sent + (S->fin_seen ? 1 : 0);
+        if (seq_gt(O->max_ack, end)) {
+            /* RFC 9293 3.3.1/3.10.7.4: an acceptable ACK is SND.UNA <
+             * SEG.ACK =< SND.NXT; one beyond SND.NXT acknowledges data
+             * never sent, and the receiver drops it. */
+            verdict_init(b, r, VERDICT_FAIL, "the %s acknowledges %s data never sent",
+                         checks_side_name[1 - s], checks_side_name[s]);
+            verdict_expect(b, "ack at most relative %u (what the %s sent)", end - S->base,
+                           checks_side_name[s]);
+            verdict_seen(b, "ack relative %u (frame %u)", O->max_ack - S->base, O->max_ack_frame);
+            verdict_add_frame(&b->v, O->max_ack_frame);
+            return;
+        }
+    }
     if (!f->side[0].any_data && !f->side[1].any_data) {
         verdict_init(b, r, VERDICT_NA, "no data sent");
         return;
@@ -283,25 +364,70 @@ static void rule_all_acked(const struct tcp_flow *f, struct verdict_builder *b)
             verdict_add_frame(&b->v, f->side[1 - s].max_ack_frame);
 }
 
+/* What RFC 9293 sends below SND.NXT without resending anything:
+ * " (2 keep-alive(s), 1 zero-window probe(s) not counted)", or "". */
+static void not_resends(const struct tcp_flow *f, char *buf, size_t size)
+{
+    uint32_t ka = f->side[0].keepalives.count + f->side[1].keepalives.count;
+    uint32_t zwp = f->side[0].window_probes.count + f->side[1].window_probes.count;
+    uint32_t tfo = (f->side[0].tfo_resend_frame != 0) + (f->side[1].tfo_resend_frame != 0);
+    buf[0] = '\0';
+    if (!ka && !zwp && !tfo)
+        return;
+    char ka_s[40] = "", zwp_s[40] = "", tfo_s[48] = "";
+    if (ka)
+        snprintf(ka_s, sizeof ka_s, "%u keep-alive(s)", ka);
+    if (zwp)
+        snprintf(zwp_s, sizeof zwp_s, "%s%u zero-window probe(s)", ka ? ", " : "", zwp);
+    if (tfo)
+        snprintf(tfo_s, sizeof tfo_s, "%sSYN data resent after the SYN/ACK", ka || zwp ? ", " : "");
+    snprintf(buf, size, " (%s%s%s not counted)", ka_s, zwp_s, tfo_s);
+}
+
+static void add_not_resend_frames(const struct tcp_flow *f, struct verdict_builder *b)
+{
+    for (int s = 0; s < 2; s++) {
+        checks_add_frames(b, &f->side[s].keepalives);
+        checks_add_frames(b, &f->side[s].window_probes);
+        verdict_add_frame(&b->v, f->side[s].tfo_resend_frame);
+    }
+}
+
 static void rule_retransmission(const struct tcp_flow *f, bool loss_injected,
                                 struct verdict_builder *b)
 {
     const enum rule_id r = RULE_TCP_DATA_NO_RETRANSMISSION;
-    uint32_t n = 0;
-    for (int s = 0; s < 2; s++)
+    uint32_t n = 0, ooo = 0;
+    for (int s = 0; s < 2; s++) {
         n += f->side[s].retransmits.count + f->side[s].syn_retransmits.count;
+        ooo += f->side[s].out_of_order.count;
+    }
+    char extra[128];
+    not_resends(f, extra, sizeof extra);
+    if (n == 0 && ooo == 0) {
+        verdict_init(b, r, VERDICT_PASS, "no retransmission%s", extra);
+        add_not_resend_frames(f, b);
+        return;
+    }
     if (n == 0) {
-        verdict_init(b, r, VERDICT_PASS, "no retransmission");
+        /* Sent once, overtaken on the way: reordering, not TCP's doing. */
+        verdict_init(b, r, VERDICT_WARN, "no retransmission; %u segment(s) out of order%s", ooo, extra);
+        verdict_expect(b, "segments in sequence order");
+        verdict_seen(b, "client %u, server %u segment(s) filling a gap within %d ms",
+                     f->side[0].out_of_order.count, f->side[1].out_of_order.count,
+                     TCP_OOO_WINDOW_USEC / 1000);
+        for (int s = 0; s < 2; s++)
+            checks_add_frames(b, &f->side[s].out_of_order);
         return;
     }
     if (loss_injected) {
         /* The loss was the test's doing; the retransmission is TCP repairing it. */
         verdict_init(b, r, VERDICT_INFO,
-                     "%u retransmitted segment(s): retransmission after injected loss (client %u, server %u)",
+                     "%u retransmitted segment(s): retransmission after injected loss (client %u, server %u)%s",
                      n, f->side[0].retransmits.count + f->side[0].syn_retransmits.count,
-                     f->side[1].retransmits.count + f->side[1].syn_retransmits.count);
+                     f->side[1].retransmits.count + f->side[1].syn_retransmits.count, extra);
     } else {
-        verdict_init(b, r, VERDICT_FAIL, "%u retransmitted segment(s)", n);
+        verdict_init(b, r, VERDICT_FAIL, "%u retransmitted segment(s)%s", n, extra);
         verdict_expect(b, "each segment sent once");
         verdict_seen(b, "client %u, server %u retransmission(s)",
                      f->side[0].retransmits.count + f->side[0].syn_retransmits.count,
@@ -339,7 +465,10 @@ static void rule_fin_acked(const struct tcp_flow *f, struct verdict_builder *b)
         if (S->fin_seen && !O->fin_ack_frame) {
             verdict_init(b, r, VERDICT_FAIL, "%s FIN not acknowledged", checks_side_name[s]);
             verdict_expect(b, "ack of FIN seq + 1 (relative %u)", S->fin_rel + 1);
-            if (O->ack_seen)
+            if (O->ack_seen && seq_gt(O->max_ack, S->base + S->fin_rel + 1))
+                verdict_seen(b, "ack relative %u, beyond the FIN (frame %u)", O->max_ack - S->base,
+                             O->max_ack_frame);
+            else if (O->ack_seen)
                 verdict_seen(b, "highest ack relative %u", O->max_ack - S->base);
             else
                 verdict_seen(b, "no ACK from the %s", checks_side_name[1 - s]);
@@ -405,10 +534,17 @@ static void rule_abortive(const struct tcp_flow *f, struct verdict_builder *b)
         verdict_init(b, r, VERDICT_FAIL, "%s RST is outside the receive window", checks_side_name[x]);
         verdict_expect(b, "RST seq within the %s's window", checks_side_name[1 - x]);
         verdict_seen(b, "seq %u (relative %u)", X->rst_seq, X->rst_seq - X->base);
-    } else if (X->rsts.count > 1) {
+    } else if (X->rsts.count - X->rst_answers > 1) {
         verdict_init(b, r, VERDICT_FAIL, "%s sent %u RSTs", checks_side_name[x], X->rsts.count);
-        verdict_expect(b, "one RST");
-        verdict_seen(b, "%u RSTs", X->rsts.count);
+        verdict_expect(b, "one RST (and one per segment arriving after it)");
+        verdict_seen(b, "%u RSTs, %u answering a segment that arrived after the close",
+                     X->rsts.count, X->rst_answers);
+    } else if (X->rst_answers) {
+        /* RFC 9293 3.10.7.1: the closed socket answers each segment still
+         * in flight with <SEQ=SEG.ACK><CTL=RST>. */
+        verdict_init(b, r, VERDICT_PASS, "abortive close: one RST from the %s, in window%s; "
+                     "%u more answering segments in flight (CLOSED, RFC 9293 3.10.7.1)",
+                     checks_side_name[x], X->rst_exact ? " (= RCV.NXT)" : "", X->rst_answers);
     } else {
         verdict_init(b, r, VERDICT_PASS, "abortive close: one RST from the %s, in window%s",
                      checks_side_name[x], X->rst_exact ? " (= RCV.NXT)" : "");

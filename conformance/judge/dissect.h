@@ -189,6 +189,19 @@ enum dissect_error dissect_frame(struct packet *out, uint32_t frame, int64_t ts_
  * reassembled payload. Returns p->error. */
 enum dissect_error dissect_transport(struct packet *p, const uint8_t *l4, uint32_t len);
 
+/* The packet a tunnel carries, when p is a decoded (not fragmented) IP in
+ * IP, IPv6 in IPv4, plain GRE (version 0, no routing), VXLAN (UDP 4789) or
+ * GENEVE (UDP 6081) packet: the inner bytes as a frame of *linktype
+ * (Ethernet or IPv4/IPv6), ready for dissect_frame. false otherwise, or
+ * when the tunnel header is cut short or carries something else. */
+struct tunnel_inner {
+    const uint8_t *bytes;
+    uint32_t caplen, wirelen;
+    int linktype;
+    const char *name;     /* "VXLAN", "GRE", ... */
+};
+bool dissect_tunnel_inner(const struct packet *p, struct tunnel_inner *out);
+
 /* A fully decoded TCP / UDP packet (what the flow tracker consumes). */
 static inline bool packet_is_tcp(const struct packet *p) { return p->error == DISSECT_OK && p->l4 == L4_TCP; }
 static inline bool packet_is_udp(const struct packet *p) { return p->error == DISSECT_OK && p->l4 == L4_UDP; }

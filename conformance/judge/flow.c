@@ -120,10 +120,21 @@ static void note_checksums(struct tcp_side *S, const struct packet *p)
 
 static void note_syn(struct tcp_flow *f, int s, const struct packet *p)
 {
-    struct tcp_side *S = &f->side[s];
+    struct tcp_side *S = &f->side[s], *O = &f->side[1 - s];
     if (S->syn_seen) {
-        if (p->seq == S->isn)
+        if (p->seq != S->isn)
+            return;
+        /* Simultaneous open: after its bare SYN each side sends SYN,ACK
+         * with the same ISN (RFC 9293 figure 8); that is not a resend. */
+        if (f->simultaneous_open && (p->tcp_flags & TCP_ACK) && !(S->syn_flags & TCP_ACK) &&
+            !S->simopen_synack_frame) {
+            S->simopen_synack_frame = p->frame;
+            S->simopen_synack_ack = p->ack;
+            if (O->simopen_synack_frame)
+                f->established = true;
+        } else {
             frame_list_add(&S->syn_retransmits, p->frame);
+        }
         return;
     }
     S->syn_seen = true;
@@ -137,6 +148,8 @@ static void note_syn(struct tcp_flow *f, int s, const struct packet *p)
     S->base_known = true;
     if ((p->tcp_flags & TCP_ACK) && s == 1)
         f->synack_frame = p->frame;
+    if (s == 1 && !(p->tcp_flags & TCP_ACK) && O->syn_seen)
+        f->simultaneous_open = true;
 }
 
 /* Acknowledgement fields: highest ack, the handshake's third segment, FIN
@@ -152,7 +165,9 @@ static void note_ack(struct tcp_flow *f, int s, const struct packet *p)
         S->max_ack_frame = p->frame;
     }
     S->ack_seen = true;
-    if (O->fin_seen && !S->fin_ack_frame && seq_ge(p->ack, O->base + O->fin_rel + 1))
+    /* A FIN is acknowledged by exactly FIN + 1 (RFC 9293 3.10.7.4): an ack
+     * beyond it acknowledges bytes never sent. */
+    if (O->fin_seen && !S->fin_ack_frame && p->ack == O->base + O->fin_rel + 1)
         S->fin_ack_frame = p->frame;
     if (s == 0 && f->synack_frame && !f->handshake_ack_frame &&
         !(flags & (TCP_SYN | TCP_RST))) {
@@ -168,6 +183,65 @@ static void note_ack(struct tcp_flow *f, int s, const struct packet *p)
     }
 }
 
+/* Is [start, end) inside a gap of S's sequence space that opened at most
+ * TCP_OOO_WINDOW_USEC before ts? Then it was overtaken on the way, not
+ * sent twice: the gap shrinks by it. */
+static bool fills_hole(struct tcp_side *S, uint32_t start, uint32_t end, int64_t ts)
+{
+    for (unsigned i = 0; i < S->nholes; i++) {
+        struct seq_hole *h = &S->holes[i];
+        if (seq_lt(start, h->start) || seq_gt(end, h->end) || ts - h->ts > TCP_OOO_WINDOW_USEC)
+            continue;
+        if (start == h->start && end == h->end) {
+            *h = S->holes[--S->nholes];
+        } else if (start == h->start) {
+            h->start = end;
+        } else if (end == h->end) {
+            h->end = start;
+        } else {
+            struct seq_hole rest = { end, h->end, h->ts };
+            h->end = start;
+            if (S->nholes < TCP_MAX_HOLES)
+                S->holes[S->nholes++] = rest;
+        }
+        return true;
+    }
+    return false;
+}
+
+static void note_hole(struct tcp_side *S, uint32_t start, uint32_t end, int64_t ts)
+{
+    if (S->nholes == TCP_MAX_HOLES) /* forget the oldest */
+        memmove(&S->holes[0], &S->holes[1], (TCP_MAX_HOLES - 1) * sizeof S->holes[0]);
+    else
+        S->nholes++;
+    S->holes[S->nholes - 1] = (struct seq_hole){ start, end, ts };
+}
+
+/* A segment below the highest byte sent: a keep-alive (RFC 9293 3.8.4: one
+ * garbage byte at SND.NXT - 1 once everything is acknowledged), resent SYN
+ * data the SYN/ACK did not acknowledge (RFC 7413 4.2.2), a segment that
+ * overtook another on the way, or a retransmission. True for a keep-alive
+ * (its byte is garbage). */
+static bool note_old_data(struct tcp_flow *f, int s, const struct packet *p, uint32_t start,
+                          uint32_t end)
+{
+    struct tcp_side *S = &f->side[s], *O = &f->side[1 - s];
+    if (p->payload_len == 1 && end == S->hi && !(p->tcp_flags & TCP_FIN) && O->ack_seen &&
+        O->max_ack == S->base + S->hi) {
+        frame_list_add(&S->keepalives, p->frame);
+        return true;
+    }
+    if (start == 0 && S->syn_payload && !S->tfo_resend_frame && O->syn_seen &&
+             O->syn_ack == S->isn + 1 && end <= S->syn_payload)
+        S->tfo_resend_frame = p->frame;
+    else if (fills_hole(S, start, end, p->ts_usec))
+        frame_list_add(&S->out_of_order, p->frame);
+    else
+        frame_list_add(&S->retransmits, p->frame);
+    return false;
+}
+
 static void note_data(struct tcp_flow *f, int s, const struct packet *p, uint32_t start)
 {
     struct tcp_side *S = &f->side[s], *O = &f->side[1 - s];
@@ -180,8 +254,27 @@ static void note_data(struct tcp_flow *f, int s, const struct packet *p, uint32_
      * was offered on the SYN (then the SYN itself may carry data). */
     if (f->side[0].syn_seen && !f->established && !f->side[0].syn_opt.has_tfo)
         frame_list_add(&S->early_data, p->frame);
-    if (before_stream || (S->any_data && seq_lt(start, S->hi)))
+    /* A zero-window probe: one byte at SND.NXT while the peer's window is 0
+     * (RFC 9293 3.8.6.1). Like Wireshark, the probe does not move SND.NXT,
+     * so the byte sent again once the window opens is not a resend. */
+    if (len == 1 && O->ack_seen && O->last_window == 0 && S->any_data && start == S->hi &&
+        !(p->tcp_flags & (TCP_SYN | TCP_FIN))) {
+        frame_list_add(&S->window_probes, p->frame);
+        S->any_probe = true;
+        S->probe_end = end;
+        stream_copy_put(&S->copy, start, p->payload, p->payload_caplen);
+        return;
+    }
+    bool keepalive = false;
+    if (before_stream) {
         frame_list_add(&S->retransmits, p->frame);
+    } else if (S->any_data && seq_lt(start, S->hi)) {
+        /* A resent data SYN is counted once, as a SYN retransmission. */
+        if (!(p->tcp_flags & TCP_SYN))
+            keepalive = note_old_data(f, s, p, start, end);
+    } else if ((S->any_data || S->syn_seen) && seq_gt(start, S->any_data ? S->hi : 0)) {
+        note_hole(S, S->any_data ? S->hi : 0, start, p->ts_usec);
+    }
     if (!S->any_data || seq_gt(end, S->hi)) {
         if (O->fin_seen && O->fin_frame < p->frame && f->half_close_side < 0) {
             f->half_close_side = 1 - s;
@@ -194,7 +287,7 @@ static void note_data(struct tcp_flow *f, int s, const struct packet *p, uint32_
     S->last_data_frame = p->frame;
     if (S->fin_seen && seq_gt(end, S->fin_rel))
         frame_list_add(&S->data_after_fin, p->frame);
-    if (!before_stream)
+    if (!before_stream && !keepalive) /* a keep-alive's byte is garbage */
         stream_copy_put(&S->copy, start, p->payload, p->payload_caplen);
 }
 
@@ -216,27 +309,21 @@ static void note_fin(struct tcp_flow *f, int s, const struct packet *p, uint32_t
         f->simultaneous_close = true; /* FINs crossed: both end in TIME_WAIT */
 }
 
-/* RFC 9293 3.10.7.4: a RST is acceptable if RCV.NXT <= SEG.SEQ <
- * RCV.NXT + RCV.WND, exactly RCV.NXT if the window is zero. The receiver's
- * RCV.NXT is the highest ack it sent; if it never acked, our own SND.NXT. */
-static void note_rst(struct tcp_flow *f, int s, const struct packet *p)
+/* Would the receiver accept this RST from side s (and close)?
+ * SYN-SENT (the client's SYN not yet answered by a SYN): only with an ACK
+ * of something the SYN sent, ISS < SEG.ACK =< SND.NXT (RFC 9293 3.10.7.3);
+ * otherwise it is dropped. Synchronized: RFC 9293 3.10.7.4, RCV.NXT <=
+ * SEG.SEQ < RCV.NXT + RCV.WND, exactly RCV.NXT if the window is zero. The
+ * receiver's RCV.NXT is the highest ack it sent; if it never acked, our own
+ * SND.NXT. *exact: SEG.SEQ = RCV.NXT (RFC 5961). */
+static bool rst_acceptable(const struct tcp_flow *f, int s, const struct packet *p, bool *exact)
 {
-    struct tcp_side *S = &f->side[s], *O = &f->side[1 - s];
-    frame_list_add(&S->rsts, p->frame);
-    if (!f->closed) {
-        f->closed = true;
-        f->closed_ts = p->ts_usec;
-    }
-    if (S->rsts.count > 1)
-        return;
-    S->rst_seq = p->seq;
-    S->rst_before_fin = !S->fin_seen;
-    /* The wire cannot show what an application read (Linux acks unread
-     * bytes too), so any peer data before a FIN-less RST is the sign. */
-    S->rst_after_unanswered_data = O->any_data;
-    if (f->refused && f->refused_frame == p->frame) {
-        S->rst_in_window = S->rst_exact = true; /* SYN-SENT: acceptable if it acks the SYN */
-        return;
+    const struct tcp_side *S = &f->side[s], *O = &f->side[1 - s];
+    if (s == 1 && O->syn_seen && !S->syn_seen) {
+        bool ok = (p->tcp_flags & TCP_ACK) && seq_gt(p->ack, O->isn) &&
+                  !seq_gt(p->ack, O->isn + 1 + O->syn_payload);
+        *exact = ok;
+        return ok;
     }
     uint32_t rcv_nxt;
     uint32_t wnd = 1;
@@ -252,8 +339,56 @@ static void note_rst(struct tcp_flow *f, int s, const struct packet *p)
     } else {
         rcv_nxt = S->base + (S->any_data ? S->hi : 0) + (S->fin_seen ? 1 : 0);
     }
-    S->rst_exact = p->seq == rcv_nxt;
-    S->rst_in_window = p->seq - rcv_nxt < wnd;
+    *exact = p->seq == rcv_nxt;
+    return p->seq - rcv_nxt < wnd;
+}
+
+/* A closed socket answers each segment that still arrives with a RST
+ * (RFC 9293 3.10.7.1): <SEQ=SEG.ACK><CTL=RST>, or without an ACK on the
+ * segment <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>. Does p answer the
+ * peer's last segment, sent after our previous RST? */
+static bool rst_answers_peer(const struct tcp_side *S, const struct tcp_side *O,
+                             const struct packet *p)
+{
+    if (O->last_seg_frame <= S->last_rst_frame)
+        return false;
+    if (O->last_seg_had_ack)
+        return p->seq == O->last_seg_ack;
+    return (p->tcp_flags & TCP_ACK) && p->ack == O->last_seg_end;
+}
+
+static void note_rst(struct tcp_flow *f, int s, const struct packet *p)
+{
+    struct tcp_side *S = &f->side[s], *O = &f->side[1 - s];
+    frame_list_add(&S->rsts, p->frame);
+    bool exact = false;
+    bool acceptable = (f->refused && f->refused_frame == p->frame) ||
+                      rst_acceptable(f, s, p, &exact);
+    /* Only a RST the receiver accepts ends the connection: a resent SYN
+     * after a bogus one still belongs to it. */
+    if (acceptable && !f->closed) {
+        f->closed = true;
+        f->closed_ts = p->ts_usec;
+    }
+    if (S->rsts.count > 1) {
+        if (rst_answers_peer(S, O, p))
+            S->rst_answers++;
+        S->last_rst_frame = p->frame;
+        return;
+    }
+    S->last_rst_frame = p->frame;
+    S->rst_seq = p->seq;
+    S->rst_before_fin = !S->fin_seen;
+    /* The wire cannot show what an application read (Linux acks unread
+     * bytes too), so any peer data before a FIN-less RST is the sign. */
+    S->rst_after_unanswered_data = O->any_data;
+    if (f->refused && f->refused_frame == p->frame) {
+        S->rst_in_window = S->rst_exact = S->rst_acceptable = true; /* SYN-SENT: acceptable if it acks the SYN */
+        return;
+    }
+    S->rst_acceptable = acceptable;
+    S->rst_in_window = acceptable;
+    S->rst_exact = exact;
 }
 
 void tcp_flow_update(struct tcp_flow *f, const struct packet *p)
@@ -277,8 +412,14 @@ void tcp_flow_update(struct tcp_flow *f, const struct packet *p)
     note_data(f, s, p, start);
     if (flags & TCP_FIN)
         note_fin(f, s, p, start);
-    if (flags & TCP_RST)
+    if (flags & TCP_RST) {
         note_rst(f, s, p);
+    } else {
+        S->last_seg_frame = p->frame;
+        S->last_seg_ack = p->ack;
+        S->last_seg_had_ack = flags & TCP_ACK;
+        S->last_seg_end = p->seq + p->payload_len + !!(flags & TCP_SYN) + !!(flags & TCP_FIN);
+    }
     if (!f->closed && f->side[0].fin_seen && f->side[1].fin_seen &&
         f->side[0].fin_ack_frame && f->side[1].fin_ack_frame) {
         f->closed = true;

@@ -18,6 +18,12 @@
 #include "dissect.h"
 
 #define FLOW_MAX_NOTED_FRAMES 8
+/* Gaps in a side's sequence space remembered for out-of-order detection, and
+ * how soon after the gap opened a segment filling it counts as overtaken on
+ * the way rather than retransmitted (Wireshark's threshold; a real
+ * retransmission waits an RTO, >= 200 ms on Linux, or 3 duplicate ACKs). */
+#define TCP_MAX_HOLES 4
+#define TCP_OOO_WINDOW_USEC 3000
 
 /* Sequence number order modulo 2^32 (serial-number arithmetic, RFC 1982). */
 static inline bool seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
@@ -55,6 +61,10 @@ struct tcp_side {
     uint32_t syn_payload;     /* data carried on the SYN */
     struct tcp_options syn_opt;
     struct frame_list syn_retransmits;
+    /* Simultaneous open (RFC 9293 figure 8): this side's SYN,ACK that
+     * followed its own bare SYN; not a retransmission. */
+    uint32_t simopen_synack_frame;
+    uint32_t simopen_synack_ack;
 
     bool base_known;          /* relative numbering anchored */
     uint32_t base;            /* sequence number of stream byte 0 */
@@ -63,6 +73,20 @@ struct tcp_side {
     uint32_t last_data_frame;
     uint32_t last_data_seq_frame; /* frame of the data segment ending at hi */
     struct frame_list retransmits;  /* data or FIN segments already seen */
+    /* Segments below hi that are not retransmissions (RFC 9293):
+     * keep-alives with one garbage byte at SND.NXT - 1 (3.8.4), zero-window
+     * probes while the peer advertises window 0 (3.8.6.1), and segments that
+     * fill a gap within TCP_OOO_WINDOW_USEC of the gap opening (out of order
+     * on the way: sent once, overtaken). */
+    struct frame_list keepalives;
+    struct frame_list window_probes;
+    struct frame_list out_of_order;
+    uint32_t tfo_resend_frame; /* SYN data sent again because the SYN/ACK acked only ISN+1
+                                  (RFC 7413 4.2.2: the client MUST) */
+    bool any_probe;
+    uint32_t probe_end;       /* end of the highest probe byte (relative) */
+    struct seq_hole { uint32_t start, end; int64_t ts; } holes[TCP_MAX_HOLES];
+    unsigned nholes;
     struct frame_list early_data;   /* payload before the handshake completed */
 
     bool fin_seen;
@@ -77,8 +101,18 @@ struct tcp_side {
     uint16_t last_window;     /* raw window field of the last segment */
     uint32_t fin_ack_frame;   /* first frame acking the other side's FIN */
 
+    /* The last segment this side sent: what a closed peer's RST answers
+     * (RFC 9293 3.10.7.1: <SEQ=SEG.ACK><CTL=RST>, or <SEQ=0><ACK=SEG.SEQ+SEG.LEN>). */
+    uint32_t last_seg_frame;
+    uint32_t last_seg_ack;
+    uint32_t last_seg_end;    /* absolute SEG.SEQ + SEG.LEN (SYN/FIN counted) */
+    bool last_seg_had_ack;
+
     /* Resets this side sent. */
     struct frame_list rsts;
+    uint32_t last_rst_frame;
+    uint32_t rst_answers;     /* later RSTs answering the peer's in-flight segments (3.10.7.1) */
+    bool rst_acceptable;      /* first RST: the receiver would accept it (closes the connection) */
     uint32_t rst_seq;         /* of the first RST */
     bool rst_in_window;       /* first RST acceptable per RFC 9293 3.10.7.4 */
     bool rst_exact;           /* ... and exactly at RCV.NXT (RFC 5961) */
@@ -104,6 +138,7 @@ struct tcp_flow {
     bool handshake_ack_ok;    /* ...acks server ISN + 1 */
     uint32_t handshake_ack_value;
     bool established;         /* handshake completed on the wire */
+    bool simultaneous_open;   /* both sides sent a bare SYN (RFC 9293 figure 8) */
 
     bool refused;             /* client SYN answered by RST/ACK of ISN+1 */
     uint32_t refused_frame;

@@ -81,7 +81,8 @@ static void fill_tcp_report(struct flow_report *r, struct tcp_flow *f,
                             const struct checks_options *co)
 {
     FILL_COMMON(r, FLOW_TCP, f);
-    r->handshake_seen = f->side[0].syn_seen && f->side[1].syn_seen && f->handshake_ack_frame;
+    r->handshake_seen = f->side[0].syn_seen && f->side[1].syn_seen &&
+                        (f->handshake_ack_frame || (f->simultaneous_open && f->established));
     r->teardown = tcp_teardown(f);
     r->first_fin_side = f->first_fin_side;
     r->simultaneous_close = f->simultaneous_close;

@@ -228,6 +228,12 @@ static int cmp_created(const void *x, const void *y)
     return a->created < b->created ? -1 : a->created > b->created;
 }
 
+struct flow_entry *flow_table_oldest_idle(const struct flow_table *t)
+{
+    struct deadline_node *top = deadline_heap_top((struct deadline_heap *)&t->deadlines);
+    return top ? entry_of(top) : NULL;
+}
+
 /* A flow whose queued deadline passed but whose true one has not is queued
  * again at the true one. Sorted by creation: the order a walk over all open
  * flows would find them in, so reports keep their order. */

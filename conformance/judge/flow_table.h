@@ -97,6 +97,11 @@ void flow_table_remove(struct flow_table *t, struct flow_entry *e);
  * allocates: insert keeps room for every open flow. */
 size_t flow_table_take_due(struct flow_table *t, int64_t now);
 
+/* The open flow queued with the earliest deadline (the one idle longest,
+ * or closed and lingering), NULL if none: what a bound on open flows gives
+ * up first. */
+struct flow_entry *flow_table_oldest_idle(const struct flow_table *t);
+
 /* Frees a flow taken out of the table. */
 void flow_entry_free(struct flow_entry *e);
 

@@ -45,6 +45,25 @@ enum {
     WC_ETHERTYPE_VLAN = 0x8100,     /* 802.1Q customer tag */
     WC_ETHERTYPE_QINQ = 0x88A8,     /* 802.1ad service tag */
     WC_ETHERTYPE_QINQ_OLD = 0x9100, /* pre-standard QinQ */
+    WC_ETHERTYPE_TEB = 0x6558,      /* transparent Ethernet bridging (GRE, GENEVE) */
+};
+
+/* Tunnels decapsulated (dissect_tunnel.c): IP in IP (RFC 2003), IPv6 in
+ * IPv4 (RFC 4213), GRE (RFC 2784/2890), VXLAN (RFC 7348), GENEVE (RFC 8926). */
+enum {
+    WC_IPPROTO_IPIP = 4,
+    WC_IPPROTO_IPV6_IN_IP = 41,
+    WC_IPPROTO_GRE = 47,
+    WC_UDP_PORT_VXLAN = 4789,
+    WC_UDP_PORT_GENEVE = 6081,
+    WC_GRE_FLAG_CSUM = 0x8000,
+    WC_GRE_FLAG_ROUTING = 0x4000,
+    WC_GRE_FLAG_KEY = 0x2000,
+    WC_GRE_FLAG_SEQ = 0x1000,
+    WC_GRE_VERSION_MASK = 0x0007,
+    WC_VXLAN_FLAG_VNI = 0x08,
+    WC_VXLAN_HEADER_LEN = 8,
+    WC_GENEVE_HEADER_LEN = 8,
 };
 
 /* IP protocol numbers: the IPv4 protocol field, the IPv6 next header,

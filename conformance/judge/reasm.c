@@ -25,6 +25,7 @@ struct reasm {
     int64_t timeout_usec;
     struct pending *slots;
     uint8_t *done;           /* the datagram handed out by the last REASM_DONE */
+    uint64_t nomem;          /* fragments given up: no memory for their datagram */
 };
 
 struct reasm *reasm_create(size_t max_pending, int64_t timeout_usec)
@@ -67,6 +68,11 @@ size_t reasm_pending(const struct reasm *r)
     return n;
 }
 
+uint64_t reasm_nomem(const struct reasm *r)
+{
+    return r->nomem;
+}
+
 static bool same_datagram(const struct pending *e, const struct packet *p)
 {
     size_t alen = p->src.family == 4 ? 4 : 16;
@@ -93,8 +99,10 @@ static struct pending *slot_for(struct reasm *r, const struct packet *p, struct 
         free_slot = oldest;
     }
     free_slot->buf = malloc(REASM_MAX_DATAGRAM);
-    if (!free_slot->buf)
+    if (!free_slot->buf) {
+        r->nomem++;
         return NULL;
+    }
     free_slot->used = true;
     free_slot->family = p->src.family;
     free_slot->proto = p->proto;

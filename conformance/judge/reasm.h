@@ -36,5 +36,7 @@ enum reasm_result reasm_add(struct reasm *r, const struct packet *p, const uint8
 size_t reasm_expire(struct reasm *r, int64_t now_usec, struct frame_list *failed);
 
 size_t reasm_pending(const struct reasm *r);
+/* Fragments given up for want of memory (each also REASM_FAILED). */
+uint64_t reasm_nomem(const struct reasm *r);
 
 #endif

@@ -150,7 +150,7 @@ void report_verdict(FILE *out, const struct verdict *v)
 static bool verdict_printed(enum verdict_kind k, enum report_level level)
 {
     switch (level) {
-    case REPORT_QUIET: return k == VERDICT_FAIL;
+    case REPORT_QUIET: return k == VERDICT_FAIL || k == VERDICT_WARN;
     case REPORT_NORMAL: return k != VERDICT_NA;
     case REPORT_VERBOSE: return true;
     }
@@ -159,7 +159,8 @@ static bool verdict_printed(enum verdict_kind k, enum report_level level)
 
 unsigned report_unprinted_kinds(enum report_level level)
 {
-    static const enum verdict_kind kinds[] = { VERDICT_NA, VERDICT_PASS, VERDICT_INFO, VERDICT_FAIL };
+    static const enum verdict_kind kinds[] = { VERDICT_NA, VERDICT_PASS, VERDICT_INFO, VERDICT_FAIL,
+                                               VERDICT_WARN, VERDICT_WAIVED };
     unsigned unprinted = 0;
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
         if (!verdict_printed(kinds[i], level))
@@ -197,7 +198,7 @@ void report_flow(FILE *out, const struct flow_report *r, enum report_level level
 {
     bool any_fail = false;
     for (size_t i = 0; i < r->nverdicts; i++)
-        any_fail |= r->verdicts[i].kind == VERDICT_FAIL;
+        any_fail |= r->verdicts[i].kind == VERDICT_FAIL || r->verdicts[i].kind == VERDICT_WARN;
     if (level == REPORT_QUIET && !any_fail)
         return;
     char name[192];
@@ -230,6 +231,10 @@ void report_summary(FILE *out, const char *name, const struct analysis_summary *
             "%" PRIu64 " pass, %" PRIu64 " fail, %" PRIu64 " info",
             name, s->frames, s->tcp_flows, s->udp_flows, s->verdicts[VERDICT_PASS],
             s->verdicts[VERDICT_FAIL], s->verdicts[VERDICT_INFO]);
+    if (s->verdicts[VERDICT_WARN])
+        fprintf(out, ", %" PRIu64 " warn", s->verdicts[VERDICT_WARN]);
+    if (s->verdicts[VERDICT_WAIVED])
+        fprintf(out, ", %" PRIu64 " waived", s->verdicts[VERDICT_WAIVED]);
     if (s->not_ip)
         fprintf(out, "; %" PRIu64 " non-IP frame(s) ignored", s->not_ip);
     if (s->truncated)
@@ -243,5 +248,8 @@ void report_summary(FILE *out, const char *name, const struct analysis_summary *
                 s->untracked_frames);
     if (s->lost_reports)
         fprintf(out, "; %" PRIu64 " judged flow(s) not reported: out of memory", s->lost_reports);
+    if (s->evicted_flows)
+        fprintf(out, "; %" PRIu64 " flow(s) judged early, incomplete: too many open at once "
+                "(--max-flows)", s->evicted_flows);
     fputc('\n', out);
 }

@@ -47,6 +47,7 @@ enum rule_id {
     RULE_PACKET_WELL_FORMED,
     RULE_COUNT
 };
+_Static_assert(RULE_COUNT <= 64, "checks_options keeps rule sets in 64-bit masks");
 
 enum rule_scope { RULE_SCOPE_TCP = 1, RULE_SCOPE_UDP = 2, RULE_SCOPE_CAPTURE = 4 };
 

@@ -13,6 +13,8 @@ const char *verdict_name(enum verdict_kind v)
     case VERDICT_PASS: return "pass";
     case VERDICT_INFO: return "info";
     case VERDICT_FAIL: return "fail";
+    case VERDICT_WARN: return "warn";
+    case VERDICT_WAIVED: return "waived";
     }
     return "?";
 }
@@ -22,7 +24,7 @@ bool verdict_parse(const char *s, enum verdict_kind *out)
     static const struct { const char *name; enum verdict_kind v; } names[] = {
         {"n/a", VERDICT_NA}, {"na", VERDICT_NA}, {"not-applicable", VERDICT_NA},
         {"pass", VERDICT_PASS}, {"info", VERDICT_INFO}, {"seen", VERDICT_INFO},
-        {"fail", VERDICT_FAIL},
+        {"fail", VERDICT_FAIL}, {"warn", VERDICT_WARN}, {"waived", VERDICT_WAIVED},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcmp(s, names[i].name) == 0) {
@@ -103,6 +105,8 @@ static const char *verdict_tag(enum verdict_kind k)
     case VERDICT_FAIL: return "FAIL";
     case VERDICT_INFO: return "info";
     case VERDICT_NA: return "n/a ";
+    case VERDICT_WARN: return "warn";
+    case VERDICT_WAIVED: return "waived";
     }
     return "?";
 }
@@ -117,7 +121,7 @@ void verdict_print(FILE *out, const struct verdict *v)
         fputc(']', out);
     }
     fputc('\n', out);
-    if (v->kind == VERDICT_FAIL) {
+    if (v->kind == VERDICT_FAIL || v->kind == VERDICT_WARN) {
         fprintf(out, "       expected: %s\n", v->expected);
         fprintf(out, "       seen:     %s\n", v->seen);
     }
@@ -127,9 +131,9 @@ void verdict_print(FILE *out, const struct verdict *v)
 
 int verdict_format_comment(const struct verdict *v, char *buf, size_t size)
 {
-    if (v->kind == VERDICT_FAIL)
-        return snprintf(buf, size, "%s: %s: fail (expected %s; seen %s)", v->id, v->text,
-                        v->expected, v->seen);
+    if (v->kind == VERDICT_FAIL || v->kind == VERDICT_WARN)
+        return snprintf(buf, size, "%s: %s: %s (expected %s; seen %s)", v->id, v->text,
+                        verdict_name(v->kind), v->expected, v->seen);
     return snprintf(buf, size, "%s: %s: %s", v->id, v->text, verdict_name(v->kind));
 }
 
@@ -217,7 +221,7 @@ static void json_string(FILE *out, const char *s)
 void verdict_print_json(FILE *out, const struct verdict *v, const char *case_name,
                         const char *flow)
 {
-    bool failed = v->kind == VERDICT_FAIL;
+    bool failed = v->kind == VERDICT_FAIL || v->kind == VERDICT_WARN;
     fputs("{\"case\":", out);
     json_string(out, case_name);
     fputs(",\"flow\":", out);

@@ -27,9 +27,15 @@
 
 #include "rules.h"
 
-enum verdict_kind { VERDICT_NA = 0, VERDICT_PASS, VERDICT_INFO, VERDICT_FAIL };
+/* WARN: a finding where the RFC says SHOULD (a MUST/MUST NOT breach is a
+ * FAIL); `check --strict` turns it into FAIL. WAIVED: the rule's verdict was
+ * waived by the user (`check --ignore RULE`); its text is kept. Both come
+ * after the first four so that those keep their values. */
+enum verdict_kind { VERDICT_NA = 0, VERDICT_PASS, VERDICT_INFO, VERDICT_FAIL, VERDICT_WARN,
+                    VERDICT_WAIVED };
+#define VERDICT_KINDS 6
 
-/* "n/a", "pass", "info", "fail". */
+/* "n/a", "pass", "info", "fail", "warn", "waived". */
 const char *verdict_name(enum verdict_kind v);
 /* Accepts the names above plus "na", "not-applicable", "seen" (= info). */
 bool verdict_parse(const char *s, enum verdict_kind *out);
@@ -80,7 +86,7 @@ void verdict_seen(struct verdict_builder *b, const char *seen_fmt, ...)
 /* ---- renderers --------------------------------------------------------- */
 
 /* The console form: "  <tag> <rule.id>: <text> [frame(s) N,M]" where tag is
- * "pass", "FAIL", "info" or "n/a ", then for a failure
+ * "pass", "FAIL", "info", "n/a ", "warn" or "waived", then for a failure or a warning
  * "       expected: ..." and "       seen:     ..." lines. */
 void verdict_print(FILE *out, const struct verdict *v);
 

@@ -22,6 +22,9 @@ static char dir[64];
  * ends of a veth pair). */
 static bool write_twice;
 
+/* Not 0: every frame is captured with at most this many bytes (snaplen). */
+static uint32_t cut_to;
+
 struct dump {
     pcap_dumper_t *d;
     uint32_t frame;
@@ -36,6 +39,8 @@ static void dump_emit(void *ctx, const uint8_t *bytes, size_t len)
     h.ts.tv_sec = 1700000000;
     h.ts.tv_usec = (suseconds_t)(w->frame * 100);
     h.caplen = h.len = (bpf_u_int32)len;
+    if (cut_to && h.caplen > cut_to)
+        h.caplen = cut_to;
     pcap_dump((u_char *)w->d, &h, bytes);
     if (write_twice) {
         w->frame++;
@@ -450,6 +455,120 @@ static void test_json_lines(void **state)
     assert_null(strstr(r->out, "\"verdict\":\"fail\""));
 }
 
+/* A clean session whose SYN and SYN/ACK carry no MSS option: a SHOULD
+ * (RFC 9293 SHLD-5), so a warning, not a failure. */
+static void no_mss_session(struct pb_conv *c)
+{
+    pb_conv_tcp_raw(c, 0, TCP_SYN, 1000, 0, NULL, 0, NULL, 0);
+    pb_conv_tcp_raw(c, 1, TCP_SYN | TCP_ACK, 5000, 1001, NULL, 0, NULL, 0);
+    pb_conv_tcp_raw(c, 0, TCP_ACK, 1001, 5001, NULL, 0, NULL, 0);
+    pb_conv_tcp_raw(c, 0, TCP_FIN | TCP_ACK, 1001, 5001, NULL, 0, NULL, 0);
+    pb_conv_tcp_raw(c, 1, TCP_FIN | TCP_ACK, 5001, 1002, NULL, 0, NULL, 0);
+    pb_conv_tcp_raw(c, 0, TCP_ACK, 1002, 5002, NULL, 0, NULL, 0);
+}
+
+static void test_warn_strict_ignore_only(void **state)
+{
+    (void)state;
+    const char *path = write_pcap("nomss.pcap", DLT_EN10MB, no_mss_session);
+    struct result *r = run_check(path, NULL);
+    assert_int_equal(r->rc, 0); /* a warning passes */
+    assert_contains(r->out, "  warn tcp.handshake.mss: MSS option missing from the SYN");
+    assert_contains(r->out, "expected: MSS option in SYN and SYN/ACK");
+    assert_contains(r->out, ", 1 warn");
+
+    r = run_check("--quiet", path, NULL); /* quiet shows warnings too */
+    assert_int_equal(r->rc, 0);
+    assert_contains(r->out, "warn tcp.handshake.mss");
+
+    r = run_check("--strict", path, NULL);
+    assert_int_equal(r->rc, 1);
+    assert_contains(r->out, "FAIL tcp.handshake.mss: MSS option missing from the SYN");
+
+    r = run_check("--strict", "--quiet", path, NULL);
+    assert_int_equal(r->rc, 1);
+    assert_contains(r->out, "FAIL tcp.handshake.mss: MSS option missing from the SYN");
+
+    /* A waived rule shows as waived, with what it was. */
+    const char *abortive = write_pcap("abortive-waived.pcap", DLT_EN10MB, abortive_close);
+    r = run_check("--ignore", "tcp.no_rst", abortive, NULL);
+    assert_int_equal(r->rc, 0);
+    assert_contains(r->out, "waived tcp.no_rst: waived (was fail): 1 RST(s), first from the server");
+    assert_contains(r->out, ", 1 waived");
+    r = run_check("--ignore", "tcp.handshake.mss,tcp.no_rst", "--strict", abortive, path, NULL);
+    assert_int_equal(r->rc, 0);
+
+    /* --only: just those rules. */
+    r = run_check("--only", "tcp.handshake.syn,tcp.teardown.abortive", abortive, NULL);
+    assert_int_equal(r->rc, 0);
+    assert_contains(r->out, "pass tcp.handshake.syn");
+    assert_contains(r->out, "pass tcp.teardown.abortive");
+    assert_null(strstr(r->out, "tcp.no_rst"));
+    r = run_check("--only", "tcp.no_rst", abortive, NULL);
+    assert_int_equal(r->rc, 1);
+
+    /* Unknown rule ids and bad values are usage errors naming them. */
+    r = run_check("--ignore", "tcp.no_such_rule", abortive, NULL);
+    assert_int_equal(r->rc, 2);
+    assert_contains(r->err, "unknown rule 'tcp.no_such_rule'");
+    r = run_check("--only", "tcp.no_rst,bogus", abortive, NULL);
+    assert_int_equal(r->rc, 2);
+    assert_contains(r->err, "--only: unknown rule 'bogus'");
+    r = run_check(abortive, "--ignore", NULL);
+    assert_int_equal(r->rc, 2);
+    assert_contains(r->err, "--ignore needs a value");
+    r = run_check("--max-flows", "0", abortive, NULL);
+    assert_int_equal(r->rc, 2);
+    assert_contains(r->err, "--max-flows: '0' is not a positive number");
+
+    r = run_check("--help", NULL);
+    assert_contains(r->out, "--strict");
+    assert_contains(r->out, "--ignore RULE[,RULE]");
+    assert_contains(r->out, "--only RULE[,RULE]");
+    assert_contains(r->out, "--max-flows N");
+}
+
+/* Many connections, few allowed open at once: the oldest idle ones are
+ * judged early and counted; each connection is still judged once. */
+static void many_connections(struct pb_conv *c)
+{
+    for (int i = 0; i < 5; i++) {
+        c->port[0] = (uint16_t)(41000 + i);
+        pb_conv_handshake(c);
+    }
+}
+
+static void test_max_flows(void **state)
+{
+    (void)state;
+    const char *path = write_pcap("many.pcap", DLT_EN10MB, many_connections);
+    struct result *r = run_check("--max-flows", "2", path, NULL);
+    assert_contains(r->out, "5 TCP connection(s)");
+    assert_contains(r->out, "3 flow(s) judged early, incomplete: too many open at once (--max-flows)");
+    r = run_check(path, NULL);
+    assert_contains(r->out, "5 TCP connection(s)");
+    assert_null(strstr(r->out, "judged early"));
+}
+
+/* Every frame cut by the snapshot length before its headers: nothing was
+ * judged, and that is not a pass. */
+static void test_nothing_judged(void **state)
+{
+    (void)state;
+    cut_to = 20; /* inside the IP header */
+    const char *path = write_pcap("all-cut.pcap", DLT_EN10MB, clean_close);
+    cut_to = 0;
+    struct result *r = run_check(path, NULL);
+    assert_int_equal(r->rc, 2);
+    assert_contains(r->err, "all-cut.pcap: nothing judged: no TCP or UDP flow in 10 frame(s) "
+                            "(10 cut by the snapshot length before their headers");
+
+    const char *wifi = write_pcap("wifi2.pcap", DLT_IEEE802_11, clean_close);
+    r = run_check(wifi, NULL);
+    assert_int_equal(r->rc, 2);
+    assert_contains(r->err, "only Ethernet-like and IP link types are judged");
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -479,6 +598,9 @@ int main(void)
         cmocka_unit_test(test_truncated_file),
         cmocka_unit_test(test_pcapng_abortive),
         cmocka_unit_test(test_json_lines),
+        cmocka_unit_test(test_warn_strict_ignore_only),
+        cmocka_unit_test(test_max_flows),
+        cmocka_unit_test(test_nothing_judged),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -157,7 +157,7 @@ static void test_pipeline(void **state)
     assert_int_equal(f->done_order[1], FLOW_UDP);
     assert_int_equal(f->done_order[2], FLOW_CAPTURE);
     assert_int_equal(analysis_report_count(f->a), 3);
-    uint64_t counted[4] = { 0 };
+    uint64_t counted[VERDICT_KINDS] = { 0 };
     for (size_t i = 0; i < 3; i++) {
         const struct flow_report *r = analysis_report(f->a, i);
         assert_int_equal(r->index, i);
@@ -323,6 +323,7 @@ static void test_failed_insert_is_counted(void **state)
     struct analysis_summary s;
     analysis_get_summary(f->a, &s);
     assert_int_equal(s.untracked_frames, 2);
+    assert_int_equal(s.oom_frame, 2); /* where memory first ran out: check names it */
     assert_int_equal(s.tcp_flows, 1);
     assert_int_equal(f->flows_done, 1);
 
