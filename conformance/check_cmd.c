@@ -12,6 +12,7 @@
 
 #include "analysis.h"
 #include "capfile.h"
+#include "check_write.h"
 #include "commands.h"
 #include "report.h"
 
@@ -50,6 +51,7 @@ static void print_packet(const struct packet *p, void *ctx)
 static void usage(FILE *to)
 {
     fputs("usage: wirecheck check [--quiet|--verbose|--json] [--] FILE...\n"
+          "       wirecheck check [--quiet|--verbose|--json] --write OUT.pcapng FILE\n"
           "Judges pcap/pcapng captures: per TCP connection and UDP flow, the handshake,\n"
           "data, teardown and checksum rules (see conformance/RULES.md).\n"
           "  --quiet    print only failures and the summary\n"
@@ -58,6 +60,10 @@ static void usage(FILE *to)
           "             evaluated, n/a included), one per line: {\"case\": FILE, \"flow\":\n"
           "             \"TCP a > b (frames 1-9)\" or \"capture\", \"rule\", \"verdict\": pass,\n"
           "             fail, info or n/a, \"text\", \"expected\", \"seen\", \"frames\": [...]}\n"
+          "  --write OUT.pcapng  also write FILE's packets to OUT.pcapng with the verdicts\n"
+          "             as packet comments, as `wirecheck run` does (every interface, link\n"
+          "             type, section and timestamp kept; two passes over FILE, which must\n"
+          "             be a file; see conformance/RULES.md, \"Packet comments\")\n"
           "Options may come anywhere among the files; after -- every argument is a file.\n"
           "Exit status: 0 all checks passed, 1 a check failed, 2 usage or input error.\n",
           to);
@@ -139,6 +145,24 @@ static int check_file(const char *path, struct check_format fmt, FILE *out, FILE
     return status;
 }
 
+/* `check --write OUT FILE`: check_file's report, through check_write.c's
+ * two passes (all interfaces and sections) instead of libpcap. */
+static int check_file_write(const char *path, const char *write_path, struct check_format fmt,
+                            FILE *out, FILE *err)
+{
+    struct check_run run = { out, fmt, path, false };
+    struct check_write_options o = {
+        .in_path = path, .out_path = write_path, .on_flow_done = print_flow,
+        .on_packet = fmt.level == REPORT_VERBOSE && !fmt.json ? print_packet : NULL,
+        .ctx = &run, .header = fmt.level != REPORT_QUIET && !fmt.json, .summary = !fmt.json,
+        .out = out, .err = err,
+    };
+    int status = check_write_file(&o);
+    if (status == 0 && run.any_fail)
+        status = 1;
+    return status;
+}
+
 /* Is argv[i] a file (not an option)? `*done` tracks "--". */
 static bool is_file_arg(const char *arg, bool *done)
 {
@@ -155,6 +179,7 @@ int check_command(int argc, char **argv, FILE *out, FILE *err)
      * b.pcap`) and apply to all of them; after "--" every argument is a
      * file, even one named "--quiet". */
     struct check_format fmt = { REPORT_NORMAL, false };
+    const char *write_path = NULL;
     int nfiles = 0;
     bool done = false;
     for (int i = 1; i < argc; i++) {
@@ -172,6 +197,12 @@ int check_command(int argc, char **argv, FILE *out, FILE *err)
             fmt.level = REPORT_VERBOSE;
         } else if (strcmp(arg, "--json") == 0) {
             fmt.json = true;
+        } else if (strcmp(arg, "--write") == 0 || strncmp(arg, "--write=", 8) == 0) {
+            write_path = arg[7] == '=' ? arg + 8 : i + 1 < argc ? argv[++i] : NULL;
+            if (!write_path || !*write_path) {
+                fprintf(err, "wirecheck check: --write needs an output file\n");
+                return 2;
+            }
         } else {
             fprintf(err, "wirecheck check: unknown option '%s'\n", arg);
             usage(err);
@@ -183,12 +214,20 @@ int check_command(int argc, char **argv, FILE *out, FILE *err)
         usage(err);
         return 2;
     }
+    if (write_path && nfiles != 1) {
+        fprintf(err, "wirecheck check: --write takes exactly one capture file (%d given)\n",
+                nfiles);
+        return 2;
+    }
     int worst = 0;
     done = false;
     for (int i = 1; i < argc; i++) {
-        if (!is_file_arg(argv[i], &done))
+        if (!is_file_arg(argv[i], &done)) {
+            i += strcmp(argv[i], "--write") == 0; /* its value is no file */
             continue;
-        int rc = check_file(argv[i], fmt, out, err);
+        }
+        int rc = write_path ? check_file_write(argv[i], write_path, fmt, out, err)
+                            : check_file(argv[i], fmt, out, err);
         if (rc > worst)
             worst = rc;
     }

@@ -151,7 +151,7 @@ static void expire(struct analysis *a, int64_t now)
 static void touched(struct analysis *a, struct flow_entry *e, const struct packet *p)
 {
     flow_table_touched(&a->flows, e);
-    if (a->opt.retain_reports && p->l4_checksum == CSUM_OFFLOADED)
+    if ((a->opt.retain_reports || a->opt.annotate) && p->l4_checksum == CSUM_OFFLOADED)
         flow_entry_note_offloaded(e, p->frame); /* false: the comment is lost, not the analysis */
 }
 
@@ -286,7 +286,7 @@ enum dissect_error analysis_feed(struct analysis *a, uint32_t frame, int64_t ts_
     }
     if (err == DISSECT_OK && (p.duplicate_of = capdup_check(&a->dups, &p))) {
         a->sum.duplicates++;
-        if (a->opt.retain_reports)
+        if (a->opt.retain_reports || a->opt.annotate)
             capdup_note(&a->dups, frame, p.duplicate_of); /* false: the comment is lost */
         tell_packet(a, &p);
         return DISSECT_OK;
