@@ -17,6 +17,7 @@
 
 #include "analysis.h"
 #include "capfile.h"
+#include "check_write.h"
 #include "commands.h"
 #include "report.h"
 
@@ -63,6 +64,7 @@ static void usage(FILE *to)
 {
     fputs("usage: wirecheck check [--quiet|--verbose|--json] [--strict] [--ignore RULE[,RULE]]\n"
           "                       [--only RULE[,RULE]] [--max-flows N] [--] FILE...\n"
+          "       wirecheck check [OPTIONS] --write OUT.pcapng FILE\n"
           "Judges pcap/pcapng captures: per TCP connection and UDP flow, the handshake,\n"
           "data, teardown and checksum rules (see conformance/RULES.md).\n"
           "  --quiet    print only failures and the summary\n"
@@ -79,6 +81,10 @@ static void usage(FILE *to)
           "             idle longest is judged early, as incomplete, and counted\n"
           "Verdicts: fail where the RFC says MUST/MUST NOT, warn where it says SHOULD.\n"
           "FILE - reads standard input (a pipe: tcpdump -w - | wirecheck check -).\n"
+          "  --write OUT.pcapng  also write FILE's packets to OUT.pcapng with the verdicts\n"
+          "             as packet comments, as `wirecheck run` does (every interface, link\n"
+          "             type, section and timestamp kept; two passes over FILE, which must\n"
+          "             be a file; see conformance/RULES.md, \"Packet comments\")\n"
           "Options may come anywhere among the files; after -- every argument is a file.\n"
           "Exit status: 0 all checks passed (warnings allowed), 1 a check failed, 2 usage or\n"
           "input error, out of memory, or nothing in the capture could be judged.\n",
@@ -219,7 +225,7 @@ static int check_file(const char *path, struct check_format fmt, const struct ch
 static bool takes_value(const char *arg)
 {
     return strcmp(arg, "--ignore") == 0 || strcmp(arg, "--only") == 0 ||
-           strcmp(arg, "--max-flows") == 0;
+           strcmp(arg, "--max-flows") == 0 || strcmp(arg, "--write") == 0;
 }
 
 /* "tcp.no_rst,tcp.handshake.mss" into *rules (bit 1 << rule_id); false,
@@ -265,6 +271,26 @@ static bool parse_value(const char *opt, const char *value, struct check_policy 
     return true;
 }
 
+/* `check --write OUT FILE`: check_file's report, through check_write.c's
+ * two passes (all interfaces and sections) instead of libpcap. */
+static int check_file_write(const char *path, const char *write_path, struct check_format fmt,
+                            const struct check_policy *pol, FILE *out, FILE *err)
+{
+    struct check_run run = { out, fmt, path, false };
+    struct check_write_options o = {
+        .strict = pol->strict, .waived_rules = pol->waived, .only_rules = pol->only,
+        .max_flows = pol->max_flows,
+        .in_path = path, .out_path = write_path, .on_flow_done = print_flow,
+        .on_packet = fmt.level == REPORT_VERBOSE && !fmt.json ? print_packet : NULL,
+        .ctx = &run, .header = fmt.level != REPORT_QUIET && !fmt.json, .summary = !fmt.json,
+        .out = out, .err = err,
+    };
+    int status = check_write_file(&o);
+    if (status == 0 && run.any_fail)
+        status = 1;
+    return status;
+}
+
 /* Is argv[i] a file (not an option)? `*done` tracks "--". */
 static bool is_file_arg(const char *arg, bool *done)
 {
@@ -282,11 +308,18 @@ int check_command(int argc, char **argv, FILE *out, FILE *err)
      * file, even one named "--quiet". */
     struct check_format fmt = { REPORT_NORMAL, false };
     struct check_policy pol = { .max_flows = ANALYSIS_DEFAULT_MAX_FLOWS };
+    const char *write_path = NULL;
     int nfiles = 0;
     bool done = false;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
-        if (!done && takes_value(arg)) {
+        if (!done && (strcmp(arg, "--write") == 0 || strncmp(arg, "--write=", 8) == 0)) {
+            write_path = arg[7] == '=' ? arg + 8 : i + 1 < argc ? argv[++i] : NULL;
+            if (!write_path || !*write_path) {
+                fprintf(err, "wirecheck check: --write needs an output file\n");
+                return 2;
+            }
+        } else if (!done && takes_value(arg)) {
             if (!parse_value(arg, i + 1 < argc ? argv[i + 1] : NULL, &pol, err)) {
                 usage(err);
                 return 2;
@@ -318,6 +351,11 @@ int check_command(int argc, char **argv, FILE *out, FILE *err)
         usage(err);
         return 2;
     }
+    if (write_path && nfiles != 1) {
+        fprintf(err, "wirecheck check: --write takes exactly one capture file (%d given)\n",
+                nfiles);
+        return 2;
+    }
     int worst = 0;
     done = false;
     for (int i = 1; i < argc; i++) {
@@ -327,7 +365,8 @@ int check_command(int argc, char **argv, FILE *out, FILE *err)
         }
         if (!is_file_arg(argv[i], &done))
             continue;
-        int rc = check_file(argv[i], fmt, &pol, out, err);
+        int rc = write_path ? check_file_write(argv[i], write_path, fmt, &pol, out, err)
+                            : check_file(argv[i], fmt, &pol, out, err);
         if (rc > worst)
             worst = rc;
     }

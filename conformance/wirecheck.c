@@ -11,7 +11,9 @@ static void usage(FILE *to)
 {
     fputs("usage: wirecheck run [CASE...] [--out DIR] [--junit FILE] [--server CMD] [--client CMD] [--ipv4|--ipv6]\n"
           "       wirecheck check FILE...\n"
+          "       wirecheck check [--json] --write OUT.pcapng FILE\n"
           "       wirecheck list\n"
+          "       wirecheck wireshark --install [--personal|--global]\n"
           "       wirecheck --version\n"
           "Exit status: 0 all checks passed, 1 a check failed, 2 usage or input error.\n",
           to);
@@ -41,6 +43,8 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "list") == 0)
         return cmd_list(argc - 1, argv + 1);
+    if (strcmp(cmd, "wireshark") == 0)
+        return cmd_wireshark(argc - 1, argv + 1);
     fprintf(stderr, "wirecheck: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

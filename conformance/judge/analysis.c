@@ -167,7 +167,7 @@ static void expire(struct analysis *a, int64_t now)
 static void touched(struct analysis *a, struct flow_entry *e, const struct packet *p)
 {
     flow_table_touched(&a->flows, e);
-    if (a->opt.retain_reports && p->l4_checksum == CSUM_OFFLOADED)
+    if ((a->opt.retain_reports || a->opt.annotate) && p->l4_checksum == CSUM_OFFLOADED)
         flow_entry_note_offloaded(e, p->frame); /* false: the comment is lost, not the analysis */
 }
 
@@ -322,7 +322,7 @@ static enum dissect_error judge_packet(struct analysis *a, struct packet *p, enu
     if (err == DISSECT_OK && (p->duplicate_of = capdup_check(&a->dups, p))) {
         if (!depth)
             a->sum.duplicates++;
-        if (a->opt.retain_reports && !depth)
+        if ((a->opt.retain_reports || a->opt.annotate) && !depth)
             capdup_note(&a->dups, p->frame, p->duplicate_of); /* false: the comment is lost */
         tell_packet(a, p);
         return DISSECT_OK;

@@ -99,6 +99,12 @@ struct analysis_options {
     int64_t closed_linger_usec; /* closed TCP flow kept for late packets */
     /* Keep judged flows (and their payloads) for analysis_report(). */
     bool retain_reports;
+    /* Record what frame comments need without retaining reports: every
+     * offloaded-checksum frame of a flow (flow_report.offloaded_frames) and
+     * the capture duplicates (for analysis_frame_comment, which then gives
+     * only the duplicates' comments). `check --write` annotates each report
+     * in on_flow_done. Implied by retain_reports. */
+    bool annotate;
     /* The capture comes from a run that dropped packets on purpose (the
      * runner sets it for a case with loss faults): retransmissions are
      * reported as info, not fail (see checks_options). */

@@ -145,3 +145,16 @@ size_t frame_comments_get(const struct frame_comments *fc, uint32_t frame, char 
     }
     return need;
 }
+
+uint32_t frame_comments_next(const struct frame_comments *fc, uint32_t after)
+{
+    size_t lo = 0, hi = fc->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (fc->refs[mid].frame <= after)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < fc->n ? fc->refs[lo].frame : 0;
+}

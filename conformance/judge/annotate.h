@@ -33,4 +33,9 @@ void frame_comments_free(struct frame_comments *fc);
  * to size) and returns the length it needed, 0 for none. */
 size_t frame_comments_get(const struct frame_comments *fc, uint32_t frame, char *buf, size_t size);
 
+/* The first frame after `after` that has a comment, 0 if none: walks the
+ * annotated frames in order (`check --write` spills each judged flow's
+ * comments this way). */
+uint32_t frame_comments_next(const struct frame_comments *fc, uint32_t after);
+
 #endif

@@ -81,6 +81,91 @@ static void put_end_of_options(struct pcapng_writer *w)
     put_u16(w, 0);
 }
 
+/* Size on disk of a list of options: each header, value and padding, then
+ * opt_endofopt; 0 for none. */
+static uint32_t options_size(const struct pcapng_option *o, size_t n)
+{
+    uint32_t size = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = o[i].len > OPTION_VALUE_MAX ? OPTION_VALUE_MAX : o[i].len;
+        size += (uint32_t)(4 + len + padding_for(len));
+    }
+    return n ? size + 4 : 0;
+}
+
+static void put_options(struct pcapng_writer *w, const struct pcapng_option *o, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t len = o[i].len > OPTION_VALUE_MAX ? OPTION_VALUE_MAX : o[i].len;
+        put_u16(w, o[i].code);
+        put_u16(w, (uint16_t)len);
+        put_bytes(w, o[i].value, len);
+        put_padding(w, len);
+    }
+    if (n)
+        put_end_of_options(w);
+}
+
+void pcapng_writer_init(struct pcapng_writer *w, FILE *file)
+{
+    memset(w, 0, sizeof *w);
+    w->file = file;
+}
+
+bool pcapng_write_section(struct pcapng_writer *w, const struct pcapng_option *options,
+                          size_t noptions)
+{
+    uint32_t total = 4 + 4 + 4 + 2 + 2 + 8 + options_size(options, noptions) + 4;
+    put_u32(w, BLOCK_SECTION_HEADER);
+    put_u32(w, total);
+    put_u32(w, BYTE_ORDER_MAGIC);
+    put_u16(w, 1);
+    put_u16(w, 0);
+    uint64_t unknown_length = UINT64_MAX;
+    put_bytes(w, &unknown_length, sizeof unknown_length);
+    put_options(w, options, noptions);
+    put_u32(w, total);
+    w->interfaces = 0;
+    return !w->failed;
+}
+
+int pcapng_add_interface_options(struct pcapng_writer *w, uint16_t linktype, uint32_t snaplen,
+                                 const struct pcapng_option *options, size_t noptions)
+{
+    uint32_t total = 4 + 4 + 2 + 2 + 4 + options_size(options, noptions) + 4;
+    put_u32(w, BLOCK_INTERFACE_DESCRIPTION);
+    put_u32(w, total);
+    put_u16(w, linktype);
+    put_u16(w, 0); /* reserved */
+    put_u32(w, snaplen);
+    put_options(w, options, noptions);
+    put_u32(w, total);
+    if (w->failed)
+        return -1;
+    return (int)w->interfaces++;
+}
+
+bool pcapng_write_packet_options(struct pcapng_writer *w, uint32_t interface_id,
+                                 uint64_t ts_ticks, const void *data, uint32_t caplen,
+                                 uint32_t wirelen, const struct pcapng_option *options,
+                                 size_t noptions)
+{
+    uint32_t total = 4 + 4 + 4 + 4 + 4 + 4 + 4 + caplen + padding_for(caplen) +
+                     options_size(options, noptions) + 4;
+    put_u32(w, BLOCK_ENHANCED_PACKET);
+    put_u32(w, total);
+    put_u32(w, interface_id);
+    put_u32(w, (uint32_t)(ts_ticks >> 32));
+    put_u32(w, (uint32_t)ts_ticks);
+    put_u32(w, caplen);
+    put_u32(w, wirelen);
+    put_bytes(w, data, caplen);
+    put_padding(w, caplen);
+    put_options(w, options, noptions);
+    put_u32(w, total);
+    return !w->failed;
+}
+
 bool pcapng_writer_start(struct pcapng_writer *w, FILE *file, const char *application)
 {
     memset(w, 0, sizeof *w);

@@ -31,6 +31,14 @@ struct pcapng_writer {
     uint32_t interfaces; /* IDBs written so far: the next interface id */
 };
 
+/* One option of a block, its value in host byte order (the writer pads it).
+ * Values longer than an option can hold (65532 bytes) are cut. */
+struct pcapng_option {
+    uint16_t code;
+    uint16_t len;
+    const void *value;
+};
+
 /* Creates (truncates) `path` and writes the section header. `application`
  * goes into shb_userappl (may be NULL). On failure returns false with a
  * message naming the operation and the path in err. */
@@ -39,6 +47,29 @@ bool pcapng_writer_open(struct pcapng_writer *w, const char *path,
 
 /* Same on a stream the caller owns (a memory stream in tests, stdout). */
 bool pcapng_writer_start(struct pcapng_writer *w, FILE *file, const char *application);
+
+/* Binds the writer to a stream the caller owns without writing anything:
+ * the first block is then the caller's pcapng_write_section. */
+void pcapng_writer_init(struct pcapng_writer *w, FILE *file);
+
+/* Writes a Section Header Block with `options` (e.g. shb_hardware 2, shb_os 3,
+ * shb_userappl 4, opt_comment 1) and starts a new section: interface ids
+ * count from 0 again. */
+bool pcapng_write_section(struct pcapng_writer *w, const struct pcapng_option *options,
+                          size_t noptions);
+
+/* An Interface Description Block with any options (if_name 2, if_tsresol 9,
+ * if_tsoffset 14, ...). Returns the interface id or -1. */
+int pcapng_add_interface_options(struct pcapng_writer *w, uint16_t linktype, uint32_t snaplen,
+                                 const struct pcapng_option *options, size_t noptions);
+
+/* An Enhanced Packet Block whose timestamp is `ts_ticks` in the interface's
+ * own units (its if_tsresol), as a capture file stores it, with any options
+ * (opt_comment 1, epb_flags 2, ...). */
+bool pcapng_write_packet_options(struct pcapng_writer *w, uint32_t interface_id,
+                                 uint64_t ts_ticks, const void *data, uint32_t caplen,
+                                 uint32_t wirelen, const struct pcapng_option *options,
+                                 size_t noptions);
 
 /* Writes an Interface Description Block. Returns the interface id to pass to
  * pcapng_write_packet, or -1 if the write failed. `name` may be NULL. */
