@@ -92,6 +92,12 @@ int runner_interrupted(void)
     return interrupt_signal;
 }
 
+const char *runner_signal_name(int sig)
+{
+    return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP"
+                                                                                 : strsignal(sig);
+}
+
 static int64_t now_ms(void)
 {
     return process_now_ms();
@@ -609,7 +615,7 @@ static void run_in_namespace(struct live *L)
         /* What went wrong after the signal is the signal's doing. */
         L->r->details[0] = '\0';
         add_detail(L->r, "interrupted by %s after %u ms: its programs were stopped; the "
-                   "capture holds what ran", strsignal(interrupt_signal),
+                   "capture holds what ran", runner_signal_name(interrupt_signal),
                    (unsigned)(now_ms() - L->start_ms));
         L->r->outcome = CASE_ERROR;
     }

@@ -103,6 +103,7 @@ void runner_job_signal(const struct runner_job *j, int sig);
  * of what ran written, the result CASE_ERROR "interrupted by SIG...". */
 void runner_note_signal(int sig);
 int runner_interrupted(void);   /* the signal noted, 0 if none */
+const char *runner_signal_name(int sig);  /* "SIGTERM", "SIGINT", else strsignal */
 
 /* Adds one line to r->details (dropped once they are full). */
 void case_result_add_detail(struct case_result *r, const char *fmt, ...)
