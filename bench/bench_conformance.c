@@ -1,8 +1,9 @@
 /* bench-conformance: wall time per case of `wirecheck run` over the whole
  * reference matrix, several rounds; prints each case's median and max, the
- * median and max over all cases, and the whole matrix. There is no other
- * tool to race here, so the ratio is the 100 ms-per-case target over the
- * measured median: >= 1 meets it. */
+ * median and max over all cases, and the whole matrix's wall time with
+ * --jobs 1 and with --jobs 2 (each round runs both, alternating which goes
+ * first). There is no other tool to race here, so the ratio is the 100
+ * ms-per-case target over the measured median (--jobs 1): >= 1 meets it. */
 #include "bench_util.h"
 
 #define MAX_CASES 128
@@ -27,8 +28,9 @@ static struct case_times *case_named(const char *name)
     return &cases[ncases++];
 }
 
-/* Runs the matrix once; returns the wall time in ms, -1 on failure. */
-static double run_matrix(const char *wirecheck, const char *out_dir)
+/* Runs the matrix once with --jobs `jobs`; returns the wall time in ms, -1
+ * on failure. Per-case times are kept from the --jobs 1 runs only. */
+static double run_matrix(const char *wirecheck, const char *out_dir, const char *jobs)
 {
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0)
@@ -37,7 +39,7 @@ static double run_matrix(const char *wirecheck, const char *out_dir)
     pid_t pid = fork();
     if (pid == 0) {
         dup2(p[1], 1);
-        execl(wirecheck, wirecheck, "run", "--out", out_dir, (char *)NULL);
+        execl(wirecheck, wirecheck, "run", "--out", out_dir, "--jobs", jobs, (char *)NULL);
         _exit(127);
     }
     close(p[1]);
@@ -47,7 +49,7 @@ static double run_matrix(const char *wirecheck, const char *out_dir)
         char name[64], verdict[16];
         double ms;
         /* "time-ipv4   pass   98 ms  captures/..." */
-        if (sscanf(line, "%63s %15s %lf ms", name, verdict, &ms) == 3 &&
+        if (strcmp(jobs, "1") == 0 && sscanf(line, "%63s %15s %lf ms", name, verdict, &ms) == 3 &&
             (strcmp(verdict, "pass") == 0 || strcmp(verdict, "FAIL") == 0)) {
             struct case_times *c = case_named(name);
             if (c && c->n < 64)
@@ -82,12 +84,19 @@ int main(int argc, char **argv)
     if (!mkdtemp(out_dir))
         return 2;
 
-    double matrix[64];
+    double matrix[64], matrix2[64];
     for (int r = 0; r < rounds; r++) {
-        matrix[r] = run_matrix(wirecheck, out_dir);
-        if (matrix[r] < 0)
-            return 1;
-        printf("round %d: matrix %.0f ms\n", r + 1, matrix[r]);
+        /* Alternate the order so neither setting always runs on a warmer machine. */
+        bool one_first = r % 2 == 0;
+        for (int k = 0; k < 2; k++) {
+            bool one = one_first == (k == 0);
+            double *m = one ? &matrix[r] : &matrix2[r];
+            *m = run_matrix(wirecheck, out_dir, one ? "1" : "2");
+            if (*m < 0)
+                return 1;
+        }
+        printf("round %d: matrix %.0f ms with --jobs 1, %.0f ms with --jobs 2\n", r + 1,
+               matrix[r], matrix2[r]);
         fflush(stdout);
     }
     char cmd[4200];
@@ -114,7 +123,9 @@ int main(int argc, char **argv)
     double median_case = bench_median(all, nall);
     printf("all cases: median %.0f ms, max %.0f ms over %d runs of %d cases\n", median_case, worst,
            rounds, ncases);
-    printf("whole matrix: median %.0f ms\n", bench_median(matrix, rounds));
+    printf("whole matrix: median %.0f ms with --jobs 1, %.0f ms with --jobs 2 (%.2fx)\n",
+           bench_median(matrix, rounds), bench_median(matrix2, rounds),
+           bench_median(matrix, rounds) / bench_median(matrix2, rounds));
     printf("ratio: %.2f\n", 100.0 / median_case);
     return 0;
 }

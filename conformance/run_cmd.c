@@ -11,6 +11,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,7 @@
 #include "runner.h"
 
 #define MAX_CASES 128
+#define MAX_JOBS 256
 
 struct run_args {
     const char *cases[MAX_CASES];
@@ -39,6 +42,7 @@ struct run_args {
     const char *ready;
     const char *ready_timeout;
     const char *serves;
+    const char *jobs;
     bool only_ipv4, only_ipv6;
 };
 
@@ -51,7 +55,7 @@ struct selected_case {
 static void run_usage(FILE *to)
 {
     fputs("usage: wirecheck run [CASE...] [--out DIR] [--junit FILE] [--server CMD] [--client CMD] [--ipv4|--ipv6]\n"
-          "                     [--serves ROLE] [--ready port|line|any] [--ready-timeout MS]\n"
+          "                     [--serves ROLE] [--ready port|line|any] [--ready-timeout MS] [--jobs N]\n"
           "  CASE       a built-in case name (see `wirecheck list`), NAME-ipv4/NAME-ipv6 for one\n"
           "             family, or the path of a .case file; default: every built-in case\n"
           "  --out DIR  where <case>.pcapng captures go (default captures/runs)\n"
@@ -65,6 +69,8 @@ static void run_usage(FILE *to)
           "             case's namespace listens (TCP) or is bound (UDP) on the case's port,\n"
           "             'line' once it prints 'Listening on ...', 'any' (default) the first\n"
           "  --ready-timeout MS  how long the server may take to be ready (default 3000)\n"
+          "  --jobs N   run N cases at once, each in its own namespaces (default: the cores\n"
+          "             available); lines, JUnit and captures are the same as with --jobs 1\n"
           "Exit status: 0 all expectations met, 1 one was not, 2 usage or environment error.\n",
           to);
 }
@@ -90,6 +96,8 @@ static bool parse_run_args(int argc, char **argv, struct run_args *a)
             value = &a->ready;
         else if (strcmp(arg, "--ready-timeout") == 0)
             value = &a->ready_timeout;
+        else if (strcmp(arg, "--jobs") == 0 || strcmp(arg, "-j") == 0)
+            value = &a->jobs;
         else if (strcmp(arg, "--ipv4") == 0)
             a->only_ipv4 = true;
         else if (strcmp(arg, "--ipv6") == 0)
@@ -143,6 +151,14 @@ static bool parse_run_args(int argc, char **argv, struct run_args *a)
         if (!isdigit((unsigned char)a->ready_timeout[0]) || *end || v == 0 || v > 600000) {
             fprintf(stderr, "wirecheck run: --ready-timeout '%s': 1..600000 ms\n",
                     a->ready_timeout);
+            return false;
+        }
+    }
+    if (a->jobs) {
+        char *end;
+        unsigned long v = strtoul(a->jobs, &end, 10);
+        if (!isdigit((unsigned char)a->jobs[0]) || *end || v == 0 || v > MAX_JOBS) {
+            fprintf(stderr, "wirecheck run: --jobs '%s': 1..%d\n", a->jobs, MAX_JOBS);
             return false;
         }
     }
@@ -390,6 +406,112 @@ static unsigned elapsed_since(const struct timespec *start)
     return (unsigned)((now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000);
 }
 
+/* One run of the matrix: a case on one family, in matrix order. */
+struct planned_run {
+    const struct case_spec *spec;
+    int family;
+    bool done;       /* its result is final */
+    bool runnable;   /* false: the environment could not run it (exit 2) */
+};
+
+static void on_signal(int sig)
+{
+    runner_note_signal(sig);
+}
+
+/* SIGINT/SIGTERM end the current cases cleanly (runner.h): handlers from
+ * here on, inherited by every case process forked after this. */
+static void catch_signals(struct sigaction old[2])
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_signal; /* no SA_RESTART: poll returns EINTR */
+    sigaction(SIGINT, &sa, &old[0]);
+    sigaction(SIGTERM, &sa, &old[1]);
+}
+
+static unsigned default_jobs(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > MAX_JOBS ? MAX_JOBS : (unsigned)n;
+}
+
+/* Runs plan[0..total) with at most `jobs` case processes at once, results
+ * in results[i] for plan[i]; each result is printed as soon as it and every
+ * earlier one are final, so the console is in matrix order whatever the
+ * order they end in. Stops starting cases on an interruption or an
+ * environment error (a case that could not run) and lets the running ones
+ * end. Returns how many results were printed (a prefix of the plan). */
+static size_t run_plan(struct planned_run *plan, size_t total, struct case_result *results,
+                       const struct run_options *o, unsigned jobs)
+{
+    static struct runner_job running[MAX_JOBS];
+    static size_t slot_of[MAX_JOBS]; /* plan index of running[k] */
+    size_t nrunning = 0, next = 0, printed = 0;
+    bool stop = false, forwarded = false;
+    for (;;) {
+        while (!stop && !runner_interrupted() && next < total && nrunning < jobs) {
+            struct planned_run *p = &plan[next];
+            struct case_result *r = &results[next];
+            if (skip_for_replaced_side(p->spec, p->family, o, r)) {
+                p->done = p->runnable = true;
+            } else if (runner_start_case(p->spec, p->family, o, r, &running[nrunning])) {
+                slot_of[nrunning++] = next;
+            } else {
+                p->done = true;
+                p->runnable = false;
+            }
+            next++;
+        }
+        while (printed < next && plan[printed].done) {
+            print_result(&results[printed]);
+            if (!plan[printed].runnable)
+                stop = true;
+            printed++;
+        }
+        if (runner_interrupted() && !forwarded) {
+            /* The terminal's SIGINT reached the case processes too; a kill
+             * aimed at us alone did not: pass it on. */
+            for (size_t k = 0; k < nrunning; k++)
+                runner_job_signal(&running[k], runner_interrupted());
+            forwarded = true;
+        }
+        if (nrunning == 0 && (stop || runner_interrupted() || next == total))
+            return printed;
+
+        struct pollfd fds[MAX_JOBS];
+        int64_t now = process_now_ms(), until = INT64_MAX;
+        for (size_t k = 0; k < nrunning; k++) {
+            fds[k] = (struct pollfd){ .fd = runner_job_fd(&running[k]), .events = POLLIN };
+            if (runner_job_deadline(&running[k]) < until)
+                until = runner_job_deadline(&running[k]);
+        }
+        int timeout = until <= now ? 0 : until - now > INT32_MAX ? INT32_MAX : (int)(until - now);
+        int rc = poll(fds, nrunning, timeout);
+        if (rc < 0 && errno != EINTR) {
+            fprintf(stderr, "wirecheck run: poll: %s\n", strerror(errno));
+            timeout = 0; /* give every job up at its deadline */
+        }
+        now = process_now_ms();
+        for (size_t k = 0; k < nrunning;) {
+            bool over = (rc > 0 && fds[k].revents && runner_job_read(&running[k])) ||
+                        now >= runner_job_deadline(&running[k]);
+            if (!over) {
+                k++;
+                continue;
+            }
+            struct planned_run *p = &plan[slot_of[k]];
+            p->runnable = runner_job_finish(&running[k]);
+            p->done = true;
+            nrunning--;
+            running[k] = running[nrunning];
+            fds[k] = fds[nrunning];
+            slot_of[k] = slot_of[nrunning];
+        }
+    }
+}
+
 int cmd_run(int argc, char **argv)
 {
     struct run_args a;
@@ -399,6 +521,7 @@ int cmd_run(int argc, char **argv)
     }
     static struct selected_case cases[MAX_CASES];
     static struct case_result results[2 * MAX_CASES];
+    static struct planned_run plan[2 * MAX_CASES];
     int ncases = select_cases(&a, cases);
     if (ncases < 0)
         return 2;
@@ -411,10 +534,9 @@ int cmd_run(int argc, char **argv)
     o.ready = !a.ready || strcmp(a.ready, "any") == 0 ? READY_ANY
             : strcmp(a.ready, "port") == 0 ? READY_PORT : READY_LINE;
     o.ready_timeout_ms = a.ready_timeout ? (unsigned)strtoul(a.ready_timeout, NULL, 10) : 0;
+    unsigned jobs = a.jobs ? (unsigned)strtoul(a.jobs, NULL, 10) : default_jobs();
 
-    struct timespec start;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    size_t n = 0, passed = 0, failed = 0, skipped = 0;
+    size_t total = 0;
     enum case_service service = SERVES_UNSET;
     if (a.serves)
         case_service_parse(a.serves, &service);
@@ -424,34 +546,51 @@ int cmd_run(int argc, char **argv)
         for (int family = 4; family <= 6; family += 2) {
             const struct selected_case *sc = &cases[i];
             bool wanted = family == 4 ? sc->ipv4 && !a.only_ipv6 : sc->ipv6 && !a.only_ipv4;
-            if (!wanted)
-                continue;
-            struct case_result *r = &results[n++];
-            if (skip_for_replaced_side(&sc->spec, family, &o, r)) {
-                print_result(r);
-                skipped++;
-                continue;
-            }
-            bool runnable = runner_run_case(&sc->spec, family, &o, r);
-            print_result(r);
-            if (!runnable) {
-                fprintf(stderr, "wirecheck run: cannot run %s here: %s", r->name, r->details);
-                if (a.junit)
-                    write_junit(a.junit, results, n, elapsed_since(&start));
-                return 2;
-            }
-            passed += r->outcome == CASE_PASS;
-            failed += r->outcome == CASE_FAIL;
+            if (wanted)
+                plan[total++] = (struct planned_run){ .spec = &sc->spec, .family = family };
         }
     }
+
+    struct sigaction old_actions[2];
+    catch_signals(old_actions);
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    size_t n = run_plan(plan, total, results, &o, jobs);
     unsigned total_ms = elapsed_since(&start);
+    sigaction(SIGINT, &old_actions[0], NULL);
+    sigaction(SIGTERM, &old_actions[1], NULL);
+    size_t passed = 0, failed = 0, skipped = 0;
+    const struct case_result *cannot_run = NULL;
+    for (size_t i = 0; i < n; i++) {
+        passed += results[i].outcome == CASE_PASS;
+        failed += results[i].outcome == CASE_FAIL;
+        skipped += results[i].outcome == CASE_SKIP;
+        if (!plan[i].runnable && !cannot_run)
+            cannot_run = &results[i];
+    }
+    int sig = runner_interrupted();
+    if (cannot_run && !sig) {
+        fprintf(stderr, "wirecheck run: cannot run %s here: %s", cannot_run->name,
+                cannot_run->details);
+        if (a.junit)
+            write_junit(a.junit, results, n, total_ms);
+        return 2;
+    }
     if (skipped)
         printf("%zu cases: %zu passed, %zu failed, %zu skipped in %u ms; captures in %s\n", n,
                passed, failed, skipped, total_ms, a.out_dir);
     else
         printf("%zu cases: %zu passed, %zu failed in %u ms; captures in %s\n", n, passed, failed,
                total_ms, a.out_dir);
-    if (a.junit && !write_junit(a.junit, results, n, total_ms))
+    fflush(stdout);
+    bool junit_ok = !a.junit || write_junit(a.junit, results, n, total_ms);
+    if (sig) {
+        fprintf(stderr, "wirecheck run: interrupted by %s: %zu of %zu cases ran (those running "
+                        "then were stopped, their captures written), %zu not run\n",
+                runner_signal_name(sig), n, total, total - n);
+        return 128 + sig;
+    }
+    if (!junit_ok)
         return 2;
     if (n == 0) {
         fprintf(stderr, "wirecheck run: no case selected (%s)\n",

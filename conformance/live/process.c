@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,70 @@ static int open_pidfd(pid_t pid)
 #endif
 }
 
+static void init_noop(int sig)
+{
+    (void)sig;
+}
+
+/* The init of a command's PID namespace (pid 1 there): runs o->exec in a
+ * child, passes SIGTERM/SIGINT/SIGHUP on to every process of the namespace
+ * (kill(-1) from inside reaches exactly those), reaps whatever ends there
+ * (orphans are reparented to us) and returns the command's status once it
+ * has exited and, with until_empty, every other process too. Returning
+ * (the init exiting) makes the kernel kill whatever is left. Signals are
+ * blocked and taken with sigwaitinfo; the no-op handlers make sure a signal
+ * sent from outside is delivered to an init at all. */
+static int run_init(const struct process_options *o)
+{
+    static const int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP };
+    sigset_t set, old;
+    sigemptyset(&set);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaddset(&set, sigs[i]);
+    sigprocmask(SIG_BLOCK, &set, &old);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = init_noop;
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaction(sigs[i], &sa, NULL);
+    pid_t command = fork();
+    if (command < 0) {
+        dprintf(STDERR_FILENO, "wirecheck: fork for %s in its PID namespace: %s\n", o->what,
+                strerror(errno));
+        return 126;
+    }
+    if (command == 0) {
+        sa.sa_handler = SIG_DFL;
+        for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+            sigaction(sigs[i], &sa, NULL);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        _exit(o->exec(o->ctx));
+    }
+    int status = -1;
+    bool command_done = false;
+    for (;;) {
+        int wstatus;
+        pid_t got = waitpid(-1, &wstatus, WNOHANG);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got == command) {
+            command_done = true;
+            status = status_code(wstatus);
+        }
+        if (got > 0)
+            continue;
+        if (got < 0) /* ECHILD: the namespace is empty */
+            return command_done ? status : 126;
+        if (command_done && !o->until_empty)
+            return status;
+        siginfo_t si;
+        int sig = sigwaitinfo(&set, &si);
+        if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP)
+            kill(-1, sig);
+    }
+}
+
 /* In the forked child: the descriptors, the group, then the caller's exec.
  * The pipes' own descriptors are closed once dup'ed (exec would close them,
  * but the exec function may run code first): a child holding its stdin's
@@ -90,7 +155,18 @@ static void in_child(const struct process_options *o, int in[2], int outp[2], in
         if (errp[i] > STDERR_FILENO)
             close(errp[i]);
     }
-    _exit(o->exec(o->ctx));
+    _exit(o->pid_namespace ? run_init(o) : o->exec(o->ctx));
+}
+
+/* fork(), or with pid_namespace a fork into a new PID namespace whose init
+ * the child is (clone with only CLONE_NEWPID | SIGCHLD and no new stack
+ * behaves like fork; every other argument is 0 whatever the architecture's
+ * argument order). */
+static pid_t fork_child(const struct process_options *o)
+{
+    if (!o->pid_namespace)
+        return fork();
+    return (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_NEWPID | SIGCHLD), 0UL, 0UL, 0UL, 0UL);
 }
 
 static void close_pipes(int in[2], int outp[2], int errp[2])
@@ -115,9 +191,10 @@ bool process_spawn(struct process *p, struct process_output *out, struct process
         close_pipes(in, outp, errp);
         return false;
     }
-    pid_t pid = fork();
+    pid_t pid = fork_child(o);
     if (pid < 0) {
-        snprintf(errtext, errlen, "fork for %s: %s", o->what, strerror(errno));
+        snprintf(errtext, errlen, "%s for %s: %s",
+                 o->pid_namespace ? "clone(CLONE_NEWPID)" : "fork", o->what, strerror(errno));
         close_pipes(in, outp, errp);
         return false;
     }
@@ -301,57 +378,89 @@ static bool write_all(int fd, const void *p, size_t n)
     return true;
 }
 
-/* Reads exactly n bytes before the deadline. */
-static bool read_all(int fd, void *p, size_t n, int64_t deadline)
+enum process_call_result process_call_start(struct process_call *pc, void (*fn)(void *ctx),
+                                            void *ctx, void *result, size_t size)
 {
-    char *d = p;
-    while (n) {
-        int64_t left = deadline - process_now_ms();
-        struct pollfd pfd = { .fd = fd, .events = POLLIN };
-        int rc = left > 0 ? poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left) : 0;
-        if (rc < 0 && errno == EINTR)
-            continue;
-        if (rc <= 0)
-            return false;
-        ssize_t got = read(fd, d, n);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            return false;
-        d += got;
-        n -= (size_t)got;
-    }
-    return true;
-}
-
-enum process_call_result process_call(void (*fn)(void *ctx), void *ctx, void *result, size_t size,
-                                      int64_t deadline_ms, pid_t *pid)
-{
+    pc->pid = 0;
+    pc->fd = -1;
+    pc->result = result;
+    pc->size = size;
+    pc->got = 0;
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0)
         return PROCESS_CALL_NO_PIPE;
     fflush(NULL); /* or the child would flush our buffered output again */
-    *pid = fork();
-    if (*pid < 0) {
+    pid_t pid = fork();
+    if (pid < 0) {
         int saved = errno;
         close(fds[0]);
         close(fds[1]);
         errno = saved;
         return PROCESS_CALL_NO_FORK;
     }
-    if (*pid == 0) {
+    if (pid == 0) {
         close(fds[0]);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         fn(ctx);
         _exit(write_all(fds[1], result, size) ? 0 : 1);
     }
     close(fds[1]);
-    bool got = read_all(fds[0], result, size, deadline_ms);
-    close(fds[0]);
-    if (!got)
-        kill(*pid, SIGKILL);
-    waitpid(*pid, NULL, 0);
-    return got ? PROCESS_CALL_DONE : PROCESS_CALL_NO_RESULT;
+    set_nonblocking(fds[0]);
+    pc->pid = pid;
+    pc->fd = fds[0];
+    return PROCESS_CALL_DONE;
+}
+
+bool process_call_read(struct process_call *pc)
+{
+    while (pc->fd >= 0 && pc->got < pc->size) {
+        ssize_t n = read(pc->fd, pc->result + pc->got, pc->size - pc->got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return false;
+        if (n <= 0)
+            break;
+        pc->got += (size_t)n;
+    }
+    close_fd(&pc->fd);
+    return true;
+}
+
+enum process_call_result process_call_finish(struct process_call *pc)
+{
+    close_fd(&pc->fd);
+    bool whole = pc->got == pc->size;
+    if (pc->pid > 0) {
+        if (!whole)
+            kill(pc->pid, SIGKILL);
+        while (waitpid(pc->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        pc->pid = 0;
+    }
+    return whole ? PROCESS_CALL_DONE : PROCESS_CALL_NO_RESULT;
+}
+
+enum process_call_result process_call(void (*fn)(void *ctx), void *ctx, void *result, size_t size,
+                                      int64_t deadline_ms, pid_t *pid)
+{
+    struct process_call pc;
+    enum process_call_result started = process_call_start(&pc, fn, ctx, result, size);
+    *pid = pc.pid;
+    if (started != PROCESS_CALL_DONE)
+        return started;
+    for (;;) {
+        int64_t left = deadline_ms - process_now_ms();
+        if (left <= 0)
+            break;
+        struct pollfd pfd = { .fd = pc.fd, .events = POLLIN };
+        int rc = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+        if (rc < 0 && errno != EINTR)
+            break;
+        if (rc > 0 && process_call_read(&pc))
+            break;
+    }
+    return process_call_finish(&pc);
 }
 
 /* 1..65535 if s is all digits, else 0. */

@@ -58,6 +58,17 @@ struct process_options {
     bool stdin_null;          /* stdin from /dev/null (else inherited) */
     bool stdin_pipe;          /* stdin from a pipe; the caller writes p->in_fd */
     bool merge_stderr;        /* stderr into stdout's pipe; err_fd stays -1 */
+    /* The child is the init (pid 1) of a new PID namespace and runs exec in
+     * a child of its own: whatever the command starts (a daemon, a shell's
+     * background job, a setsid'ed grandchild) is in that namespace and dies
+     * with the init. The init passes SIGTERM/SIGINT/SIGHUP on to every
+     * process in the namespace, reaps them all and exits with the command's
+     * status; until_empty: only once the namespace is empty (a server that
+     * daemonizes is still "running"), else as soon as the command exits
+     * (the kernel then kills what is left). Killing the init (SIGKILL, or
+     * die_with_parent) kills everything in the namespace. */
+    bool pid_namespace;
+    bool until_empty;
     process_exec_fn *exec;
     void *ctx;
 };
@@ -138,6 +149,31 @@ enum process_call_result {
 };
 enum process_call_result process_call(void (*fn)(void *ctx), void *ctx, void *result, size_t size,
                                       int64_t deadline_ms, pid_t *pid);
+
+/* The same, one step at a time, for several calls in one poll loop:
+ *
+ *   struct process_call pc;
+ *   if (process_call_start(&pc, fn, ctx, &result, sizeof result) != PROCESS_CALL_DONE) ...
+ *   poll pc.fd (POLLIN) with the caller's deadline; when readable:
+ *   if (process_call_read(&pc)) -> process_call_finish(&pc): DONE or NO_RESULT
+ *   deadline passed: process_call_finish(&pc) (kills it: NO_RESULT)
+ *
+ * The child inherits the caller's signal handlers (a flag set by a handler
+ * is the child's own copy then). */
+struct process_call {
+    pid_t pid;      /* the child; 0 once reaped */
+    int fd;         /* the result pipe's read end (non-blocking); -1 once closed */
+    char *result;
+    size_t size, got;
+};
+enum process_call_result process_call_start(struct process_call *pc, void (*fn)(void *ctx),
+                                            void *ctx, void *result, size_t size);
+/* Reads what the pipe holds. True once the call is over (the whole result
+ * is in, or the child closed the pipe without it). */
+bool process_call_read(struct process_call *pc);
+/* Ends the call: the child killed (SIGKILL) unless the whole result is in,
+ * then reaped. DONE with the whole result, else NO_RESULT. */
+enum process_call_result process_call_finish(struct process_call *pc);
 
 /* The readiness line in a program's output: "Listening on" (any case) and
  * the rest of that line, which names the port: "Listening on 127.0.0.1:3434",

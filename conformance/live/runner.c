@@ -77,7 +77,26 @@ struct live {
     bool awaiting_ready;        /* polling the socket table on its tick */
     char ready_error[256];      /* the socket table could not be read */
     struct program server, client;
+    int64_t start_ms;
 };
+
+static volatile sig_atomic_t interrupt_signal;
+
+void runner_note_signal(int sig)
+{
+    interrupt_signal = sig;
+}
+
+int runner_interrupted(void)
+{
+    return interrupt_signal;
+}
+
+const char *runner_signal_name(int sig)
+{
+    return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP"
+                                                                                 : strsignal(sig);
+}
 
 static int64_t now_ms(void)
 {
@@ -170,8 +189,12 @@ static bool spawn(struct live *L, struct program *p, const char *role, const cha
     snprintf(what, sizeof what, "the %s", role);
     snprintf(p->command, sizeof p->command, "%s", command);
     struct exec_plan plan = { &L->env, command, client_side };
+    /* Its own PID namespace: all it starts dies with it. A server stays
+     * "running" while anything it started runs (a daemonizing server); a
+     * client is done when its command exits, and the rest is killed then. */
     struct process_options o = {
         .what = what, .own_group = true, .die_with_parent = true, .stdin_null = true,
+        .pid_namespace = true, .until_empty = !client_side,
         .exec = exec_command, .ctx = &plan,
     };
     p->text[0] = '\0';
@@ -227,6 +250,8 @@ static bool pump(struct live *L, int64_t deadline, done_fn *done)
 {
     char err[512];
     while (!done(L)) {
+        if (interrupt_signal)
+            return false;
         int64_t now = now_ms();
         int64_t until = wake_hint(L) < deadline ? wake_hint(L) : deadline;
         if (tick_deadline(L, now) < until)
@@ -564,7 +589,8 @@ static void write_capture(struct live *L, const struct analysis *a)
 /* The whole case, inside the forked child. */
 static void run_in_namespace(struct live *L)
 {
-    int64_t deadline = now_ms() + L->c->timeout_ms;
+    L->start_ms = now_ms();
+    int64_t deadline = L->start_ms + L->c->timeout_ms;
     prepend_path(L->o->bin_dir);
     pick_host(L);
     if (!prepare_network(L)) {
@@ -585,6 +611,14 @@ static void run_in_namespace(struct live *L)
         analysis_finish(a);
     command_could_not_run(L, &L->server, "server");
     command_could_not_run(L, &L->client, "client");
+    if (interrupt_signal) {
+        /* What went wrong after the signal is the signal's doing. */
+        L->r->details[0] = '\0';
+        add_detail(L->r, "interrupted by %s after %u ms: its programs were stopped; the "
+                   "capture holds what ran", runner_signal_name(interrupt_signal),
+                   (unsigned)(now_ms() - L->start_ms));
+        L->r->outcome = CASE_ERROR;
+    }
     /* A command that could not run: only that, the verdicts of a run that
      * never happened say nothing. */
     if (L->r->outcome == CASE_ERROR)
@@ -620,36 +654,91 @@ static void run_case_process(void *ctx)
     run_in_namespace(L);
 }
 
-bool runner_run_case(const struct case_spec *c, int family, const struct run_options *o,
-                     struct case_result *r)
+bool runner_start_case(const struct case_spec *c, int family, const struct run_options *o,
+                       struct case_result *r, struct runner_job *j)
 {
-    int64_t start = now_ms();
+    memset(j, 0, sizeof *j);
+    j->call.fd = -1;
+    j->r = r;
+    j->c = c;
+    j->family = family;
+    j->start_ms = now_ms();
+    j->deadline_ms = j->start_ms + c->timeout_ms + RESULT_MARGIN_MS;
     init_result(r, c, family);
-    static struct live L; /* large; in the case process only */
+    /* Large: a copy of it goes with each case process, so one static
+     * instance serves every job (it is filled in just before the fork). */
+    static struct live L;
     memset(&L, 0, sizeof L);
     L.c = c;
     L.o = o;
     L.r = r;
     L.family = family;
-    pid_t pid = 0;
-    switch (process_call(run_case_process, &L, r, sizeof *r,
-                         start + c->timeout_ms + RESULT_MARGIN_MS, &pid)) {
+    switch (process_call_start(&j->call, run_case_process, &L, r, sizeof *r)) {
     case PROCESS_CALL_DONE:
-        break;
+        return true;
     case PROCESS_CALL_NO_PIPE:
         r->outcome = CASE_ERROR;
         add_detail(r, "pipe for the case process: %s", strerror(errno));
-        return false;
+        break;
     case PROCESS_CALL_NO_FORK:
+    case PROCESS_CALL_NO_RESULT:
         r->outcome = CASE_ERROR;
         add_detail(r, "fork the case process: %s", strerror(errno));
-        return false;
-    case PROCESS_CALL_NO_RESULT:
-        init_result(r, c, family);
-        r->outcome = CASE_ERROR;
-        add_detail(r, "the case process (pid %d) died or hung without reporting", (int)pid);
         break;
     }
-    r->elapsed_ms = (unsigned)(now_ms() - start);
-    return r->outcome != CASE_ERROR;
+    r->elapsed_ms = (unsigned)(now_ms() - j->start_ms);
+    return false;
+}
+
+int runner_job_fd(const struct runner_job *j)
+{
+    return j->call.fd;
+}
+
+int64_t runner_job_deadline(const struct runner_job *j)
+{
+    return j->deadline_ms;
+}
+
+bool runner_job_read(struct runner_job *j)
+{
+    return process_call_read(&j->call);
+}
+
+bool runner_job_finish(struct runner_job *j)
+{
+    pid_t pid = j->call.pid;
+    if (process_call_finish(&j->call) != PROCESS_CALL_DONE) {
+        init_result(j->r, j->c, j->family);
+        j->r->outcome = CASE_ERROR;
+        add_detail(j->r, "the case process (pid %d) died or hung without reporting", (int)pid);
+    }
+    j->r->elapsed_ms = (unsigned)(now_ms() - j->start_ms);
+    return j->r->outcome != CASE_ERROR;
+}
+
+void runner_job_signal(const struct runner_job *j, int sig)
+{
+    if (j->call.pid > 0)
+        kill(j->call.pid, sig);
+}
+
+bool runner_run_case(const struct case_spec *c, int family, const struct run_options *o,
+                     struct case_result *r)
+{
+    struct runner_job j;
+    if (!runner_start_case(c, family, o, r, &j))
+        return false;
+    for (;;) {
+        int64_t left = j.deadline_ms - now_ms();
+        if (left <= 0)
+            break;
+        struct pollfd pfd = { .fd = j.call.fd, .events = POLLIN };
+        int rc = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+        if (rc < 0 && errno != EINTR)
+            break;
+        if (rc > 0 && runner_job_read(&j))
+            break;
+    }
+    return runner_job_finish(&j);
 }

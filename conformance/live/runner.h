@@ -20,8 +20,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cases.h"
+#include "process.h"
 
 /* When the server counts as ready (the client is started then). */
 enum ready_mode {
@@ -65,6 +67,43 @@ struct case_result {
  * CASE_ERROR (the environment, not the programs, is at fault). */
 bool runner_run_case(const struct case_spec *c, int family, const struct run_options *o,
                      struct case_result *r);
+
+/* Several cases at once (`wirecheck run --jobs N`): each case process is a
+ * job the caller polls beside the others.
+ *
+ *   struct runner_job j;
+ *   if (runner_start_case(c, 4, &o, &r, &j)) {
+ *       poll runner_job_fd(&j) for POLLIN until runner_job_deadline(&j);
+ *       readable: if (runner_job_read(&j)) runner_job_finish(&j);
+ *       deadline passed: runner_job_finish(&j);      // kills it: CASE_ERROR
+ *   }                                                 // else r says why (CASE_ERROR)
+ */
+struct runner_job {
+    struct process_call call;
+    struct case_result *r;
+    const struct case_spec *c;
+    int family;
+    int64_t start_ms, deadline_ms;
+};
+bool runner_start_case(const struct case_spec *c, int family, const struct run_options *o,
+                       struct case_result *r, struct runner_job *j);
+int runner_job_fd(const struct runner_job *j);
+int64_t runner_job_deadline(const struct runner_job *j);   /* process_now_ms clock */
+bool runner_job_read(struct runner_job *j);                /* true: over, finish it */
+/* The job's result final in *j->r (elapsed_ms set); false for CASE_ERROR. */
+bool runner_job_finish(struct runner_job *j);
+/* Passes sig to the case process (it then ends the case: see below). */
+void runner_job_signal(const struct runner_job *j, int sig);
+
+/* Interruption. Call runner_note_signal from the SIGINT/SIGTERM handler of
+ * the process that runs cases (async-signal-safe: it sets a flag); case
+ * processes forked after the handler is in place inherit it, so a signal
+ * that reaches one (the terminal's SIGINT, or runner_job_signal) ends its
+ * case at once: the programs and their PID namespaces killed, the capture
+ * of what ran written, the result CASE_ERROR "interrupted by SIG...". */
+void runner_note_signal(int sig);
+int runner_interrupted(void);   /* the signal noted, 0 if none */
+const char *runner_signal_name(int sig);  /* "SIGTERM", "SIGINT", else strsignal */
 
 /* Adds one line to r->details (dropped once they are full). */
 void case_result_add_detail(struct case_result *r, const char *fmt, ...)

@@ -179,6 +179,85 @@ static void test_usage_and_bad_case_exit_2(void **state)
     unlink(path);
 }
 
+/* Drops each time ("  123 ms", "in 456 ms") and the JUnit time="..."
+ * attributes: what stays must not depend on how many cases ran at once. */
+static void without_times(const char *in, char *out, size_t size)
+{
+    size_t o = 0;
+    for (size_t i = 0; in[i] && o + 1 < size; i++) {
+        if (in[i] == ' ' && in[i + 1] >= '0' && in[i + 1] <= '9') {
+            size_t j = i + 1;
+            while (in[j] >= '0' && in[j] <= '9')
+                j++;
+            if (strncmp(in + j, " ms", 3) == 0) {
+                while (o > 0 && out[o - 1] == ' ')
+                    o--;
+                i = j + 2;
+                continue;
+            }
+        }
+        if (strncmp(in + i, "time=\"", 6) == 0) {
+            const char *end = strchr(in + i + 6, '"');
+            if (end) {
+                i = (size_t)(end - in);
+                continue;
+            }
+        }
+        out[o++] = in[i];
+    }
+    out[o] = '\0';
+}
+
+static void read_file(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, size - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+}
+
+/* --jobs 1 and --jobs 4 over the same cases: the same console lines in the
+ * same (matrix) order and the same JUnit, apart from the times. */
+static void test_jobs_same_report_in_matrix_order(void **state)
+{
+    (void)state;
+    require_environment();
+    static char console[2][16384], junit[2][16384], plain[16384];
+    const char *jobs[2] = { "1", "4" };
+    for (int k = 0; k < 2; k++) {
+        char args[512], path[256];
+        snprintf(path, sizeof path, "%s/junit-%s.xml", out_dir, jobs[k]);
+        snprintf(args, sizeof args, "run time udp-closed-port echo-half-close syn-dropped-ipv4 "
+                 "--jobs %s --out %s --junit %s", jobs[k], out_dir, path);
+        int status = run_wirecheck(args);
+        if (status == 2 && strstr(output, "namespace"))
+            skip();
+        if (status != 0)
+            fail_msg("wirecheck run --jobs %s exited %d:\n%s", jobs[k], status, output);
+        without_times(output, console[k], sizeof console[k]);
+        read_file(path, plain, sizeof plain);
+        without_times(plain, junit[k], sizeof junit[k]);
+    }
+    assert_string_equal(console[0], console[1]);
+    assert_string_equal(junit[0], junit[1]);
+    /* Matrix order, whatever finished first (syn-dropped, the slowest, is last). */
+    const char *t4 = strstr(console[1], "time-ipv4"), *u4 = strstr(console[1], "udp-closed-port-ipv4");
+    const char *e6 = strstr(console[1], "echo-half-close-ipv6"), *s4 = strstr(console[1], "syn-dropped-ipv4");
+    assert_true(t4 && u4 && e6 && s4 && t4 < u4 && u4 < e6 && e6 < s4);
+    assert_non_null(strstr(console[1], "7 cases: 7 passed, 0 failed"));
+}
+
+static void test_jobs_usage(void **state)
+{
+    (void)state;
+    if (!have("wirecheck"))
+        skip();
+    assert_int_equal(run_wirecheck("run --jobs 0"), 2);
+    assert_non_null(strstr(output, "--jobs '0': 1..256"));
+    assert_int_equal(run_wirecheck("run --jobs x"), 2);
+}
+
 static void test_list(void **state)
 {
     (void)state;
@@ -197,6 +276,8 @@ int main(void)
         cmocka_unit_test(test_unmet_expectation_fails_with_expected_and_seen),
         cmocka_unit_test(test_usage_and_bad_case_exit_2),
         cmocka_unit_test(test_list),
+        cmocka_unit_test(test_jobs_same_report_in_matrix_order),
+        cmocka_unit_test(test_jobs_usage),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
