@@ -252,7 +252,7 @@ static void bench_targets(int seconds)
         char *cp[] = {"cp", "-r", src, corpus, NULL};
         mkdir(corpus, 0700);
         spawn_wait(cp, log);
-        char a_time[64], a_len[64], a_dict[PATH_MAX + 80];
+        char a_time[64], a_len[64], a_dict[sizeof root + sizeof dict + 16];
         snprintf(a_time, sizeof a_time, "-max_total_time=%d", seconds);
         snprintf(a_len, sizeof a_len, "-max_len=%s", maxlen[0] ? maxlen : "4096");
         snprintf(a_dict, sizeof a_dict, "-dict=%s/fuzz/%s", root, dict);

@@ -34,8 +34,10 @@ size_t checks_apply_policy(const struct checks_options *o, struct verdict *v, si
         struct verdict w = v[i];
         if (o->waived & bit) {
             if (w.kind != VERDICT_NA) {
-                snprintf(w.text, sizeof w.text, "waived (was %s): %s", verdict_name(v[i].kind),
-                         v[i].text);
+                /* A long text is cut: the rule id and the waiver stay readable. */
+                if (snprintf(w.text, sizeof w.text, "waived (was %s): %s",
+                             verdict_name(v[i].kind), v[i].text) < 0)
+                    w.text[0] = '\0';
                 w.kind = VERDICT_WAIVED;
             }
         } else if (o->strict && w.kind == VERDICT_WARN) {
