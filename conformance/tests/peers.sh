@@ -75,6 +75,62 @@ run 1 "the echo was never read" udp-echo-ipv4 --server 'socat UDP{family}-RECVFR
 run 0 "0 failed, 4 skipped" --serves time --server "python3 $OUT/time_server.py"
 run 0 "0 failed" --serves udp-receive --ipv4 --server "python3 $OUT/udp_receiver.py"
 
+# inetutils-inetd's built-in services on their own ports (a case file sets
+# the port), and Python's http.server in a case that fits it. Debian's python3:
+# a pyenv shim can take seconds to start.
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
+if [ -x /usr/sbin/inetutils-inetd ]; then
+  printf 'echo stream tcp nowait root internal\n' >"$OUT/inetd-echo.conf"
+  printf 'daytime stream tcp nowait root internal\n' >"$OUT/inetd-daytime.conf"
+  cat >"$OUT/inetd-echo.case" <<CASE
+description inetutils-inetd's built-in echo on its own port (7)
+family ipv4
+port 7
+serves echo
+server inetutils-inetd -d $OUT/inetd-echo.conf
+client tcp-client --host {host} --port {port} --send hello --shutdown-write --expect echo --timeout 2
+expect client-exit 0
+expect server-echoes
+expect tcp.no_rst pass
+expect tcp.teardown.fin_acked pass
+CASE
+  cat >"$OUT/inetd-daytime.case" <<'CASE'
+description inetutils-inetd's built-in daytime (RFC 867: ctime format) on its own port (13)
+family ipv4
+port 13
+serves time
+client nc {host} {port}
+expect server-sends "^[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{4}[[:space:]]*$"
+expect tcp.no_rst pass
+expect tcp.teardown.first_fin info "server"
+CASE
+  echo "server inetutils-inetd -d $OUT/inetd-daytime.conf" >>"$OUT/inetd-daytime.case"
+  # The same daytime judged as wirecheck's time service: not its format.
+  sed 's/^expect server-sends .*/expect server-sends "^Current time is "/' \
+    "$OUT/inetd-daytime.case" >"$OUT/inetd-daytime-as-time.case"
+  run 0 "1 passed, 0 failed" "$OUT/inetd-echo.case"
+  run 0 "1 passed, 0 failed" "$OUT/inetd-daytime.case"
+  run 1 "expected server-sends \"^Current time is \"" "$OUT/inetd-daytime-as-time.case"
+else
+  echo "peers: inetutils-inetd not installed: its cases skipped"
+fi
+mkdir -p "$OUT/www" && echo hello >"$OUT/www/index.html"
+cat >"$OUT/http-server.case" <<CASE
+description Python's http.server answers one HTTP/1.0 request and closes
+family both
+serves none
+server $PY -m http.server {port} --bind {host} --directory $OUT/www
+client sh -c 'printf "GET /index.html HTTP/1.0\\r\\n\\r\\n" | nc -N {host} {port}'
+expect server-sends "^HTTP/1\\.[01] 200 "
+expect client-sends "^GET /index.html HTTP/1\\.0"
+expect tcp.no_rst pass
+expect tcp.data.all_acked pass
+expect tcp.teardown.fin_acked pass
+CASE
+run 0 "2 passed, 0 failed" "$OUT/http-server.case"
+# http.server is no echo server: what it sends back is an HTTP error page.
+run 1 "expected server-echoes" echo-half-close-ipv4 --server "$PY -m http.server {port} --bind {host}"
+
 # Mistakes are named: a placeholder, a command that is not there, a server
 # that never listens (its own words shown).
 run 2 "unknown placeholder '{hots}'" time --server 'nc -l -s {hots} -p {port}'
