@@ -317,7 +317,7 @@ static void check_expectation(const struct analysis *a, const struct case_expect
                               struct expect_outcomes *out)
 {
     char seen[1200] = "";
-    char what[400], expected[400];
+    char expected[400], what[64 + 1 + sizeof expected];
     bool met = false;
     const char *kind = case_expect_kind_name(e->kind);
     struct case_expectation o = { .line = e->line };
