@@ -1,7 +1,7 @@
 /* `wirecheck run` and `wirecheck list`: the live conformance matrix.
  *
  *   wirecheck run [CASE...] [--out DIR] [--junit FILE] [--server CMD]
- *                 [--client CMD] [--ipv4|--ipv6]
+ *                 [--client CMD] [--ipv4|--ipv6] [--format text|json]
  *   wirecheck list
  *
  * CASE is a name from the built-in case directory ("time", or "time-ipv6"
@@ -25,7 +25,10 @@
 #include "command.h"
 #include "commands.h"
 #include "atomic_file.h"
-#include "escape.h"
+#include "analysis.h"
+#include "capfile.h"
+#include "expect.h"
+#include "report.h"
 #include "install_paths.h"
 #include "runner.h"
 
@@ -43,6 +46,8 @@ struct run_args {
     const char *ready_timeout;
     const char *serves;
     const char *jobs;
+    const char *format;
+    bool json;                 /* --format json */
     bool only_ipv4, only_ipv6;
 };
 
@@ -56,10 +61,20 @@ static void run_usage(FILE *to)
 {
     fputs("usage: wirecheck run [CASE...] [--out DIR] [--junit FILE] [--server CMD] [--client CMD] [--ipv4|--ipv6]\n"
           "                     [--serves ROLE] [--ready port|line|any] [--ready-timeout MS] [--jobs N]\n"
+          "                     [--format text|json]\n"
           "  CASE       a built-in case name (see `wirecheck list`), NAME-ipv4/NAME-ipv6 for one\n"
           "             family, or the path of a .case file; default: every built-in case\n"
           "  --out DIR  where <case>.pcapng captures go (default captures/runs)\n"
-          "  --junit F  also write JUnit XML to F\n"
+          "  --junit F  also write JUnit XML to F (written whole, or not at all; checked\n"
+          "             writable before the first case; a bad case file is an error testcase)\n"
+          "  --format json  JSON lines on stdout instead of the console text: per case\n"
+          "             {\"case\",\"file\",\"outcome\" (pass|fail|error|skip),\"elapsed_ms\",\"capture\",\n"
+          "             \"packets\",\"client_status\",\"server_status\",\"expectations\",\"unmet\",\n"
+          "             \"unmet_expectations\":[{\"line\",\"expect\",\"expected\",\"seen\",\"frames\"}],\n"
+          "             \"details\",\"notes\"}, then one object per verdict of its capture as\n"
+          "             `wirecheck check --json` prints it (\"case\",\"flow\",\"rule\",\"verdict\",...),\n"
+          "             and last {\"summary\":true,\"cases\",\"passed\",\"failed\",\"errors\",\n"
+          "             \"skipped\",\"elapsed_ms\",\"out\"} (see CASES.md)\n"
           "  --server CMD, --client CMD\n"
           "             run CMD instead of each case's server/client; {host} {port} {family}\n"
           "             {bin} are substituted, e.g. --server 'socat -d -d TCP{family}-LISTEN:{port},bind={host} SYSTEM:date'\n"
@@ -98,6 +113,8 @@ static bool parse_run_args(int argc, char **argv, struct run_args *a)
             value = &a->ready_timeout;
         else if (strcmp(arg, "--jobs") == 0 || strcmp(arg, "-j") == 0)
             value = &a->jobs;
+        else if (strcmp(arg, "--format") == 0)
+            value = &a->format;
         else if (strcmp(arg, "--ipv4") == 0)
             a->only_ipv4 = true;
         else if (strcmp(arg, "--ipv6") == 0)
@@ -122,6 +139,11 @@ static bool parse_run_args(int argc, char **argv, struct run_args *a)
             *value = argv[++i];
         }
     }
+    if (a->format && strcmp(a->format, "json") != 0 && strcmp(a->format, "text") != 0) {
+        fprintf(stderr, "wirecheck run: --format '%s': text or json\n", a->format);
+        return false;
+    }
+    a->json = a->format && strcmp(a->format, "json") == 0;
     if (a->only_ipv4 && a->only_ipv6) {
         fprintf(stderr, "wirecheck run: --ipv4 and --ipv6 exclude each other\n");
         return false;
@@ -194,11 +216,20 @@ static int case_file_filter(const struct dirent *d)
     return d->d_name[0] != '.' && n > 5 && strcmp(d->d_name + n - 5, ".case") == 0;
 }
 
+/* The case file that could not be loaded, and why ("FILE:LINE: what"):
+ * the JUnit file then holds an error testcase naming it. */
+static char bad_case_file[PATH_MAX];
+static char bad_case_error[1024];
+
 static bool load_case(const char *path, struct selected_case *out)
 {
     char err[1024];
     if (!case_parse_file(path, &out->spec, err, sizeof err)) {
         fprintf(stderr, "wirecheck: %s\n", err);
+        if (!bad_case_file[0]) {
+            snprintf(bad_case_file, sizeof bad_case_file, "%s", path);
+            snprintf(bad_case_error, sizeof bad_case_error, "%s", err);
+        }
         return false;
     }
     out->ipv4 = out->spec.ipv4;
@@ -265,6 +296,21 @@ static bool resolve_case(const char *arg, const char *dir, struct selected_case 
 
 /* ---- reporting ---------------------------------------------------------- */
 
+/* Each line of text made printable (expect_printable: control bytes,
+ * invalid UTF-8 and invisible characters as \xNN; what the runner already
+ * made printable, program output with its NULs as \x00, reads the same),
+ * with `indent` before it and a newline after it. */
+static void print_lines(FILE *f, const char *text, const char *indent)
+{
+    static char line[4 * sizeof ((struct case_result *)0)->details + 1];
+    for (const char *s = text; *s;) {
+        size_t len = strcspn(s, "\n");
+        expect_printable(s, len, line, sizeof line);
+        fprintf(f, "%s%s\n", indent, line);
+        s += len + (s[len] == '\n');
+    }
+}
+
 static void print_result(const struct case_result *r)
 {
     printf("%-28s %-5s %6u ms  %s\n", r->name, case_outcome_name(r->outcome), r->elapsed_ms,
@@ -272,38 +318,51 @@ static void print_result(const struct case_result *r)
                                                                           : "(no capture)");
     /* Indent each detail line under the case; what the programs printed is
      * among them, escaped so it cannot drive the terminal. */
-    const char *lines = r->outcome == CASE_PASS || r->outcome == CASE_SKIP ? "" : r->details;
-    for (int part = 0; part < 2; part++, lines = r->notes)
-    for (const char *s = lines; *s;) {
-        size_t len = strcspn(s, "\n");
-        static char line[4 * sizeof r->details + 1];
-        escape_bytes((const uint8_t *)s, len, line, sizeof line);
-        printf("    %s\n", line);
-        s += len + (s[len] == '\n');
-    }
+    if (r->outcome != CASE_PASS && r->outcome != CASE_SKIP)
+        print_lines(stdout, r->details, "    ");
+    print_lines(stdout, r->notes, "    ");
     fflush(stdout);
 }
 
-static void xml_escaped(FILE *f, const char *s)
+/* XML 1.0 text: each line made printable (so only tab-free, control-free,
+ * well-formed UTF-8 is left), the five specials as entities, and the two
+ * noncharacters XML forbids (U+FFFE, U+FFFF) as \xNN; lines joined by
+ * newlines. Always parses, whatever a program printed. */
+static void xml_escaped(FILE *f, const char *text)
 {
-    for (; *s; s++) {
-        switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default:
-            /* Control characters other than tab/newline are not XML 1.0. */
-            if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t')
-                fputc('?', f);
-            else
-                fputc(*s, f);
+    static char line[4 * sizeof ((struct case_result *)0)->details + 1];
+    for (const char *s = text; *s;) {
+        size_t len = strcspn(s, "\n");
+        expect_printable(s, len, line, sizeof line);
+        for (const char *c = line; *c; c++) {
+            const unsigned char *u = (const unsigned char *)c;
+            switch (*c) {
+            case '<': fputs("&lt;", f); break;
+            case '>': fputs("&gt;", f); break;
+            case '&': fputs("&amp;", f); break;
+            case '"': fputs("&quot;", f); break;
+            case '\'': fputs("&apos;", f); break;
+            default:
+                if (u[0] == 0xef && u[1] == 0xbf && (u[2] == 0xbe || u[2] == 0xbf)) {
+                    fprintf(f, "\\xef\\xbf\\x%02x", u[2]);
+                    c += 2;
+                } else {
+                    fputc(*c, f);
+                }
+            }
+        }
+        s += len;
+        if (*s == '\n') {
+            fputc('\n', f);
+            s++;
         }
     }
 }
 
+/* The JUnit file, written whole or not at all (atomic_file). bad_file: a
+ * case file that could not be loaded, reported as an error testcase. */
 static bool write_junit(const char *path, const struct case_result *results, size_t n,
-                        unsigned total_ms)
+                        unsigned total_ms, const char *bad_file, const char *bad_error)
 {
     struct atomic_file af;
     char err[PATH_MAX + 100];
@@ -319,12 +378,22 @@ static bool write_junit(const char *path, const struct case_result *results, siz
         errors += results[i].outcome == CASE_ERROR;
         skipped += results[i].outcome == CASE_SKIP;
     }
+    bool bad = bad_file && bad_file[0];
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n"
                "  <testsuite name=\"wirecheck.conformance\" tests=\"%zu\" failures=\"%zu\" "
-               "errors=\"%zu\" ", n, failures, errors);
+               "errors=\"%zu\" ", n + bad, failures, errors + bad);
     if (skipped)
         fprintf(f, "skipped=\"%zu\" ", skipped);
     fprintf(f, "time=\"%.3f\">\n", total_ms / 1000.0);
+    if (bad) {
+        fprintf(f, "    <testcase classname=\"wirecheck.conformance\" name=\"");
+        xml_escaped(f, bad_file);
+        fprintf(f, "\" time=\"0.000\">\n      <error message=\"");
+        xml_escaped(f, bad_error);
+        fprintf(f, "\">the case file could not be read: no case ran\n");
+        xml_escaped(f, bad_error);
+        fprintf(f, "</error>\n    </testcase>\n");
+    }
     for (size_t i = 0; i < n; i++) {
         const struct case_result *r = &results[i];
         fprintf(f, "    <testcase classname=\"wirecheck.conformance\" name=\"");
@@ -355,6 +424,174 @@ static bool write_junit(const char *path, const struct case_result *results, siz
         return false;
     }
     return true;
+}
+
+/* Refuses an unwritable --junit path before any case runs: the temporary
+ * the JUnit file is written through can be made in its directory, and the
+ * path is not a directory. */
+static bool junit_writable(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "wirecheck run: --junit %s: is a directory\n", path);
+        return false;
+    }
+    struct atomic_file af;
+    char err[PATH_MAX + 100];
+    if (!atomic_file_create(&af, path, err, sizeof err)) {
+        fprintf(stderr, "wirecheck run: --junit: %s\n", err);
+        return false;
+    }
+    atomic_file_discard(&af);
+    return true;
+}
+
+/* ---- --format json ----------------------------------------------------- */
+
+/* Length of the well-formed UTF-8 sequence at s (s[0] >= 0x80), or 0. */
+static size_t utf8_len(const unsigned char *s)
+{
+    size_t len;
+    uint32_t cp;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        len = 2, cp = s[0] & 0x1f;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        len = 3, cp = s[0] & 0x0f;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        len = 4, cp = s[0] & 0x07;
+    else
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    static const uint32_t min_for_len[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+    if (cp < min_for_len[len] || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+        return 0;
+    return len;
+}
+
+/* A JSON string: quotes, backslashes and control bytes escaped, a byte that
+ * is not UTF-8 as U+FFFD, so every line is valid JSON. */
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *u = (const unsigned char *)s; *u;) {
+        if (*u == '"' || *u == '\\') {
+            fprintf(f, "\\%c", *u++);
+        } else if (*u < 0x20 || *u == 0x7f) {
+            fprintf(f, "\\u%04x", *u++);
+        } else if (*u < 0x80) {
+            fputc(*u++, f);
+        } else {
+            size_t len = utf8_len(u);
+            if (len == 0) {
+                fputs("\\ufffd", f);
+                u++;
+            } else {
+                fwrite(u, 1, len, f);
+                u += len;
+            }
+        }
+    }
+    fputc('"', f);
+}
+
+/* A JSON array of the lines of text. */
+static void json_lines(FILE *f, const char *text)
+{
+    fputc('[', f);
+    char line[sizeof ((struct case_result *)0)->details];
+    for (const char *s = text; *s;) {
+        size_t len = strcspn(s, "\n");
+        snprintf(line, sizeof line, "%.*s", (int)len, s);
+        if (s != text)
+            fputc(',', f);
+        json_str(f, line);
+        s += len + (s[len] == '\n');
+    }
+    fputc(']', f);
+}
+
+static const char *json_outcome(enum case_outcome o)
+{
+    switch (o) {
+    case CASE_PASS: return "pass";
+    case CASE_FAIL: return "fail";
+    case CASE_ERROR: return "error";
+    case CASE_SKIP: return "skip";
+    }
+    return "error";
+}
+
+static void json_flow(const struct flow_report *fr, void *ctx)
+{
+    report_flow_json(stdout, fr, ctx);
+}
+
+/* Every verdict of the case's capture, as `check --json` prints it (the
+ * same judgement the run made: loss_injected from the case). */
+static void json_verdicts(const struct case_result *r, const struct case_spec *c)
+{
+    if (!r->capture_path[0] || r->packets == 0)
+        return;
+    char err[PCAP_ERRBUF_SIZE];
+    pcap_t *pc = pcap_open_offline(r->capture_path, err);
+    if (!pc) {
+        fprintf(stderr, "wirecheck run: %s: %s\n", r->capture_path, err);
+        return;
+    }
+    struct analysis_options o;
+    analysis_options_default(&o);
+    o.loss_injected = c->loss_injected;
+    o.on_flow_done = json_flow;
+    o.ctx = (void *)r->name;
+    struct analysis *a = analysis_create(&o);
+    if (a) {
+        uint32_t frames;
+        capfile_feed(pc, a, 0, &frames);
+        analysis_finish(a);
+        analysis_destroy(a);
+    }
+    pcap_close(pc);
+}
+
+static void print_json_result(const struct case_result *r, const struct case_spec *c)
+{
+    FILE *f = stdout;
+    const char *slash = strrchr(c->origin, '/');
+    fputs("{\"case\":", f);
+    json_str(f, r->name);
+    fputs(",\"file\":", f);
+    json_str(f, slash ? slash + 1 : c->origin);
+    fprintf(f, ",\"outcome\":\"%s\",\"elapsed_ms\":%u,\"capture\":", json_outcome(r->outcome),
+            r->elapsed_ms);
+    json_str(f, r->capture_path);
+    fprintf(f, ",\"packets\":%u,\"client_status\":%d,\"server_status\":%d,\"expectations\":%u,"
+               "\"unmet\":%u,\"unmet_expectations\":[", r->packets, r->client_status,
+            r->server_status, r->expectations, r->unmet);
+    for (unsigned i = 0; i < r->nlisted; i++) {
+        const struct case_expectation *e = &r->unmet_list[i];
+        fprintf(f, "%s{\"line\":%u,\"expect\":", i ? "," : "", e->line);
+        json_str(f, e->what);
+        fputs(",\"expected\":", f);
+        json_str(f, e->expected);
+        fputs(",\"seen\":", f);
+        json_str(f, e->seen);
+        fputs(",\"frames\":[", f);
+        for (unsigned k = 0; k < e->nframes; k++)
+            fprintf(f, "%s%u", k ? "," : "", e->frames[k]);
+        fputs("]}", f);
+    }
+    fputs("],\"details\":", f);
+    json_lines(f, r->outcome == CASE_PASS ? "" : r->details);
+    fputs(",\"notes\":", f);
+    json_lines(f, r->notes);
+    fputs("}\n", f);
+    if (r->outcome != CASE_SKIP)
+        json_verdicts(r, c);
+    fflush(f);
 }
 
 /* ---- the commands ------------------------------------------------------- */
@@ -444,7 +681,7 @@ static unsigned default_jobs(void)
  * environment error (a case that could not run) and lets the running ones
  * end. Returns how many results were printed (a prefix of the plan). */
 static size_t run_plan(struct planned_run *plan, size_t total, struct case_result *results,
-                       const struct run_options *o, unsigned jobs)
+                       const struct run_options *o, unsigned jobs, bool json)
 {
     static struct runner_job running[MAX_JOBS];
     static size_t slot_of[MAX_JOBS]; /* plan index of running[k] */
@@ -465,7 +702,10 @@ static size_t run_plan(struct planned_run *plan, size_t total, struct case_resul
             next++;
         }
         while (printed < next && plan[printed].done) {
-            print_result(&results[printed]);
+            if (json)
+                print_json_result(&results[printed], plan[printed].spec);
+            else
+                print_result(&results[printed]);
             if (!plan[printed].runnable)
                 stop = true;
             printed++;
@@ -523,9 +763,15 @@ int cmd_run(int argc, char **argv)
     static struct case_result results[2 * MAX_CASES];
     static struct planned_run plan[2 * MAX_CASES];
     int ncases = select_cases(&a, cases);
-    if (ncases < 0)
+    if (ncases < 0) {
+        if (a.junit && bad_case_file[0])
+            write_junit(a.junit, results, 0, 0, bad_case_file, bad_case_error);
         return 2;
+    }
     if (!mkdir_p(a.out_dir))
+        return 2;
+    /* An unwritable --junit path is refused before any case runs. */
+    if (a.junit && !junit_writable(a.junit))
         return 2;
     char bin_dir[PATH_MAX];
     wirecheck_programs_dir(bin_dir, sizeof bin_dir); /* false: PATH only */
@@ -555,7 +801,7 @@ int cmd_run(int argc, char **argv)
     catch_signals(old_actions);
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
-    size_t n = run_plan(plan, total, results, &o, jobs);
+    size_t n = run_plan(plan, total, results, &o, jobs, a.json);
     unsigned total_ms = elapsed_since(&start);
     sigaction(SIGINT, &old_actions[0], NULL);
     sigaction(SIGTERM, &old_actions[1], NULL);
@@ -573,17 +819,23 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "wirecheck run: cannot run %s here: %s", cannot_run->name,
                 cannot_run->details);
         if (a.junit)
-            write_junit(a.junit, results, n, total_ms);
+            write_junit(a.junit, results, n, total_ms, NULL, NULL);
         return 2;
     }
-    if (skipped)
+    if (a.json) {
+        printf("{\"summary\":true,\"cases\":%zu,\"passed\":%zu,\"failed\":%zu,\"errors\":%zu,"
+               "\"skipped\":%zu,\"elapsed_ms\":%u,\"out\":", n, passed, failed,
+               n - passed - failed - skipped, skipped, total_ms);
+        json_str(stdout, a.out_dir);
+        printf("}\n");
+    } else if (skipped)
         printf("%zu cases: %zu passed, %zu failed, %zu skipped in %u ms; captures in %s\n", n,
                passed, failed, skipped, total_ms, a.out_dir);
     else
         printf("%zu cases: %zu passed, %zu failed in %u ms; captures in %s\n", n, passed, failed,
                total_ms, a.out_dir);
     fflush(stdout);
-    bool junit_ok = !a.junit || write_junit(a.junit, results, n, total_ms);
+    bool junit_ok = !a.junit || write_junit(a.junit, results, n, total_ms, NULL, NULL);
     if (sig) {
         fprintf(stderr, "wirecheck run: interrupted by %s: %zu of %zu cases ran (those running "
                         "then were stopped, their captures written), %zu not run\n",

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "escape.h"
 #include "verdict.h"
 
 /* A rule expectation holds when some flow gave the rule that verdict (with
@@ -170,16 +171,164 @@ static bool wire_expectation_met(const struct analysis *a, const struct case_exp
     return met && flows > 0;
 }
 
+/* ---- outcomes ----------------------------------------------------------- */
+
+size_t expect_printable(const char *in, size_t n, char *out, size_t size)
+{
+    if (size == 0)
+        return 0;
+    size_t used = 0;
+    out[0] = '\0';
+    while (n > 0 && used + 1 < size) {
+        const char *bs = memchr(in, '\\', n);
+        size_t seg = bs ? (size_t)(bs - in) : n;
+        size_t shown_len;
+        size_t took = escape_prefix((const uint8_t *)in, seg, out + used, size - used, &shown_len);
+        used += shown_len;
+        if (took < seg)
+            break; /* out is full */
+        in += seg;
+        n -= seg;
+        if (n > 0 && used + 1 < size) {
+            out[used++] = '\\';
+            out[used] = '\0';
+            in++;
+            n--;
+        }
+    }
+    return used;
+}
+
+static void set_text(char *dst, size_t size, const char *src)
+{
+    expect_printable(src, strlen(src), dst, size);
+}
+
+static void add_frame(struct case_expectation *o, uint32_t frame)
+{
+    if (frame == 0)
+        return;
+    unsigned i = 0;
+    while (i < o->nframes && o->frames[i] < frame)
+        i++;
+    if ((i < o->nframes && o->frames[i] == frame) || o->nframes == CASE_EXPECT_FRAMES)
+        return;
+    memmove(o->frames + i + 1, o->frames + i, (o->nframes - i) * sizeof o->frames[0]);
+    o->frames[i] = frame;
+    o->nframes++;
+}
+
+/* Writes src into buf, each `avoid` written with its space as \x20. */
+static size_t put_avoiding(char *buf, size_t size, size_t used, const char *src, const char *avoid)
+{
+    size_t alen = strlen(avoid);
+    const char *sp = strchr(avoid, ' ');
+    size_t at_space = sp ? (size_t)(sp - avoid) : 0;
+    while (*src && used + 1 < size) {
+        if (sp && strncmp(src, avoid, alen) == 0) {
+            int k = snprintf(buf + used, size - used, "%.*s\\x20", (int)at_space, src);
+            used = k > 0 && used + (size_t)k < size ? used + (size_t)k : size - 1;
+            src += at_space + 1;
+            continue;
+        }
+        buf[used++] = *src++;
+        buf[used] = '\0';
+    }
+    return used;
+}
+
+int expect_comment(const struct case_expectation *o, char *buf, size_t size)
+{
+    if (size < 64)
+        return -1;
+    size_t used = (size_t)snprintf(buf, size, "expect ");
+    used = put_avoiding(buf, size, used, o->what, ": ");
+    if (o->line)
+        used += (size_t)snprintf(buf + used, size - used, ": line %u", o->line);
+    else
+        used += (size_t)snprintf(buf + used, size - used, ": not announced by the case");
+    if (used >= size)
+        return -1;
+    if (o->verdict == VERDICT_FAIL) {
+        used += (size_t)snprintf(buf + used, size - used, ": fail (expected ");
+        if (used >= size)
+            return -1;
+        used = put_avoiding(buf, size, used, o->expected, "; seen ");
+        used += (size_t)snprintf(buf + used, size - used, "; seen ");
+        if (used >= size)
+            return -1;
+        used = put_avoiding(buf, size, used, o->seen, ": fail (");
+        /* Cut or not, the line ends with its ")". */
+        if (used + 2 > size)
+            used = size - 2;
+        buf[used++] = ')';
+        buf[used] = '\0';
+        return (int)used;
+    }
+    used += (size_t)snprintf(buf + used, size - used, ", %s", o->seen);
+    const char *word = verdict_name(o->verdict);
+    size_t wlen = strlen(word) + 2;
+    if (used + wlen + 1 > size)
+        used = size - wlen - 1;
+    snprintf(buf + used, size - used, ": %s", word);
+    return (int)(used + wlen);
+}
+
+/* Records an outcome: in out, and in r when it is not met. */
+static void record(const struct case_expectation *o, struct case_result *r,
+                   struct expect_outcomes *out)
+{
+    if (out && out->n < CASE_MAX_EXPECTS)
+        out->e[out->n++] = *o;
+    if (o->verdict == VERDICT_FAIL && r->nlisted < CASE_UNMET_LISTED)
+        r->unmet_list[r->nlisted++] = *o;
+}
+
+/* The frames of rule `id`'s verdicts, over every flow. */
+static void rule_frames(const struct analysis *a, const char *id, struct case_expectation *o)
+{
+    for (size_t i = 0; i < analysis_report_count(a); i++) {
+        const struct verdict *v = flow_report_find(analysis_report(a, i), id);
+        for (unsigned k = 0; v && k < v->nframes; k++)
+            add_frame(o, v->frames[k]);
+    }
+}
+
+/* The first frame of each TCP/UDP flow (a wire expectation is about them
+ * all when met); of the flow it failed on (the last one looked at) if not. */
+static void flow_frames(const struct analysis *a, bool met, struct case_expectation *o)
+{
+    uint32_t last = 0;
+    for (size_t i = 0; i < analysis_report_count(a); i++) {
+        const struct flow_report *fr = analysis_report(a, i);
+        if (fr->proto != FLOW_TCP && fr->proto != FLOW_UDP)
+            continue;
+        if (met)
+            add_frame(o, fr->first_frame);
+        last = fr->first_frame;
+    }
+    if (!met)
+        add_frame(o, last);
+}
+
 static void check_expectation(const struct analysis *a, const struct case_expect *e,
                               const struct expect_program *client,
-                              const struct expect_program *server, struct case_result *r)
+                              const struct expect_program *server, struct case_result *r,
+                              struct expect_outcomes *out)
 {
     char seen[1200] = "";
+    char expected[400], what[64 + 1 + sizeof expected];
     bool met = false;
-    const char *what = case_expect_kind_name(e->kind);
+    const char *kind = case_expect_kind_name(e->kind);
+    struct case_expectation o = { .line = e->line };
+    const char *q = e->text[0] ? "\"" : "";
     switch (e->kind) {
     case EXPECT_RULE:
         met = rule_expectation_met(a, e, seen, sizeof seen);
+        snprintf(expected, sizeof expected, "%s%s%.256s%s", verdict_name(e->verdict),
+                 e->text[0] ? " \"" : "", e->text, q);
+        snprintf(what, sizeof what, "%s %s", e->rule_id, expected);
+        rule_frames(a, e->rule_id, &o);
         if (!met)
             case_result_add_detail(r, "line %u: expected %s %s%s%s%s, seen %s", e->line, e->rule_id,
                                    verdict_name(e->verdict), e->text[0] ? " \"" : "", e->text,
@@ -189,30 +338,59 @@ static void check_expectation(const struct analysis *a, const struct case_expect
     case EXPECT_CLIENT_SENDS:
     case EXPECT_SERVER_ECHOES:
         met = wire_expectation_met(a, e, seen, sizeof seen);
+        snprintf(what, sizeof what, "%s%s%.256s%s", kind, e->text[0] ? " \"" : "", e->text, q);
+        if (e->kind == EXPECT_SERVER_ECHOES)
+            snprintf(expected, sizeof expected, "the server sends back the client's bytes");
+        else
+            snprintf(expected, sizeof expected, "%s bytes matching \"%.256s\"",
+                     e->kind == EXPECT_SERVER_SENDS ? "server" : "client", e->text);
+        flow_frames(a, met, &o);
         if (!met)
-            case_result_add_detail(r, "line %u: expected %s%s%s%s, seen %s", e->line, what,
+            case_result_add_detail(r, "line %u: expected %s%s%s%s, seen %s", e->line, kind,
                                    e->text[0] ? " \"" : "", e->text, e->text[0] ? "\"" : "", seen);
         break;
     case EXPECT_CLIENT_EXIT:
     case EXPECT_SERVER_EXIT: {
         const struct expect_program *p = e->kind == EXPECT_CLIENT_EXIT ? client : server;
         met = p->exited && p->status == e->exit_status;
+        snprintf(what, sizeof what, "%s %d", kind, e->exit_status);
+        snprintf(expected, sizeof expected, "status %d", e->exit_status);
+        snprintf(seen, sizeof seen, "%s %d", p->exited ? "status" : "not exited, status",
+                 p->status);
         if (!met)
-            case_result_add_detail(r, "line %u: expected %s %d, seen %s %d", e->line, what,
-                                   e->exit_status, p->exited ? "status" : "not exited, status",
-                                   p->status);
+            case_result_add_detail(r, "line %u: expected %s %d, seen %s", e->line, kind,
+                                   e->exit_status, seen);
         break;
     }
     case EXPECT_CLIENT_OUTPUT:
     case EXPECT_SERVER_OUTPUT: {
         const struct expect_program *p = e->kind == EXPECT_CLIENT_OUTPUT ? client : server;
-        met = strstr(p->output, e->text) != NULL;
+        size_t tlen = strlen(e->text);
+        met = tlen == 0 || memmem(p->output, p->output_len, e->text, tlen) != NULL;
+        snprintf(what, sizeof what, "%s \"%.256s\"", kind, e->text);
+        snprintf(expected, sizeof expected, "output containing \"%.256s\"", e->text);
+        /* The program's bytes, NULs and control bytes visible as \xNN. */
+        char shown[1000];
+        size_t shown_len;
+        size_t took = escape_prefix((const uint8_t *)p->output,
+                                    p->output_len > 300 ? 300 : p->output_len, shown,
+                                    sizeof shown, &shown_len);
+        if (met)
+            snprintf(seen, sizeof seen, "found in the %s's output",
+                     e->kind == EXPECT_CLIENT_OUTPUT ? "client" : "server");
+        else
+            snprintf(seen, sizeof seen, "\"%s\"%s", shown, took < p->output_len ? " (cut)" : "");
         if (!met)
-            case_result_add_detail(r, "line %u: expected %s containing \"%s\", seen \"%.300s\"",
-                                   e->line, what, e->text, p->output);
+            case_result_add_detail(r, "line %u: expected %s containing \"%s\", seen %s",
+                                   e->line, kind, e->text, seen);
         break;
     }
     }
+    o.verdict = met ? VERDICT_PASS : VERDICT_FAIL;
+    set_text(o.what, sizeof o.what, what);
+    set_text(o.expected, sizeof o.expected, expected);
+    set_text(o.seen, sizeof o.seen, seen);
+    record(&o, r, out);
     r->expectations++;
     if (!met)
         r->unmet++;
@@ -233,6 +411,13 @@ static void check_unexpected_failures(const struct case_spec *c, const struct an
             case_result_add_detail(r, "unexpected %s %s; expected %s, seen %s", v->id, one,
                                    v->expected, v->seen);
             r->unmet++;
+            struct case_expectation o = { .line = 0, .verdict = VERDICT_FAIL };
+            set_text(o.what, sizeof o.what, v->id);
+            set_text(o.expected, sizeof o.expected, v->expected);
+            set_text(o.seen, sizeof o.seen, v->seen);
+            for (unsigned k = 0; k < v->nframes; k++)
+                add_frame(&o, v->frames[k]);
+            record(&o, r, NULL); /* its own comment line is on its frames already */
         }
     }
 }
@@ -255,16 +440,25 @@ static bool about_replaced_program(const struct case_expect *e, const struct exp
 
 void expect_judge(const struct case_spec *c, const struct analysis *a,
                   const struct expect_program *client, const struct expect_program *server,
-                  struct case_result *r)
+                  struct case_result *r, struct expect_outcomes *out)
 {
     for (size_t i = 0; i < c->nexpects; i++) {
         const struct case_expect *e = &c->expects[i];
         if (about_replaced_program(e, client, server)) {
-            case_result_add_note(r, "line %u: %s not judged for a replaced program", e->line,
-                                 case_expect_kind_name(e->kind));
+            const char *kind = case_expect_kind_name(e->kind);
+            case_result_add_note(r, "line %u: %s not judged for a replaced program", e->line, kind);
+            struct case_expectation o = { .line = e->line, .verdict = VERDICT_NA };
+            char what[400];
+            if (e->kind == EXPECT_CLIENT_EXIT || e->kind == EXPECT_SERVER_EXIT)
+                snprintf(what, sizeof what, "%s %d", kind, e->exit_status);
+            else
+                snprintf(what, sizeof what, "%s \"%.256s\"", kind, e->text);
+            set_text(o.what, sizeof o.what, what);
+            set_text(o.seen, sizeof o.seen, "not judged for a replaced program");
+            record(&o, r, out);
             continue;
         }
-        check_expectation(a, e, client, server, r);
+        check_expectation(a, e, client, server, r, out);
     }
     check_unexpected_failures(c, a, r);
 }

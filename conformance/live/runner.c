@@ -78,6 +78,7 @@ struct live {
     char ready_error[256];      /* the socket table could not be read */
     struct program server, client;
     int64_t start_ms;
+    struct expect_outcomes outcomes; /* every expectation, for the capture */
 };
 
 static volatile sig_atomic_t interrupt_signal;
@@ -421,11 +422,20 @@ static bool start_analysis(struct live *L)
     return L->analysis != NULL;
 }
 
+/* Bytes of s[0..n) before the first newline. */
+static size_t memcspn_nl(const char *s, size_t n)
+{
+    const char *nl = memchr(s, '\n', n);
+    return nl ? (size_t)(nl - s) : n;
+}
+
 /* The last `max` lines a program printed, one detail each (escaped when
  * printed: they are the program's bytes). */
-static void add_last_lines(struct case_result *r, const char *role, const char *text, int max)
+static void add_last_lines(struct case_result *r, const char *role, const struct program *p,
+                           int max)
 {
-    size_t len = strlen(text);
+    const char *text = p->text;
+    size_t len = p->out.len;
     while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
         len--;
     if (len == 0) {
@@ -438,10 +448,10 @@ static void add_last_lines(struct case_result *r, const char *role, const char *
             break;
     add_detail(r, "the %s's last lines of output:", role);
     for (const char *s = text + start; s < text + len;) {
-        size_t n = strcspn(s, "\n");
-        if (s + n > text + len)
-            n = (size_t)(text + len - s);
-        add_detail(r, "  | %.*s", (int)(n > 300 ? 300 : n), s);
+        size_t n = memcspn_nl(s, (size_t)(text + len - s));
+        char line[1300];
+        expect_printable(s, n > 300 ? 300 : n, line, sizeof line);
+        add_detail(r, "  | %s", line);
         s += n + 1;
     }
 }
@@ -477,7 +487,7 @@ static bool start_server(struct live *L)
             add_detail(L->r, "server not ready within %u ms (--ready-timeout): it %s", timeout, why);
         if (L->ready_error[0])
             add_detail(L->r, "socket table: %s", L->ready_error);
-        add_last_lines(L->r, "server", L->server.text, 5);
+        add_last_lines(L->r, "server", &L->server, 5);
         return false;
     }
     if (L->port != asked_port) {
@@ -532,22 +542,37 @@ static void kill_leftovers(struct live *L)
         waitpid(L->server.proc.pid, NULL, 0);
 }
 
+/* The first 400 bytes a program printed, made printable (NUL, control
+ * bytes and invalid UTF-8 as \xNN), so a detail line is text whatever it
+ * printed. */
+static void printable_output(const struct program *p, char *out, size_t size)
+{
+    size_t len = p->out.len;
+    size_t shown = expect_printable(p->text, len > 400 ? 400 : len, out, size);
+    if (len > 400 && shown + 4 < size)
+        memcpy(out + shown, "...", 4);
+}
+
 /* Step 6. */
 static void judge(struct live *L, const struct analysis *a)
 {
     struct expect_program client = { L->client.proc.exited, L->client.proc.status, L->client.text,
-                                     L->o->client_override != NULL };
+                                     L->client.out.len, L->o->client_override != NULL };
     struct expect_program server = { L->server.proc.exited, L->server.proc.status, L->server.text,
+                                     L->server.out.len,
                                      L->o->server_override != NULL && L->c->server[0] };
-    expect_judge(L->c, a, &client, &server, L->r);
+    expect_judge(L->c, a, &client, &server, L->r, &L->outcomes);
     if (L->cap.kernel_drops)
         add_detail(L->r, "note: the kernel dropped %u packets from the capture", L->cap.kernel_drops);
     if (L->r->unmet) {
         L->r->outcome = CASE_FAIL;
-        add_detail(L->r, "client (status %d) said: %.400s", L->client.proc.status, L->client.text);
-        if (L->server.proc.pid)
-            add_detail(L->r, "server (status %d) said: %.400s", L->server.proc.status,
-                       L->server.text);
+        char said[1700];
+        printable_output(&L->client, said, sizeof said);
+        add_detail(L->r, "client (status %d) said: %s", L->client.proc.status, said);
+        if (L->server.proc.pid) {
+            printable_output(&L->server, said, sizeof said);
+            add_detail(L->r, "server (status %d) said: %s", L->server.proc.status, said);
+        }
     }
 }
 
@@ -561,11 +586,14 @@ static void command_could_not_run(struct live *L, struct program *p, const char 
     add_detail(L->r, "the %s command exited %d (%s): %s", role, p->proc.status,
                p->proc.status == 127 ? "command not found" : "found but could not run",
                p->command);
-    add_last_lines(L->r, role, p->text, 5);
+    add_last_lines(L->r, role, p, 5);
     L->r->outcome = CASE_ERROR;
 }
 
-/* Step 7. */
+/* Step 7: the capture with the case line on its first packet, each
+ * expectation's outcome on the packets it is about, and in the section
+ * header the case line and, unless it passed, why (the detail lines): a
+ * case that failed before any packet still says why. */
 static void write_capture(struct live *L, const struct analysis *a)
 {
     char err[1300];
@@ -576,8 +604,36 @@ static void write_capture(struct live *L, const struct analysis *a)
     const char *slash = strrchr(L->c->origin, '/');
     snprintf(summary, sizeof summary, "wirecheck case %s (%s): %s", L->r->name,
              slash ? slash + 1 : L->c->origin, case_outcome_name(L->r->outcome));
-    if (!case_capture_write(L->r->capture_path, &L->cap, L->env.capture_if, summary, a, err,
-                       sizeof err)) {
+
+    static char texts[CASE_MAX_EXPECTS][1024];
+    static struct case_capture_line lines[CASE_MAX_EXPECTS * CASE_EXPECT_FRAMES];
+    size_t nlines = 0;
+    for (size_t i = 0; i < L->outcomes.n; i++) {
+        const struct case_expectation *o = &L->outcomes.e[i];
+        if (expect_comment(o, texts[i], sizeof texts[i]) < 0)
+            continue;
+        if (o->nframes == 0)
+            lines[nlines++] = (struct case_capture_line){ 0, texts[i] };
+        for (unsigned k = 0; k < o->nframes; k++)
+            lines[nlines++] = (struct case_capture_line){ o->frames[k], texts[i] };
+    }
+    /* The detail lines, one section comment each (made printable: a case
+     * file's own text is in them too). */
+    static char details[4 * sizeof L->r->details];
+    const char *section[40];
+    size_t nsection = 0, used = 0;
+    for (const char *s = L->r->details; L->r->outcome != CASE_PASS && *s && nsection < 40;) {
+        size_t n = strcspn(s, "\n");
+        section[nsection++] = details + used;
+        used += expect_printable(s, n, details + used, sizeof details - used) + 1;
+        if (used >= sizeof details || !s[n])
+            break;
+        s += n + 1;
+    }
+    struct case_capture_comments cc = { .summary = summary, .section = section,
+                                        .nsection = nsection, .lines = lines, .nlines = nlines };
+    if (!case_capture_write(L->r->capture_path, &L->cap, L->env.capture_if, &cc, a, err,
+                            sizeof err)) {
         /* A capture that cannot be written whole is no pass: the case ran,
          * but what it proves is lost (exit 2, like any environment error). */
         add_detail(L->r, "%s", err);

@@ -11,7 +11,9 @@
  *   6. capture stopped once the analysis has seen every connection's
  *      teardown, or after a short quiet period
  *   7. packets judged by the analysis, expectations compared,
- *      OUT/<case>.pcapng written with a comment on every judged packet
+ *      OUT/<case>.pcapng written with a comment on every judged packet,
+ *      each expectation's outcome on the packets it is about, and the case
+ *      line and why it failed in the section header
  *
  * The child sends a struct case_result back through a pipe and exits, which
  * takes its namespaces (and anything left running in them) away. */
@@ -24,6 +26,7 @@
 
 #include "cases.h"
 #include "process.h"
+#include "verdict.h"
 
 /* When the server counts as ready (the client is started then). */
 enum ready_mode {
@@ -51,6 +54,25 @@ enum case_outcome {
     CASE_SKIP,      /* not run: it needs a program that --server/--client replaced */
 };
 
+/* One expectation's outcome: pass or fail, or n/a (not judged: about a
+ * replaced program). `what` is the expectation as the case wrote it
+ * ("client-exit 0", "tcp.teardown.first_fin info \"server\""), line 0 a fail
+ * verdict of a rule the case did not expect (what = the rule id); expected
+ * and seen are printable (escape.h: program output escaped), frames the
+ * packets it is about, ascending (none: a program's exit or output, or no
+ * packet to name). */
+#define CASE_EXPECT_FRAMES 8
+struct case_expectation {
+    unsigned line;
+    enum verdict_kind verdict;
+    char what[160];
+    char expected[200];
+    char seen[400];
+    uint32_t frames[CASE_EXPECT_FRAMES];
+    unsigned nframes;
+};
+#define CASE_UNMET_LISTED 16   /* unmet expectations kept in a case_result */
+
 struct case_result {
     char name[CASE_NAME_MAX + 8];  /* "time-ipv4" */
     enum case_outcome outcome;
@@ -61,6 +83,10 @@ struct case_result {
     unsigned expectations, unmet;
     char details[4096];            /* failure/error: one line per problem */
     char notes[1024];              /* shown whatever the outcome: what was not judged */
+    /* The first CASE_UNMET_LISTED unmet expectations (of `unmet`), in case
+     * file order, then the unexpected fail verdicts (line 0). */
+    struct case_expectation unmet_list[CASE_UNMET_LISTED];
+    unsigned nlisted;
 };
 
 /* Runs case `c` on family 4 or 6. Always fills *r; returns false only for

@@ -248,6 +248,120 @@ static void test_jobs_same_report_in_matrix_order(void **state)
     assert_non_null(strstr(console[1], "7 cases: 7 passed, 0 failed"));
 }
 
+/* Runs `command`, its stdout into buf; returns its exit status. */
+static int run_shell(const char *command, char *buf, size_t size)
+{
+    FILE *p = popen(command, "r");
+    assert_non_null(p);
+    size_t n = fread(buf, 1, size - 1, p);
+    buf[n] = '\0';
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* A client that prints invalid UTF-8, ESC, NUL, markup and a noncharacter:
+ * the console shows them escaped (no ESC reaches the terminal, the NUL is
+ * \x00), and the JUnit file validates with xmllint. */
+static void test_hostile_output_junit_parses(void **state)
+{
+    (void)state;
+    require_environment();
+    char args[1024], junit[256];
+    snprintf(junit, sizeof junit, "%s/hostile.xml", out_dir);
+    snprintf(args, sizeof args, "run time-ipv4 --out %s --junit %s --client "
+             "\"printf 'a\\377b\\033[2Jc\\000d<&>]]>\\357\\277\\276\\n'\"", out_dir, junit);
+    int status = run_wirecheck(args);
+    if (status == 2 && strstr(output, "namespace"))
+        skip();
+    if (status != 1)
+        fail_msg("wirecheck run exited %d, wanted 1:\n%s", status, output);
+    assert_null(strchr(output, '\033'));
+    assert_non_null(strstr(output, "a\\xffb\\x1b[2Jc\\x00d<&>"));
+    static char xml[16384];
+    read_file(junit, xml, sizeof xml);
+    assert_non_null(strstr(xml, "a\\xffb\\x1b[2Jc\\x00d&lt;&amp;&gt;]]&gt;\\xef\\xbf\\xbe"));
+    assert_null(strchr(xml, '\033'));
+    if (system("command -v xmllint >/dev/null 2>&1") != 0)
+        fail_msg("xmllint not found (ci/install-deps installs libxml2-utils)");
+    char command[512], out[4096];
+    snprintf(command, sizeof command, "xmllint --noout %s 2>&1", junit);
+    if (run_shell(command, out, sizeof out) != 0)
+        fail_msg("xmllint rejects the JUnit file:\n%s\n%s", out, xml);
+}
+
+/* A bad case file: exit 2 and a JUnit file with an error testcase naming
+ * the file and the line; an unwritable --junit: exit 2 before any case. */
+static void test_junit_bad_case_and_unwritable_path(void **state)
+{
+    (void)state;
+    if (!have("wirecheck"))
+        skip();
+    char path[256], junit[256], args[1024];
+    snprintf(path, sizeof path, "/tmp/wirecheck-test-junit-bad-%d.case", (int)getpid());
+    snprintf(junit, sizeof junit, "/tmp/wirecheck-test-junit-bad-%d.xml", (int)getpid());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("client true\nexpect tcp.no_rst sometimes\n", f);
+    fclose(f);
+    snprintf(args, sizeof args, "run time %s --junit %s", path, junit);
+    assert_int_equal(run_wirecheck(args), 2);
+    static char xml[8192];
+    read_file(junit, xml, sizeof xml);
+    assert_non_null(strstr(xml, "errors=\"1\""));
+    assert_non_null(strstr(xml, "<error message=\""));
+    assert_non_null(strstr(xml, ".case:2: unknown verdict &apos;sometimes&apos;"));
+    char command[512], out[4096];
+    snprintf(command, sizeof command, "command -v xmllint >/dev/null || exit 0; "
+             "xmllint --noout %s 2>&1", junit);
+    assert_int_equal(run_shell(command, out, sizeof out), 0);
+    unlink(path);
+    unlink(junit);
+
+    snprintf(args, sizeof args, "run time-ipv4 --out %s --junit /nonexistent-dir/j.xml", out_dir);
+    assert_int_equal(run_wirecheck(args), 2);
+    assert_non_null(strstr(output, "--junit"));
+    assert_null(strstr(output, "time-ipv4 ")); /* no case ran */
+    snprintf(args, sizeof args, "run time-ipv4 --out %s --junit %s", out_dir, out_dir);
+    assert_int_equal(run_wirecheck(args), 2);
+    assert_non_null(strstr(output, "is a directory"));
+}
+
+/* --format json: JSON lines only, a case object with its unmet
+ * expectations and their frames, verdict objects, a summary; each line
+ * parses (python3's json, when there is one). */
+static void test_format_json(void **state)
+{
+    (void)state;
+    require_environment();
+    char args[1024];
+    snprintf(args, sizeof args, "run time-ipv4 --out %s --format json --server "
+             "'tcp-time-server --bind {host} --port {port} --close-mode rst'", out_dir);
+    int status = run_wirecheck(args);
+    if (status == 2 && strstr(output, "namespace"))
+        skip();
+    if (status != 1)
+        fail_msg("wirecheck run exited %d, wanted 1:\n%s", status, output);
+    assert_true(output[0] == '{');
+    assert_non_null(strstr(output, "{\"case\":\"time-ipv4\",\"file\":\"time.case\",\"outcome\":\"fail\""));
+    assert_non_null(strstr(output, "\"unmet_expectations\":[{\"line\":"));
+    assert_non_null(strstr(output, "\"expect\":\"tcp.no_rst pass\",\"expected\":\"pass\""));
+    assert_non_null(strstr(output, "\"rule\":\"tcp.no_rst\",\"verdict\":\"fail\""));
+    assert_non_null(strstr(output, "{\"summary\":true,\"cases\":1,\"passed\":0,\"failed\":1"));
+    assert_null(strstr(output, "1 cases:")); /* no console text */
+    if (system("command -v python3 >/dev/null 2>&1") == 0) {
+        char path[256], command[512], out[4096];
+        snprintf(path, sizeof path, "%s/run.jsonl", out_dir);
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(output, f);
+        fclose(f);
+        snprintf(command, sizeof command, "python3 -c 'import json,sys\n"
+                 "for l in open(sys.argv[1]): json.loads(l)' %s 2>&1", path);
+        if (run_shell(command, out, sizeof out) != 0)
+            fail_msg("a line is not JSON:\n%s", out);
+    }
+}
+
 static void test_jobs_usage(void **state)
 {
     (void)state;
@@ -278,6 +392,9 @@ int main(void)
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_jobs_same_report_in_matrix_order),
         cmocka_unit_test(test_jobs_usage),
+        cmocka_unit_test(test_hostile_output_junit_parses),
+        cmocka_unit_test(test_junit_bad_case_and_unwritable_path),
+        cmocka_unit_test(test_format_json),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
