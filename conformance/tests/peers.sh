@@ -33,6 +33,10 @@ run() {
   fi
 }
 
+# Debian's python3 where there is one: a pyenv shim first on PATH can take
+# seconds to start, longer than a server may take to be ready.
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
+
 # Python peers written here: bind 0.0.0.0 or :: on the case port, print nothing.
 PY_TIME='import socket, datetime
 s = socket.socket(socket.AF_INET6)
@@ -72,13 +76,11 @@ run 0 "0 failed" --serves echo --client 'sh -c "printf hello | nc -N {host} {por
 run 1 "the echo was never read" udp-echo-ipv4 --server 'socat UDP{family}-RECVFROM:{port},fork EXEC:cat' --client 'sh -c "printf hi | nc -u -w0 {host} {port}"'
 
 # Python: silent servers, ready from the namespace's socket table.
-run 0 "0 failed, 4 skipped" --serves time --server "python3 $OUT/time_server.py"
-run 0 "0 failed" --serves udp-receive --ipv4 --server "python3 $OUT/udp_receiver.py"
+run 0 "0 failed, 4 skipped" --serves time --server "$PY $OUT/time_server.py"
+run 0 "0 failed" --serves udp-receive --ipv4 --server "$PY $OUT/udp_receiver.py"
 
 # inetutils-inetd's built-in services on their own ports (a case file sets
-# the port), and Python's http.server in a case that fits it. Debian's python3:
-# a pyenv shim can take seconds to start.
-PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
+# the port), and Python's http.server in a case that fits it.
 if [ -x /usr/sbin/inetutils-inetd ]; then
   printf 'echo stream tcp nowait root internal\n' >"$OUT/inetd-echo.conf"
   printf 'daytime stream tcp nowait root internal\n' >"$OUT/inetd-daytime.conf"
