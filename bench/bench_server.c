@@ -34,6 +34,8 @@ static const char *const server_name[NSERVERS] = {"tcp-time-server", "floor-tcp"
 
 struct load_result {
     long done, failed;
+    long refused, reset, stalled; /* of failed: connect failed, recv error, no progress for 1 s */
+    int first_errno;
     double seconds;
 };
 
@@ -61,7 +63,10 @@ static struct load_result drive_load(const struct sockaddr_in *to, int inflight,
         while (!stopping && open_count < inflight) {
             int fd = open_connection(to);
             if (fd < 0) {
+                if (!r.first_errno)
+                    r.first_errno = errno;
                 r.failed++;
+                r.refused++;
                 break;
             }
             struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.fd = fd};
@@ -79,16 +84,21 @@ static struct load_result drive_load(const struct sockaddr_in *to, int inflight,
             while ((got = recv(fd, buf, sizeof buf, 0)) > 0) {
             }
             if (got == 0 || (got < 0 && errno != EAGAIN)) {
-                if (got == 0)
+                if (got == 0) {
                     r.done++;
-                else
+                } else {
+                    if (!r.first_errno)
+                        r.first_errno = errno;
                     r.failed++;
+                    r.reset++;
+                }
                 close(fd);
                 open_count--;
             }
         }
         if (n == 0) { /* a whole second without progress: give up on the rest */
             r.failed += open_count;
+            r.stalled += open_count;
             break;
         }
         stopping = bench_now_s() >= end;
@@ -137,6 +147,10 @@ static struct load_total drive_clients(const struct sockaddr_in *to, int infligh
                             (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
         t.done += r.done;
         t.failed += r.failed;
+        if (r.failed)
+            fprintf(stderr, "  client: %ld failed (%ld at connect, %ld by a recv error, %ld "
+                    "stalled for 1 s; first error: %s)\n", r.failed, r.refused, r.reset,
+                    r.stalled, r.first_errno ? strerror(r.first_errno) : "none");
         if (r.seconds > t.seconds)
             t.seconds = r.seconds;
     }
@@ -199,7 +213,13 @@ static struct sample measure(int which, int inflight, double seconds)
     long long cpu0 = proc_cpu_usec(c.run.pid);
     struct load_total t = drive_clients(&to, inflight, inflight >= 8 ? 2 : 1, seconds);
     long long cpu1 = proc_cpu_usec(c.run.pid);
+    siginfo_t si = {0};
+    bool gone = waitid(P_PID, (id_t)c.run.pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                si.si_pid != 0;
     bench_stop(&c);
+    if (gone || (c.run.status != 0 && c.run.status != 128 + SIGTERM))
+        fprintf(stderr, "bench: %s %s (status %d)\n", server_name[which],
+                gone ? "exited during the load" : "ended badly on SIGTERM", c.run.status);
     kill(drainer, SIGKILL);
     waitpid(drainer, NULL, 0);
     struct sample s = {.failed = t.failed};
