@@ -3,12 +3,13 @@
  *
  * TCP: tcp-time-server, floor-tcp (bench/floor_tcp.c: the smallest correct
  * server for the same exchange, no logging) and inetutils-inetd's built-in
- * daytime, all on port 13, alternated round by round at 1, 8 and 64
- * connections in flight. Each connection connects, reads to EOF, closes.
- * Reported per server: connections/s, the server's CPU per connection (from
- * /proc) and the load generator's CPU (client processes, from wait4), so a
- * client-bound run shows: from 8 in flight the load comes from two client
- * processes, each with half the connections.
+ * daytime run side by side and take turns in slices of 0.25 s (so load from
+ * elsewhere on the machine falls on all three) at 1, 8 and 64 connections in
+ * flight. Each connection connects, reads to EOF, closes. Reported per
+ * server: connections/s, the server's CPU per connection (from /proc) and
+ * the load generator's CPU (client processes, from wait4), so a client-bound
+ * run shows: from 8 in flight the load comes from two client processes, each
+ * with half the connections. Ratios are medians of the per-round ratios.
  *
  * UDP: the highest rate udp-server logs with none lost, against floor-udp
  * (bench/floor_udp.c: recvmmsg, count, discard): the offered rate doubles
@@ -37,6 +38,7 @@ static const char *const server_name[NSERVERS] = {"tcp-time-server", "floor-tcp"
 struct load_result {
     long done, failed;
     long refused, reset, stalled; /* of failed: connect failed, recv error, no progress for 1 s */
+    long left; /* still open GRACE_S after the end: neither done nor failed */
     int first_errno;
     double seconds;
 };
@@ -59,7 +61,11 @@ static struct load_result drive_load(const struct sockaddr_in *to, int inflight,
     struct load_result r = {0};
     int ep = epoll_create1(EPOLL_CLOEXEC);
     int open_count = 0;
-    double start = bench_now_s(), end = start + seconds;
+    double start = bench_now_s(), end = start + seconds, last_progress = start;
+    /* After the end, stragglers get GRACE_S; then they are left (not
+     * failures: a SYN waiting for its 1 s retry would otherwise stretch a
+     * short slice). A second without progress is a stall (failures). */
+    const double GRACE_S = 0.05;
     bool stopping = false;
     for (;;) {
         while (!stopping && open_count < inflight) {
@@ -78,7 +84,10 @@ static struct load_result drive_load(const struct sockaddr_in *to, int inflight,
         if (open_count == 0)
             break;
         struct epoll_event evs[MAX_INFLIGHT];
-        int n = epoll_wait(ep, evs, MAX_INFLIGHT, 1000);
+        double now = bench_now_s();
+        double until = stopping ? end + GRACE_S : last_progress + 1.0;
+        int wait_ms = until > now ? (int)((until - now) * 1000.0) + 1 : 0;
+        int n = epoll_wait(ep, evs, MAX_INFLIGHT, wait_ms > 1000 ? 1000 : wait_ms);
         for (int i = 0; i < n; i++) {
             int fd = evs[i].data.fd;
             char buf[256];
@@ -98,12 +107,19 @@ static struct load_result drive_load(const struct sockaddr_in *to, int inflight,
                 open_count--;
             }
         }
-        if (n == 0) { /* a whole second without progress: give up on the rest */
+        now = bench_now_s();
+        if (n > 0)
+            last_progress = now;
+        if (stopping && now >= end + GRACE_S) {
+            r.left += open_count; /* closed when the client process exits */
+            break;
+        }
+        if (!stopping && now >= last_progress + 1.0) { /* a second without progress */
             r.failed += open_count;
             r.stalled += open_count;
             break;
         }
-        stopping = bench_now_s() >= end;
+        stopping = now >= end;
     }
     close(ep);
     r.seconds = bench_now_s() - start;
@@ -171,12 +187,12 @@ static bool start_server(int which, struct bench_child *c)
     static char path[4200];
     if (which == OURS) {
         bin_path(path, sizeof path, "tcp-time-server");
-        char *argv[] = {path, "--bind", "127.0.0.1", "--port", "13", NULL};
+        char *argv[] = {path, "--bind", "127.0.0.1", "--port", "1313", NULL};
         return bench_start(c, argv, "Listening on", 5000);
     }
     if (which == FLOOR) {
         bin_path(path, sizeof path, "floor-tcp");
-        char *argv[] = {path, "13", NULL};
+        char *argv[] = {path, "1314", NULL};
         return bench_start(c, argv, "Listening on", 5000);
     }
     static const char conf[] = "/tmp/wirecheck-bench-inetd.conf";
@@ -190,75 +206,116 @@ static bool start_server(int which, struct bench_child *c)
     return bench_start(c, argv, "registered", 5000);
 }
 
-struct sample {
-    double conn_s, cpu_us, client_cpu_us, client_core; /* client_core: cores busy */
-    long failed;
+static const uint16_t server_port[NSERVERS] = {1313, 1314, 13};
+
+/* The three servers run side by side (ours on 1313, the floor on 1314,
+ * inetd's daytime on 13); only the one under load uses CPU. */
+struct running {
+    struct bench_child c[NSERVERS];
+    pid_t drainer[NSERVERS];
 };
 
-static struct sample measure(int which, int inflight, double seconds)
+static void start_all(struct running *r)
 {
-    struct bench_child c;
-    if (!start_server(which, &c))
-        exit(2);
-    /* The server's log goes to a pipe: drain it from a helper process so the
-     * measurement loop stays single-purpose. */
-    pid_t drainer = fork();
-    if (drainer == 0) {
-        fcntl(c.run.out_fd, F_SETFL, 0); /* blocking: EAGAIN must not end the drain */
-        char buf[65536];
-        while (read(c.run.out_fd, buf, sizeof buf) > 0) {
+    for (int w = 0; w < NSERVERS; w++) {
+        if (!start_server(w, &r->c[w]))
+            exit(2);
+        /* The server's log goes to a pipe: drain it from a helper process
+         * so the measurement loop stays single-purpose. */
+        r->drainer[w] = fork();
+        if (r->drainer[w] == 0) {
+            fcntl(r->c[w].run.out_fd, F_SETFL, 0); /* blocking: EAGAIN must not end the drain */
+            char buf[65536];
+            while (read(r->c[w].run.out_fd, buf, sizeof buf) > 0) {
+            }
+            _exit(0);
         }
-        _exit(0);
     }
-    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(13)};
+}
+
+static void stop_all(struct running *r)
+{
+    for (int w = 0; w < NSERVERS; w++) {
+        struct bench_child *c = &r->c[w];
+        siginfo_t si = {0};
+        bool gone = waitid(P_PID, (id_t)c->run.pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                    si.si_pid != 0;
+        bench_stop(c);
+        if (gone || (c->run.status != 0 && c->run.status != 128 + SIGTERM))
+            fprintf(stderr, "bench: %s %s (status %d)\n", server_name[w],
+                    gone ? "exited during the load" : "ended badly on SIGTERM", c->run.status);
+        kill(r->drainer[w], SIGKILL);
+        waitpid(r->drainer[w], NULL, 0);
+    }
+}
+
+struct totals {
+    long done, failed;
+    double seconds, server_us, client_s;
+};
+
+/* One slice of load on server w, added to *t. */
+static void slice(struct running *r, int w, int inflight, double seconds, struct totals *t)
+{
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(server_port[w])};
     inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
-    long long cpu0 = proc_cpu_usec(c.run.pid);
-    struct load_total t = drive_clients(&to, inflight, inflight >= 8 ? 2 : 1, seconds);
-    long long cpu1 = proc_cpu_usec(c.run.pid);
-    siginfo_t si = {0};
-    bool gone = waitid(P_PID, (id_t)c.run.pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-                si.si_pid != 0;
-    bench_stop(&c);
-    if (gone || (c.run.status != 0 && c.run.status != 128 + SIGTERM))
-        fprintf(stderr, "bench: %s %s (status %d)\n", server_name[which],
-                gone ? "exited during the load" : "ended badly on SIGTERM", c.run.status);
-    kill(drainer, SIGKILL);
-    waitpid(drainer, NULL, 0);
-    struct sample s = {.failed = t.failed};
-    s.conn_s = t.seconds > 0 ? (double)t.done / t.seconds : 0;
-    s.cpu_us = t.done && cpu0 >= 0 && cpu1 >= 0 ? (double)(cpu1 - cpu0) / (double)t.done : 0;
-    s.client_cpu_us = t.done ? t.client_cpu * 1e6 / (double)t.done : 0;
-    s.client_core = t.seconds > 0 ? t.client_cpu / t.seconds : 0;
-    return s;
+    long long cpu0 = proc_cpu_usec(r->c[w].run.pid);
+    struct load_total lt = drive_clients(&to, inflight, inflight >= 8 ? 2 : 1, seconds);
+    long long cpu1 = proc_cpu_usec(r->c[w].run.pid);
+    t->done += lt.done;
+    t->failed += lt.failed;
+    t->seconds += lt.seconds;
+    t->server_us += cpu0 >= 0 && cpu1 >= 0 ? (double)(cpu1 - cpu0) : 0;
+    t->client_s += lt.client_cpu;
 }
 
 struct series {
     double conn_s, cpu_us, client_cpu_us, client_core;
+    double cpu_vs_floor, cpu_vs_inetd, rate_vs_inetd; /* medians of per-round ratios */
     long failed;
 };
 
 static struct series tcp[NLOADS][NSERVERS];
 
+/* Slices of SLICE_S: the three servers take turns (the first rotating), so
+ * a burst of load from elsewhere on the machine falls on all of them. */
+#define SLICE_S 0.25
+
 static void run_tcp(int rounds, double seconds)
 {
-    static double v[NLOADS][NSERVERS][4][64];
-    for (int i = 0; i < rounds; i++) {
-        for (int l = 0; l < NLOADS; l++) {
+    static double v[NLOADS][NSERVERS][4][64], ratio[NLOADS][3][64];
+    int slices = (int)(seconds / SLICE_S + 0.5);
+    if (slices < 1)
+        slices = 1;
+    for (int l = 0; l < NLOADS; l++) {
+        struct running r;
+        start_all(&r);
+        for (int i = 0; i < rounds; i++) {
+            struct totals t[NSERVERS] = {{0}};
+            for (int k = 0; k < slices; k++)
+                for (int j = 0; j < NSERVERS; j++) {
+                    int w = (j + k + i) % NSERVERS;
+                    slice(&r, w, loads[l], seconds / slices, &t[w]);
+                }
             printf("round %d, %2d in flight:", i + 1, loads[l]);
             for (int w = 0; w < NSERVERS; w++) {
-                struct sample s = measure(w, loads[l], seconds);
-                v[l][w][0][i] = s.conn_s;
-                v[l][w][1][i] = s.cpu_us;
-                v[l][w][2][i] = s.client_cpu_us;
-                v[l][w][3][i] = s.client_core;
-                tcp[l][w].failed += s.failed;
-                printf("  %s %.0f conn/s %.1f us%s", server_name[w], s.conn_s, s.cpu_us,
+                double done = t[w].done ? (double)t[w].done : 1;
+                v[l][w][0][i] = t[w].seconds > 0 ? (double)t[w].done / t[w].seconds : 0;
+                v[l][w][1][i] = t[w].server_us / done;
+                v[l][w][2][i] = t[w].client_s * 1e6 / done;
+                v[l][w][3][i] = t[w].seconds > 0 ? t[w].client_s / t[w].seconds : 0;
+                tcp[l][w].failed += t[w].failed;
+                printf("  %s %.0f conn/s %.1f us%s", server_name[w], v[l][w][0][i], v[l][w][1][i],
                        w + 1 < NSERVERS ? ";" : "\n");
-                fflush(stdout);
             }
+            ratio[l][0][i] = v[l][OURS][1][i] / v[l][FLOOR][1][i];
+            ratio[l][1][i] = v[l][OURS][1][i] / v[l][INETD][1][i];
+            ratio[l][2][i] = v[l][OURS][0][i] / v[l][INETD][0][i];
+            fflush(stdout);
         }
+        stop_all(&r);
     }
-    for (int l = 0; l < NLOADS; l++)
+    for (int l = 0; l < NLOADS; l++) {
         for (int w = 0; w < NSERVERS; w++) {
             struct series *s = &tcp[l][w];
             s->conn_s = bench_median(v[l][w][0], rounds);
@@ -270,6 +327,10 @@ static void run_tcp(int rounds, double seconds)
                    loads[l], server_name[w], s->conn_s, s->cpu_us, s->client_cpu_us,
                    s->client_core, loads[l] >= 8 ? 2 : 1, loads[l] >= 8 ? "es" : "", s->failed);
         }
+        tcp[l][OURS].cpu_vs_floor = bench_median(ratio[l][0], rounds);
+        tcp[l][OURS].cpu_vs_inetd = bench_median(ratio[l][1], rounds);
+        tcp[l][OURS].rate_vs_inetd = bench_median(ratio[l][2], rounds);
+    }
 }
 
 /* --- UDP: datagrams per second handled with none lost ------------------- */
@@ -380,10 +441,11 @@ static struct udp_result offer_udp(int out_fd, const struct sockaddr_in *to, dou
     return r;
 }
 
-static const struct sockaddr_in *udp_to(void)
+/* udp-server on 3434, floor-udp on 3435: both run through the search. */
+static const struct sockaddr_in *udp_to(uint16_t port)
 {
     static struct sockaddr_in to = {.sin_family = AF_INET};
-    to.sin_port = htons(3434);
+    to.sin_port = htons(port);
     inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
     return &to;
 }
@@ -391,7 +453,7 @@ static const struct sockaddr_in *udp_to(void)
 /* udp-server at one rate (one server for the whole search: out_fd its log). */
 static bool udp_ours_lossless(int out_fd, double rate, double seconds, bool *sender_bound)
 {
-    struct udp_result r = offer_udp(out_fd, udp_to(), rate, seconds);
+    struct udp_result r = offer_udp(out_fd, udp_to(3434), rate, seconds);
     long lost = r.sent - r.logged;
     *sender_bound = r.achieved < 0.9 * rate && lost == 0; /* lossless, but not at this rate */
     printf("udp-server at %.0f/s offered (%.0f/s sent): %ld sent, %ld logged, %ld lost\n", rate,
@@ -405,11 +467,11 @@ static bool udp_floor_lossless(double rate, double seconds, bool *sender_bound)
 {
     char path[4200];
     bin_path(path, sizeof path, "floor-udp");
-    char *argv[] = {path, "3434", NULL};
+    char *argv[] = {path, "3435", NULL};
     struct bench_child c;
     if (!bench_start(&c, argv, "Listening on", 5000))
         exit(2);
-    struct udp_result r = offer_udp(-1, udp_to(), rate, seconds);
+    struct udp_result r = offer_udp(-1, udp_to(3435), rate, seconds);
     poll(NULL, 0, 100); /* what is queued is read within microseconds */
     bench_stop(&c);
     const char *got = strstr(c.text, "Received: ");
@@ -422,33 +484,39 @@ static bool udp_floor_lossless(double rate, double seconds, bool *sender_bound)
     return lost == 0 && r.achieved >= 0.9 * rate;
 }
 
+
+/* Doubles the offered rate from 25k/s until the first loss, then bisects
+ * three times. One step per call, so the two searches take turns. */
 struct udp_search {
-    double best;
-    bool sender_bound; /* the search stopped because the sender fell behind */
+    double best, lossy;
+    int bisected;
+    bool doubling, done;
+    bool sender_bound; /* a failed probe lost nothing: the senders fell behind */
 };
 
-/* Doubles the offered rate from 25k/s until the first loss, then bisects. */
-static struct udp_search udp_search(bool floor, int out_fd, double seconds)
+static void udp_step(struct udp_search *s, bool floor, int out_fd, double seconds)
 {
-    struct udp_search s = {0};
-    double lossy = 25000;
+    if (s->done)
+        return;
+    double rate = s->doubling ? s->lossy : (s->best + s->lossy) / 2;
     bool sb = false;
-    while (lossy <= 6400000 && (floor ? udp_floor_lossless(lossy, seconds, &sb)
-                                      : udp_ours_lossless(out_fd, lossy, seconds, &sb))) {
-        s.best = lossy;
-        lossy *= 2;
+    bool ok = floor ? udp_floor_lossless(rate, seconds, &sb)
+                    : udp_ours_lossless(out_fd, rate, seconds, &sb);
+    if (ok)
+        s->best = rate;
+    else
+        s->sender_bound = s->sender_bound || sb;
+    if (s->doubling) {
+        if (ok && rate < 6400000)
+            s->lossy = rate * 2;
+        else
+            s->doubling = false;
+        s->done = !s->doubling && s->best == 0;
+    } else {
+        if (!ok)
+            s->lossy = rate;
+        s->done = ++s->bisected == 3;
     }
-    s.sender_bound = sb; /* the first failure: was it the sender's? */
-    for (int i = 0; i < 3 && s.best > 0; i++) {
-        double mid = (s.best + lossy) / 2;
-        if (floor ? udp_floor_lossless(mid, seconds, &sb) : udp_ours_lossless(out_fd, mid, seconds, &sb)) {
-            s.best = mid;
-        } else {
-            lossy = mid;
-            s.sender_bound = s.sender_bound || sb;
-        }
-    }
-    return s;
 }
 
 static struct udp_search udp_ours, udp_floor;
@@ -462,13 +530,17 @@ static void run_udp(double seconds)
     if (!bench_start(&c, argv, "Listening on", 5000))
         exit(2);
     fcntl(c.run.out_fd, F_SETFL, O_NONBLOCK);
-    udp_ours = udp_search(false, c.run.out_fd, seconds);
+    udp_ours = udp_floor = (struct udp_search){.lossy = 25000, .doubling = true};
+    while (!udp_ours.done || !udp_floor.done) {
+        udp_step(&udp_ours, false, c.run.out_fd, seconds);
+        udp_step(&udp_floor, true, -1, seconds);
+    }
     bench_stop(&c);
-    udp_floor = udp_search(true, -1, seconds);
     printf("udp-server: %.0f datagrams/s logged with none lost%s; floor-udp: %.0f/s received "
            "with none lost%s\n", udp_ours.best,
-           udp_ours.sender_bound ? " (the sender fell behind)" : "", udp_floor.best,
-           udp_floor.sender_bound ? " (the sender fell behind: the floor is higher)" : "");
+           udp_ours.sender_bound ? " (the senders fell behind before it lost any)" : "",
+           udp_floor.best,
+           udp_floor.sender_bound ? " (the senders fell behind before it lost any)" : "");
 }
 
 /* --- the README rows ---------------------------------------------------- */
@@ -484,35 +556,57 @@ static void read_loadavg(char *out, size_t cap)
     snprintf(out, cap, "%.2f %.2f %.2f", a, b, c);
 }
 
+/* 12345.6 -> "12,346" (README style); one of four rotating buffers. */
+static const char *thousands(double v)
+{
+    static char bufs[4][32];
+    static int next;
+    char *out = bufs[next++ % 4], digits[32];
+    int n = snprintf(digits, sizeof digits, "%.0f", v), o = 0;
+    for (int i = 0; i < n; i++) {
+        if (i && (n - i) % 3 == 0 && digits[i - 1] != '-')
+            out[o++] = ',';
+        out[o++] = digits[i];
+    }
+    out[o] = '\0';
+    return out;
+}
+
 static void print_rows(int rounds, double seconds, const char *load0, const char *load1)
 {
     char date[32];
     time_t now = time(NULL);
     struct tm tm;
     strftime(date, sizeof date, "%Y-%m-%d", localtime_r(&now, &tm));
-    printf("\nREADME rows (%s; load average %s at the start, %s at the end; %d rounds of "
-           "%g s):\n", date, load0, load1, rounds, seconds);
-    char cmd[64];
-    snprintf(cmd, sizeof cmd, "`build/bin/bench-server %d %g`", rounds, seconds);
+    printf("\nREADME rows:\n");
+    printf("bench-server rows: %s, load average %s at the start and %s at the end, %d rounds "
+           "of %g s.\n", date, load0, load1, rounds, seconds);
     for (int l = 0; l < NLOADS; l++) {
         const struct series *o = &tcp[l][OURS], *f = &tcp[l][FLOOR], *i = &tcp[l][INETD];
-        double cpu_floor = o->cpu_us / f->cpu_us, cpu_inetd = o->cpu_us / i->cpu_us;
-        double rate_inetd = o->conn_s / i->conn_s, rate_floor = o->conn_s / f->conn_s;
+        double cpu_floor = o->cpu_vs_floor, cpu_inetd = o->cpu_vs_inetd;
+        double rate_inetd = o->rate_vs_inetd, rate_floor = o->conn_s / f->conn_s;
         bool target = loads[l] == 8;
-        printf("| tcp-time-server, %d in flight%s | %.0f conn/s, %.1f µs server CPU/conn, %ld "
-               "failed | floor-tcp %.0f conn/s, %.1f µs; inetd daytime %.0f conn/s, %.1f µs, %ld "
-               "failed; client %.2f/%.2f/%.2f cores (%d process%s) | CPU/conn **%.2f**x floor%s, "
-               "**%.2f**x inetd%s; conn/s **%.2f**x inetd%s, %.2fx floor | %s |\n",
-               loads[l], l == 0 ? " (one at a time)" : "", o->conn_s, o->cpu_us, o->failed,
-               f->conn_s, f->cpu_us, i->conn_s, i->cpu_us, i->failed, o->client_core,
+        char cmd[128];
+        if (l == 0)
+            snprintf(cmd, sizeof cmd, "`build/bin/bench-server %d %g` (needs `apt-get install "
+                     "inetutils-inetd`)", rounds, seconds);
+        else
+            snprintf(cmd, sizeof cmd, "same run");
+        printf("| tcp-time-server, %d in flight | %s conn/s, %.1f µs server CPU per connection, "
+               "%ld failed | floor-tcp %s conn/s, %.1f µs; inetd daytime %s conn/s, %.1f µs, %ld "
+               "failed; load generator %.2f / %.2f / %.2f vCPU (%d process%s) | CPU per "
+               "connection **%.2f**x floor%s, **%.2f**x inetd%s; conn/s **%.2f**x inetd%s, "
+               "%.2fx floor | %s |\n",
+               loads[l], thousands(o->conn_s), o->cpu_us, o->failed, thousands(f->conn_s),
+               f->cpu_us, thousands(i->conn_s), i->cpu_us, i->failed, o->client_core,
                f->client_core, i->client_core, loads[l] >= 8 ? 2 : 1, loads[l] >= 8 ? "es" : "",
                cpu_floor, target ? " (<= 1.3)" : "", cpu_inetd, target ? " (<= 0.7)" : "",
                rate_inetd, target ? " (>= 1.5)" : "", rate_floor, cmd);
     }
-    printf("| udp-server datagrams/s logged, none lost | %.0f/s%s | floor-udp (recvmmsg, count, "
-           "discard): %.0f/s%s | **%.2f** (>= 0.8) | same run |\n",
-           udp_ours.best, udp_ours.sender_bound ? " (sender-bound)" : "", udp_floor.best,
-           udp_floor.sender_bound ? " (sender-bound)" : "",
+    printf("| udp-server datagrams/s logged, none lost | %s/s%s | floor-udp (recvmmsg, count, "
+           "discard): %s/s%s | **%.2f** (>= 0.8) | same run |\n",
+           thousands(udp_ours.best), udp_ours.sender_bound ? " (sender-bound)" : "",
+           thousands(udp_floor.best), udp_floor.sender_bound ? " (sender-bound)" : "",
            udp_floor.best > 0 ? udp_ours.best / udp_floor.best : 0);
 }
 
@@ -546,9 +640,9 @@ int main(int argc, char **argv)
     run_udp(seconds / 2);
     read_loadavg(load1, sizeof load1);
     print_rows(rounds, seconds, load0, load1);
-    const struct series *o = &tcp[1][OURS], *i = &tcp[1][INETD];
-    printf("ratio at 8 in flight: CPU/conn %.2fx floor, %.2fx inetd\n",
-           o->cpu_us / tcp[1][FLOOR].cpu_us, o->cpu_us / i->cpu_us);
-    printf("ratio: %.2f\n", o->conn_s / i->conn_s);
+    const struct series *o = &tcp[1][OURS];
+    printf("ratio at 8 in flight: CPU/conn %.2fx floor, %.2fx inetd (medians of per-round "
+           "ratios)\n", o->cpu_vs_floor, o->cpu_vs_inetd);
+    printf("ratio: %.2f\n", o->rate_vs_inetd);
     return 0;
 }
