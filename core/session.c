@@ -214,30 +214,80 @@ enum udp_echo_refusal udp_echo_check(struct udp_echo_guard *g, const struct sock
     return UDP_ECHO_ALLOWED;
 }
 
+/* ADDR:PORT as net_format writes it, IPv4 without inet_ntop and snprintf
+ * (the server formats one per datagram); returns the length. */
+static size_t format_from(const struct datagram *d, char out[NET_ADDRSTR_LEN])
+{
+    if (d->from.ss_family != AF_INET || d->fromlen < (socklen_t)sizeof(struct sockaddr_in)) {
+        net_format((const struct sockaddr *)&d->from, d->fromlen, out);
+        return strlen(out);
+    }
+    const struct sockaddr_in *sin = (const struct sockaddr_in *)&d->from;
+    const uint8_t *b = (const uint8_t *)&sin->sin_addr;
+    char *p = out;
+    for (int i = 0; i < 5; i++) {
+        unsigned v = i < 4 ? b[i] : ntohs(sin->sin_port);
+        char digits[5];
+        int n = 0;
+        do {
+            digits[n++] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        while (n)
+            *p++ = digits[--n];
+        if (i < 4)
+            *p++ = i < 3 ? '.' : ':';
+    }
+    *p = '\0';
+    return (size_t)(p - out);
+}
+
 void udp_server_handle_one(const struct sockio *io, int fd, uint8_t *buf, size_t max,
                            int64_t deadline, struct udp_echo_guard *echo,
                            struct udp_server_event *ev)
 {
-    memset(ev, 0, sizeof *ev);
+    /* Field by field: zeroing the 4 KiB line per datagram showed up at
+     * hundreds of thousands of datagrams a second. */
+    ev->status = SIO_OK;
+    ev->err = 0;
+    ev->echoed = ev->echo_refused = false;
+    ev->refusal = UDP_ECHO_ALLOWED;
+    ev->line[0] = '\0';
+    ev->line_len = 0;
     struct datagram d;
     ev->status = sockio_recv_datagram(io, fd, buf, max, deadline, &d, &ev->err);
     if (ev->status != SIO_OK)
         return;
     char from[NET_ADDRSTR_LEN];
-    net_format((const struct sockaddr *)&d.from, d.fromlen, from);
+    size_t from_len = format_from(&d, from);
     /* Show at most what fits the line, and say so when that is not all. */
     char text[4096 + 48];
     size_t shown_len;
     size_t shown = escape_prefix(buf, d.len, text, 4096, &shown_len);
-    if (shown < d.len)
-        snprintf(text + shown_len, sizeof text - shown_len, " [cut: %zu of %zu bytes shown]",
-                 shown, d.len);
-    if (d.truncated)
-        snprintf(ev->line, sizeof ev->line,
-                 "Truncated: datagram of %zu bytes from %s exceeds --max %zu; kept: %s",
-                 d.wire_len, from, max, text);
-    else
-        snprintf(ev->line, sizeof ev->line, "Received: %s from %s", text, from);
+    if (shown < d.len) {
+        int n = snprintf(text + shown_len, sizeof text - shown_len,
+                         " [cut: %zu of %zu bytes shown]", shown, d.len);
+        if (n > 0)
+            shown_len = strlen(text);
+    }
+    if (d.truncated) {
+        int n = snprintf(ev->line, sizeof ev->line,
+                         "Truncated: datagram of %zu bytes from %s exceeds --max %zu; kept: %s",
+                         d.wire_len, from, max, text);
+        ev->line_len = n < 0 ? 0 : (size_t)n < sizeof ev->line ? (size_t)n : sizeof ev->line - 1;
+    } else {
+        /* "Received: %s from %s", without printf: it fits (text < 4144,
+         * from < 64, the line holds 4288). */
+        char *p = ev->line;
+        memcpy(p, "Received: ", 10);
+        p += 10;
+        memcpy(p, text, shown_len);
+        p += shown_len;
+        memcpy(p, " from ", 6);
+        p += 6;
+        memcpy(p, from, from_len + 1);
+        ev->line_len = (size_t)(p - ev->line) + from_len;
+    }
     if (!echo)
         return;
     ev->refusal = udp_echo_check(echo, (const struct sockaddr *)&d.from, io->ops->now_ms(io->ctx));

@@ -110,6 +110,7 @@ struct udp_server_event {
     bool echo_refused;
     enum udp_echo_refusal refusal; /* why, when echo_refused */
     char line[4096 + 192]; /* what the server prints for this datagram */
+    size_t line_len;       /* strlen(line) */
 };
 
 /* Receives one datagram into buf[max], formats its line, echoes it back when

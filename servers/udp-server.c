@@ -92,6 +92,11 @@ int main(int argc, char **argv)
     int rcvbuf = 4 << 20;
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    /* Into a pipe or a file, the log leaves in 64 KiB writes (and at the
+     * end of every burst), not in stdio's default 4 KiB. */
+    static char outbuf[1 << 16];
+    if (!isatty(STDOUT_FILENO))
+        setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
     uint8_t *buf = malloc(max);
     if (!buf)
         cli_fail(prog, "out of memory");
@@ -141,7 +146,8 @@ int main(int argc, char **argv)
                 break;
             }
             handled++;
-            puts(ev.line);
+            ev.line[ev.line_len] = '\n';
+            fwrite(ev.line, 1, ev.line_len + 1, stdout);
             if (ev.echo_refused)
                 printf("Echo refused: %s\n", udp_echo_refusal_text(ev.refusal));
             if (ferror(stdout))
