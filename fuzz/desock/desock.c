@@ -41,7 +41,12 @@
  *   WIRECHECK_DESOCK_SEP=BYTES   UDP: split stdin into datagrams at BYTES
  *                                (e.g. SEP=$'\n'); unset: one datagram
  *   WIRECHECK_DESOCK_PEER_OUT=F  append what the server sends to the fake
- *                                peer to file F (default: discarded)
+ *                                peer to file F (default: discarded); every
+ *                                write path: write, send, sendto, sendmsg,
+ *                                sendmmsg, writev, sendfile, dprintf (and the
+ *                                _FORTIFY_SOURCE __dprintf_chk), and stdio on
+ *                                an fdopen() of the descriptor (fprintf,
+ *                                fputs, fwrite..., through fopencookie)
  *   WIRECHECK_DESOCK_DEBUG=1     one line on stderr per decision
  *
  * Limits (by design; see fuzz/README.md "Black-box mode"):
@@ -55,7 +60,7 @@
  *     slow-peer and partial-read logic (and the order of input against
  *     output) are not exercised; the in-process harnesses' schedules are;
  *   - descriptors >= 4096, dup/dup2 copies of a desocked descriptor,
- *     recvmmsg, sendfile/splice and io_uring are not tracked;
+ *     recvmmsg, splice/vmsplice and io_uring are not tracked;
  *   - a server that never closes the connection, or never receives again
  *     after the last datagram, does not end: afl-fuzz counts a hang.
  *
@@ -77,6 +82,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -106,6 +112,10 @@ static int (*real_getsockname)(int, struct sockaddr *, socklen_t *);
 static int (*real_getpeername)(int, struct sockaddr *, socklen_t *);
 static int (*real_setsockopt)(int, int, int, const void *, socklen_t);
 static int (*real_getsockopt)(int, int, int, void *, socklen_t *);
+static int (*real_vdprintf)(int, const char *, va_list);
+static FILE *(*real_fdopen)(int, const char *);
+static ssize_t (*real_sendfile)(int, int, off_t *, size_t);
+static int (*real_sendmmsg)(int, struct mmsghdr *, unsigned int, int);
 
 static struct {
     unsigned char role[DESOCK_MAX_FD];
@@ -159,6 +169,10 @@ static void init(void)
     real_getpeername = next_sym("getpeername");
     real_setsockopt = next_sym("setsockopt");
     real_getsockopt = next_sym("getsockopt");
+    real_vdprintf = next_sym("vdprintf");
+    real_fdopen = next_sym("fdopen");
+    real_sendfile = next_sym("sendfile");
+    real_sendmmsg = next_sym("sendmmsg");
     const char *e = getenv("WIRECHECK_DESOCK_PORT");
     if (e && *e)
         S.only_port = atoi(e);
@@ -762,6 +776,138 @@ EXPORT ssize_t writev(int fd, const struct iovec *iov, int n)
     if (discards(fd))
         return n < 0 ? (errno = EINVAL, -1) : discard_iov(iov, (size_t)n);
     return real_writev(fd, iov, n);
+}
+
+EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
+{
+    INIT();
+    if (!discards(fd))
+        return real_sendmmsg(fd, v, n, flags);
+    for (unsigned int i = 0; i < n; i++)
+        v[i].msg_len = (unsigned int)discard_iov(v[i].msg_hdr.msg_iov, v[i].msg_hdr.msg_iovlen);
+    return (int)n;
+}
+
+/* sendfile to the fake peer: the file's bytes are read (from *off, which
+ * advances, or from the file position) and discarded. */
+static ssize_t discard_file(int in, off_t *off, size_t count)
+{
+    char buf[16384];
+    size_t done = 0;
+    while (done < count) {
+        size_t want = count - done < sizeof buf ? count - done : sizeof buf;
+        ssize_t n = off ? pread(in, buf, want, *off) : real_read(in, buf, want);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return done ? (ssize_t)done : -1;
+        }
+        if (n == 0)
+            break;
+        discard(buf, (size_t)n);
+        if (off)
+            *off += n;
+        done += (size_t)n;
+    }
+    return (ssize_t)done;
+}
+
+EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
+{
+    INIT();
+    if (discards(out))
+        return discard_file(in, off, count);
+    return real_sendfile(out, in, off, count);
+}
+
+/* On LP64 glibc, sendfile64 is the same function under another name. */
+ssize_t sendfile64(int out, int in, off_t *off, size_t count);
+EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count)
+{
+    return sendfile(out, in, off, count);
+}
+
+/* dprintf & co. write with glibc's internal write, which no preload sees:
+ * format here, then send the text the way write() would. */
+__attribute__((format(printf, 2, 0))) static int discard_vprintf(int fd, const char *fmt,
+                                                                 va_list ap)
+{
+    char *text = NULL;
+    int n = vasprintf(&text, fmt, ap);
+    if (n < 0)
+        return -1;
+    (void)fd;
+    discard(text, (size_t)n);
+    free(text);
+    return n;
+}
+
+EXPORT int vdprintf(int fd, const char *fmt, va_list ap)
+{
+    INIT();
+    if (discards(fd))
+        return discard_vprintf(fd, fmt, ap);
+    return real_vdprintf(fd, fmt, ap);
+}
+
+EXPORT int dprintf(int fd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vdprintf(fd, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+/* _FORTIFY_SOURCE: the flag only adds %n checks, which vasprintf does not
+ * need for a discarded write. */
+int __vdprintf_chk(int fd, int flag, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+int __dprintf_chk(int fd, int flag, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+EXPORT int __vdprintf_chk(int fd, int flag, const char *fmt, va_list ap)
+{
+    (void)flag;
+    return vdprintf(fd, fmt, ap);
+}
+EXPORT int __dprintf_chk(int fd, int flag, const char *fmt, ...)
+{
+    (void)flag;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vdprintf(fd, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+/* stdio on the descriptor (fdopen, then fprintf/fputs/fwrite/fgets...):
+ * glibc's FILE writes with its internal write, so the stream is a
+ * fopencookie whose reads go through read() above and whose writes are
+ * discarded; fclose closes the descriptor as fclose would. */
+static ssize_t cookie_read(void *c, char *buf, size_t len)
+{
+    return read((int)(intptr_t)c, buf, len);
+}
+
+static ssize_t cookie_write(void *c, const char *buf, size_t len)
+{
+    (void)c;
+    return discard(buf, len);
+}
+
+static int cookie_close(void *c)
+{
+    return close((int)(intptr_t)c);
+}
+
+EXPORT FILE *fdopen(int fd, const char *mode)
+{
+    INIT();
+    if (!discards(fd))
+        return real_fdopen(fd, mode);
+    cookie_io_functions_t io = {.read = cookie_read, .write = cookie_write, .close = cookie_close};
+    FILE *f = fopencookie((void *)(intptr_t)fd, mode, io);
+    debug("desock: fdopen(%d, \"%s\"): a stream whose writes reach the fake peer", fd, mode);
+    return f;
 }
 
 /* ---- addresses and options of desocked descriptors ---- */
