@@ -30,6 +30,7 @@
 #include "expect.h"
 #include "report.h"
 #include "install_paths.h"
+#include "json.h"
 #include "runner.h"
 
 #define MAX_CASES 128
@@ -448,56 +449,6 @@ static bool junit_writable(const char *path)
 
 /* ---- --format json ----------------------------------------------------- */
 
-/* Length of the well-formed UTF-8 sequence at s (s[0] >= 0x80), or 0. */
-static size_t utf8_len(const unsigned char *s)
-{
-    size_t len;
-    uint32_t cp;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        len = 2, cp = s[0] & 0x1f;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        len = 3, cp = s[0] & 0x0f;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        len = 4, cp = s[0] & 0x07;
-    else
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    static const uint32_t min_for_len[5] = { 0, 0, 0x80, 0x800, 0x10000 };
-    if (cp < min_for_len[len] || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-        return 0;
-    return len;
-}
-
-/* A JSON string: quotes, backslashes and control bytes escaped, a byte that
- * is not UTF-8 as U+FFFD, so every line is valid JSON. */
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *u = (const unsigned char *)s; *u;) {
-        if (*u == '"' || *u == '\\') {
-            fprintf(f, "\\%c", *u++);
-        } else if (*u < 0x20 || *u == 0x7f) {
-            fprintf(f, "\\u%04x", *u++);
-        } else if (*u < 0x80) {
-            fputc(*u++, f);
-        } else {
-            size_t len = utf8_len(u);
-            if (len == 0) {
-                fputs("\\ufffd", f);
-                u++;
-            } else {
-                fwrite(u, 1, len, f);
-                u += len;
-            }
-        }
-    }
-    fputc('"', f);
-}
-
 /* A JSON array of the lines of text. */
 static void json_lines(FILE *f, const char *text)
 {
@@ -508,7 +459,7 @@ static void json_lines(FILE *f, const char *text)
         snprintf(line, sizeof line, "%.*s", (int)len, s);
         if (s != text)
             fputc(',', f);
-        json_str(f, line);
+        json_write_string(f, line);
         s += len + (s[len] == '\n');
     }
     fputc(']', f);
@@ -562,23 +513,23 @@ static void print_json_result(const struct case_result *r, const struct case_spe
     FILE *f = stdout;
     const char *slash = strrchr(c->origin, '/');
     fputs("{\"case\":", f);
-    json_str(f, r->name);
+    json_write_string(f, r->name);
     fputs(",\"file\":", f);
-    json_str(f, slash ? slash + 1 : c->origin);
+    json_write_string(f, slash ? slash + 1 : c->origin);
     fprintf(f, ",\"outcome\":\"%s\",\"elapsed_ms\":%u,\"capture\":", json_outcome(r->outcome),
             r->elapsed_ms);
-    json_str(f, r->capture_path);
+    json_write_string(f, r->capture_path);
     fprintf(f, ",\"packets\":%u,\"client_status\":%d,\"server_status\":%d,\"expectations\":%u,"
                "\"unmet\":%u,\"unmet_expectations\":[", r->packets, r->client_status,
             r->server_status, r->expectations, r->unmet);
     for (unsigned i = 0; i < r->nlisted; i++) {
         const struct case_expectation *e = &r->unmet_list[i];
         fprintf(f, "%s{\"line\":%u,\"expect\":", i ? "," : "", e->line);
-        json_str(f, e->what);
+        json_write_string(f, e->what);
         fputs(",\"expected\":", f);
-        json_str(f, e->expected);
+        json_write_string(f, e->expected);
         fputs(",\"seen\":", f);
-        json_str(f, e->seen);
+        json_write_string(f, e->seen);
         fputs(",\"frames\":[", f);
         for (unsigned k = 0; k < e->nframes; k++)
             fprintf(f, "%s%u", k ? "," : "", e->frames[k]);
@@ -826,7 +777,7 @@ int cmd_run(int argc, char **argv)
         printf("{\"summary\":true,\"cases\":%zu,\"passed\":%zu,\"failed\":%zu,\"errors\":%zu,"
                "\"skipped\":%zu,\"elapsed_ms\":%u,\"out\":", n, passed, failed,
                n - passed - failed - skipped, skipped, total_ms);
-        json_str(stdout, a.out_dir);
+        json_write_string(stdout, a.out_dir);
         printf("}\n");
     } else if (skipped)
         printf("%zu cases: %zu passed, %zu failed, %zu skipped in %u ms; captures in %s\n", n,

@@ -29,13 +29,13 @@ static bool invisible(uint32_t cp)
     return false;
 }
 
-/* Length of the well-formed, printable UTF-8 sequence at in[0..n), or 0 when
- * the byte at in[0] must be escaped. */
-static size_t printable_utf8_len(const uint8_t *in, size_t n)
+size_t utf8_sequence_len(const uint8_t *in, size_t n)
 {
+    if (n == 0)
+        return 0;
     uint8_t b = in[0];
-    if (b >= 0x20 && b < 0x7f)
-        return b == '\\' ? 0 : 1;
+    if (b < 0x80)
+        return 1;
     size_t len;
     uint32_t cp;
     if (b >= 0xc2 && b <= 0xdf) {
@@ -48,7 +48,7 @@ static size_t printable_utf8_len(const uint8_t *in, size_t n)
         len = 4;
         cp = b & 0x07;
     } else {
-        return 0; /* ASCII control, DEL, continuation byte, 0xc0/0xc1, > 0xf4 */
+        return 0; /* continuation byte, 0xc0/0xc1, > 0xf4 */
     }
     if (len > n)
         return 0;
@@ -60,10 +60,34 @@ static size_t printable_utf8_len(const uint8_t *in, size_t n)
     static const uint32_t min_for_len[5] = {0, 0, 0x80, 0x800, 0x10000};
     bool overlong = cp < min_for_len[len];
     bool surrogate = cp >= 0xd800 && cp <= 0xdfff;
-    bool c1_control = cp >= 0x80 && cp <= 0x9f;
-    if (overlong || surrogate || c1_control || cp > 0x10ffff || invisible(cp))
+    if (overlong || surrogate || cp > 0x10ffff)
         return 0;
     return len;
+}
+
+/* The code point of a well-formed sequence of `len` bytes. */
+static uint32_t code_point(const uint8_t *in, size_t len)
+{
+    static const uint8_t lead_mask[5] = {0, 0x7f, 0x1f, 0x0f, 0x07};
+    uint32_t cp = in[0] & lead_mask[len];
+    for (size_t i = 1; i < len; i++)
+        cp = cp << 6 | (in[i] & 0x3f);
+    return cp;
+}
+
+/* Length of the well-formed, printable UTF-8 sequence at in[0..n), or 0 when
+ * the byte at in[0] must be escaped. */
+static size_t printable_utf8_len(const uint8_t *in, size_t n)
+{
+    uint8_t b = in[0];
+    if (b < 0x80)
+        return b >= 0x20 && b < 0x7f && b != '\\' ? 1 : 0;
+    size_t len = utf8_sequence_len(in, n);
+    if (len == 0)
+        return 0;
+    uint32_t cp = code_point(in, len);
+    bool c1_control = cp >= 0x80 && cp <= 0x9f;
+    return c1_control || invisible(cp) ? 0 : len;
 }
 
 /* The escaped form of the piece at in[0..n): into piece[4] or pointing

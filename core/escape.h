@@ -28,6 +28,12 @@ size_t escape_bytes(const uint8_t *in, size_t n, char *out, size_t outcap);
  * what it shows, not what it was given. */
 size_t escape_prefix(const uint8_t *in, size_t n, char *out, size_t outcap, size_t *out_len);
 
+/* The length (1..4) of the well-formed UTF-8 sequence at in[0..n), 0 if the
+ * bytes there are not one: a continuation byte, an overlong form, a
+ * surrogate, a value past U+10FFFF, or a sequence cut by n. ASCII, control
+ * bytes included, is 1. The one UTF-8 decoder of the project. */
+size_t utf8_sequence_len(const uint8_t *in, size_t n);
+
 /* Upper bound of escape_bytes' result for n input bytes. */
 static inline size_t escape_bound(size_t n) { return n * 4; }
 

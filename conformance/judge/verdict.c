@@ -2,6 +2,8 @@
  * See verdict.h. */
 #include "verdict.h"
 
+#include "json.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -149,93 +151,24 @@ void verdict_format_brief(const struct verdict *v, char *buf, size_t size)
 
 /* ---- JSON ------------------------------------------------------------------ */
 
-/* The length of the well-formed UTF-8 sequence at s (1..4), 0 if the bytes
- * there are not one (overlong forms, surrogates and values past U+10FFFF
- * included). */
-static size_t utf8_sequence(const unsigned char *s)
-{
-    unsigned c = s[0];
-    size_t n;
-    unsigned min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-        min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    unsigned cp = c & (0x7fu >> n);
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80) /* also stops at the NUL */
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3fu);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
-static void json_string(FILE *out, const char *s)
-{
-    const unsigned char *p = (const unsigned char *)(s ? s : "");
-    fputc('"', out);
-    while (*p) {
-        unsigned c = *p;
-        if (c == '"' || c == '\\') {
-            fputc('\\', out);
-            fputc((int)c, out);
-            p++;
-        } else if (c == '\n') {
-            fputs("\\n", out);
-            p++;
-        } else if (c == '\t') {
-            fputs("\\t", out);
-            p++;
-        } else if (c == '\r') {
-            fputs("\\r", out);
-            p++;
-        } else if (c < 0x20 || c == 0x7f) {
-            fprintf(out, "\\u%04x", c);
-            p++;
-        } else {
-            size_t n = utf8_sequence(p);
-            if (n == 0) {
-                fputs("\\ufffd", out);
-                p++;
-            } else {
-                fwrite(p, 1, n, out);
-                p += n;
-            }
-        }
-    }
-    fputc('"', out);
-}
-
 void verdict_print_json(FILE *out, const struct verdict *v, const char *case_name,
                         const char *flow)
 {
     bool failed = v->kind == VERDICT_FAIL || v->kind == VERDICT_WARN;
     fputs("{\"case\":", out);
-    json_string(out, case_name);
+    json_write_string(out, case_name);
     fputs(",\"flow\":", out);
-    json_string(out, flow);
+    json_write_string(out, flow);
     fputs(",\"rule\":", out);
-    json_string(out, v->id);
+    json_write_string(out, v->id);
     fputs(",\"verdict\":", out);
-    json_string(out, verdict_name(v->kind));
+    json_write_string(out, verdict_name(v->kind));
     fputs(",\"text\":", out);
-    json_string(out, v->text);
+    json_write_string(out, v->text);
     fputs(",\"expected\":", out);
-    json_string(out, failed ? v->expected : "");
+    json_write_string(out, failed ? v->expected : "");
     fputs(",\"seen\":", out);
-    json_string(out, failed ? v->seen : "");
+    json_write_string(out, failed ? v->seen : "");
     fputs(",\"frames\":[", out);
     for (unsigned i = 0; i < v->nframes; i++)
         fprintf(out, "%s%u", i ? "," : "", v->frames[i]);
