@@ -2,6 +2,7 @@
 #include "pcapng.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum {
@@ -232,40 +233,29 @@ int pcapng_add_interface(struct pcapng_writer *w, uint16_t linktype, uint32_t sn
     return (int)w->interfaces++;
 }
 
-static uint32_t comments_size(const char *const *comments, size_t ncomments)
-{
-    uint32_t size = 0;
-    for (size_t i = 0; i < ncomments; i++)
-        if (comments[i])
-            size += option_text_size(comments[i]);
-    return size ? size + 4 : 0; /* + opt_endofopt */
-}
-
 bool pcapng_write_packet(struct pcapng_writer *w, uint32_t interface_id, int64_t ts_usec,
                          const void *data, uint32_t caplen, uint32_t wirelen,
                          const char *const *comments, size_t ncomments)
 {
-    uint32_t options = comments_size(comments, ncomments);
-    uint32_t total = 4 + 4 + 4 + 4 + 4 + 4 + 4 + caplen + padding_for(caplen) + options + 4;
-    uint64_t ts = (uint64_t)ts_usec;
-
-    put_u32(w, BLOCK_ENHANCED_PACKET);
-    put_u32(w, total);
-    put_u32(w, interface_id);
-    put_u32(w, (uint32_t)(ts >> 32));
-    put_u32(w, (uint32_t)ts);
-    put_u32(w, caplen);
-    put_u32(w, wirelen);
-    put_bytes(w, data, caplen);
-    put_padding(w, caplen);
-    if (options) {
-        for (size_t i = 0; i < ncomments; i++)
-            if (comments[i])
-                put_option_text(w, OPT_COMMENT, comments[i]);
-        put_end_of_options(w);
+    /* One opt_comment per comment; the usual few on the stack. */
+    struct pcapng_option few[32] = {{0}};
+    struct pcapng_option *opts = ncomments <= 32 ? few : malloc(ncomments * sizeof *opts);
+    if (!opts) {
+        w->failed = true;
+        w->saved_errno = ENOMEM;
+        return false;
     }
-    put_u32(w, total);
-    return !w->failed;
+    size_t n = 0;
+    for (size_t i = 0; i < ncomments; i++)
+        if (comments[i])
+            opts[n++] = (struct pcapng_option){OPT_COMMENT, (uint16_t)option_text_len(comments[i]),
+                                               comments[i]};
+    /* Microseconds are the ticks of an interface with the default if_tsresol. */
+    bool ok = pcapng_write_packet_options(w, interface_id, (uint64_t)ts_usec, data, caplen,
+                                          wirelen, opts, n);
+    if (opts != few)
+        free(opts);
+    return ok;
 }
 
 bool pcapng_writer_close(struct pcapng_writer *w, char *err, size_t errlen)
