@@ -2,21 +2,28 @@
  * capture, for captures/tshark-crosscheck to compare with tshark.
  *
  * Every frame goes through analysis_feed() (so IP fragments are reassembled
- * exactly as `wirecheck check` does) and is counted in the on_packet
- * callback. Output, one "key value" per line, in this order:
+ * and tunnels decapsulated exactly as `wirecheck check` does) and is counted
+ * in the on_packet callback (a tunnel's inner packet too: a VXLAN frame is
+ * one UDP datagram and one TCP segment). The file is read with the judge's
+ * own block reader (capfile_open), so a pcapng whose interfaces have
+ * different link types is counted whole, as Wireshark shows it (libpcap
+ * refuses such a file); frames of an interface whose link type is not
+ * judged are skipped and counted on stderr. Output, one "key value" per line, in this order:
  *
  *   tcp_streams N       TCP connections the flow tracker saw
  *   tcp_segments N      TCP segments (not ones quoted inside ICMP errors)
  *   syn N               segments with SYN set (SYN and SYN/ACK)
  *   fin N               segments with FIN set
  *   rst N               segments with RST set
+ *   tcp_retransmissions N  segments tcp.data.no_retransmission counted as
+ *                       retransmitted (SYN and data/FIN segments; not
+ *                       keep-alives, window probes or out-of-order ones)
  *   udp_datagrams N     UDP datagrams (a fragmented one counts once, when
  *                       complete, as Wireshark shows it on its last fragment)
  *   icmp_unreachable N  ICMP port unreachable / ICMPv6 port unreachable
  *
  * Exit: 0, or 2 if the file cannot be read. */
 #include <inttypes.h>
-#include <pcap/pcap.h>
 #include <stdio.h>
 
 #include "analysis.h"
@@ -26,7 +33,19 @@
 
 struct counts {
     uint64_t tcp_segments, syn, fin, rst, udp_datagrams, icmp_unreachable;
+    uint64_t retransmissions;
 };
+
+/* The count is in the verdict's text ("3 retransmitted segment(s)", the same
+ * with "retransmission after injected loss", or "no retransmission"). */
+static void count_flow(const struct flow_report *r, void *ctx)
+{
+    struct counts *c = ctx;
+    const struct verdict *v = flow_report_find(r, "tcp.data.no_retransmission");
+    unsigned n;
+    if (v && sscanf(v->text, "%u retransmitted", &n) == 1)
+        c->retransmissions += n;
+}
 
 static void count_packet(const struct packet *p, void *ctx)
 {
@@ -51,16 +70,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: count_segments FILE.pcap[ng]\n");
         return 2;
     }
-    char errbuf[PCAP_ERRBUF_SIZE] = "";
-    pcap_t *pc = pcap_open_offline(argv[1], errbuf);
-    if (!pc) {
-        fprintf(stderr, "count_segments: %s: cannot read capture: %s\n", argv[1], errbuf);
-        return 2;
-    }
-    int linktype = pcap_datalink(pc);
-    if (!dissect_linktype_supported(linktype)) {
-        fprintf(stderr, "count_segments: %s: unsupported link type %d\n", argv[1], linktype);
-        pcap_close(pc);
+    char err[600];
+    struct capfile_reader *rd = capfile_open(argv[1], err, sizeof err);
+    if (!rd) {
+        fprintf(stderr, "count_segments: cannot read capture: %s\n", err);
         return 2;
     }
 
@@ -69,27 +82,44 @@ int main(int argc, char **argv)
     analysis_options_default(&opt);
     opt.payload_cap = 0;
     opt.on_packet = count_packet;
+    opt.on_flow_done = count_flow;
     opt.ctx = &c;
     struct analysis *a = analysis_create(&opt);
     if (!a) {
         fprintf(stderr, "count_segments: out of memory\n");
-        pcap_close(pc);
+        capfile_close(rd);
         return 2;
     }
 
-    int status = 0;
-    uint32_t frame;
-    int rc = capfile_feed(pc, a, 0, &frame);
-    if (rc == PCAP_ERROR) {
-        fprintf(stderr, "count_segments: %s: unreadable after frame %" PRIu32 ": %s\n", argv[1],
-                frame, pcap_geterr(pc));
+    int status = 0, rc;
+    uint64_t fed = 0, skipped = 0;
+    struct capfile_record rec;
+    while ((rc = capfile_next(rd, &rec)) == 1) {
+        if (rec.kind != CAPFILE_PACKET)
+            continue;
+        if (!dissect_linktype_supported(rec.iface->linktype)) {
+            skipped++;
+            continue;
+        }
+        analysis_feed(a, rec.frame, rec.ts_usec, rec.iface->linktype, rec.caplen, rec.wirelen,
+                      rec.data);
+        fed++;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "count_segments: %s\n", capfile_error(rd));
         status = 2;
+    } else if (skipped && !fed) {
+        fprintf(stderr, "count_segments: %s: unsupported link type: no frame judged\n", argv[1]);
+        status = 2;
+    } else if (skipped) {
+        fprintf(stderr, "count_segments: %s: %" PRIu64 " frame(s) on interfaces of unsupported "
+                "link types skipped\n", argv[1], skipped);
     }
     analysis_finish(a);
     struct analysis_summary sum;
     analysis_get_summary(a, &sum);
     analysis_destroy(a);
-    pcap_close(pc);
+    capfile_close(rd);
     if (status != 0)
         return status;
 
@@ -98,6 +128,7 @@ int main(int argc, char **argv)
     printf("syn %" PRIu64 "\n", c.syn);
     printf("fin %" PRIu64 "\n", c.fin);
     printf("rst %" PRIu64 "\n", c.rst);
+    printf("tcp_retransmissions %" PRIu64 "\n", c.retransmissions);
     printf("udp_datagrams %" PRIu64 "\n", c.udp_datagrams);
     printf("icmp_unreachable %" PRIu64 "\n", c.icmp_unreachable);
     return 0;

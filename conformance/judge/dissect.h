@@ -7,9 +7,10 @@
  *   else if (p.error != DISSECT_OK)
  *       printf("%s at byte %zu\n", dissect_error_name(p.error), p.error_offset);
  *
- * Link layers (dissect_link.c): Ethernet (with 802.1Q / QinQ tags), Linux
- * cooked v1 and v2, BSD null/loopback (either byte order of the family),
- * raw IP. Network (dissect_ip.c): IPv4 (options, fragments), IPv6
+ * Link layers (dissect_link.c): Ethernet (with 802.1Q / QinQ tags, PPPoE
+ * sessions), Linux cooked v1 and v2, BSD null/loopback (either byte order of
+ * the family), raw IP, PPP (plain and HDLC-framed), Cisco HDLC, NFLOG and
+ * PKTAP. Network (dissect_ip.c): IPv4 (options, fragments), IPv6
  * (hop-by-hop, routing, fragment, destination options, AH). Transport
  * (dissect_l4.c): TCP (options), UDP, ICMP/ICMPv6 (with the quoted original
  * header of an error, so it can be matched to a flow). The numbers of every

@@ -19,13 +19,32 @@
 enum {
     WC_LINK_NULL = 0,       /* BSD loopback, host-order u32 family */
     WC_LINK_EN10MB = 1,     /* Ethernet */
+    WC_LINK_PPP = 9,        /* PPP (RFC 1661), optional FF 03 HDLC address/control */
     WC_LINK_RAW_DLT = 12,   /* DLT_RAW on Linux */
+    WC_LINK_PPP_HDLC = 50,  /* PPP in HDLC-like framing (RFC 1662), DLT_PPP_SERIAL */
     WC_LINK_RAW = 101,      /* LINKTYPE_RAW */
+    WC_LINK_C_HDLC = 104,   /* Cisco HDLC: address, control, Ethernet type */
     WC_LINK_LOOP = 108,     /* OpenBSD loopback, network-order u32 family */
     WC_LINK_LINUX_SLL = 113,
     WC_LINK_IPV4 = 228,
     WC_LINK_IPV6 = 229,
+    WC_LINK_NFLOG = 239,    /* Linux netfilter NFLOG: family, version, resource id, TLVs */
+    WC_LINK_PKTAP = 258,    /* Apple PKTAP: a header naming the inner link type */
     WC_LINK_LINUX_SLL2 = 276,
+};
+
+/* PPP protocol numbers (RFC 1661, IANA "PPP DLL Protocol Numbers"). */
+enum {
+    WC_PPP_IPV4 = 0x0021,
+    WC_PPP_IPV6 = 0x0057,
+};
+
+/* NFLOG (LINKTYPE_NFLOG): the TLV that carries the packet, and the
+ * families of the header's first byte. */
+enum {
+    WC_NFULA_PAYLOAD = 9,
+    WC_NFLOG_AF_INET = 2,
+    WC_NFLOG_AF_INET6 = 10,
 };
 
 /* The address family word of a BSD loopback header (LINKTYPE_NULL/LOOP):
@@ -46,6 +65,7 @@ enum {
     WC_ETHERTYPE_QINQ = 0x88A8,     /* 802.1ad service tag */
     WC_ETHERTYPE_QINQ_OLD = 0x9100, /* pre-standard QinQ */
     WC_ETHERTYPE_TEB = 0x6558,      /* transparent Ethernet bridging (GRE, GENEVE) */
+    WC_ETHERTYPE_PPPOE_SESSION = 0x8864, /* RFC 2516 session stage: PPP inside */
 };
 
 /* Tunnels decapsulated (dissect_tunnel.c): IP in IP (RFC 2003), IPv6 in

@@ -134,6 +134,78 @@ static void test_not_ip_and_unsupported(void **state)
     assert_true(dissect_linktype_supported(WC_LINK_LINUX_SLL2));
 }
 
+/* PPP (RFC 1661/1662), PPPoE (RFC 2516), Cisco HDLC, NFLOG and PKTAP: the
+ * raw IP SYN behind each header, hand-built from the formats' definitions. */
+static size_t wrap(uint8_t *out, const uint8_t *hdr, size_t hlen, const uint8_t *ip, size_t n)
+{
+    memcpy(out, hdr, hlen);
+    memcpy(out + hlen, ip, n);
+    return hlen + n;
+}
+
+static void test_ppp_nflog_pktap(void **state)
+{
+    (void)state;
+    static uint8_t ip4[PB_MAX_FRAME], ip6[PB_MAX_FRAME], f[PB_MAX_FRAME + 256];
+    size_t n4 = syn_frame(WC_LINK_RAW, 0, "10.0.0.1", "10.0.0.2", ip4);
+    size_t n6 = syn_frame(WC_LINK_RAW, 0, "2001:db8::1", "2001:db8::2", ip6);
+    struct packet p;
+    size_t n;
+#define DECODES(link, fam) do { \
+        assert_true(dissect_linktype_supported(link)); \
+        assert_int_equal(dissect_copy(&p, (link), f, (uint32_t)n, (uint32_t)n), DISSECT_OK); \
+        assert_syn_decoded(&p, (fam)); \
+    } while (0)
+
+    /* PPP: FF 03 and protocol 0x0021; compressed away (protocol 0x21 alone); IPv6 0x0057. */
+    n = wrap(f, (const uint8_t[]){ 0xFF, 0x03, 0x00, 0x21 }, 4, ip4, n4);
+    DECODES(WC_LINK_PPP, 4);
+    n = wrap(f, (const uint8_t[]){ 0x21 }, 1, ip4, n4);
+    DECODES(WC_LINK_PPP, 4);
+    n = wrap(f, (const uint8_t[]){ 0xFF, 0x03, 0x00, 0x57 }, 4, ip6, n6);
+    DECODES(WC_LINK_PPP_HDLC, 6);
+    n = wrap(f, (const uint8_t[]){ 0xFF, 0x03, 0xC0, 0x21 }, 4, ip4, n4); /* LCP */
+    assert_int_equal(dissect_copy(&p, WC_LINK_PPP, f, (uint32_t)n, (uint32_t)n), DISSECT_NOT_IP);
+    assert_int_equal(dissect_copy(&p, WC_LINK_PPP, f, 3, (uint32_t)n), DISSECT_SHORT_LINK);
+    assert_true(p.snap_truncated);
+
+    /* Cisco HDLC, directly and as a PPP_HDLC capture of a Cisco link. */
+    n = wrap(f, (const uint8_t[]){ 0x0F, 0x00, 0x08, 0x00 }, 4, ip4, n4);
+    DECODES(WC_LINK_C_HDLC, 4);
+    DECODES(WC_LINK_PPP_HDLC, 4);
+
+    /* PPPoE session in Ethernet: version/type 0x11, code 0, session, length, PPP 0x0057. */
+    uint8_t eth[22] = { 2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x88, 0x64,
+                        0x11, 0x00, 0x12, 0x34, 0x00, 0x00, 0x00, 0x57 };
+    n = wrap(f, eth, sizeof eth, ip6, n6);
+    DECODES(WC_LINK_EN10MB, 6);
+
+    /* NFLOG: AF_INET, version 0, resource 1; a prefix TLV ("x\0", padded),
+     * then NFULA_PAYLOAD; little-endian TLV header, then big-endian. */
+    uint8_t nfl[16] = { 2, 0, 0, 1, 6, 0, 10, 0, 'x', 0, 0, 0 };
+    uint16_t plen = (uint16_t)(4 + n4);
+    nfl[12] = (uint8_t)plen; nfl[13] = (uint8_t)(plen >> 8); nfl[14] = 9; nfl[15] = 0;
+    n = wrap(f, nfl, sizeof nfl, ip4, n4);
+    DECODES(WC_LINK_NFLOG, 4);
+    uint8_t nfl_be[16] = { 2, 0, 0, 1, 0, 6, 0, 10, 'x', 0, 0, 0, (uint8_t)(plen >> 8), (uint8_t)plen, 0, 9 };
+    n = wrap(f, nfl_be, sizeof nfl_be, ip4, n4);
+    DECODES(WC_LINK_NFLOG, 4);
+    n = 12; /* a log entry without the packet */
+    assert_int_equal(dissect_copy(&p, WC_LINK_NFLOG, f, (uint32_t)n, (uint32_t)n), DISSECT_NOT_IP);
+
+    /* PKTAP: a 108-byte header (length, record type 1, DLT 1 Ethernet). */
+    uint8_t pk[108] = { 108, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 'e', 'n', '0' };
+    size_t ne = syn_frame(WC_LINK_EN10MB, 0, "10.0.0.1", "10.0.0.2", frame_buf);
+    n = wrap(f, pk, sizeof pk, frame_buf, ne);
+    DECODES(WC_LINK_PKTAP, 4);
+    pk[8] = 12; /* DLT_RAW */
+    n = wrap(f, pk, sizeof pk, ip6, n6);
+    DECODES(WC_LINK_PKTAP, 6);
+    f[0] = 100; /* a header length below the header's own size */
+    assert_int_equal(dissect_copy(&p, WC_LINK_PKTAP, f, (uint32_t)n, (uint32_t)n), DISSECT_SHORT_LINK);
+#undef DECODES
+}
+
 static size_t udp_frame(const char *src, const char *dst, const char *payload, enum pb_csum csum,
                         const struct pb_ip *ipx, uint8_t *out)
 {
@@ -468,6 +540,7 @@ int main(void)
         cmocka_unit_test(test_vlan_tags),
         cmocka_unit_test(test_null_loopback_both_byte_orders),
         cmocka_unit_test(test_not_ip_and_unsupported),
+        cmocka_unit_test(test_ppp_nflog_pktap),
         cmocka_unit_test(test_udp_checksums),
         cmocka_unit_test(test_ipv4_options_and_bad_header_checksum),
         cmocka_unit_test(test_fragments_recorded),
