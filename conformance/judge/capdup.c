@@ -78,13 +78,20 @@ uint32_t capdup_check(struct capdup *d, const struct packet *p)
         return 0;
     struct capdup_entry k;
     packet_key(p, &k);
+    /* One pass: find the first copy, and meanwhile which entries the
+     * reverse direction answers (marked only when p is no duplicate). */
+    uint64_t reverse = dir_hash(&p->dst, p->dport, &p->src, p->sport, p->proto);
+    uint32_t answered = 0;
+    _Static_assert(ANALYSIS_DUP_FRAMES <= 32, "answered is a 32-bit mask");
     for (size_t i = 0; i < d->used; i++) {
         const struct capdup_entry *e = &d->ring[i];
+        answered |= (uint32_t)(e->dir == reverse) << i;
+        if (e->prefix_hash != k.prefix_hash || e->length != k.length || e->answered)
+            continue;
         int64_t dt = k.ts - e->ts;
         if (dt < 0)
             dt = -dt;
-        if (e->answered || e->length != k.length || e->prefix_hash != k.prefix_hash ||
-            dt > ANALYSIS_DUP_WINDOW_USEC)
+        if (dt > ANALYSIS_DUP_WINDOW_USEC)
             continue;
         /* Different snapshot cuts behind different link headers: the
          * common prefix decides; otherwise every byte. */
@@ -92,10 +99,8 @@ uint32_t capdup_check(struct capdup *d, const struct packet *p)
                                       : e->captured >= CAPDUP_PREFIX && k.captured >= CAPDUP_PREFIX)
             return e->frame;
     }
-    uint64_t reverse = dir_hash(&p->dst, p->dport, &p->src, p->sport, p->proto);
-    for (size_t i = 0; i < d->used; i++)
-        if (d->ring[i].dir == reverse)
-            d->ring[i].answered = true;
+    for (; answered; answered &= answered - 1)
+        d->ring[__builtin_ctz(answered)].answered = true;
     d->ring[d->next] = k;
     d->next = (d->next + 1) % ANALYSIS_DUP_FRAMES;
     if (d->used < ANALYSIS_DUP_FRAMES)
