@@ -138,7 +138,7 @@ static void publish(struct analysis *a, struct flow_report *r)
 static void judge(struct analysis *a, struct flow_entry *e)
 {
     flow_table_remove(&a->flows, e);
-    struct flow_report *r = flow_report_build(e, &a->checks);
+    struct flow_report *r = flow_entry_unpack(e) ? flow_report_build(e, &a->checks) : NULL;
     if (r) {
         publish(a, r);
     } else {
@@ -192,9 +192,9 @@ static struct flow_entry *open_flow(struct analysis *a, enum flow_proto proto,
         return NULL;
     }
     if (proto == FLOW_TCP)
-        tcp_flow_init(&e->u.tcp, p, a->opt.payload_cap);
+        tcp_flow_init(&e->u->tcp, p, a->opt.payload_cap);
     else
-        udp_flow_init(&e->u.udp, p, a->opt.payload_cap);
+        udp_flow_init(&e->u->udp, p, a->opt.payload_cap);
     return e;
 }
 
@@ -205,7 +205,7 @@ static void route_tcp(struct analysis *a, const struct packet *p)
     bool fresh_syn = (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
     if (e && fresh_syn) {
         /* A new connection reusing the 4-tuple: judge the old one first. */
-        const struct tcp_flow *f = &e->u.tcp;
+        const struct tcp_flow *f = &e->u->tcp;
         int s = tcp_flow_sender(f, p);
         if (f->closed || (f->side[s].syn_seen && f->side[s].isn != p->seq)) {
             judge(a, e);
@@ -214,7 +214,7 @@ static void route_tcp(struct analysis *a, const struct packet *p)
     }
     if (!e && !(e = open_flow(a, FLOW_TCP, p)))
         return;
-    tcp_flow_update(&e->u.tcp, p);
+    tcp_flow_update(&e->u->tcp, p);
     touched(a, e, p);
 }
 
@@ -224,7 +224,7 @@ static void route_udp(struct analysis *a, const struct packet *p)
     struct flow_entry *e = flow_table_lookup(&a->flows, FLOW_UDP, &src, &dst);
     if (!e && !(e = open_flow(a, FLOW_UDP, p)))
         return;
-    udp_flow_update(&e->u.udp, p);
+    udp_flow_update(&e->u->udp, p);
     touched(a, e, p);
 }
 
@@ -236,13 +236,13 @@ static void route_icmp(struct analysis *a, const struct packet *p)
     if (p->quote.proto == WC_IPPROTO_UDP) {
         struct flow_entry *e = flow_table_lookup(&a->flows, FLOW_UDP, &p->quote.src, &p->quote.dst);
         if (e) {
-            udp_flow_note_icmp(&e->u.udp, p);
+            udp_flow_note_icmp(&e->u->udp, p);
             flow_table_touched(&a->flows, e);
         }
     } else if (p->quote.proto == WC_IPPROTO_TCP) {
         struct flow_entry *e = flow_table_lookup(&a->flows, FLOW_TCP, &p->quote.src, &p->quote.dst);
         if (e) {
-            tcp_flow_note_icmp(&e->u.tcp, p);
+            tcp_flow_note_icmp(&e->u->tcp, p);
             flow_table_touched(&a->flows, e);
         }
     }
@@ -437,6 +437,6 @@ void analysis_get_summary(const struct analysis *a, struct analysis_summary *out
         if (e->proto != FLOW_TCP)
             continue;
         out->open_tcp++;
-        out->open_tcp_unclosed += !e->u.tcp.closed;
+        out->open_tcp_unclosed += !e->packed && !e->u->tcp.closed; /* packed: closed */
     }
 }

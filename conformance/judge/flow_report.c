@@ -125,9 +125,9 @@ struct flow_report *flow_report_build(struct flow_entry *e, const struct checks_
     if (!r)
         return NULL;
     if (e->proto == FLOW_TCP)
-        fill_tcp_report(r, &e->u.tcp, co);
+        fill_tcp_report(r, &e->u->tcp, co);
     else
-        fill_udp_report(r, &e->u.udp, co);
+        fill_udp_report(r, &e->u->udp, co);
     /* Hand the offloaded frames over, ascending (bisected later). */
     r->offloaded_frames = e->offloaded;
     r->noffloaded = e->noffloaded;

@@ -21,12 +21,107 @@ bool flow_table_init(struct flow_table *t, const struct flow_timeouts *timeouts)
     return t->buckets != NULL;
 }
 
+/* ---- packing ------------------------------------------------------------------ */
+
+/* Run-length coding of zero bytes: a token t < 128 is followed by t + 1
+ * literal bytes; t >= 128 stands for t - 127 zero bytes. */
+#define PACK_BOUND(n) ((n) + (n) / 128 + 2)
+
+static size_t pack_bytes(const uint8_t *src, size_t n, uint8_t *dst)
+{
+    size_t i = 0, o = 0;
+    while (i < n) {
+        if (src[i] == 0) {
+            size_t run = 1;
+            while (i + run < n && run < 128 && src[i + run] == 0)
+                run++;
+            dst[o++] = (uint8_t)(127 + run);
+            i += run;
+        } else {
+            size_t run = 1; /* stop at a pair of zeros (one is cheaper inline) */
+            while (i + run < n && run < 128 &&
+                   !(src[i + run] == 0 && (i + run + 1 >= n || src[i + run + 1] == 0)))
+                run++;
+            dst[o++] = (uint8_t)(run - 1);
+            memcpy(dst + o, src + i, run);
+            o += run;
+            i += run;
+        }
+    }
+    return o;
+}
+
+static bool unpack_bytes(const uint8_t *src, size_t len, uint8_t *dst, size_t n)
+{
+    size_t i = 0, o = 0;
+    while (i < len) {
+        uint8_t t = src[i++];
+        size_t run = t < 128 ? (size_t)t + 1 : (size_t)t - 127;
+        if (o + run > n || (t < 128 && i + run > len))
+            return false;
+        if (t < 128) {
+            memcpy(dst + o, src + i, run);
+            i += run;
+        } else {
+            memset(dst + o, 0, run);
+        }
+        o += run;
+    }
+    return o == n;
+}
+
+static int64_t flow_deadline(const struct flow_timeouts *to, const struct flow_entry *e);
+
+/* Packs a closed TCP flow that owns no payload copy (nothing but its own
+ * bytes to keep); left as it is when there is no memory for it. */
+static void maybe_pack(const struct flow_table *t, struct flow_entry *e)
+{
+    if (e->packed || e->proto != FLOW_TCP || !e->u->tcp.closed ||
+        e->u->tcp.side[0].copy.bytes || e->u->tcp.side[1].copy.bytes ||
+        e->u->tcp.side[0].copy.have || e->u->tcp.side[1].copy.have)
+        return;
+    uint8_t buf[PACK_BOUND(sizeof(struct tcp_flow))];
+    size_t n = pack_bytes((const uint8_t *)&e->u->tcp, sizeof e->u->tcp, buf);
+    uint8_t *p = malloc(n);
+    if (!p)
+        return;
+    memcpy(p, buf, n);
+    e->packed_deadline = flow_deadline(&t->timeouts, e);
+    e->packed = p;
+    e->packed_len = (uint32_t)n;
+    free(e->u);
+    e->u = NULL;
+}
+
+bool flow_entry_unpack(struct flow_entry *e)
+{
+    if (!e->packed)
+        return true;
+    union flow_state *u = malloc(sizeof *u);
+    if (!u)
+        return false;
+    if (!unpack_bytes(e->packed, e->packed_len, (uint8_t *)&u->tcp, sizeof u->tcp)) {
+        free(u); /* cannot happen: we wrote it */
+        return false;
+    }
+    free(e->packed);
+    e->packed = NULL;
+    e->packed_len = 0;
+    e->u = u;
+    return true;
+}
+
 void flow_entry_free(struct flow_entry *e)
 {
-    if (e->proto == FLOW_TCP)
-        tcp_flow_free(&e->u.tcp);
-    else
-        udp_flow_free(&e->u.udp);
+    if (e->packed) {
+        free(e->packed); /* owns nothing else (maybe_pack) */
+    } else if (e->u) {
+        if (e->proto == FLOW_TCP)
+            tcp_flow_free(&e->u->tcp);
+        else
+            udp_flow_free(&e->u->udp);
+        free(e->u);
+    }
     free(e->offloaded);
     free(e);
 }
@@ -86,7 +181,7 @@ struct flow_entry *flow_table_lookup(const struct flow_table *t, enum flow_proto
     canonical(x, y, &lo, &hi);
     for (struct flow_entry *e = t->buckets[bucket_of(t, proto, &lo, &hi)]; e; e = e->bucket_next)
         if (e->proto == proto && endpoint_equal(&e->lo, &lo) && endpoint_equal(&e->hi, &hi))
-            return e;
+            return flow_entry_unpack(e) ? e : NULL;
     return NULL;
 }
 
@@ -128,7 +223,9 @@ struct flow_entry *flow_table_insert(struct flow_table *t, enum flow_proto proto
     struct flow_entry *e = calloc(1, sizeof *e);
     if (!e)
         return NULL;
-    if (!deadline_heap_push(&t->deadlines, &e->due, INT64_MAX)) {
+    e->u = calloc(1, sizeof *e->u);
+    if (!e->u || !deadline_heap_push(&t->deadlines, &e->due, INT64_MAX)) {
+        free(e->u);
         free(e);
         return NULL;
     }
@@ -198,9 +295,11 @@ static int64_t add_saturated(int64_t ts, int64_t span)
  * enough for late packets. */
 static int64_t flow_deadline(const struct flow_timeouts *to, const struct flow_entry *e)
 {
+    if (e->packed)
+        return e->packed_deadline;
     if (e->proto == FLOW_UDP)
-        return add_saturated(e->u.udp.last_ts, to->udp_idle_usec);
-    const struct tcp_flow *f = &e->u.tcp;
+        return add_saturated(e->u->udp.last_ts, to->udp_idle_usec);
+    const struct tcp_flow *f = &e->u->tcp;
     int64_t idle = add_saturated(f->last_ts, to->tcp_idle_usec);
     if (!f->closed)
         return idle;
@@ -215,6 +314,7 @@ void flow_table_touched(struct flow_table *t, struct flow_entry *e)
     int64_t deadline = flow_deadline(&t->timeouts, e);
     if (deadline < e->due.at)
         deadline_heap_move(&t->deadlines, &e->due, deadline);
+    maybe_pack(t, e);
 }
 
 static struct flow_entry *entry_of(struct deadline_node *n)

@@ -8,8 +8,8 @@
  *   if (!flow_table_init(&ft, &t)) ... out of memory ...
  *   struct flow_entry *e = flow_table_lookup(&ft, FLOW_TCP, &src, &dst);
  *   if (!e && (e = flow_table_insert(&ft, FLOW_TCP, &src, &dst)))
- *       tcp_flow_init(&e->u.tcp, p, payload_cap);     // NULL: out of memory
- *   tcp_flow_update(&e->u.tcp, p);
+ *       tcp_flow_init(&e->u->tcp, p, payload_cap);    // NULL: out of memory
+ *   tcp_flow_update(&e->u->tcp, p);
  *   flow_table_touched(&ft, e);                       // after every update
  *   size_t n = flow_table_take_due(&ft, now);         // ft.due[0..n), oldest first
  *   for (size_t i = 0; i < n; i++) {
@@ -36,6 +36,13 @@
 #include "dissect.h"
 #include "flow.h"
 
+/* A flow's tracker; a closed TCP flow lingering for late packets keeps it
+ * packed (flow_entry.packed) instead: a fraction of the size. */
+union flow_state {
+    struct tcp_flow tcp;
+    struct udp_flow udp;
+};
+
 struct flow_entry {
     struct flow_entry *bucket_next;
     struct flow_entry *prev, *next;   /* all open flows, in creation order */
@@ -48,10 +55,13 @@ struct flow_entry {
     struct endpoint lo, hi;           /* canonical key: lo < hi */
     uint32_t *offloaded;              /* frames with offloaded checksums (kept for comments) */
     size_t noffloaded, offloaded_cap;
-    union {
-        struct tcp_flow tcp;
-        struct udp_flow udp;
-    } u;
+    /* The tracker, NULL while packed: a closed TCP flow without payload
+     * copies is kept run-length coded (its zero bytes, most of it, left
+     * out) until a late packet or its judgement unpacks it. */
+    union flow_state *u;
+    uint8_t *packed;
+    uint32_t packed_len;
+    int64_t packed_deadline;          /* flow_deadline while packed */
 };
 
 /* Capture-time timeouts, microseconds (analysis_options has the same). */
@@ -78,7 +88,8 @@ bool flow_table_init(struct flow_table *t, const struct flow_timeouts *timeouts)
 /* Frees every flow still open and the table. */
 void flow_table_free(struct flow_table *t);
 
-/* The open flow between x and y (in either direction), or NULL. */
+/* The open flow between x and y (in either direction), or NULL (also when
+ * a packed flow cannot be unpacked: out of memory). Its e->u is there. */
 struct flow_entry *flow_table_lookup(const struct flow_table *t, enum flow_proto proto,
                                      const struct endpoint *x, const struct endpoint *y);
 /* A new zeroed flow, open, with no deadline until flow_table_touched: the
@@ -101,6 +112,10 @@ size_t flow_table_take_due(struct flow_table *t, int64_t now);
  * or closed and lingering), NULL if none: what a bound on open flows gives
  * up first. */
 struct flow_entry *flow_table_oldest_idle(const struct flow_table *t);
+
+/* Makes e->u available again if e is packed (flow_table_oldest_idle and
+ * take_due may hand out packed flows). false on out of memory. */
+bool flow_entry_unpack(struct flow_entry *e);
 
 /* Frees a flow taken out of the table. */
 void flow_entry_free(struct flow_entry *e);
