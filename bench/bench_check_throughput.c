@@ -78,7 +78,7 @@ static void warm_page_cache(const char *path)
 /* Writes the capture; returns the frames it holds (0 on error). */
 static uint64_t generate(const char *path, uint64_t packets, unsigned concurrency)
 {
-    struct gen_config cfg = {packets, concurrency, 1, 0};
+    struct gen_config cfg = {packets, concurrency, 1, 0, false};
     struct gen_stats st;
     double t0 = bench_now_s();
     if (!gen_capture_write(path, &cfg, &st))

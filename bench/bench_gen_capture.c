@@ -3,7 +3,7 @@
  *
  *   bench-gen-capture FILE [PACKETS [CONCURRENCY [SEED]]]
  * PACKETS written as Nc (125000c): the connection-heavy shape, N
- * connections of 8 frames (gen_config.connections). */
+ * connections of 8 frames (gen_config.connections); Ns: N SYN-only flows. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -16,11 +16,12 @@ int main(int argc, char **argv)
                         "defaults: 1000000 packets, 4000 concurrent flows, seed 1\n");
         return 2;
     }
-    struct gen_config cfg = {1000000, 4000, 1, 0};
+    struct gen_config cfg = {1000000, 4000, 1, 0, false};
     if (argc > 2) {
         char *end;
         cfg.packets = strtoull(argv[2], &end, 10);
-        if (*end == 'c') {
+        if (*end == 'c' || *end == 's') {
+            cfg.syn_only = *end == 's';
             cfg.connections = cfg.packets;
             cfg.concurrency = 16;
         }

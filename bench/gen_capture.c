@@ -77,6 +77,7 @@ struct gen_state {
     uint64_t next_id;         /* flow counter: makes every 4-tuple unique */
     int64_t now_usec;         /* capture time */
     bool conns;               /* the connection-heavy shape */
+    bool syn_only;            /* ... as a SYN flood */
     struct gen_stats *st;
 };
 
@@ -259,7 +260,7 @@ static size_t gen_next_frame(struct gen_state *g, struct gen_flow *fl, uint8_t *
     int closer = fl->closer;
     switch ((enum gen_phase)fl->phase) {
     case P_SYN:
-        fl->phase = P_SYNACK;
+        fl->phase = g->syn_only ? P_DONE : P_SYNACK;
         return gen_tcp_segment(g, fl, 0, TCP_SYN, 0, f);
     case P_SYNACK:
         fl->phase = P_HSACK;
@@ -335,7 +336,8 @@ bool gen_capture_write(const char *path, const struct gen_config *cfg, struct ge
     static char iobuf[1 << 20];
     setvbuf(pcap_dump_file(d), iobuf, _IOFBF, sizeof iobuf);
 
-    struct gen_state g = {.rng = cfg->seed, .conns = cfg->connections != 0, .st = st};
+    struct gen_state g = {.rng = cfg->seed, .conns = cfg->connections != 0,
+                           .syn_only = cfg->connections != 0 && cfg->syn_only, .st = st};
     for (size_t i = 0; i < sizeof gen_payload_src; i++) /* printable, like HTTP */
         gen_payload_src[i] = (uint8_t)(' ' + gen_rand(&g.rng) % 95);
     struct gen_flow *slots = calloc(cfg->concurrency, sizeof *slots);

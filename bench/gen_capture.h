@@ -44,6 +44,8 @@ struct gen_config {
      * server's FIN, the client's FIN, the last ACK), `concurrency` of them
      * interleaved, packets 1 us apart; `packets` is ignored. */
     uint64_t connections;
+    /* With connections: SYN-only flows instead (a SYN flood, one frame each). */
+    bool syn_only;
 };
 
 struct gen_stats {

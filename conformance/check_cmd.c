@@ -77,7 +77,7 @@ static void usage(FILE *to)
           "  --ignore RULE[,RULE]  report these rules as waived (\"waived (was fail): ...\")\n"
           "  --only RULE[,RULE]    judge and report only these rules\n"
           "             (rule ids as `wirecheck list` and conformance/RULES.md name them)\n"
-          "  --max-flows N  at most N flows open at once (default 1048576): beyond, the one\n"
+          "  --max-flows N  at most N flows open at once (default 524288): beyond, the one\n"
           "             idle longest is judged early, as incomplete, and counted\n"
           "Verdicts: fail where the RFC says MUST/MUST NOT, warn where it says SHOULD.\n"
           "FILE - reads standard input (a pipe: tcpdump -w - | wirecheck check -).\n"

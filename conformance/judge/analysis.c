@@ -437,6 +437,6 @@ void analysis_get_summary(const struct analysis *a, struct analysis_summary *out
         if (e->proto != FLOW_TCP)
             continue;
         out->open_tcp++;
-        out->open_tcp_unclosed += !e->packed && !e->u->tcp.closed; /* packed: closed */
+        out->open_tcp_unclosed += !flow_entry_tcp_closed(e);
     }
 }

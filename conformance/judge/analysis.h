@@ -122,7 +122,8 @@ struct analysis_options {
     uint64_t only_rules;
     /* At most this many flows open at once (0: no bound); opening one more
      * judges the flow nearest its deadline (the oldest idle) first, as
-     * incomplete, counted in summary.evicted_flows. Default 1M. */
+     * incomplete, counted in summary.evicted_flows. Default 512Ki (a SYN
+     * flood then stays within 256 MiB: ~400 bytes a half-open flow). */
     size_t max_flows;
     /* Called once per judged flow, in judgement order; `r` lives only for
      * the call unless retain_reports is set. May be NULL. */
@@ -132,7 +133,7 @@ struct analysis_options {
     void *ctx;
 };
 
-#define ANALYSIS_DEFAULT_MAX_FLOWS ((size_t)1 << 20)
+#define ANALYSIS_DEFAULT_MAX_FLOWS ((size_t)1 << 19)
 
 /* Defaults: payload_cap 64 KiB, tcp idle 300 s, udp idle 60 s, linger 2 s,
  * max_flows ANALYSIS_DEFAULT_MAX_FLOWS, retain_reports false, loss_injected false, no callbacks. */

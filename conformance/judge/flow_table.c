@@ -23,74 +23,142 @@ bool flow_table_init(struct flow_table *t, const struct flow_timeouts *timeouts)
 
 /* ---- packing ------------------------------------------------------------------ */
 
-/* Run-length coding of zero bytes: a token t < 128 is followed by t + 1
- * literal bytes; t >= 128 stands for t - 127 zero bytes. */
-#define PACK_BOUND(n) ((n) + (n) / 128 + 2)
+/* Run-length coding of zero words (32 bits: most of a tracker is zero
+ * counts and empty frame lists): a token t < 128 is followed by t + 1
+ * literal words; t >= 128 stands for t - 127 zero words. */
+#define PACK_BOUND(n) ((n) + (n) / 512 + 4)
 
-static size_t pack_bytes(const uint8_t *src, size_t n, uint8_t *dst)
+static size_t pack_words(const uint8_t *src, size_t n, uint8_t *dst)
 {
-    size_t i = 0, o = 0;
-    while (i < n) {
-        if (src[i] == 0) {
-            size_t run = 1;
-            while (i + run < n && run < 128 && src[i + run] == 0)
+    size_t words = n / 4, i = 0, o = 0;
+    while (i < words) {
+        uint32_t w;
+        memcpy(&w, src + 4 * i, 4);
+        size_t run = 1;
+        if (w == 0) {
+            while (i + run < words && run < 128) {
+                memcpy(&w, src + 4 * (i + run), 4);
+                if (w)
+                    break;
                 run++;
+            }
             dst[o++] = (uint8_t)(127 + run);
-            i += run;
         } else {
-            size_t run = 1; /* stop at a pair of zeros (one is cheaper inline) */
-            while (i + run < n && run < 128 &&
-                   !(src[i + run] == 0 && (i + run + 1 >= n || src[i + run + 1] == 0)))
+            while (i + run < words && run < 128) {
+                memcpy(&w, src + 4 * (i + run), 4);
+                if (!w)
+                    break;
                 run++;
+            }
             dst[o++] = (uint8_t)(run - 1);
-            memcpy(dst + o, src + i, run);
-            o += run;
-            i += run;
+            memcpy(dst + o, src + 4 * i, 4 * run);
+            o += 4 * run;
         }
+        i += run;
     }
     return o;
 }
 
-static bool unpack_bytes(const uint8_t *src, size_t len, uint8_t *dst, size_t n)
+static bool unpack_words(const uint8_t *src, size_t len, uint8_t *dst, size_t n)
 {
     size_t i = 0, o = 0;
     while (i < len) {
         uint8_t t = src[i++];
-        size_t run = t < 128 ? (size_t)t + 1 : (size_t)t - 127;
-        if (o + run > n || (t < 128 && i + run > len))
+        size_t bytes = 4 * (t < 128 ? (size_t)t + 1 : (size_t)t - 127);
+        if (o + bytes > n || (t < 128 && i + bytes > len))
             return false;
         if (t < 128) {
-            memcpy(dst + o, src + i, run);
-            i += run;
+            memcpy(dst + o, src + i, bytes);
+            i += bytes;
         } else {
-            memset(dst + o, 0, run);
+            memset(dst + o, 0, bytes);
         }
-        o += run;
+        o += bytes;
     }
     return o == n;
 }
 
 static int64_t flow_deadline(const struct flow_timeouts *to, const struct flow_entry *e);
 
-/* Packs a closed TCP flow that owns no payload copy (nothing but its own
- * bytes to keep); left as it is when there is no memory for it. */
-static void maybe_pack(const struct flow_table *t, struct flow_entry *e)
+/* Packs a flow that owns no payload copy (nothing but its own bytes to
+ * keep); left as it is when there is no memory for it. */
+static void pack(const struct flow_table *t, struct flow_entry *e)
 {
-    if (e->packed || e->proto != FLOW_TCP || !e->u->tcp.closed ||
-        e->u->tcp.side[0].copy.bytes || e->u->tcp.side[1].copy.bytes ||
-        e->u->tcp.side[0].copy.have || e->u->tcp.side[1].copy.have)
+    const struct stream_copy *c0, *c1;
+    const void *state;
+    size_t size;
+    if (e->proto == FLOW_TCP) {
+        c0 = &e->u->tcp.side[0].copy;
+        c1 = &e->u->tcp.side[1].copy;
+        state = &e->u->tcp;
+        size = sizeof e->u->tcp;
+    } else {
+        c0 = &e->u->udp.side[0].copy;
+        c1 = &e->u->udp.side[1].copy;
+        state = &e->u->udp;
+        size = sizeof e->u->udp;
+    }
+    if (e->packed || c0->bytes || c1->bytes || c0->have || c1->have)
         return;
-    uint8_t buf[PACK_BOUND(sizeof(struct tcp_flow))];
-    size_t n = pack_bytes((const uint8_t *)&e->u->tcp, sizeof e->u->tcp, buf);
+    _Static_assert(sizeof(struct tcp_flow) % 4 == 0 && sizeof(struct udp_flow) % 4 == 0,
+                   "packed in 32-bit words");
+    uint8_t buf[PACK_BOUND(sizeof(union flow_state))];
+    size_t n = pack_words(state, size, buf);
     uint8_t *p = malloc(n);
     if (!p)
         return;
     memcpy(p, buf, n);
     e->packed_deadline = flow_deadline(&t->timeouts, e);
+    e->packed_closed = e->proto == FLOW_TCP && e->u->tcp.closed;
     e->packed = p;
     e->packed_len = (uint32_t)n;
     free(e->u);
     e->u = NULL;
+}
+
+static void hot_unlink(struct flow_table *t, struct flow_entry *e)
+{
+    if (!e->hot)
+        return;
+    if (e->hot_prev)
+        e->hot_prev->hot_next = e->hot_next;
+    else
+        t->hot_first = e->hot_next;
+    if (e->hot_next)
+        e->hot_next->hot_prev = e->hot_prev;
+    else
+        t->hot_last = e->hot_prev;
+    e->hot_prev = e->hot_next = NULL;
+    e->hot = false;
+    t->hot_count--;
+}
+
+/* e was just touched: last in the hot list; the least recently touched
+ * beyond FLOW_TABLE_HOT leave it, packed. */
+static void hot_touch(struct flow_table *t, struct flow_entry *e)
+{
+    if (e->hot && t->hot_last == e)
+        return;
+    hot_unlink(t, e);
+    e->hot = true;
+    e->hot_prev = t->hot_last;
+    e->hot_next = NULL;
+    if (t->hot_last)
+        t->hot_last->hot_next = e;
+    else
+        t->hot_first = e;
+    t->hot_last = e;
+    t->hot_count++;
+    while (t->hot_count > FLOW_TABLE_HOT) {
+        struct flow_entry *cold = t->hot_first;
+        hot_unlink(t, cold);
+        pack(t, cold);
+    }
+}
+
+bool flow_entry_tcp_closed(const struct flow_entry *e)
+{
+    return e->packed ? e->packed_closed : e->u->tcp.closed;
 }
 
 bool flow_entry_unpack(struct flow_entry *e)
@@ -100,7 +168,8 @@ bool flow_entry_unpack(struct flow_entry *e)
     union flow_state *u = malloc(sizeof *u);
     if (!u)
         return false;
-    if (!unpack_bytes(e->packed, e->packed_len, (uint8_t *)&u->tcp, sizeof u->tcp)) {
+    size_t size = e->proto == FLOW_TCP ? sizeof u->tcp : sizeof u->udp;
+    if (!unpack_words(e->packed, e->packed_len, (uint8_t *)u, size)) {
         free(u); /* cannot happen: we wrote it */
         return false;
     }
@@ -263,6 +332,7 @@ void flow_table_remove(struct flow_table *t, struct flow_entry *e)
     else
         t->last = e->prev;
     deadline_heap_remove(&t->deadlines, &e->due);
+    hot_unlink(t, e);
     t->count--;
 }
 
@@ -314,7 +384,13 @@ void flow_table_touched(struct flow_table *t, struct flow_entry *e)
     int64_t deadline = flow_deadline(&t->timeouts, e);
     if (deadline < e->due.at)
         deadline_heap_move(&t->deadlines, &e->due, deadline);
-    maybe_pack(t, e);
+    /* A closed TCP flow only waits for late packets: packed at once. */
+    if (e->proto == FLOW_TCP && e->u->tcp.closed) {
+        hot_unlink(t, e);
+        pack(t, e);
+    } else {
+        hot_touch(t, e);
+    }
 }
 
 static struct flow_entry *entry_of(struct deadline_node *n)

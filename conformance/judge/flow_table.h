@@ -55,14 +55,25 @@ struct flow_entry {
     struct endpoint lo, hi;           /* canonical key: lo < hi */
     uint32_t *offloaded;              /* frames with offloaded checksums (kept for comments) */
     size_t noffloaded, offloaded_cap;
-    /* The tracker, NULL while packed: a closed TCP flow without payload
-     * copies is kept run-length coded (its zero bytes, most of it, left
-     * out) until a late packet or its judgement unpacks it. */
+    /* The tracker, NULL while packed. Only the FLOW_TABLE_HOT flows
+     * touched last keep theirs as it is, if not closed; the others (a closed
+     * TCP flow lingering for late packets, a SYN flood's half-open flows,
+     * idle ones)
+     * are kept run-length coded (the zero words, most of it, left out),
+     * which a packet or the judgement unpacks. A flow with payload copies
+     * is never packed. */
     union flow_state *u;
     uint8_t *packed;
     uint32_t packed_len;
+    bool packed_closed;               /* TCP: u->tcp.closed while packed */
+    bool hot;                         /* in the table's hot list */
     int64_t packed_deadline;          /* flow_deadline while packed */
+    struct flow_entry *hot_prev, *hot_next; /* least recently touched first */
 };
+
+/* Flows kept unpacked (about 1.7 KB each): more than the few thousand a
+ * busy capture has in flight at once. */
+#define FLOW_TABLE_HOT 8192
 
 /* Capture-time timeouts, microseconds (analysis_options has the same). */
 struct flow_timeouts {
@@ -78,6 +89,8 @@ struct flow_table {
     struct flow_entry *first, *last;
     uint64_t created;
     size_t count, max_count;          /* open now; high-water mark */
+    struct flow_entry *hot_first, *hot_last; /* unpacked, by last touch */
+    size_t hot_count;
     struct deadline_heap deadlines;   /* every open flow's deadline */
     struct flow_entry **due;          /* flow_table_take_due's answer: room for every open flow */
     size_t due_cap;
@@ -113,9 +126,13 @@ size_t flow_table_take_due(struct flow_table *t, int64_t now);
  * up first. */
 struct flow_entry *flow_table_oldest_idle(const struct flow_table *t);
 
-/* Makes e->u available again if e is packed (flow_table_oldest_idle and
- * take_due may hand out packed flows). false on out of memory. */
+/* Makes e->u available again if e is packed (flow_table_oldest_idle,
+ * take_due and first/next may hand out packed flows). false on out of
+ * memory. */
 bool flow_entry_unpack(struct flow_entry *e);
+
+/* Whether a TCP flow is closed, packed or not. */
+bool flow_entry_tcp_closed(const struct flow_entry *e);
 
 /* Frees a flow taken out of the table. */
 void flow_entry_free(struct flow_entry *e);
