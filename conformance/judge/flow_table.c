@@ -28,33 +28,54 @@ bool flow_table_init(struct flow_table *t, const struct flow_timeouts *timeouts)
  * literal words; t >= 128 stands for t - 127 zero words. */
 #define PACK_BOUND(n) ((n) + (n) / 512 + 4)
 
+static inline uint32_t word_at(const uint8_t *src, size_t i)
+{
+    uint32_t w;
+    memcpy(&w, src + 4 * i, 4);
+    return w;
+}
+
+static inline uint64_t pair_at(const uint8_t *src, size_t i)
+{
+    uint64_t w;
+    memcpy(&w, src + 4 * i, 8);
+    return w;
+}
+
+/* Two words at a time where it can (a run is at most 128 words). */
 static size_t pack_words(const uint8_t *src, size_t n, uint8_t *dst)
 {
     size_t words = n / 4, i = 0, o = 0;
     while (i < words) {
-        uint32_t w;
-        memcpy(&w, src + 4 * i, 4);
-        size_t run = 1;
-        if (w == 0) {
-            while (i + run < words && run < 128) {
-                memcpy(&w, src + 4 * (i + run), 4);
-                if (w)
-                    break;
-                run++;
-            }
-            dst[o++] = (uint8_t)(127 + run);
+        size_t start = i;
+        if (word_at(src, i) == 0) {
+            i++;
+            while (i + 2 <= words && i - start <= 126 && pair_at(src, i) == 0)
+                i += 2;
+            if (i < words && i - start < 128 && word_at(src, i) == 0)
+                i++;
+            dst[o++] = (uint8_t)(127 + (i - start));
         } else {
-            while (i + run < words && run < 128) {
-                memcpy(&w, src + 4 * (i + run), 4);
-                if (!w)
-                    break;
-                run++;
+            i++;
+            for (;;) {
+                if (i + 2 <= words && i - start <= 126) {
+                    uint64_t w = pair_at(src, i);
+                    if ((uint32_t)w && (uint32_t)(w >> 32)) {
+                        i += 2;
+                        continue;
+                    }
+                }
+                if (i < words && i - start < 128 && word_at(src, i) != 0) {
+                    i++;
+                    continue;
+                }
+                break;
             }
+            size_t run = i - start;
             dst[o++] = (uint8_t)(run - 1);
-            memcpy(dst + o, src + 4 * i, 4 * run);
+            memcpy(dst + o, src + 4 * start, 4 * run);
             o += 4 * run;
         }
-        i += run;
     }
     return o;
 }
