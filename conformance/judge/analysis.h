@@ -125,6 +125,16 @@ struct analysis_options {
      * incomplete, counted in summary.evicted_flows. Default 512Ki (a SYN
      * flood then stays within 256 MiB: ~400 bytes a half-open flow). */
     size_t max_flows;
+    /* Worker threads (0 or 1: none). With more, one reader (the caller)
+     * dissects, drops capture duplicates and reassembles; the flows are
+     * sharded over `jobs` threads by a symmetric hash of their addresses and
+     * ports (an ICMP error by the tuple it quotes), and the reports are
+     * handed to on_flow_done in the very order one thread gives. Only for a
+     * caller that wants neither payloads, retained reports, annotations nor
+     * on_packet (`check` without --verbose/--write): otherwise 1. With more
+     * flows open than max_flows, each shard holds max_flows / jobs, so which
+     * flows are judged early may differ. */
+    unsigned jobs;
     /* Called once per judged flow, in judgement order; `r` lives only for
      * the call unless retain_reports is set. May be NULL. */
     void (*on_flow_done)(const struct flow_report *r, void *ctx);
