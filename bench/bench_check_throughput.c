@@ -8,9 +8,11 @@
  *   conns  a busy time server: CONNS connections of 8 small frames, 16 in
  *          flight, packets 1 us apart (every connection still lingers for
  *          late packets when the capture ends: what memory per flow costs).
- * Rounds alternate between the three programs (the order rotates each
- * round); CPU time (user + system), wall time and peak RSS (wait4) of each
- * are recorded and the medians printed. Then wirecheck judges each shape
+ * Rounds alternate between four programs: wirecheck --jobs 1, wirecheck
+ * --jobs CORES, tshark and tcpdump (the order rotates each round); CPU time
+ * (user + system), wall time and peak RSS (wait4) of each are recorded and
+ * the medians printed; --jobs scaling is the wall time ratio (on a shared
+ * machine it needs idle cores: the load average is printed). Then wirecheck judges each shape
  * again at twice the size (mixed: twice the packets, the same flows open at
  * once; conns: twice the connections): how its peak RSS grows. Last, with
  * a SYN flood of 2M SYN-only flows shows the
@@ -130,8 +132,10 @@ static bool on_path(const char *name)
     return false;
 }
 
-enum { WC, TS, TD, NPROG };
-static const char *const names[NPROG] = {"wirecheck check", "tshark conv,tcp", "tcpdump -r"};
+enum { WC, WJ, TS, TD, NPROG };
+static const char *const names[NPROG] = {"wirecheck -j1", "wirecheck -jN", "tshark conv,tcp",
+                                         "tcpdump -r"};
+static char jobs_arg[24] = "2";
 
 struct shape_result {
     bool ok;
@@ -145,7 +149,7 @@ struct shape_result {
 /* Runs wirecheck check --quiet on cap; its summary line to out. */
 static struct run_result run_wirecheck(const char *wirecheck, const char *cap, const char *out)
 {
-    char *argv[] = {(char *)wirecheck, "check", "--quiet", (char *)cap, NULL};
+    char *argv[] = {(char *)wirecheck, "check", "--jobs", "1", "--quiet", (char *)cap, NULL};
     struct run_result r = run_timed(argv, out);
     if (r.status != 0 && r.status != 1)
         fprintf(stderr, "bench-check-throughput: wirecheck on %s exited with status %d\n", cap,
@@ -168,7 +172,8 @@ static struct shape_result run_shape(const char *label, const char *wirecheck, c
     if (!res.frames)
         return res;
     char *argvs[NPROG][8] = {
-        {(char *)wirecheck, "check", "--quiet", cap, NULL},
+        {(char *)wirecheck, "check", "--jobs", "1", "--quiet", cap, NULL},
+        {(char *)wirecheck, "check", "--jobs", jobs_arg, "--quiet", cap, NULL},
         {"tshark", "-r", cap, "-q", "-z", "conv,tcp", NULL},
         {"tcpdump", "-r", cap, "-w", "/dev/null", NULL},
     };
@@ -179,22 +184,23 @@ static struct shape_result run_shape(const char *label, const char *wirecheck, c
             int p = (i + k) % NPROG; /* rotate who goes first */
             /* wirecheck's output (--quiet: the summary line) goes to a file,
              * read once below; the others' to /dev/null. */
-            struct run_result r = run_timed(argvs[p], p == WC ? out : NULL);
+            struct run_result r = run_timed(argvs[p], p == WC || p == WJ ? out : NULL);
             cpu[p][i] = r.cpu;
             wall[p][i] = r.seconds;
             if (r.maxrss_kb > res.rss[p])
                 res.rss[p] = r.maxrss_kb;
             /* wirecheck: 0 all pass, 1 a rule failed (the generator's bug):
              * both are a finished run; anything else is not. */
-            if (r.status != 0 && !(p == WC && r.status == 1)) {
+            if (r.status != 0 && !((p == WC || p == WJ) && r.status == 1)) {
                 fprintf(stderr, "\nbench-check-throughput: %s exited with status %d\n", names[p],
                         r.status);
                 unlink(cap);
                 return res;
             }
         }
-        printf(" CPU s: wirecheck %.2f, tshark %.2f, tcpdump %.2f\n", cpu[WC][i], cpu[TS][i],
-               cpu[TD][i]);
+        printf(" CPU s: wirecheck %.2f (--jobs %s: %.2f, wall %.2f / %.2f), tshark %.2f, "
+               "tcpdump %.2f\n", cpu[WC][i], jobs_arg, cpu[WJ][i], wall[WC][i], wall[WJ][i],
+               cpu[TS][i], cpu[TD][i]);
         fflush(stdout);
     }
     printf("wirecheck says:\n");
@@ -209,6 +215,8 @@ static struct shape_result run_shape(const char *label, const char *wirecheck, c
                "  peak RSS %7.1f MB\n",
                names[p], res.cpu[p], res.wall[p], mp / res.cpu[p], res.cpu[p] / res.cpu[TD],
                res.rss[p] / 1024.0);
+    printf("--jobs %s: %.2fx the --jobs 1 throughput (wall %.2f s -> %.2f s)\n", jobs_arg,
+           res.wall[WC] / res.wall[WJ], res.wall[WC], res.wall[WJ]);
     unlink(cap);
 
     /* How memory grows with the capture. */
@@ -264,6 +272,11 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    snprintf(jobs_arg, sizeof jobs_arg, "%ld", ncpu > 1 ? ncpu : 2);
+    double load[3] = {0, 0, 0};
+    if (getloadavg(load, 3) == 3)
+        printf("load average %.2f %.2f %.2f on %ld cores\n", load[0], load[1], load[2], ncpu);
     const char *tmp = getenv("TMPDIR");
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/wirecheck-bench-check-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -309,6 +322,10 @@ int main(int argc, char **argv)
            c.cpu[TS] / c.cpu[WC], c.cpu[WC] / c.cpu[TD], c.rss[WC] / 1024.0,
            100.0 * ((double)c.rss2 / (double)c.rss[WC] - 1));
     printf("targets: SYN flood: peak RSS <= 256 MiB (%.1f MiB)\n", flood_rss / 1024.0);
+    printf("targets: --jobs %s >= 1.7x --jobs 1: mixed %.2fx, conns %.2fx\n", jobs_arg,
+           m.wall[WC] / m.wall[WJ], c.wall[WC] / c.wall[WJ]);
+    if (getloadavg(load, 3) == 3)
+        printf("load average %.2f %.2f %.2f\n", load[0], load[1], load[2]);
     printf("ratio: %.2f\n", c.cpu[TS] / c.cpu[WC]);
     return 0;
 }

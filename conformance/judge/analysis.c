@@ -410,6 +410,8 @@ static void emit(struct analysis *a, uint64_t event, uint64_t sub, bool all)
     }
     for (unsigned i = 0; i < a->nshards; i++) {
         struct shard *sh = &a->shards[i];
+        if (!at[i])
+            continue; /* out may still be NULL */
         memmove(sh->out, sh->out + at[i], (sh->nout - at[i]) * sizeof *sh->out);
         sh->nout -= at[i];
     }
