@@ -215,6 +215,8 @@ struct analysis_summary {
     uint64_t evicted_flows;    /* judged early, incomplete, to stay within max_flows */
 };
 
+/* With jobs > 1, call it after analysis_finish (the shards' counts are
+ * added then; max_open_flows is the sum of the shards' high-water marks). */
 void analysis_get_summary(const struct analysis *a, struct analysis_summary *out);
 
 /* Capture duplicates. A capture taken with `tcpdump -i any`, or on both ends
