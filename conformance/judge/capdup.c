@@ -66,7 +66,7 @@ static void packet_key(const struct packet *p, struct capdup_entry *k)
     k->captured = (uint32_t)n;
     k->length = p->ip_header_len + p->ip_payload_len;
     k->dir = dir_hash(&p->src, p->sport, &p->dst, p->dport, p->proto);
-    k->answered = false;
+    k->rdir = dir_hash(&p->dst, p->dport, &p->src, p->sport, p->proto);
     k->frame = p->frame;
     k->ts = p->ts_usec;
 }
@@ -83,30 +83,31 @@ uint32_t capdup_check(struct capdup *d, const struct packet *p)
         return 0;
     struct capdup_entry k;
     packet_key(p, &k);
-    /* One pass: find the first copy, and meanwhile which entries the
-     * reverse direction answers (marked only when p is no duplicate). */
-    uint64_t reverse = dir_hash(&p->dst, p->dport, &p->src, p->sport, p->proto);
-    uint32_t answered = 0;
-    _Static_assert(ANALYSIS_DUP_FRAMES <= 32, "answered is a 32-bit mask");
     for (size_t i = 0; i < d->used; i++) {
-        const struct capdup_entry *e = &d->ring[i];
-        answered |= (uint32_t)(e->dir == reverse) << i;
-        if (e->prefix_hash != k.prefix_hash || e->length != k.length || e->answered)
+        if (d->prefix[i] != k.prefix_hash)
             continue;
+        const struct capdup_entry *e = &d->ring[i];
         int64_t dt = k.ts - e->ts;
         if (dt < 0)
             dt = -dt;
-        if (dt > ANALYSIS_DUP_WINDOW_USEC)
+        if (e->length != k.length || dt > ANALYSIS_DUP_WINDOW_USEC)
             continue;
         /* Different snapshot cuts behind different link headers: the
          * common prefix decides; otherwise every byte. */
-        if (e->captured == k.captured ? e->full_hash == k.full_hash
-                                      : e->captured >= CAPDUP_PREFIX && k.captured >= CAPDUP_PREFIX)
+        if (!(e->captured == k.captured ? e->full_hash == k.full_hash
+                                        : e->captured >= CAPDUP_PREFIX && k.captured >= CAPDUP_PREFIX))
+            continue;
+        /* Answered: a packet of the reverse direction (not itself a
+         * duplicate: those are not kept) came after the copy. */
+        bool answered = false;
+        for (size_t j = (i + 1) % ANALYSIS_DUP_FRAMES; j != d->next && !answered;
+             j = (j + 1) % ANALYSIS_DUP_FRAMES)
+            answered = d->ring[j].dir == e->rdir;
+        if (!answered)
             return e->frame;
     }
-    for (; answered; answered &= answered - 1)
-        d->ring[__builtin_ctz(answered)].answered = true;
     d->ring[d->next] = k;
+    d->prefix[d->next] = k.prefix_hash;
     d->next = (d->next + 1) % ANALYSIS_DUP_FRAMES;
     if (d->used < ANALYSIS_DUP_FRAMES)
         d->used++;
