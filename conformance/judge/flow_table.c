@@ -42,7 +42,7 @@ static inline uint64_t pair_at(const uint8_t *src, size_t i)
     return w;
 }
 
-/* Two words at a time where it can (a run is at most 128 words). */
+/* Four or two words at a time where it can (a run is at most 128 words). */
 static size_t pack_words(const uint8_t *src, size_t n, uint8_t *dst)
 {
     size_t words = n / 4, i = 0, o = 0;
@@ -50,6 +50,8 @@ static size_t pack_words(const uint8_t *src, size_t n, uint8_t *dst)
         size_t start = i;
         if (word_at(src, i) == 0) {
             i++;
+            while (i + 4 <= words && i - start <= 124 && (pair_at(src, i) | pair_at(src, i + 2)) == 0)
+                i += 4;
             while (i + 2 <= words && i - start <= 126 && pair_at(src, i) == 0)
                 i += 2;
             if (i < words && i - start < 128 && word_at(src, i) == 0)
