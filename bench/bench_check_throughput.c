@@ -1,17 +1,27 @@
 /* bench-check-throughput: how fast `wirecheck check` judges a large capture,
  * against tshark's TCP conversation table (`tshark -r FILE -q -z conv,tcp`,
  * the reference) and against `tcpdump -r FILE -w /dev/null` (libpcap reading
- * the file and doing nothing: the floor). The capture (gen_capture.h) holds
- * PACKETS frames of a few thousand interleaved TCP connections and UDP flows,
- * all valid. Rounds alternate between the three programs (the order rotates
- * each round); wall time and peak RSS (wait4) of each are recorded and the
- * medians printed. Then wirecheck judges a capture with twice the packets and
- * the same number of flows open at once: its peak RSS should not move.
- * The last line is tshark time / wirecheck time.
+ * the file and doing nothing: the floor). Two shapes (gen_capture.h), both
+ * deterministic and valid:
+ *   mixed  PACKETS frames of CONCURRENCY interleaved TCP connections and UDP
+ *          flows with large payloads (few flows, many packets each);
+ *   conns  a busy time server: CONNS connections of 8 small frames, 16 in
+ *          flight, packets 1 us apart (every connection still lingers for
+ *          late packets when the capture ends: what memory per flow costs).
+ * Rounds alternate between four programs: wirecheck --jobs 1, wirecheck
+ * --jobs CORES, tshark and tcpdump (the order rotates each round); CPU time
+ * (user + system), wall time and peak RSS (wait4) of each are recorded and
+ * the medians printed; --jobs scaling is the wall time ratio (on a shared
+ * machine it needs idle cores: the load average is printed). Then wirecheck judges each shape
+ * again at twice the size (mixed: twice the packets, the same flows open at
+ * once; conns: twice the connections): how its peak RSS grows. Last, with
+ * a SYN flood of 2M SYN-only flows shows the
+ * memory bound of the default --max-flows.
+ * The last line is tshark CPU / wirecheck CPU on the conns shape.
  *
- *   bench-check-throughput [ROUNDS [PACKETS [CONCURRENCY]]]
+ *   bench-check-throughput [ROUNDS [PACKETS [CONCURRENCY [CONNS]]]]
  *
- * Defaults (3, 1000000, 4000) finish in about two minutes on 2 shared cores.
+ * Defaults (3, 1000000, 4000, 125000) take a few minutes on 2 shared cores.
  * The captures go to $TMPDIR (or /tmp) and are deleted at the end. */
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -25,6 +35,7 @@
 
 struct run_result {
     double seconds;
+    double cpu;       /* user + system */
     long maxrss_kb;
     int status;       /* exit status, or 128 + signal */
 };
@@ -33,7 +44,7 @@ struct run_result {
  * /dev/null; wall time from fork to reap, peak RSS from wait4. */
 static struct run_result run_timed(char *const argv[], const char *out_path)
 {
-    struct run_result r = {0, 0, -1};
+    struct run_result r = {0, 0, 0, -1};
     double start = bench_now_s();
     pid_t pid = fork();
     if (pid < 0) {
@@ -58,6 +69,8 @@ static struct run_result run_timed(char *const argv[], const char *out_path)
         return r;
     }
     r.seconds = bench_now_s() - start;
+    r.cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+            ru.ru_stime.tv_usec / 1e6;
     r.maxrss_kb = ru.ru_maxrss;
     r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     return r;
@@ -76,17 +89,16 @@ static void warm_page_cache(const char *path)
 }
 
 /* Writes the capture; returns the frames it holds (0 on error). */
-static uint64_t generate(const char *path, uint64_t packets, unsigned concurrency)
+static uint64_t generate(const char *path, const struct gen_config *cfg)
 {
-    struct gen_config cfg = {packets, concurrency, 1};
     struct gen_stats st;
     double t0 = bench_now_s();
-    if (!gen_capture_write(path, &cfg, &st))
+    if (!gen_capture_write(path, cfg, &st))
         return 0;
     printf("capture %s: %llu packets, %.1f MB, %llu TCP connections, %llu UDP flows, "
-           "%u open at once, %.0f s of capture time (generated in %.1f s)\n",
+           "%u in flight, %.1f s of capture time (generated in %.1f s)\n",
            path, (unsigned long long)st.packets, st.bytes / 1e6,
-           (unsigned long long)st.tcp_conns, (unsigned long long)st.udp_flows, concurrency,
+           (unsigned long long)st.tcp_conns, (unsigned long long)st.udp_flows, cfg->concurrency,
            st.duration_usec / 1e6, bench_now_s() - t0);
     fflush(stdout);
     warm_page_cache(path);
@@ -120,14 +132,125 @@ static bool on_path(const char *name)
     return false;
 }
 
+enum { WC, WJ, TS, TD, NPROG };
+static const char *const names[NPROG] = {"wirecheck -j1", "wirecheck -jN", "tshark conv,tcp",
+                                         "tcpdump -r"};
+static char jobs_arg[24] = "2";
+
+struct shape_result {
+    bool ok;
+    uint64_t frames;
+    double cpu[NPROG], wall[NPROG]; /* medians */
+    long rss[NPROG];                /* KB, the largest */
+    long rss2;                      /* wirecheck on the doubled capture */
+    double cpu2;
+};
+
+/* Runs wirecheck check --quiet on cap; its summary line to out. */
+static struct run_result run_wirecheck(const char *wirecheck, const char *cap, const char *out)
+{
+    char *argv[] = {(char *)wirecheck, "check", "--jobs", "1", "--quiet", (char *)cap, NULL};
+    struct run_result r = run_timed(argv, out);
+    if (r.status != 0 && r.status != 1)
+        fprintf(stderr, "bench-check-throughput: wirecheck on %s exited with status %d\n", cap,
+                r.status);
+    return r;
+}
+
+/* One shape: the three programs in rounds, then wirecheck on cfg2. */
+static struct shape_result run_shape(const char *label, const char *wirecheck, const char *dir,
+                                     int rounds, const struct gen_config *cfg,
+                                     const struct gen_config *cfg2)
+{
+    struct shape_result res;
+    memset(&res, 0, sizeof res);
+    char cap[4200], out[4200];
+    snprintf(cap, sizeof cap, "%s/check-%s.pcap", dir, label);
+    snprintf(out, sizeof out, "%s/wirecheck.out", dir);
+    printf("== shape %s ==\n", label);
+    res.frames = generate(cap, cfg);
+    if (!res.frames)
+        return res;
+    char *argvs[NPROG][8] = {
+        {(char *)wirecheck, "check", "--jobs", "1", "--quiet", cap, NULL},
+        {(char *)wirecheck, "check", "--jobs", jobs_arg, "--quiet", cap, NULL},
+        {"tshark", "-r", cap, "-q", "-z", "conv,tcp", NULL},
+        {"tcpdump", "-r", cap, "-w", "/dev/null", NULL},
+    };
+    double cpu[NPROG][MAX_ROUNDS], wall[NPROG][MAX_ROUNDS];
+    for (int i = 0; i < rounds; i++) {
+        printf("round %d:", i + 1);
+        for (int k = 0; k < NPROG; k++) {
+            int p = (i + k) % NPROG; /* rotate who goes first */
+            /* wirecheck's output (--quiet: the summary line) goes to a file,
+             * read once below; the others' to /dev/null. */
+            struct run_result r = run_timed(argvs[p], p == WC || p == WJ ? out : NULL);
+            cpu[p][i] = r.cpu;
+            wall[p][i] = r.seconds;
+            if (r.maxrss_kb > res.rss[p])
+                res.rss[p] = r.maxrss_kb;
+            /* wirecheck: 0 all pass, 1 a rule failed (the generator's bug):
+             * both are a finished run; anything else is not. */
+            if (r.status != 0 && !((p == WC || p == WJ) && r.status == 1)) {
+                fprintf(stderr, "\nbench-check-throughput: %s exited with status %d\n", names[p],
+                        r.status);
+                unlink(cap);
+                return res;
+            }
+        }
+        printf(" CPU s: wirecheck %.2f (--jobs %s: %.2f, wall %.2f / %.2f), tshark %.2f, "
+               "tcpdump %.2f\n", cpu[WC][i], jobs_arg, cpu[WJ][i], wall[WC][i], wall[WJ][i],
+               cpu[TS][i], cpu[TD][i]);
+        fflush(stdout);
+    }
+    printf("wirecheck says:\n");
+    print_file(out, "  ");
+    for (int p = 0; p < NPROG; p++) {
+        res.cpu[p] = bench_median(cpu[p], rounds);
+        res.wall[p] = bench_median(wall[p], rounds);
+    }
+    double mp = (double)res.frames / 1e6;
+    for (int p = 0; p < NPROG; p++)
+        printf("%-16s median CPU %6.2f s (wall %6.2f s)  %6.2f Mpkt/s  %5.2fx the tcpdump floor"
+               "  peak RSS %7.1f MB\n",
+               names[p], res.cpu[p], res.wall[p], mp / res.cpu[p], res.cpu[p] / res.cpu[TD],
+               res.rss[p] / 1024.0);
+    printf("--jobs %s: %.2fx the --jobs 1 throughput (wall %.2f s -> %.2f s)\n", jobs_arg,
+           res.wall[WC] / res.wall[WJ], res.wall[WC], res.wall[WJ]);
+    unlink(cap);
+
+    /* How memory grows with the capture. */
+    uint64_t frames2 = generate(cap, cfg2);
+    if (!frames2)
+        return res;
+    struct run_result r2 = run_wirecheck(wirecheck, cap, out);
+    unlink(cap);
+    unlink(out);
+    if (r2.status != 0 && r2.status != 1)
+        return res;
+    res.rss2 = r2.maxrss_kb;
+    res.cpu2 = r2.cpu;
+    printf("wirecheck peak RSS: %.1f MB for %llu packets, %.1f MB for %llu packets (%.2fx; "
+           "CPU %.2f s, %.2f Mpkt/s)\n",
+           res.rss[WC] / 1024.0, (unsigned long long)res.frames, r2.maxrss_kb / 1024.0,
+           (unsigned long long)frames2, (double)r2.maxrss_kb / (double)res.rss[WC], r2.cpu,
+           frames2 / 1e6 / r2.cpu);
+    fflush(stdout);
+    res.ok = true;
+    return res;
+}
+
 int main(int argc, char **argv)
 {
     int rounds = argc > 1 ? atoi(argv[1]) : 3;
     long long packets = argc > 2 ? atoll(argv[2]) : 1000000;
     long concurrency = argc > 3 ? atol(argv[3]) : 4000;
-    if (argc > 4 || rounds < 1 || rounds > MAX_ROUNDS || packets < 1 || concurrency < 1) {
+    long long conns = argc > 4 ? atoll(argv[4]) : 125000;
+    if (argc > 5 || rounds < 1 || rounds > MAX_ROUNDS || packets < 1 || concurrency < 1 ||
+        conns < 1) {
         fprintf(stderr, "usage: bench-check-throughput [ROUNDS (1-%d, default 3) "
-                        "[PACKETS (default 1000000) [CONCURRENCY (default 4000)]]]\n",
+                        "[PACKETS (default 1000000) [CONCURRENCY (default 4000) "
+                        "[CONNS (default 125000)]]]]\n",
                 MAX_ROUNDS);
         return 2;
     }
@@ -149,93 +272,60 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    snprintf(jobs_arg, sizeof jobs_arg, "%ld", ncpu > 1 ? ncpu : 2);
+    double load[3] = {0, 0, 0};
+    if (getloadavg(load, 3) == 3)
+        printf("load average %.2f %.2f %.2f on %ld cores\n", load[0], load[1], load[2], ncpu);
     const char *tmp = getenv("TMPDIR");
-    char dir[4096], cap[4200], cap2[4200], out[4200];
+    char dir[4096];
     snprintf(dir, sizeof dir, "%s/wirecheck-bench-check-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(dir)) {
         fprintf(stderr, "bench-check-throughput: mkdtemp %s: %s\n", dir, strerror(errno));
         return 2;
     }
-    snprintf(cap, sizeof cap, "%s/check-%lld.pcap", dir, packets);
-    snprintf(cap2, sizeof cap2, "%s/check-%lld.pcap", dir, 2 * packets);
-    snprintf(out, sizeof out, "%s/wirecheck.out", dir);
-    int rc = 2;
-    uint64_t frames = generate(cap, (uint64_t)packets, (unsigned)concurrency);
-    if (!frames)
-        goto cleanup;
+    struct gen_config mixed = {(uint64_t)packets, (unsigned)concurrency, 1, 0, false};
+    struct gen_config mixed2 = mixed;
+    mixed2.packets *= 2;
+    struct gen_config busy = {0, 16, 1, (uint64_t)conns, false};
+    struct gen_config busy2 = busy;
+    busy2.connections *= 2;
+    struct shape_result m = run_shape("mixed", wirecheck, dir, rounds, &mixed, &mixed2);
+    struct shape_result c = m.ok ? run_shape("conns", wirecheck, dir, rounds, &busy, &busy2) : m;
 
-    enum { WC, TS, TD, NPROG };
-    static const char *names[NPROG] = {"wirecheck check", "tshark conv,tcp", "tcpdump -r"};
-    char *argvs[NPROG][8] = {
-        {wirecheck, "check", "--quiet", cap, NULL},
-        {"tshark", "-r", cap, "-q", "-z", "conv,tcp", NULL},
-        {"tcpdump", "-r", cap, "-w", "/dev/null", NULL},
-    };
-    double secs[NPROG][MAX_ROUNDS];
-    long rss[NPROG] = {0};
-    bool failed = false;
-    for (int i = 0; i < rounds; i++) {
-        printf("round %d:", i + 1);
-        for (int k = 0; k < NPROG; k++) {
-            int p = (i + k) % NPROG; /* rotate who goes first */
-            /* wirecheck's output (--quiet: the summary line) goes to a file,
-             * read once below; the others' to /dev/null. */
-            struct run_result r = run_timed(argvs[p], p == WC ? out : NULL);
-            secs[p][i] = r.seconds;
-            if (r.maxrss_kb > rss[p])
-                rss[p] = r.maxrss_kb;
-            /* wirecheck: 0 all pass, 1 a rule failed (the generator's bug):
-             * both are a finished run; anything else is not. */
-            if (r.status != 0 && !(p == WC && r.status == 1)) {
-                fprintf(stderr, "\nbench-check-throughput: %s exited with status %d\n", names[p],
-                        r.status);
-                failed = true;
-            }
+    /* A SYN flood: more half-open flows than --max-flows allows. */
+    long flood_rss = 0;
+    if (c.ok) {
+        char cap[4200], out[4200];
+        snprintf(cap, sizeof cap, "%s/check-flood.pcap", dir);
+        snprintf(out, sizeof out, "%s/wirecheck.out", dir);
+        struct gen_config flood = {0, 16, 1, 2000000, true};
+        printf("== SYN flood ==\n");
+        if (generate(cap, &flood)) {
+            struct run_result r = run_wirecheck(wirecheck, cap, out);
+            print_file(out, "  ");
+            flood_rss = r.maxrss_kb;
+            printf("wirecheck on 2M SYN-only flows: CPU %.2f s, peak RSS %.1f MB\n", r.cpu,
+                   r.maxrss_kb / 1024.0);
         }
-        printf(" wirecheck %.2f s, tshark %.2f s, tcpdump %.2f s\n", secs[WC][i], secs[TS][i],
-               secs[TD][i]);
-        fflush(stdout);
-        if (failed)
-            goto cleanup;
+        unlink(cap);
+        unlink(out);
     }
-    printf("wirecheck says:\n");
-    print_file(out, "  ");
-
-    double med[NPROG];
-    for (int p = 0; p < NPROG; p++)
-        med[p] = bench_median(secs[p], rounds);
-    double mpps = (double)frames / 1e6;
-    for (int p = 0; p < NPROG; p++)
-        printf("%-16s median %6.2f s  %6.2f Mpkt/s  %5.2fx the tcpdump floor  peak RSS %7.1f MB\n",
-               names[p], med[p], mpps / med[p], med[p] / med[TD], rss[p] / 1024.0);
-
-    /* Memory follows open flows: twice the packets, the same concurrency. */
-    unlink(cap);
-    uint64_t frames2 = generate(cap2, 2 * (uint64_t)packets, (unsigned)concurrency);
-    if (!frames2)
-        goto cleanup;
-    char *argv2[] = {wirecheck, "check", "--quiet", cap2, NULL};
-    struct run_result r2 = run_timed(argv2, out);
-    if (r2.status != 0 && r2.status != 1) {
-        fprintf(stderr, "bench-check-throughput: wirecheck on %s exited with status %d\n", cap2,
-                r2.status);
-        goto cleanup;
-    }
-    print_file(out, "  ");
-    printf("wirecheck peak RSS: %.1f MB for %llu packets, %.1f MB for %llu packets "
-           "(%ld flows open at once; %.2f s, %.2f Mpkt/s)\n",
-           rss[WC] / 1024.0, (unsigned long long)frames, r2.maxrss_kb / 1024.0,
-           (unsigned long long)frames2, concurrency, r2.seconds, frames2 / 1e6 / r2.seconds);
-    printf("targets: tshark/wirecheck >= 10 (%.1f), wirecheck/tcpdump <= 2 (%.2f), "
-           "RSS flat with 2x packets (%.2fx)\n",
-           med[TS] / med[WC], med[WC] / med[TD], (double)r2.maxrss_kb / (double)rss[WC]);
-    printf("ratio: %.2f\n", med[TS] / med[WC]);
-    rc = 0;
-
-cleanup:
-    unlink(cap);
-    unlink(cap2);
-    unlink(out);
     rmdir(dir);
-    return rc;
+    if (!m.ok || !c.ok)
+        return 2;
+    printf("targets: mixed: tshark/wirecheck >= 10 (%.1f), wirecheck/tcpdump <= 2 (%.2f), RSS "
+           "flat with 2x packets (%.2fx)\n",
+           m.cpu[TS] / m.cpu[WC], m.cpu[WC] / m.cpu[TD], (double)m.rss2 / (double)m.rss[WC]);
+    printf("targets: conns: tshark/wirecheck >= 25 (%.1f), wirecheck/tcpdump <= 3 (%.2f), peak "
+           "RSS <= 32 MiB (%.1f MiB), growth at 2x connections < 10%% (%+.0f%%)\n",
+           c.cpu[TS] / c.cpu[WC], c.cpu[WC] / c.cpu[TD], c.rss[WC] / 1024.0,
+           100.0 * ((double)c.rss2 / (double)c.rss[WC] - 1));
+    printf("targets: SYN flood: peak RSS <= 256 MiB (%.1f MiB)\n", flood_rss / 1024.0);
+    printf("targets: --jobs %s >= 1.7x --jobs 1: mixed %.2fx, conns %.2fx\n", jobs_arg,
+           m.wall[WC] / m.wall[WJ], c.wall[WC] / c.wall[WJ]);
+    if (getloadavg(load, 3) == 3)
+        printf("load average %.2f %.2f %.2f\n", load[0], load[1], load[2]);
+    printf("ratio: %.2f\n", c.cpu[TS] / c.cpu[WC]);
+    return 0;
 }

@@ -1,7 +1,9 @@
 /* bench-gen-capture: writes the throughput bench's capture (gen_capture.h)
  * to a file, for looking at it or feeding it to other tools.
  *
- *   bench-gen-capture FILE [PACKETS [CONCURRENCY [SEED]]] */
+ *   bench-gen-capture FILE [PACKETS [CONCURRENCY [SEED]]]
+ * PACKETS written as Nc (125000c): the connection-heavy shape, N
+ * connections of 8 frames (gen_config.connections); Ns: N SYN-only flows. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -14,9 +16,16 @@ int main(int argc, char **argv)
                         "defaults: 1000000 packets, 4000 concurrent flows, seed 1\n");
         return 2;
     }
-    struct gen_config cfg = {1000000, 4000, 1};
-    if (argc > 2)
-        cfg.packets = strtoull(argv[2], NULL, 10);
+    struct gen_config cfg = {1000000, 4000, 1, 0, false};
+    if (argc > 2) {
+        char *end;
+        cfg.packets = strtoull(argv[2], &end, 10);
+        if (*end == 'c' || *end == 's') {
+            cfg.syn_only = *end == 's';
+            cfg.connections = cfg.packets;
+            cfg.concurrency = 16;
+        }
+    }
     if (argc > 3)
         cfg.concurrency = (unsigned)strtoul(argv[3], NULL, 10);
     if (argc > 4)

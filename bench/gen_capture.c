@@ -48,6 +48,7 @@ enum gen_phase {
 
 struct gen_flow {
     bool udp;
+    bool tiny;                /* connection-heavy shape: one 26-byte response */
     uint8_t phase;
     uint32_t ip[2];           /* [0] client, [1] server */
     uint16_t port[2];
@@ -75,6 +76,8 @@ struct gen_state {
     uint64_t rng;
     uint64_t next_id;         /* flow counter: makes every 4-tuple unique */
     int64_t now_usec;         /* capture time */
+    bool conns;               /* the connection-heavy shape */
+    bool syn_only;            /* ... as a SYN flood */
     struct gen_stats *st;
 };
 
@@ -85,6 +88,24 @@ static void gen_new_flow(struct gen_state *g, struct gen_flow *fl)
     /* 10.x.y.z client (65521 addresses), a port per 65521 flows: unique. */
     fl->ip[0] = 0x0A000000u | (uint32_t)(1 + (id % 65521) * 251 % 0xFFFFFE);
     fl->port[0] = (uint16_t)(1024 + (id / 65521) % 64000);
+    if (g->conns) { /* a time server's client: 8 frames, the server closes */
+        g->st->tcp_conns++;
+        fl->tiny = true;
+        fl->ip[1] = 0xC0A80001u; /* 192.168.0.1:3434 */
+        fl->port[1] = 3434;
+        fl->ip_id[0] = (uint16_t)gen_rand(&g->rng);
+        fl->ip_id[1] = (uint16_t)gen_rand(&g->rng);
+        fl->phase = P_SYN;
+        for (int s = 0; s < 2; s++) {
+            fl->next_seq[s] = (uint32_t)gen_rand(&g->rng);
+            fl->ts_base[s] = (uint32_t)gen_rand(&g->rng);
+            fl->window[s] = (uint16_t)gen_range(&g->rng, 400, 512);
+        }
+        fl->rounds_left = 1;
+        fl->closer = 1;
+        fl->four_way = false;
+        return;
+    }
     fl->udp = gen_range(&g->rng, 1, 100) <= 10;
     fl->ip_id[0] = (uint16_t)gen_rand(&g->rng);
     fl->ip_id[1] = (uint16_t)gen_rand(&g->rng);
@@ -239,13 +260,15 @@ static size_t gen_next_frame(struct gen_state *g, struct gen_flow *fl, uint8_t *
     int closer = fl->closer;
     switch ((enum gen_phase)fl->phase) {
     case P_SYN:
-        fl->phase = P_SYNACK;
+        fl->phase = g->syn_only ? P_DONE : P_SYNACK;
         return gen_tcp_segment(g, fl, 0, TCP_SYN, 0, f);
     case P_SYNACK:
         fl->phase = P_HSACK;
         return gen_tcp_segment(g, fl, 1, TCP_SYN | TCP_ACK, 0, f);
     case P_HSACK:
-        gen_start_transfer(g, fl, true);
+        gen_start_transfer(g, fl, !fl->tiny);
+        if (fl->tiny)
+            fl->xfer_left = 26; /* "Thu Nov 30 02:35:52 2026\r\n" */
         return gen_tcp_segment(g, fl, 0, TCP_ACK, 0, f);
     case P_XFER: {
         uint32_t len = fl->xfer_left < GEN_MSS ? fl->xfer_left : GEN_MSS;
@@ -295,7 +318,7 @@ static size_t gen_next_frame(struct gen_state *g, struct gen_flow *fl, uint8_t *
 bool gen_capture_write(const char *path, const struct gen_config *cfg, struct gen_stats *st)
 {
     memset(st, 0, sizeof *st);
-    if (cfg->concurrency == 0 || cfg->packets == 0) {
+    if (cfg->concurrency == 0 || (cfg->packets == 0 && cfg->connections == 0)) {
         fprintf(stderr, "gen-capture: packets and concurrency must be > 0\n");
         return false;
     }
@@ -313,7 +336,8 @@ bool gen_capture_write(const char *path, const struct gen_config *cfg, struct ge
     static char iobuf[1 << 20];
     setvbuf(pcap_dump_file(d), iobuf, _IOFBF, sizeof iobuf);
 
-    struct gen_state g = {.rng = cfg->seed, .st = st};
+    struct gen_state g = {.rng = cfg->seed, .conns = cfg->connections != 0,
+                           .syn_only = cfg->connections != 0 && cfg->syn_only, .st = st};
     for (size_t i = 0; i < sizeof gen_payload_src; i++) /* printable, like HTTP */
         gen_payload_src[i] = (uint8_t)(' ' + gen_rand(&g.rng) % 95);
     struct gen_flow *slots = calloc(cfg->concurrency, sizeof *slots);
@@ -323,7 +347,10 @@ bool gen_capture_write(const char *path, const struct gen_config *cfg, struct ge
         pcap_close(dead);
         return false;
     }
-    for (unsigned i = 0; i < cfg->concurrency; i++)
+    unsigned live = cfg->concurrency;
+    if (g.conns && live > cfg->connections)
+        live = (unsigned)cfg->connections;
+    for (unsigned i = 0; i < live; i++)
         gen_new_flow(&g, &slots[i]);
 
     const int64_t start = 1700000000LL * 1000000; /* 2023-11-14 */
@@ -335,7 +362,6 @@ bool gen_capture_write(const char *path, const struct gen_config *cfg, struct ge
     /* Once `packets` frames are written no flow starts any more and the open
      * ones run to their end (a finished flow is swapped with the last live
      * slot), so every connection is complete and the file passes. */
-    unsigned live = cfg->concurrency;
     uint64_t n;
     for (n = 0; live > 0; n++) {
         struct gen_flow *fl = &slots[gen_rand(&g.rng) % live];
@@ -345,7 +371,7 @@ bool gen_capture_write(const char *path, const struct gen_config *cfg, struct ge
                 st->udp_completed++;
             else
                 st->tcp_completed++;
-            if (n + 1 < cfg->packets)
+            if (g.conns ? g.next_id < cfg->connections : n + 1 < cfg->packets)
                 gen_new_flow(&g, fl);
             else
                 *fl = slots[--live];
@@ -356,7 +382,7 @@ bool gen_capture_write(const char *path, const struct gen_config *cfg, struct ge
         h.caplen = h.len = (bpf_u_int32)len;
         pcap_dump((u_char *)d, &h, frame);
         st->bytes += len;
-        g.now_usec += gen_range(&g.rng, 1, 199);
+        g.now_usec += g.conns ? 1 : gen_range(&g.rng, 1, 199);
     }
     st->packets = n;
     st->duration_usec = g.now_usec - start;

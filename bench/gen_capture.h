@@ -38,6 +38,14 @@ struct gen_config {
     uint64_t packets;     /* frames to write (at least; see above) */
     unsigned concurrency; /* flows open at once */
     uint64_t seed;
+    /* Not 0: the connection-heavy shape instead (a busy time server):
+     * exactly this many TCP connections of 8 small frames each (SYN,
+     * SYN/ACK, ACK, the server's 26-byte time message, its ACK, the
+     * server's FIN, the client's FIN, the last ACK), `concurrency` of them
+     * interleaved, packets 1 us apart; `packets` is ignored. */
+    uint64_t connections;
+    /* With connections: SYN-only flows instead (a SYN flood, one frame each). */
+    bool syn_only;
 };
 
 struct gen_stats {

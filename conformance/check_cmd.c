@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <pcap/pcap.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,12 +28,26 @@ struct check_format {
     bool json;
 };
 
-/* What `check` asks of the judge: --strict, --ignore, --only, --max-flows. */
+/* What `check` asks of the judge: --strict, --ignore, --only, --max-flows,
+ * --jobs. */
 struct check_policy {
     bool strict;
     uint64_t waived, only;   /* bit 1 << rule_id */
     size_t max_flows;
+    unsigned jobs;
 };
+
+#define CHECK_MAX_JOBS 64
+
+/* The cores this process may run on (--jobs' default). */
+static unsigned cores_available(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set) > CHECK_MAX_JOBS ? CHECK_MAX_JOBS : (unsigned)CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > CHECK_MAX_JOBS ? CHECK_MAX_JOBS : (unsigned)n;
+}
 
 struct check_run {
     FILE *out;
@@ -63,7 +78,7 @@ static void print_packet(const struct packet *p, void *ctx)
 static void usage(FILE *to)
 {
     fputs("usage: wirecheck check [--quiet|--verbose|--json] [--strict] [--ignore RULE[,RULE]]\n"
-          "                       [--only RULE[,RULE]] [--max-flows N] [--] FILE...\n"
+          "                       [--only RULE[,RULE]] [--max-flows N] [--jobs N] [--] FILE...\n"
           "       wirecheck check [OPTIONS] --write OUT.pcapng FILE\n"
           "Judges pcap/pcapng captures: per TCP connection and UDP flow, the handshake,\n"
           "data, teardown and checksum rules (see conformance/RULES.md).\n"
@@ -77,8 +92,11 @@ static void usage(FILE *to)
           "  --ignore RULE[,RULE]  report these rules as waived (\"waived (was fail): ...\")\n"
           "  --only RULE[,RULE]    judge and report only these rules\n"
           "             (rule ids as `wirecheck list` and conformance/RULES.md name them)\n"
-          "  --max-flows N  at most N flows open at once (default 1048576): beyond, the one\n"
+          "  --max-flows N  at most N flows open at once (default 524288): beyond, the one\n"
           "             idle longest is judged early, as incomplete, and counted\n"
+          "  --jobs N   judge flows on N threads (default: the cores available, at most\n"
+          "             64; one reader, the flows sharded by address): the same output\n"
+          "             as --jobs 1, in the same order\n"
           "Verdicts: fail where the RFC says MUST/MUST NOT, warn where it says SHOULD.\n"
           "FILE - reads standard input (a pipe: tcpdump -w - | wirecheck check -).\n"
           "  --write OUT.pcapng  also write FILE's packets to OUT.pcapng with the verdicts\n"
@@ -172,6 +190,7 @@ static int check_file(const char *path, struct check_format fmt, const struct ch
     opt.waived_rules = pol->waived;
     opt.only_rules = pol->only;
     opt.max_flows = pol->max_flows;
+    opt.jobs = pol->jobs; /* the judge runs one thread for --verbose */
     if (pol->strict) /* a warn becomes a fail: keep its text wherever fails are printed */
         opt.verdict_textless_kinds &= ~(1u << VERDICT_WARN);
     struct analysis *a = analysis_create(&opt);
@@ -225,7 +244,8 @@ static int check_file(const char *path, struct check_format fmt, const struct ch
 static bool takes_value(const char *arg)
 {
     return strcmp(arg, "--ignore") == 0 || strcmp(arg, "--only") == 0 ||
-           strcmp(arg, "--max-flows") == 0 || strcmp(arg, "--write") == 0;
+           strcmp(arg, "--max-flows") == 0 || strcmp(arg, "--jobs") == 0 ||
+           strcmp(arg, "--write") == 0;
 }
 
 /* "tcp.no_rst,tcp.handshake.mss" into *rules (bit 1 << rule_id); false,
@@ -249,7 +269,7 @@ static bool parse_rules(const char *opt, const char *list, uint64_t *rules, FILE
     return true;
 }
 
-/* Parses the value of --ignore/--only/--max-flows; false on a bad one. */
+/* Parses the value of --ignore/--only/--max-flows/--jobs; false on a bad one. */
 static bool parse_value(const char *opt, const char *value, struct check_policy *pol, FILE *err)
 {
     if (!value) {
@@ -263,6 +283,15 @@ static bool parse_value(const char *opt, const char *value, struct check_policy 
     char *end;
     errno = 0;
     unsigned long long n = strtoull(value, &end, 10);
+    if (strcmp(opt, "--jobs") == 0) {
+        if (errno || *end || end == value || value[0] == '-' || n == 0 || n > CHECK_MAX_JOBS) {
+            fprintf(err, "wirecheck check: --jobs: '%s' is not a number from 1 to %d\n", value,
+                    CHECK_MAX_JOBS);
+            return false;
+        }
+        pol->jobs = (unsigned)n;
+        return true;
+    }
     if (errno || *end || end == value || value[0] == '-' || n == 0 || n > SIZE_MAX) {
         fprintf(err, "wirecheck check: --max-flows: '%s' is not a positive number\n", value);
         return false;
@@ -307,7 +336,7 @@ int check_command(int argc, char **argv, FILE *out, FILE *err)
      * b.pcap`) and apply to all of them; after "--" every argument is a
      * file, even one named "--quiet". */
     struct check_format fmt = { REPORT_NORMAL, false };
-    struct check_policy pol = { .max_flows = ANALYSIS_DEFAULT_MAX_FLOWS };
+    struct check_policy pol = { .max_flows = ANALYSIS_DEFAULT_MAX_FLOWS, .jobs = cores_available() };
     const char *write_path = NULL;
     int nfiles = 0;
     bool done = false;

@@ -6,6 +6,7 @@
  * the counts. See analysis.h. */
 #include "analysis.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,11 +17,50 @@
 #include "flow.h"
 #include "flow_report.h"
 #include "flow_table.h"
+#include "hash_mix.h"
 #include "reasm.h"
 
 #define SCAN_INTERVAL_USEC 500000   /* how often to look for flows to judge */
 #define REASM_SLOTS 64
 #define REASM_TIMEOUT_USEC (30 * 1000000LL)
+
+/* ---- shards (analysis_options.jobs) --------------------------------------------
+ * The reader numbers what it hands the shards: each routed packet and each
+ * scan for due flows is an event (seq). A shard's report carries the key
+ * (event, sub): sub counts the judgements of a packet, and is the flow's
+ * creation number (the event of its first packet) for a scan or the finish,
+ * where several shards judge at once and one thread goes by creation. All
+ * of a batch's events are done when its shards are: the reader merges the
+ * batch's reports by key, which is the order one thread judges in. */
+enum item_kind { ITEM_PACKET, ITEM_SCAN, ITEM_FINISH };
+struct item {
+    enum item_kind kind;
+    uint64_t seq;
+    int64_t ts;
+    uint32_t frame;                  /* being fed */
+    struct packet p;                 /* ITEM_PACKET: without its byte pointers */
+};
+struct keyed_report {
+    uint64_t event, sub;
+    struct flow_report *r;
+};
+#define BATCH_ITEMS 4096
+#define OUT_MAX 256                  /* reports a shard holds before it waits */
+#define FINISH_EVENT (UINT64_MAX - 1)
+
+struct shard {
+    struct analysis *a;              /* its own flows; collects, publishes nothing */
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool go, done, quit;
+    bool paused;                     /* out is full: the reader hands some out first */
+    struct item *fill, *work;        /* the reader fills one while the shard works the other */
+    size_t nfill, nwork, cap;
+    struct keyed_report *out;        /* the work batch's reports, by key */
+    size_t nout, out_cap;
+};
 
 struct analysis {
     struct analysis_options opt;
@@ -39,7 +79,22 @@ struct analysis {
     struct frame_list reasm_failed;
     struct analysis_summary sum;
     uint32_t frame;                  /* being fed */
+    /* The reader of a sharded analysis: */
+    struct shard *shards;
+    unsigned nshards;
+    uint64_t seq;                    /* events handed out */
+    bool in_flight;                  /* the shards work a batch */
+    /* A shard: */
+    struct shard *self;
+    uint64_t event;                  /* being worked */
+    bool by_creation;                /* a scan or the finish: sub is the flow's creation */
+    uint64_t sub;
 };
+
+static bool shards_create(struct analysis *a, unsigned jobs);
+static void shards_destroy(struct analysis *a);
+static void scan_shards(struct analysis *a, int64_t now);
+static void finish_shards(struct analysis *a);
 
 void analysis_options_default(struct analysis_options *o)
 {
@@ -75,6 +130,12 @@ struct analysis *analysis_create(const struct analysis_options *o)
         return NULL;
     }
     a->next_scan = INT64_MIN;
+    unsigned jobs = a->opt.jobs > 64 ? 64 : a->opt.jobs;
+    if (jobs > 1 && !a->opt.retain_reports && !a->opt.annotate && !a->opt.on_packet &&
+        a->opt.payload_cap == 0 && !shards_create(a, jobs)) {
+        analysis_destroy(a);
+        return NULL;
+    }
     return a;
 }
 
@@ -82,6 +143,7 @@ void analysis_destroy(struct analysis *a)
 {
     if (!a)
         return;
+    shards_destroy(a);
     flow_table_free(&a->flows);
     for (size_t i = 0; i < a->nreports; i++)
         flow_report_free(a->reports[i]);
@@ -123,6 +185,31 @@ static void publish(struct analysis *a, struct flow_report *r)
         a->sum.tcp_flows++;
     else if (r->proto == FLOW_UDP)
         a->sum.udp_flows++;
+    if (a->self) {
+        struct shard *sh = a->self;
+        void *out = array_reserve(sh->out, &sh->out_cap, sh->nout + 1, sizeof *sh->out, 256);
+        if (!out) {
+            out_of_memory(a);
+            a->sum.lost_reports++;
+            flow_report_free(r);
+            return;
+        }
+        sh->out = out;
+        /* Held until merged: only the verdicts there are (RULE_COUNT were room). */
+        void *v = realloc(r->verdicts, (r->nverdicts ? r->nverdicts : 1) * sizeof *r->verdicts);
+        if (v)
+            r->verdicts = v;
+        sh->out[sh->nout++] = (struct keyed_report){ a->event, a->sub, r };
+        if (sh->nout >= OUT_MAX) { /* a scan or the finish may judge thousands */
+            pthread_mutex_lock(&sh->mu);
+            sh->paused = true;
+            pthread_cond_broadcast(&sh->cv);
+            while (sh->paused)
+                pthread_cond_wait(&sh->cv, &sh->mu);
+            pthread_mutex_unlock(&sh->mu);
+        }
+        return;
+    }
     if (a->opt.on_flow_done)
         a->opt.on_flow_done(r, a->opt.ctx);
     if (!a->opt.retain_reports) {
@@ -138,7 +225,11 @@ static void publish(struct analysis *a, struct flow_report *r)
 static void judge(struct analysis *a, struct flow_entry *e)
 {
     flow_table_remove(&a->flows, e);
-    struct flow_report *r = flow_report_build(e, &a->checks);
+    struct flow_report *r = flow_entry_unpack(e) ? flow_report_build(e, &a->checks) : NULL;
+    if (a->self && !a->by_creation)
+        a->sub++;
+    else if (a->self)
+        a->sub = e->created;
     if (r) {
         publish(a, r);
     } else {
@@ -192,9 +283,9 @@ static struct flow_entry *open_flow(struct analysis *a, enum flow_proto proto,
         return NULL;
     }
     if (proto == FLOW_TCP)
-        tcp_flow_init(&e->u.tcp, p, a->opt.payload_cap);
+        tcp_flow_init(&e->u->tcp, p, a->opt.payload_cap);
     else
-        udp_flow_init(&e->u.udp, p, a->opt.payload_cap);
+        udp_flow_init(&e->u->udp, p, a->opt.payload_cap);
     return e;
 }
 
@@ -205,7 +296,7 @@ static void route_tcp(struct analysis *a, const struct packet *p)
     bool fresh_syn = (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
     if (e && fresh_syn) {
         /* A new connection reusing the 4-tuple: judge the old one first. */
-        const struct tcp_flow *f = &e->u.tcp;
+        const struct tcp_flow *f = &e->u->tcp;
         int s = tcp_flow_sender(f, p);
         if (f->closed || (f->side[s].syn_seen && f->side[s].isn != p->seq)) {
             judge(a, e);
@@ -214,7 +305,7 @@ static void route_tcp(struct analysis *a, const struct packet *p)
     }
     if (!e && !(e = open_flow(a, FLOW_TCP, p)))
         return;
-    tcp_flow_update(&e->u.tcp, p);
+    tcp_flow_update(&e->u->tcp, p);
     touched(a, e, p);
 }
 
@@ -224,7 +315,7 @@ static void route_udp(struct analysis *a, const struct packet *p)
     struct flow_entry *e = flow_table_lookup(&a->flows, FLOW_UDP, &src, &dst);
     if (!e && !(e = open_flow(a, FLOW_UDP, p)))
         return;
-    udp_flow_update(&e->u.udp, p);
+    udp_flow_update(&e->u->udp, p);
     touched(a, e, p);
 }
 
@@ -236,26 +327,336 @@ static void route_icmp(struct analysis *a, const struct packet *p)
     if (p->quote.proto == WC_IPPROTO_UDP) {
         struct flow_entry *e = flow_table_lookup(&a->flows, FLOW_UDP, &p->quote.src, &p->quote.dst);
         if (e) {
-            udp_flow_note_icmp(&e->u.udp, p);
+            udp_flow_note_icmp(&e->u->udp, p);
             flow_table_touched(&a->flows, e);
         }
     } else if (p->quote.proto == WC_IPPROTO_TCP) {
         struct flow_entry *e = flow_table_lookup(&a->flows, FLOW_TCP, &p->quote.src, &p->quote.dst);
         if (e) {
-            tcp_flow_note_icmp(&e->u.tcp, p);
+            tcp_flow_note_icmp(&e->u->tcp, p);
             flow_table_touched(&a->flows, e);
         }
     }
 }
 
+static void dispatch(struct analysis *a, const struct packet *p);
+
 static void route(struct analysis *a, const struct packet *p)
 {
+    if (a->shards) {
+        dispatch(a, p);
+        return;
+    }
     switch (p->l4) {
     case L4_TCP: route_tcp(a, p); break;
     case L4_UDP: route_udp(a, p); break;
     case L4_ICMP: case L4_ICMPV6: route_icmp(a, p); break;
     default: break;
     }
+}
+
+/* ---- shards ------------------------------------------------------------------ */
+
+static uint64_t mix_endpoint(uint64_t h, const struct ip_addr *ip, uint16_t port)
+{
+    uint64_t w0, w1;
+    memcpy(&w0, ip->bytes, 8);
+    memcpy(&w1, ip->bytes + 8, 8);
+    h = hash_mix_word(h, w0);
+    h = hash_mix_word(h, w1);
+    return hash_mix_word(h, (uint64_t)ip->family << 16 | port);
+}
+
+/* The same for (x, y) and (y, x). */
+static unsigned shard_of(const struct analysis *a, const struct ip_addr *x, uint16_t xp,
+                         const struct ip_addr *y, uint16_t yp)
+{
+    uint64_t h = mix_endpoint(0x51ED270B, x, xp) + mix_endpoint(0x51ED270B, y, yp);
+    h = hash_mix_word(h, 0x2545F491u);
+    return (unsigned)((h >> 32) % a->nshards);
+}
+
+static bool key_le(const struct keyed_report *k, uint64_t event, uint64_t sub)
+{
+    return k->event < event || (k->event == event && k->sub <= sub);
+}
+
+/* Hands out, merged by key, the shards' reports up to (event, sub)
+ * (every one if all). */
+static void emit(struct analysis *a, uint64_t event, uint64_t sub, bool all)
+{
+    size_t at[64] = {0};
+    for (;;) {
+        struct keyed_report *best = NULL;
+        unsigned from = 0;
+        for (unsigned i = 0; i < a->nshards; i++) {
+            struct shard *sh = &a->shards[i];
+            if (at[i] == sh->nout)
+                continue;
+            struct keyed_report *k = &sh->out[at[i]];
+            if (!best || k->event < best->event || (k->event == best->event && k->sub < best->sub)) {
+                best = k;
+                from = i;
+            }
+        }
+        if (!best || (!all && !key_le(best, event, sub)))
+            break;
+        at[from]++;
+        struct flow_report *r = best->r;
+        r->index = a->next_index++;
+        if (a->opt.on_flow_done)
+            a->opt.on_flow_done(r, a->opt.ctx);
+        flow_report_free(r);
+    }
+    for (unsigned i = 0; i < a->nshards; i++) {
+        struct shard *sh = &a->shards[i];
+        if (!at[i])
+            continue; /* out may still be NULL */
+        memmove(sh->out, sh->out + at[i], (sh->nout - at[i]) * sizeof *sh->out);
+        sh->nout -= at[i];
+    }
+}
+
+/* The shards finish the batch they work; its reports are handed out, merged
+ * by key. A shard whose reports fill up waits: what no shard can still
+ * precede (up to the smallest last key of the waiting ones) is handed out,
+ * which empties at least that one. */
+static void batch_sync(struct analysis *a)
+{
+    if (!a->in_flight)
+        return;
+    for (;;) {
+        bool all_done = true;
+        for (unsigned i = 0; i < a->nshards; i++) {
+            struct shard *sh = &a->shards[i];
+            pthread_mutex_lock(&sh->mu);
+            while (!sh->done && !sh->paused)
+                pthread_cond_wait(&sh->cv, &sh->mu);
+            all_done &= sh->done;
+            pthread_mutex_unlock(&sh->mu);
+        }
+        if (all_done)
+            break;
+        uint64_t event = UINT64_MAX, sub = UINT64_MAX;
+        for (unsigned i = 0; i < a->nshards; i++) {
+            struct shard *sh = &a->shards[i];
+            if (sh->done)
+                continue;
+            const struct keyed_report *last = &sh->out[sh->nout - 1]; /* paused: full */
+            if (key_le(last, event, sub)) {
+                event = last->event;
+                sub = last->sub;
+            }
+        }
+        emit(a, event, sub, false);
+        for (unsigned i = 0; i < a->nshards; i++) {
+            struct shard *sh = &a->shards[i];
+            if (sh->done || sh->nout >= OUT_MAX)
+                continue;
+            pthread_mutex_lock(&sh->mu);
+            sh->paused = false;
+            pthread_cond_broadcast(&sh->cv);
+            pthread_mutex_unlock(&sh->mu);
+        }
+    }
+    emit(a, 0, 0, true);
+    for (unsigned i = 0; i < a->nshards; i++) { /* the shards rest until the next go */
+        pthread_mutex_lock(&a->shards[i].mu);
+        a->shards[i].done = false;
+        pthread_mutex_unlock(&a->shards[i].mu);
+    }
+    a->in_flight = false;
+}
+
+/* Hands every shard what the reader filled (the previous batch first
+ * finished and handed out). */
+static void batch_start(struct analysis *a)
+{
+    batch_sync(a);
+    for (unsigned i = 0; i < a->nshards; i++) {
+        struct shard *sh = &a->shards[i];
+        pthread_mutex_lock(&sh->mu);
+        struct item *t = sh->work;
+        sh->work = sh->fill;
+        sh->fill = t;
+        sh->nwork = sh->nfill;
+        sh->nfill = 0;
+        sh->go = true;
+        pthread_cond_broadcast(&sh->cv);
+        pthread_mutex_unlock(&sh->mu);
+    }
+    a->in_flight = true;
+}
+
+static struct item *next_item(struct analysis *a, unsigned shard)
+{
+    if (a->shards[shard].nfill == a->shards[shard].cap)
+        batch_start(a);
+    struct shard *sh = &a->shards[shard];
+    return &sh->fill[sh->nfill++];
+}
+
+static void dispatch(struct analysis *a, const struct packet *p)
+{
+    unsigned i;
+    if (p->l4 == L4_TCP || p->l4 == L4_UDP)
+        i = shard_of(a, &p->src, p->sport, &p->dst, p->dport);
+    else if ((p->l4 == L4_ICMP || p->l4 == L4_ICMPV6) && p->quote.present &&
+             (p->quote.proto == WC_IPPROTO_UDP || p->quote.proto == WC_IPPROTO_TCP))
+        i = shard_of(a, &p->quote.src.ip, p->quote.src.port, &p->quote.dst.ip,
+                     p->quote.dst.port);
+    else
+        return;
+    struct item *it = next_item(a, i);
+    it->kind = ITEM_PACKET;
+    it->seq = a->seq++;
+    it->ts = p->ts_usec;
+    it->frame = a->frame;
+    it->p = *p;
+    it->p.ip_payload = it->p.payload = NULL; /* payload_cap 0: the flows never read them */
+}
+
+static void broadcast(struct analysis *a, enum item_kind kind, int64_t ts)
+{
+    for (unsigned i = 0; i < a->nshards; i++)
+        if (a->shards[i].nfill == a->shards[i].cap)
+            batch_start(a);
+    uint64_t seq = a->seq++;
+    for (unsigned i = 0; i < a->nshards; i++) {
+        struct item *it = next_item(a, i);
+        it->kind = kind;
+        it->seq = seq;
+        it->ts = ts;
+        it->frame = a->frame;
+    }
+}
+
+static void scan_shards(struct analysis *a, int64_t now)
+{
+    broadcast(a, ITEM_SCAN, now);
+}
+
+static void finish_shards(struct analysis *a)
+{
+    broadcast(a, ITEM_FINISH, 0);
+    batch_start(a);
+    batch_sync(a);
+}
+
+/* A shard's analysis works one item. */
+static void work_item(struct analysis *b, const struct item *it)
+{
+    b->frame = it->frame;
+    b->sub = 0;
+    switch (it->kind) {
+    case ITEM_PACKET:
+        b->event = it->seq;
+        b->by_creation = false;
+        b->flows.created = it->seq; /* a flow's creation: its first packet's event */
+        route(b, &it->p);
+        break;
+    case ITEM_SCAN: {
+        b->event = it->seq;
+        b->by_creation = true;
+        size_t n = flow_table_take_due(&b->flows, it->ts);
+        for (size_t i = 0; i < n; i++)
+            judge(b, b->flows.due[i]);
+        break;
+    }
+    case ITEM_FINISH:
+        b->event = FINISH_EVENT;
+        b->by_creation = true;
+        while (b->flows.first)
+            judge(b, b->flows.first);
+        break;
+    }
+}
+
+static void *shard_main(void *arg)
+{
+    struct shard *sh = arg;
+    for (;;) {
+        pthread_mutex_lock(&sh->mu);
+        while (!sh->go && !sh->quit)
+            pthread_cond_wait(&sh->cv, &sh->mu);
+        if (!sh->go) {
+            pthread_mutex_unlock(&sh->mu);
+            return NULL;
+        }
+        sh->go = false;
+        pthread_mutex_unlock(&sh->mu);
+        for (size_t i = 0; i < sh->nwork; i++)
+            work_item(sh->a, &sh->work[i]);
+        pthread_mutex_lock(&sh->mu);
+        sh->done = true;
+        pthread_cond_broadcast(&sh->cv);
+        pthread_mutex_unlock(&sh->mu);
+    }
+}
+
+static void shards_destroy(struct analysis *a)
+{
+    if (!a->shards)
+        return;
+    if (a->in_flight)
+        batch_sync(a);
+    for (unsigned i = 0; i < a->nshards; i++) {
+        struct shard *sh = &a->shards[i];
+        if (sh->started) {
+            pthread_mutex_lock(&sh->mu);
+            sh->quit = true;
+            pthread_cond_broadcast(&sh->cv);
+            pthread_mutex_unlock(&sh->mu);
+            pthread_join(sh->thread, NULL);
+            pthread_mutex_destroy(&sh->mu);
+            pthread_cond_destroy(&sh->cv);
+        }
+        analysis_destroy(sh->a);
+        free(sh->fill);
+        free(sh->work);
+        free(sh->out);
+    }
+    free(a->shards);
+    a->shards = NULL;
+    a->nshards = 0;
+}
+
+/* false on out of memory or no thread. */
+static bool shards_create(struct analysis *a, unsigned jobs)
+{
+    a->shards = calloc(jobs, sizeof *a->shards);
+    if (!a->shards)
+        return false;
+    a->nshards = jobs;
+    struct analysis_options so = a->opt;
+    so.jobs = 0;
+    so.on_flow_done = NULL;
+    so.ctx = NULL;
+    if (so.max_flows)
+        so.max_flows = (so.max_flows + jobs - 1) / jobs;
+    for (unsigned i = 0; i < jobs; i++) {
+        struct shard *sh = &a->shards[i];
+        sh->a = analysis_create(&so);
+        sh->cap = BATCH_ITEMS;
+        sh->fill = malloc(sh->cap * sizeof *sh->fill);
+        sh->work = malloc(sh->cap * sizeof *sh->work);
+        if (!sh->a || !sh->fill || !sh->work)
+            return false;
+        sh->a->self = sh;
+        if (pthread_mutex_init(&sh->mu, NULL) != 0)
+            return false;
+        if (pthread_cond_init(&sh->cv, NULL) != 0) {
+            pthread_mutex_destroy(&sh->mu);
+            return false;
+        }
+        if (pthread_create(&sh->thread, NULL, shard_main, sh) != 0) {
+            pthread_cond_destroy(&sh->cv);
+            pthread_mutex_destroy(&sh->mu);
+            return false;
+        }
+        sh->started = true;
+    }
+    return true;
 }
 
 /* ---- feed -------------------------------------------------------------------- */
@@ -371,7 +772,12 @@ enum dissect_error analysis_feed(struct analysis *a, uint32_t frame, int64_t ts_
     a->frame = frame;
     enum dissect_error err = dissect_frame(&p, frame, ts_usec, linktype, bytes, caplen, wirelen);
     if (ts_usec >= a->next_scan) {
-        expire(a, ts_usec);
+        if (a->shards) {
+            scan_shards(a, ts_usec);
+            reasm_expire(a->reasm, ts_usec, &a->reasm_failed);
+        } else {
+            expire(a, ts_usec);
+        }
         a->next_scan = ts_usec + SCAN_INTERVAL_USEC;
     }
     return judge_packet(a, &p, err, 0);
@@ -382,6 +788,8 @@ void analysis_finish(struct analysis *a)
     if (a->finished)
         return;
     a->finished = true;
+    if (a->shards)
+        finish_shards(a);
     while (a->flows.first)
         judge(a, a->flows.first);
     reasm_expire(a->reasm, INT64_MAX, &a->reasm_failed);
@@ -437,6 +845,23 @@ void analysis_get_summary(const struct analysis *a, struct analysis_summary *out
         if (e->proto != FLOW_TCP)
             continue;
         out->open_tcp++;
-        out->open_tcp_unclosed += !e->u.tcp.closed;
+        out->open_tcp_unclosed += !flow_entry_tcp_closed(e);
+    }
+    for (unsigned i = 0; i < a->nshards; i++) { /* after analysis_finish: the shards rest */
+        struct analysis_summary s;
+        analysis_get_summary(a->shards[i].a, &s);
+        for (int k = 0; k < VERDICT_KINDS; k++)
+            out->verdicts[k] += s.verdicts[k];
+        out->tcp_flows += s.tcp_flows;
+        out->udp_flows += s.udp_flows;
+        out->open_flows += s.open_flows;
+        out->max_open_flows += s.max_open_flows;
+        out->open_tcp += s.open_tcp;
+        out->open_tcp_unclosed += s.open_tcp_unclosed;
+        out->untracked_frames += s.untracked_frames;
+        out->lost_reports += s.lost_reports;
+        out->evicted_flows += s.evicted_flows;
+        if (s.oom_frame && (!out->oom_frame || s.oom_frame < out->oom_frame))
+            out->oom_frame = s.oom_frame;
     }
 }

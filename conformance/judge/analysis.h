@@ -122,8 +122,19 @@ struct analysis_options {
     uint64_t only_rules;
     /* At most this many flows open at once (0: no bound); opening one more
      * judges the flow nearest its deadline (the oldest idle) first, as
-     * incomplete, counted in summary.evicted_flows. Default 1M. */
+     * incomplete, counted in summary.evicted_flows. Default 512Ki (a SYN
+     * flood then stays within 256 MiB: ~400 bytes a half-open flow). */
     size_t max_flows;
+    /* Worker threads (0 or 1: none). With more, one reader (the caller)
+     * dissects, drops capture duplicates and reassembles; the flows are
+     * sharded over `jobs` threads by a symmetric hash of their addresses and
+     * ports (an ICMP error by the tuple it quotes), and the reports are
+     * handed to on_flow_done in the very order one thread gives. Only for a
+     * caller that wants neither payloads, retained reports, annotations nor
+     * on_packet (`check` without --verbose/--write): otherwise 1. With more
+     * flows open than max_flows, each shard holds max_flows / jobs, so which
+     * flows are judged early may differ. */
+    unsigned jobs;
     /* Called once per judged flow, in judgement order; `r` lives only for
      * the call unless retain_reports is set. May be NULL. */
     void (*on_flow_done)(const struct flow_report *r, void *ctx);
@@ -132,7 +143,7 @@ struct analysis_options {
     void *ctx;
 };
 
-#define ANALYSIS_DEFAULT_MAX_FLOWS ((size_t)1 << 20)
+#define ANALYSIS_DEFAULT_MAX_FLOWS ((size_t)1 << 19)
 
 /* Defaults: payload_cap 64 KiB, tcp idle 300 s, udp idle 60 s, linger 2 s,
  * max_flows ANALYSIS_DEFAULT_MAX_FLOWS, retain_reports false, loss_injected false, no callbacks. */
@@ -204,6 +215,8 @@ struct analysis_summary {
     uint64_t evicted_flows;    /* judged early, incomplete, to stay within max_flows */
 };
 
+/* With jobs > 1, call it after analysis_finish (the shards' counts are
+ * added then; max_open_flows is the sum of the shards' high-water marks). */
 void analysis_get_summary(const struct analysis *a, struct analysis_summary *out);
 
 /* Capture duplicates. A capture taken with `tcpdump -i any`, or on both ends

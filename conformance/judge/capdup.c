@@ -21,17 +21,22 @@ void capdup_free(struct capdup *d)
     memset(d, 0, sizeof *d);
 }
 
+/* hash_mix_endpoint over {ip, port} without building one: the same value
+ * (a dissected address's unused bytes are zero). */
+static inline uint64_t mix_addr_port(uint64_t h, const struct ip_addr *a, uint16_t port)
+{
+    uint64_t w0, w1;
+    memcpy(&w0, a->bytes, 8);
+    memcpy(&w1, a->bytes + 8, 8);
+    h = hash_mix_word(h, w0);
+    h = hash_mix_word(h, w1);
+    return hash_mix_word(h, (uint64_t)a->family << 16 | port);
+}
+
 static uint64_t dir_hash(const struct ip_addr *src, uint16_t sport, const struct ip_addr *dst,
                          uint16_t dport, uint8_t proto)
 {
-    struct endpoint s, d;
-    memset(&s, 0, sizeof s);
-    memset(&d, 0, sizeof d);
-    s.ip = *src;
-    s.port = sport;
-    d.ip = *dst;
-    d.port = dport;
-    return hash_mix_endpoint(hash_mix_endpoint(hash_mix_word(proto, 0x2545F491u), &s), &d);
+    return mix_addr_port(mix_addr_port(hash_mix_word(proto, 0x2545F491u), src, sport), dst, dport);
 }
 
 /* Hashes the IP packet's captured bytes with the fields a forwarding hop or
@@ -61,7 +66,7 @@ static void packet_key(const struct packet *p, struct capdup_entry *k)
     k->captured = (uint32_t)n;
     k->length = p->ip_header_len + p->ip_payload_len;
     k->dir = dir_hash(&p->src, p->sport, &p->dst, p->dport, p->proto);
-    k->answered = false;
+    k->rdir = dir_hash(&p->dst, p->dport, &p->src, p->sport, p->proto);
     k->frame = p->frame;
     k->ts = p->ts_usec;
 }
@@ -79,24 +84,30 @@ uint32_t capdup_check(struct capdup *d, const struct packet *p)
     struct capdup_entry k;
     packet_key(p, &k);
     for (size_t i = 0; i < d->used; i++) {
+        if (d->prefix[i] != k.prefix_hash)
+            continue;
         const struct capdup_entry *e = &d->ring[i];
         int64_t dt = k.ts - e->ts;
         if (dt < 0)
             dt = -dt;
-        if (e->answered || e->length != k.length || e->prefix_hash != k.prefix_hash ||
-            dt > ANALYSIS_DUP_WINDOW_USEC)
+        if (e->length != k.length || dt > ANALYSIS_DUP_WINDOW_USEC)
             continue;
         /* Different snapshot cuts behind different link headers: the
          * common prefix decides; otherwise every byte. */
-        if (e->captured == k.captured ? e->full_hash == k.full_hash
-                                      : e->captured >= CAPDUP_PREFIX && k.captured >= CAPDUP_PREFIX)
+        if (!(e->captured == k.captured ? e->full_hash == k.full_hash
+                                        : e->captured >= CAPDUP_PREFIX && k.captured >= CAPDUP_PREFIX))
+            continue;
+        /* Answered: a packet of the reverse direction (not itself a
+         * duplicate: those are not kept) came after the copy. */
+        bool answered = false;
+        for (size_t j = (i + 1) % ANALYSIS_DUP_FRAMES; j != d->next && !answered;
+             j = (j + 1) % ANALYSIS_DUP_FRAMES)
+            answered = d->ring[j].dir == e->rdir;
+        if (!answered)
             return e->frame;
     }
-    uint64_t reverse = dir_hash(&p->dst, p->dport, &p->src, p->sport, p->proto);
-    for (size_t i = 0; i < d->used; i++)
-        if (d->ring[i].dir == reverse)
-            d->ring[i].answered = true;
     d->ring[d->next] = k;
+    d->prefix[d->next] = k.prefix_hash;
     d->next = (d->next + 1) % ANALYSIS_DUP_FRAMES;
     if (d->used < ANALYSIS_DUP_FRAMES)
         d->used++;

@@ -30,7 +30,8 @@ struct capdup_entry {
     uint32_t captured;        /* IP bytes captured */
     uint32_t length;          /* IP length the headers claim */
     uint64_t dir;             /* hash of (src, sport, dst, dport, proto) */
-    bool answered;            /* the reverse direction sent since: a re-send now is real */
+    uint64_t rdir;            /* ... of the reverse direction: once a newer entry has
+                                 it, a re-send of this one is real (answered) */
     uint32_t frame;
     int64_t ts;
 };
@@ -42,6 +43,7 @@ struct capdup_note {
 
 struct capdup {
     struct capdup_entry ring[ANALYSIS_DUP_FRAMES];
+    uint64_t prefix[ANALYSIS_DUP_FRAMES]; /* ring[i].prefix_hash, side by side */
     size_t next, used;
     struct capdup_note *notes; /* in the order noted (annotate indexes them) */
     size_t nnotes, notes_cap;

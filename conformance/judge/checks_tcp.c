@@ -170,7 +170,7 @@ static void rule_options(const struct tcp_flow *f, struct verdict_builder *b)
         verdict_seen(b, "SYN/ACK adds%s", unasked);
     } else {
         char wscale[32] = "";
-        if (c->has_wscale && s->has_wscale)
+        if (c->has_wscale && s->has_wscale && !(b->textless_kinds & (1u << VERDICT_PASS)))
             snprintf(wscale, sizeof wscale, " wscale %u/%u", c->wscale, s->wscale);
         verdict_init(b, r, VERDICT_PASS, "negotiated:%s%s%s%s", wscale,
                      c->sack_permitted && s->sack_permitted ? " sackOK" : "",

@@ -21,12 +21,199 @@ bool flow_table_init(struct flow_table *t, const struct flow_timeouts *timeouts)
     return t->buckets != NULL;
 }
 
+/* ---- packing ------------------------------------------------------------------ */
+
+/* Run-length coding of zero words (32 bits: most of a tracker is zero
+ * counts and empty frame lists): a token t < 128 is followed by t + 1
+ * literal words; t >= 128 stands for t - 127 zero words. */
+#define PACK_BOUND(n) ((n) + (n) / 512 + 4)
+
+static inline uint32_t word_at(const uint8_t *src, size_t i)
+{
+    uint32_t w;
+    memcpy(&w, src + 4 * i, 4);
+    return w;
+}
+
+static inline uint64_t pair_at(const uint8_t *src, size_t i)
+{
+    uint64_t w;
+    memcpy(&w, src + 4 * i, 8);
+    return w;
+}
+
+/* Four or two words at a time where it can (a run is at most 128 words). */
+static size_t pack_words(const uint8_t *src, size_t n, uint8_t *dst)
+{
+    size_t words = n / 4, i = 0, o = 0;
+    while (i < words) {
+        size_t start = i;
+        if (word_at(src, i) == 0) {
+            i++;
+            while (i + 4 <= words && i - start <= 124 && (pair_at(src, i) | pair_at(src, i + 2)) == 0)
+                i += 4;
+            while (i + 2 <= words && i - start <= 126 && pair_at(src, i) == 0)
+                i += 2;
+            if (i < words && i - start < 128 && word_at(src, i) == 0)
+                i++;
+            dst[o++] = (uint8_t)(127 + (i - start));
+        } else {
+            i++;
+            for (;;) {
+                if (i + 2 <= words && i - start <= 126) {
+                    uint64_t w = pair_at(src, i);
+                    if ((uint32_t)w && (uint32_t)(w >> 32)) {
+                        i += 2;
+                        continue;
+                    }
+                }
+                if (i < words && i - start < 128 && word_at(src, i) != 0) {
+                    i++;
+                    continue;
+                }
+                break;
+            }
+            size_t run = i - start;
+            dst[o++] = (uint8_t)(run - 1);
+            memcpy(dst + o, src + 4 * start, 4 * run);
+            o += 4 * run;
+        }
+    }
+    return o;
+}
+
+static bool unpack_words(const uint8_t *src, size_t len, uint8_t *dst, size_t n)
+{
+    size_t i = 0, o = 0;
+    while (i < len) {
+        uint8_t t = src[i++];
+        size_t bytes = 4 * (t < 128 ? (size_t)t + 1 : (size_t)t - 127);
+        if (o + bytes > n || (t < 128 && i + bytes > len))
+            return false;
+        if (t < 128) {
+            memcpy(dst + o, src + i, bytes);
+            i += bytes;
+        } else {
+            memset(dst + o, 0, bytes);
+        }
+        o += bytes;
+    }
+    return o == n;
+}
+
+static int64_t flow_deadline(const struct flow_timeouts *to, const struct flow_entry *e);
+
+/* Packs a flow that owns no payload copy (nothing but its own bytes to
+ * keep); left as it is when there is no memory for it. */
+static void pack(const struct flow_table *t, struct flow_entry *e)
+{
+    const struct stream_copy *c0, *c1;
+    const void *state;
+    size_t size;
+    if (e->proto == FLOW_TCP) {
+        c0 = &e->u->tcp.side[0].copy;
+        c1 = &e->u->tcp.side[1].copy;
+        state = &e->u->tcp;
+        size = sizeof e->u->tcp;
+    } else {
+        c0 = &e->u->udp.side[0].copy;
+        c1 = &e->u->udp.side[1].copy;
+        state = &e->u->udp;
+        size = sizeof e->u->udp;
+    }
+    if (e->packed || c0->bytes || c1->bytes || c0->have || c1->have)
+        return;
+    _Static_assert(sizeof(struct tcp_flow) % 4 == 0 && sizeof(struct udp_flow) % 4 == 0,
+                   "packed in 32-bit words");
+    uint8_t buf[PACK_BOUND(sizeof(union flow_state))];
+    size_t n = pack_words(state, size, buf);
+    uint8_t *p = malloc(n);
+    if (!p)
+        return;
+    memcpy(p, buf, n);
+    e->packed_deadline = flow_deadline(&t->timeouts, e);
+    e->packed_closed = e->proto == FLOW_TCP && e->u->tcp.closed;
+    e->packed = p;
+    e->packed_len = (uint32_t)n;
+    free(e->u);
+    e->u = NULL;
+}
+
+static void hot_unlink(struct flow_table *t, struct flow_entry *e)
+{
+    if (!e->hot)
+        return;
+    if (e->hot_prev)
+        e->hot_prev->hot_next = e->hot_next;
+    else
+        t->hot_first = e->hot_next;
+    if (e->hot_next)
+        e->hot_next->hot_prev = e->hot_prev;
+    else
+        t->hot_last = e->hot_prev;
+    e->hot_prev = e->hot_next = NULL;
+    e->hot = false;
+    t->hot_count--;
+}
+
+/* e was just touched: last in the hot list; the least recently touched
+ * beyond FLOW_TABLE_HOT leave it, packed. */
+static void hot_touch(struct flow_table *t, struct flow_entry *e)
+{
+    if (e->hot && t->hot_last == e)
+        return;
+    hot_unlink(t, e);
+    e->hot = true;
+    e->hot_prev = t->hot_last;
+    e->hot_next = NULL;
+    if (t->hot_last)
+        t->hot_last->hot_next = e;
+    else
+        t->hot_first = e;
+    t->hot_last = e;
+    t->hot_count++;
+    while (t->hot_count > FLOW_TABLE_HOT) {
+        struct flow_entry *cold = t->hot_first;
+        hot_unlink(t, cold);
+        pack(t, cold);
+    }
+}
+
+bool flow_entry_tcp_closed(const struct flow_entry *e)
+{
+    return e->packed ? e->packed_closed : e->u->tcp.closed;
+}
+
+bool flow_entry_unpack(struct flow_entry *e)
+{
+    if (!e->packed)
+        return true;
+    union flow_state *u = malloc(sizeof *u);
+    if (!u)
+        return false;
+    size_t size = e->proto == FLOW_TCP ? sizeof u->tcp : sizeof u->udp;
+    if (!unpack_words(e->packed, e->packed_len, (uint8_t *)u, size)) {
+        free(u); /* cannot happen: we wrote it */
+        return false;
+    }
+    free(e->packed);
+    e->packed = NULL;
+    e->packed_len = 0;
+    e->u = u;
+    return true;
+}
+
 void flow_entry_free(struct flow_entry *e)
 {
-    if (e->proto == FLOW_TCP)
-        tcp_flow_free(&e->u.tcp);
-    else
-        udp_flow_free(&e->u.udp);
+    if (e->packed) {
+        free(e->packed); /* owns nothing else (maybe_pack) */
+    } else if (e->u) {
+        if (e->proto == FLOW_TCP)
+            tcp_flow_free(&e->u->tcp);
+        else
+            udp_flow_free(&e->u->udp);
+        free(e->u);
+    }
     free(e->offloaded);
     free(e);
 }
@@ -86,7 +273,7 @@ struct flow_entry *flow_table_lookup(const struct flow_table *t, enum flow_proto
     canonical(x, y, &lo, &hi);
     for (struct flow_entry *e = t->buckets[bucket_of(t, proto, &lo, &hi)]; e; e = e->bucket_next)
         if (e->proto == proto && endpoint_equal(&e->lo, &lo) && endpoint_equal(&e->hi, &hi))
-            return e;
+            return flow_entry_unpack(e) ? e : NULL;
     return NULL;
 }
 
@@ -128,7 +315,9 @@ struct flow_entry *flow_table_insert(struct flow_table *t, enum flow_proto proto
     struct flow_entry *e = calloc(1, sizeof *e);
     if (!e)
         return NULL;
-    if (!deadline_heap_push(&t->deadlines, &e->due, INT64_MAX)) {
+    e->u = calloc(1, sizeof *e->u);
+    if (!e->u || !deadline_heap_push(&t->deadlines, &e->due, INT64_MAX)) {
+        free(e->u);
         free(e);
         return NULL;
     }
@@ -166,6 +355,7 @@ void flow_table_remove(struct flow_table *t, struct flow_entry *e)
     else
         t->last = e->prev;
     deadline_heap_remove(&t->deadlines, &e->due);
+    hot_unlink(t, e);
     t->count--;
 }
 
@@ -198,9 +388,11 @@ static int64_t add_saturated(int64_t ts, int64_t span)
  * enough for late packets. */
 static int64_t flow_deadline(const struct flow_timeouts *to, const struct flow_entry *e)
 {
+    if (e->packed)
+        return e->packed_deadline;
     if (e->proto == FLOW_UDP)
-        return add_saturated(e->u.udp.last_ts, to->udp_idle_usec);
-    const struct tcp_flow *f = &e->u.tcp;
+        return add_saturated(e->u->udp.last_ts, to->udp_idle_usec);
+    const struct tcp_flow *f = &e->u->tcp;
     int64_t idle = add_saturated(f->last_ts, to->tcp_idle_usec);
     if (!f->closed)
         return idle;
@@ -215,6 +407,13 @@ void flow_table_touched(struct flow_table *t, struct flow_entry *e)
     int64_t deadline = flow_deadline(&t->timeouts, e);
     if (deadline < e->due.at)
         deadline_heap_move(&t->deadlines, &e->due, deadline);
+    /* A closed TCP flow only waits for late packets: packed at once. */
+    if (e->proto == FLOW_TCP && e->u->tcp.closed) {
+        hot_unlink(t, e);
+        pack(t, e);
+    } else {
+        hot_touch(t, e);
+    }
 }
 
 static struct flow_entry *entry_of(struct deadline_node *n)

@@ -8,8 +8,8 @@
  *   if (!flow_table_init(&ft, &t)) ... out of memory ...
  *   struct flow_entry *e = flow_table_lookup(&ft, FLOW_TCP, &src, &dst);
  *   if (!e && (e = flow_table_insert(&ft, FLOW_TCP, &src, &dst)))
- *       tcp_flow_init(&e->u.tcp, p, payload_cap);     // NULL: out of memory
- *   tcp_flow_update(&e->u.tcp, p);
+ *       tcp_flow_init(&e->u->tcp, p, payload_cap);    // NULL: out of memory
+ *   tcp_flow_update(&e->u->tcp, p);
  *   flow_table_touched(&ft, e);                       // after every update
  *   size_t n = flow_table_take_due(&ft, now);         // ft.due[0..n), oldest first
  *   for (size_t i = 0; i < n; i++) {
@@ -36,6 +36,13 @@
 #include "dissect.h"
 #include "flow.h"
 
+/* A flow's tracker; a closed TCP flow lingering for late packets keeps it
+ * packed (flow_entry.packed) instead: a fraction of the size. */
+union flow_state {
+    struct tcp_flow tcp;
+    struct udp_flow udp;
+};
+
 struct flow_entry {
     struct flow_entry *bucket_next;
     struct flow_entry *prev, *next;   /* all open flows, in creation order */
@@ -48,11 +55,25 @@ struct flow_entry {
     struct endpoint lo, hi;           /* canonical key: lo < hi */
     uint32_t *offloaded;              /* frames with offloaded checksums (kept for comments) */
     size_t noffloaded, offloaded_cap;
-    union {
-        struct tcp_flow tcp;
-        struct udp_flow udp;
-    } u;
+    /* The tracker, NULL while packed. Only the FLOW_TABLE_HOT flows
+     * touched last keep theirs as it is, if not closed; the others (a closed
+     * TCP flow lingering for late packets, a SYN flood's half-open flows,
+     * idle ones)
+     * are kept run-length coded (the zero words, most of it, left out),
+     * which a packet or the judgement unpacks. A flow with payload copies
+     * is never packed. */
+    union flow_state *u;
+    uint8_t *packed;
+    uint32_t packed_len;
+    bool packed_closed;               /* TCP: u->tcp.closed while packed */
+    bool hot;                         /* in the table's hot list */
+    int64_t packed_deadline;          /* flow_deadline while packed */
+    struct flow_entry *hot_prev, *hot_next; /* least recently touched first */
 };
+
+/* Flows kept unpacked (about 1.7 KB each): more than the few thousand a
+ * busy capture has in flight at once. */
+#define FLOW_TABLE_HOT 8192
 
 /* Capture-time timeouts, microseconds (analysis_options has the same). */
 struct flow_timeouts {
@@ -68,6 +89,8 @@ struct flow_table {
     struct flow_entry *first, *last;
     uint64_t created;
     size_t count, max_count;          /* open now; high-water mark */
+    struct flow_entry *hot_first, *hot_last; /* unpacked, by last touch */
+    size_t hot_count;
     struct deadline_heap deadlines;   /* every open flow's deadline */
     struct flow_entry **due;          /* flow_table_take_due's answer: room for every open flow */
     size_t due_cap;
@@ -78,7 +101,8 @@ bool flow_table_init(struct flow_table *t, const struct flow_timeouts *timeouts)
 /* Frees every flow still open and the table. */
 void flow_table_free(struct flow_table *t);
 
-/* The open flow between x and y (in either direction), or NULL. */
+/* The open flow between x and y (in either direction), or NULL (also when
+ * a packed flow cannot be unpacked: out of memory). Its e->u is there. */
 struct flow_entry *flow_table_lookup(const struct flow_table *t, enum flow_proto proto,
                                      const struct endpoint *x, const struct endpoint *y);
 /* A new zeroed flow, open, with no deadline until flow_table_touched: the
@@ -101,6 +125,14 @@ size_t flow_table_take_due(struct flow_table *t, int64_t now);
  * or closed and lingering), NULL if none: what a bound on open flows gives
  * up first. */
 struct flow_entry *flow_table_oldest_idle(const struct flow_table *t);
+
+/* Makes e->u available again if e is packed (flow_table_oldest_idle,
+ * take_due and first/next may hand out packed flows). false on out of
+ * memory. */
+bool flow_entry_unpack(struct flow_entry *e);
+
+/* Whether a TCP flow is closed, packed or not. */
+bool flow_entry_tcp_closed(const struct flow_entry *e);
 
 /* Frees a flow taken out of the table. */
 void flow_entry_free(struct flow_entry *e);

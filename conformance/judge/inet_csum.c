@@ -4,16 +4,49 @@
 
 uint32_t inet_sum(uint32_t sum, const uint8_t *p, size_t len)
 {
-    /* RFC 1071: add 32-bit words into 64 bits in host order, fold once,
-     * then swap to network order (the one's complement sum commutes with
-     * byte swapping). 2^32 words of carry room: no overflow below 16 GiB. */
-    uint64_t acc = 0;
+    /* RFC 1071: add 64-bit words in host order with end-around carry
+     * (independent chains), fold to 16 bits, then swap to network
+     * order (the one's complement sum commutes with byte swapping). */
+    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
+    for (; i + 32 <= len; i += 32) {
+        uint64_t w0, w1, w2, w3;
+        memcpy(&w0, p + i, 8);
+        memcpy(&w1, p + i + 8, 8);
+        memcpy(&w2, p + i + 16, 8);
+        memcpy(&w3, p + i + 24, 8);
+        a0 += w0;
+        a0 += a0 < w0;
+        a1 += w1;
+        a1 += a1 < w1;
+        a2 += w2;
+        a2 += a2 < w2;
+        a3 += w3;
+        a3 += a3 < w3;
+    }
+    a0 += a2;
+    a0 += a0 < a2;
+    a1 += a3;
+    a1 += a1 < a3;
+    for (; i + 16 <= len; i += 16) {
+        uint64_t w0, w1;
+        memcpy(&w0, p + i, 8);
+        memcpy(&w1, p + i + 8, 8);
+        a0 += w0;
+        a0 += a0 < w0;
+        a1 += w1;
+        a1 += a1 < w1;
+    }
+    if (i + 8 <= len) {
         uint64_t w;
         memcpy(&w, p + i, 8);
-        acc += (w & 0xffffffffu) + (w >> 32);
+        a0 += w;
+        a0 += a0 < w;
+        i += 8;
     }
+    a0 += a1;
+    a0 += a0 < a1;
+    uint64_t acc = (a0 & 0xffffffffu) + (a0 >> 32);
     for (; i + 2 <= len; i += 2) {
         uint16_t h;
         memcpy(&h, p + i, 2);
