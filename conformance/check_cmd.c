@@ -104,8 +104,11 @@ static void usage(FILE *to)
           "             type, section and timestamp kept; two passes over FILE, which must\n"
           "             be a file; see conformance/RULES.md, \"Packet comments\")\n"
           "Options may come anywhere among the files; after -- every argument is a file.\n"
+          "With several files, a last line sums them up (how many passed, failed, could\n"
+          "not be judged).\n"
           "Exit status: 0 all checks passed (warnings allowed), 1 a check failed, 2 usage or\n"
-          "input error, out of memory, or nothing in the capture could be judged.\n",
+          "input error, out of memory, or nothing in the capture could be judged, 3 (several\n"
+          "files) a check failed in one file and another could not be judged.\n",
           to);
 }
 
@@ -149,8 +152,26 @@ static FILE *open_capture(const char *path, char *why, size_t size)
     return fp;
 }
 
+/* Adds one file's counts to the total over all files. */
+static void summary_add(struct analysis_summary *total, const struct analysis_summary *s)
+{
+    total->frames += s->frames;
+    total->duplicates += s->duplicates;
+    total->not_ip += s->not_ip;
+    total->malformed += s->malformed;
+    total->truncated += s->truncated;
+    total->tcp_flows += s->tcp_flows;
+    total->udp_flows += s->udp_flows;
+    total->untracked_frames += s->untracked_frames;
+    total->lost_reports += s->lost_reports;
+    total->evicted_flows += s->evicted_flows;
+    for (size_t k = 0; k < sizeof s->verdicts / sizeof s->verdicts[0]; k++)
+        total->verdicts[k] += s->verdicts[k];
+}
+
 /* Returns 0, 1 or 2 for one file. */
 static int check_file(const char *path, struct check_format fmt, const struct check_policy *pol,
+                      struct analysis_summary *total,
                       FILE *out, FILE *err)
 {
     char errbuf[PCAP_ERRBUF_SIZE] = "";
@@ -218,6 +239,7 @@ static int check_file(const char *path, struct check_format fmt, const struct ch
     analysis_get_summary(a, &sum);
     if (!fmt.json)
         report_summary(out, path, &sum);
+    summary_add(total, &sum);
     if (sum.untracked_frames || sum.lost_reports) {
         /* Not every flow was judged: the capture did not pass. */
         fprintf(err, "wirecheck check: %s: out of memory at frame %u: %" PRIu64
@@ -386,6 +408,8 @@ int check_command(int argc, char **argv, FILE *out, FILE *err)
         return 2;
     }
     int worst = 0;
+    unsigned by_status[3] = {0, 0, 0}; /* files that passed, failed a check, could not be judged */
+    struct analysis_summary total = {0};
     done = false;
     for (int i = 1; i < argc; i++) {
         if (!done && takes_value(argv[i])) {
@@ -395,11 +419,20 @@ int check_command(int argc, char **argv, FILE *out, FILE *err)
         if (!is_file_arg(argv[i], &done))
             continue;
         int rc = write_path ? check_file_write(argv[i], write_path, fmt, &pol, out, err)
-                            : check_file(argv[i], fmt, &pol, out, err);
+                            : check_file(argv[i], fmt, &pol, &total, out, err);
+        by_status[rc]++;
         if (rc > worst)
             worst = rc;
     }
-    return worst;
+    if (nfiles > 1 && !fmt.json) {
+        char name[96];
+        snprintf(name, sizeof name, "all %d files (%u passed, %u failed, %u not judged)", nfiles,
+                 by_status[0], by_status[1], by_status[2]);
+        report_summary(out, name, &total);
+    }
+    /* A check that failed in one file and another file that could not be
+     * judged: neither 1 nor 2 alone says it. */
+    return by_status[1] && by_status[2] ? 3 : worst;
 }
 
 int cmd_check(int argc, char **argv)

@@ -111,6 +111,34 @@ static void test_directory_is_refused(void **state)
     assert_non_null(strstr(err, "wirecheck check: /: cannot read capture: Is a directory"));
 }
 
+/* Several files: a last line sums them up, and a failed check in one file
+ * with another that cannot be read is exit 3, told apart from either. */
+static void test_several_files_summed_up(void **state)
+{
+    (void)state;
+    FILE *o = fmemopen(out, sizeof out, "w"), *e = fmemopen(err, sizeof err, "w");
+    char *argv[] = {"check", "--quiet", GOLDEN, WIRECHECK_SOURCE_DIR "/captures/golden/reset-injected-ipv4.pcapng",
+                    "/nonexistent.pcap", NULL};
+    int rc = check_command(5, argv, o, e);
+    fclose(o);
+    fclose(e);
+    assert_int_equal(rc, 3);
+    assert_non_null(strstr(out, "all 3 files (1 passed, 1 failed, 1 not judged): 15 frames, "
+                                "2 TCP connection(s), 0 UDP flow(s); 23 pass, 3 fail, 7 info\n"));
+    /* Two good files: 0, and the sum of both. */
+    o = fmemopen(out, sizeof out, "w");
+    e = fmemopen(err, sizeof err, "w");
+    char *good[] = {"check", "--quiet", GOLDEN, GOLDEN, NULL};
+    rc = check_command(4, good, o, e);
+    fclose(o);
+    fclose(e);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "all 2 files (2 passed, 0 failed, 0 not judged): 16 frames"));
+    /* A failed check and a missing file alone keep their codes. */
+    assert_int_equal(check(WIRECHECK_SOURCE_DIR "/captures/golden/reset-injected-ipv4.pcapng"), 1);
+    assert_int_equal(check("/nonexistent.pcap"), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -118,6 +146,7 @@ int main(void)
         cmocka_unit_test(test_fifo_with_a_writer),
         cmocka_unit_test(test_fifo_without_a_writer_is_refused),
         cmocka_unit_test(test_directory_is_refused),
+        cmocka_unit_test(test_several_files_summed_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
