@@ -73,7 +73,7 @@ run 1 "expected server-sends" time-ipv6 --server 'nc -lvn -s {host} -p {port}' -
 run 0 "2 passed, 0 failed" time --client 'nc {host} {port}'
 run 0 "0 failed" --serves echo --client 'sh -c "printf hello | nc -N {host} {port}"'
 # A UDP client that sends and never reads the echo: the echo meets a closed port.
-run 1 "the echo was never read" udp-echo-ipv4 --server 'socat UDP{family}-RECVFROM:{port},fork EXEC:cat' --client 'sh -c "printf hi | nc -u -w0 {host} {port}"'
+run 1 "the echo was never read" udp-echo-ipv4 --server 'socat UDP{family}-RECVFROM:{port},fork EXEC:cat' --client 'sh -c "printf hi | socat -u - UDP{family}:{host}:{port}"'
 
 # Python: silent servers, ready from the namespace's socket table.
 run 0 "0 failed, 4 skipped" --serves time --server "$PY $OUT/time_server.py"
