@@ -60,22 +60,6 @@ static size_t option_text_len(const char *text)
     return n > OPTION_VALUE_MAX ? OPTION_VALUE_MAX : n;
 }
 
-/* Size on disk of one text option: header, value, padding. */
-static uint32_t option_text_size(const char *text)
-{
-    size_t n = option_text_len(text);
-    return (uint32_t)(4 + n + padding_for(n));
-}
-
-static void put_option_text(struct pcapng_writer *w, uint16_t code, const char *text)
-{
-    size_t n = option_text_len(text);
-    put_u16(w, code);
-    put_u16(w, (uint16_t)n);
-    put_bytes(w, text, n);
-    put_padding(w, n);
-}
-
 static void put_end_of_options(struct pcapng_writer *w)
 {
     put_u16(w, OPT_END_OF_OPTIONS);
@@ -169,26 +153,12 @@ bool pcapng_write_packet_options(struct pcapng_writer *w, uint32_t interface_id,
 
 bool pcapng_writer_start(struct pcapng_writer *w, FILE *file, const char *application)
 {
-    memset(w, 0, sizeof *w);
-    w->file = file;
-
-    /* type, total length, magic, version 1.0, section length, options, length */
-    uint32_t options = application ? option_text_size(application) + 4 : 0;
-    uint32_t total = 4 + 4 + 4 + 2 + 2 + 8 + options + 4;
-    put_u32(w, BLOCK_SECTION_HEADER);
-    put_u32(w, total);
-    put_u32(w, BYTE_ORDER_MAGIC);
-    put_u16(w, 1);
-    put_u16(w, 0);
-    /* -1: section length not given, so the writer can stream. */
-    uint64_t unknown_length = UINT64_MAX;
-    put_bytes(w, &unknown_length, sizeof unknown_length);
-    if (application) {
-        put_option_text(w, OPT_SHB_USERAPPL, application);
-        put_end_of_options(w);
-    }
-    put_u32(w, total);
-    return !w->failed;
+    pcapng_writer_init(w, file);
+    if (!application)
+        return pcapng_write_section(w, NULL, 0);
+    struct pcapng_option userappl = {OPT_SHB_USERAPPL, (uint16_t)option_text_len(application),
+                                     application};
+    return pcapng_write_section(w, &userappl, 1);
 }
 
 bool pcapng_writer_open(struct pcapng_writer *w, const char *path,
@@ -216,21 +186,10 @@ bool pcapng_writer_open(struct pcapng_writer *w, const char *path,
 int pcapng_add_interface(struct pcapng_writer *w, uint16_t linktype, uint32_t snaplen,
                          const char *name)
 {
-    uint32_t options = name ? option_text_size(name) + 4 : 0;
-    uint32_t total = 4 + 4 + 2 + 2 + 4 + options + 4;
-    put_u32(w, BLOCK_INTERFACE_DESCRIPTION);
-    put_u32(w, total);
-    put_u16(w, linktype);
-    put_u16(w, 0); /* reserved */
-    put_u32(w, snaplen);
-    if (name) {
-        put_option_text(w, OPT_IF_NAME, name);
-        put_end_of_options(w);
-    }
-    put_u32(w, total);
-    if (w->failed)
-        return -1;
-    return (int)w->interfaces++;
+    if (!name)
+        return pcapng_add_interface_options(w, linktype, snaplen, NULL, 0);
+    struct pcapng_option if_name = {OPT_IF_NAME, (uint16_t)option_text_len(name), name};
+    return pcapng_add_interface_options(w, linktype, snaplen, &if_name, 1);
 }
 
 bool pcapng_write_packet(struct pcapng_writer *w, uint32_t interface_id, int64_t ts_usec,
