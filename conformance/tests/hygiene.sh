@@ -49,6 +49,23 @@ holders() {
   find /proc/[0-9]*/ns /proc/[0-9]*/fd -maxdepth 1 -lname "$pattern" 2>/dev/null
 }
 
+# Waits until every pid given has exited, at most 2 s (pidfds, no polling).
+wait_exit() {
+  python3 - "$@" <<'PY'
+import os, select, sys, time
+fds = []
+for pid in sys.argv[1:]:
+    try:
+        fds.append(os.pidfd_open(int(pid)))
+    except OSError:
+        pass  # already gone
+end = time.monotonic() + 2
+while fds and time.monotonic() < end:
+    ready, _, _ = select.select(fds, [], [], end - time.monotonic())
+    fds = [fd for fd in fds if fd not in ready]
+PY
+}
+
 # Nothing of what the runs started is left: processes, namespaces, files.
 check_clean() {
   local what=$1 left ns f
@@ -57,7 +74,14 @@ check_clean() {
   for f in "$OUT"/*.netns "$OUT"/*.pidns; do
     [ -e "$f" ] || continue
     ns=$(cat "$f")
+    # A process killed because its parent died (PR_SET_PDEATHSIG) may still
+    # be on its way out as wirecheck exits: wait (at most 2 s, on a pidfd per
+    # holder) for the holders to exit; a leak never does.
     left=$(holders "$ns")
+    if [ -n "$left" ]; then
+      wait_exit $(sed 's|^/proc/\([0-9]*\)/.*|\1|' <<<"$left" | sort -u)
+      left=$(holders "$ns")
+    fi
     [ -z "$left" ] || fail "$what: namespace $ns of $(basename "$f") still held:"$'\n'"$left"
   done
   [ "$(ip netns list 2>/dev/null | sort)" = "$NETNS_BEFORE" ] ||
