@@ -238,8 +238,9 @@ static const char *judge(const struct outcome *o, char *const files[], size_t n,
         snprintf(why, size, "hung (killed after the wall-clock bound)");
     else if (o->signaled)
         snprintf(why, size, "killed by signal %d (%s)", o->status, strsignal(o->status));
-    else if (o->status > 2)
-        snprintf(why, size, "exit status %d (not 0, 1 or 2)%s%.300s", o->status,
+    else if (o->status > 3 || (o->status == 3 && n == 1))
+        /* 3: several files, a check failed in one and another was not judged. */
+        snprintf(why, size, "exit status %d (not 0, 1, 2, or 3 for several files)%s%.300s", o->status,
                  o->err_len ? ": " : "", o->err);
     else if (o->status == 2 && o->err_len == 0)
         snprintf(why, size, "exit 2 without a message on stderr");
@@ -260,7 +261,7 @@ struct queue {
     char *files[BATCH];
     size_t n;
     unsigned total, batches, failures;
-    unsigned exit_counts[3];
+    unsigned exit_counts[4];
     char failed[4096];
 };
 
@@ -875,9 +876,9 @@ static void finish(const char *family, long long t0)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     long long ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - t0;
-    print_message("%s: %u mutants in %u batches, %lld ms; batches exiting 0/1/2: %u/%u/%u\n",
+    print_message("%s: %u mutants in %u batches, %lld ms; batches exiting 0/1/2/3: %u/%u/%u/%u\n",
                   family, Q.total, Q.batches, ms, Q.exit_counts[0], Q.exit_counts[1],
-                  Q.exit_counts[2]);
+                  Q.exit_counts[2], Q.exit_counts[3]);
     if (Q.failures)
         fail_msg("%u hostile capture(s) made wirecheck check misbehave:\n%s", Q.failures,
                  Q.failed);
