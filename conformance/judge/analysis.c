@@ -357,21 +357,11 @@ static void route(struct analysis *a, const struct packet *p)
 
 /* ---- shards ------------------------------------------------------------------ */
 
-static uint64_t mix_endpoint(uint64_t h, const struct ip_addr *ip, uint16_t port)
-{
-    uint64_t w0, w1;
-    memcpy(&w0, ip->bytes, 8);
-    memcpy(&w1, ip->bytes + 8, 8);
-    h = hash_mix_word(h, w0);
-    h = hash_mix_word(h, w1);
-    return hash_mix_word(h, (uint64_t)ip->family << 16 | port);
-}
-
 /* The same for (x, y) and (y, x). */
 static unsigned shard_of(const struct analysis *a, const struct ip_addr *x, uint16_t xp,
                          const struct ip_addr *y, uint16_t yp)
 {
-    uint64_t h = mix_endpoint(0x51ED270B, x, xp) + mix_endpoint(0x51ED270B, y, yp);
+    uint64_t h = hash_mix_addr_port(0x51ED270B, x, xp) + hash_mix_addr_port(0x51ED270B, y, yp);
     h = hash_mix_word(h, 0x2545F491u);
     return (unsigned)((h >> 32) % a->nshards);
 }

@@ -21,22 +21,10 @@ void capdup_free(struct capdup *d)
     memset(d, 0, sizeof *d);
 }
 
-/* hash_mix_endpoint over {ip, port} without building one: the same value
- * (a dissected address's unused bytes are zero). */
-static inline uint64_t mix_addr_port(uint64_t h, const struct ip_addr *a, uint16_t port)
-{
-    uint64_t w0, w1;
-    memcpy(&w0, a->bytes, 8);
-    memcpy(&w1, a->bytes + 8, 8);
-    h = hash_mix_word(h, w0);
-    h = hash_mix_word(h, w1);
-    return hash_mix_word(h, (uint64_t)a->family << 16 | port);
-}
-
 static uint64_t dir_hash(const struct ip_addr *src, uint16_t sport, const struct ip_addr *dst,
                          uint16_t dport, uint8_t proto)
 {
-    return mix_addr_port(mix_addr_port(hash_mix_word(proto, 0x2545F491u), src, sport), dst, dport);
+    return hash_mix_addr_port(hash_mix_addr_port(hash_mix_word(proto, 0x2545F491u), src, sport), dst, dport);
 }
 
 /* Hashes the IP packet's captured bytes with the fields a forwarding hop or

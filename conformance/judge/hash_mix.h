@@ -21,14 +21,21 @@ static inline uint64_t hash_mix_word(uint64_t h, uint64_t v)
     return h ^ (h >> 29);
 }
 
-static inline uint64_t hash_mix_endpoint(uint64_t h, const struct endpoint *e)
+/* An address and a port (the address's unused bytes must be zero, as the
+ * dissector leaves them), without building a struct endpoint. */
+static inline uint64_t hash_mix_addr_port(uint64_t h, const struct ip_addr *ip, uint16_t port)
 {
     uint64_t w0, w1;
-    memcpy(&w0, e->ip.bytes, 8);
-    memcpy(&w1, e->ip.bytes + 8, 8);
+    memcpy(&w0, ip->bytes, 8);
+    memcpy(&w1, ip->bytes + 8, 8);
     h = hash_mix_word(h, w0);
     h = hash_mix_word(h, w1);
-    return hash_mix_word(h, (uint64_t)e->ip.family << 16 | e->port);
+    return hash_mix_word(h, (uint64_t)ip->family << 16 | port);
+}
+
+static inline uint64_t hash_mix_endpoint(uint64_t h, const struct endpoint *e)
+{
+    return hash_mix_addr_port(h, &e->ip, e->port);
 }
 
 /* Four independent lanes over 32-byte blocks: a 1500-byte packet hashes in
