@@ -301,6 +301,13 @@ static void rule_no_rst(const struct tcp_flow *f, struct verdict_builder *b)
         verdict_init(b, RULE_TCP_NO_RST, VERDICT_PASS, "no RST");
         return;
     }
+    if (tcp_side_aborting_rsts(&f->side[0]) + tcp_side_aborting_rsts(&f->side[1]) == 0) {
+        verdict_init(b, RULE_TCP_NO_RST, VERDICT_INFO, "%u RST(s), each answering a segment that "
+                     "arrived after the orderly close (CLOSED, RFC 9293 3.10.7.1)", c->count + s->count);
+        checks_add_frames(b, c);
+        checks_add_frames(b, s);
+        return;
+    }
     int first = !c->count ? 1 : !s->count ? 0 : c->frames[0] < s->frames[0] ? 0 : 1;
     verdict_init(b, RULE_TCP_NO_RST, VERDICT_FAIL, "%u RST(s), first from the %s",
                  c->count + s->count, checks_side_name[first]);
@@ -528,6 +535,11 @@ static void rule_abortive(const struct tcp_flow *f, struct verdict_builder *b)
         verdict_init(b, r, VERDICT_NA, "no abortive close");
         return;
     }
+    if (tcp_side_aborting_rsts(&f->side[0]) + tcp_side_aborting_rsts(&f->side[1]) == 0) {
+        verdict_init(b, r, VERDICT_NA, "no abortive close: the RSTs answer segments that arrived "
+                     "after the orderly close");
+        return;
+    }
     int x = !c->count ? 1 : !s->count ? 0 : c->frames[0] < s->frames[0] ? 0 : 1;
     const struct tcp_side *X = &f->side[x];
     if (!X->rst_in_window) {
@@ -574,7 +586,7 @@ static void rule_time_wait(const struct tcp_flow *f, struct verdict_builder *b)
 {
     const enum rule_id r = RULE_TCP_TEARDOWN_TIME_WAIT_SIDE;
     if (!f->side[0].fin_seen || !f->side[1].fin_seen ||
-        f->side[0].rsts.count + f->side[1].rsts.count) {
+        tcp_side_aborting_rsts(&f->side[0]) + tcp_side_aborting_rsts(&f->side[1])) {
         verdict_init(b, r, VERDICT_NA, "no complete FIN exchange");
         return;
     }

@@ -360,6 +360,14 @@ static bool rst_answers_peer(const struct tcp_side *S, const struct tcp_side *O,
 static void note_rst(struct tcp_flow *f, int s, const struct packet *p)
 {
     struct tcp_side *S = &f->side[s], *O = &f->side[1 - s];
+    /* Both FINs acknowledged before this RST: the sender is CLOSED (or in
+     * TIME-WAIT), and a segment still arriving from the peer, such as a FIN
+     * resent because its ACK came late, gets <SEQ=SEG.ACK><CTL=RST>. The
+     * peer drops it (out of window) and nothing is aborted. */
+    bool orderly_closed = f->closed && O->fin_ack_frame && S->fin_ack_frame && !f->refused &&
+                          tcp_side_aborting_rsts(S) + tcp_side_aborting_rsts(O) == 0;
+    if (orderly_closed && rst_answers_peer(S, O, p))
+        S->rsts_after_close++;
     frame_list_add(&S->rsts, p->frame);
     bool exact = false;
     bool acceptable = (f->refused && f->refused_frame == p->frame) ||

@@ -112,6 +112,8 @@ struct tcp_side {
     struct frame_list rsts;
     uint32_t last_rst_frame;
     uint32_t rst_answers;     /* later RSTs answering the peer's in-flight segments (3.10.7.1) */
+    uint32_t rsts_after_close; /* RSTs answering a peer segment that came after the orderly
+                                  close: a CLOSED socket's reply (3.10.7.1), not an abort */
     bool rst_acceptable;      /* first RST: the receiver would accept it (closes the connection) */
     uint32_t rst_seq;         /* of the first RST */
     bool rst_in_window;       /* first RST acceptable per RFC 9293 3.10.7.4 */
@@ -126,6 +128,13 @@ struct tcp_side {
 
     struct stream_copy copy;
 };
+
+/* RSTs of a side that abort (or try to): all but the replies of a closed
+ * socket to segments that arrived after the orderly close. */
+static inline uint32_t tcp_side_aborting_rsts(const struct tcp_side *S)
+{
+    return S->rsts.count - S->rsts_after_close;
+}
 
 struct tcp_flow {
     struct endpoint ep[2];    /* [SIDE_CLIENT], [SIDE_SERVER] */

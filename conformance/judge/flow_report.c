@@ -47,7 +47,7 @@ static enum teardown_kind tcp_teardown(const struct tcp_flow *f)
 {
     if (f->refused)
         return TEARDOWN_REFUSED;
-    if (f->side[0].rsts.count + f->side[1].rsts.count)
+    if (tcp_side_aborting_rsts(&f->side[0]) + tcp_side_aborting_rsts(&f->side[1]))
         return TEARDOWN_RST;
     if (f->side[0].fin_seen && f->side[1].fin_seen)
         return TEARDOWN_FIN;

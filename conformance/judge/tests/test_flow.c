@@ -567,6 +567,44 @@ static void test_rst_burst_answering_segments_is_kept(void **state)
     analysis_destroy(d.a);
 }
 
+/* Under load a client resends its FIN because the ACK came late; the copy
+ * reaches a server that has already closed (both FINs acknowledged), and
+ * the CLOSED socket answers <SEQ=SEG.ACK><CTL=RST> (RFC 9293 3.10.7.1),
+ * out of the client's window, dropped in TIME-WAIT. Seen live in the
+ * random-loss case: an orderly close, not an abort. A RST after the close
+ * that answers nothing stays an abort that fails. */
+static void test_rst_answering_late_fin_after_orderly_close(void **state)
+{
+    (void)state;
+    for (int answering = 1; answering >= 0; answering--) {
+        struct ip_log log = { 0 };
+        struct pb_conv c;
+        pb_conv_init(&c, WC_LINK_RAW, "fd00::1", 40000, "fd00::2", 3434, ip_log_emit, &log);
+        pb_conv_clean_session(&c, "GET", "Tue Nov 25 16:30:00 2025\r\n");
+        uint32_t client_fin = c.seq[0] - 1, old_ack = c.seq[1] - 27; /* acks none of the reply */
+        pb_conv_tcp_raw(&c, 0, TCP_FIN | TCP_ACK, client_fin, old_ack, NULL, 0, NULL, 0);
+        pb_conv_tcp_raw(&c, 1, TCP_RST, answering ? old_ack : old_ack - 100000, 0, NULL, 0, NULL, 0);
+        struct dup_feed d = { dup_analysis(), 0 };
+        for (size_t i = 0; i < log.n; i++)
+            feed_ip(&d, WC_LINK_RAW, (int64_t)i * 20, log.pkt[i], log.len[i]);
+        analysis_finish(d.a);
+        const struct verdict *no_rst = only_tcp_verdict(d.a, "tcp.no_rst");
+        const struct verdict *abortive = only_tcp_verdict(d.a, "tcp.teardown.abortive");
+        const struct verdict *time_wait = only_tcp_verdict(d.a, "tcp.teardown.time_wait_side");
+        if (answering) {
+            assert_int_equal(no_rst->kind, VERDICT_INFO);
+            assert_non_null(strstr(no_rst->text, "after the orderly close"));
+            assert_int_equal(abortive->kind, VERDICT_NA);
+            assert_int_equal(time_wait->kind, VERDICT_INFO); /* still an orderly teardown */
+        } else {
+            assert_int_equal(no_rst->kind, VERDICT_FAIL);
+            assert_int_equal(abortive->kind, VERDICT_FAIL);
+            assert_int_equal(time_wait->kind, VERDICT_NA);
+        }
+        analysis_destroy(d.a);
+    }
+}
+
 /* Duplicated fragments are dropped before reassembly: the datagram is
  * rebuilt once and no half-datagram is left to fail ip.reassembly. */
 static void test_duplicate_fragments(void **state)
@@ -612,6 +650,7 @@ int main(void)
         cmocka_unit_test(test_capture_duplicates_are_not_retransmissions),
         cmocka_unit_test(test_genuine_resends_are_not_duplicates),
         cmocka_unit_test(test_rst_burst_answering_segments_is_kept),
+        cmocka_unit_test(test_rst_answering_late_fin_after_orderly_close),
         cmocka_unit_test(test_duplicate_fragments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
