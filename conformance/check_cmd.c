@@ -18,6 +18,7 @@
 
 #include "analysis.h"
 #include "capfile.h"
+#include "check_feed.h"
 #include "check_write.h"
 #include "commands.h"
 #include "report.h"
@@ -226,6 +227,20 @@ static int check_file(const char *path, struct check_format fmt, const struct ch
     int status = 0;
     uint32_t frame;
     int rc = capfile_feed(pc, a, 0, &frame);
+    if (rc == PCAP_ERROR && strcmp(path, "-") != 0) {
+        /* libpcap 1.10 stops at a pcapng interface whose link type differs
+         * from the first one's; the judge's block reader goes on from there. */
+        struct check_feed f = { .path = path, .header = level != REPORT_QUIET && !fmt.json,
+                                .out = out, .err = err, .resume_after = frame,
+                                .resume_on_link_change = true };
+        int resumed = check_feed_interfaces(&f, a);
+        if (resumed != CHECK_FEED_NOT_A_LINK_CHANGE) {
+            frame = f.frames;
+            rc = PCAP_ERROR_BREAK;
+            if (resumed != 0)
+                status = 2; /* check_feed said why */
+        }
+    }
     if (rc == PCAP_ERROR) {
         fprintf(err, "wirecheck check: %s: unreadable after frame %u (reading frame %u): %s\n",
                 path, frame, frame + 1, pcap_geterr(pc));

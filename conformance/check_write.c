@@ -7,6 +7,7 @@
 
 #include "atomic_file.h"
 #include "capfile.h"
+#include "check_feed.h"
 #include "comment_spill.h"
 #include "pcapng.h"
 #include "report.h"
@@ -54,60 +55,24 @@ static bool is_our_line(const uint8_t *s, size_t len)
     return rule_lookup(id) >= 0;
 }
 
-/* Pass 1: judge. Returns 0 or 2. */
+/* Pass 1: judge. Returns 0, 2, or 3 when nothing was read. */
 static int judge(const struct check_write_options *o, struct analysis *a, uint32_t *frames)
 {
-    char err[600];
-    struct capfile_reader *r = capfile_open(o->in_path, err, sizeof err);
-    if (!r) {
-        fprintf(o->err, "wirecheck check: %s\n", err);
-        return 3; /* nothing read: no summary either */
-    }
-    struct capfile_record rec;
-    int rc;
-    int first_type = -1;
-    uint64_t fed = 0, skipped = 0;
-    while ((rc = capfile_next(r, &rec)) == 1) {
-        if (rec.kind == CAPFILE_INTERFACE) {
-            int lt = rec.iface->linktype;
-            bool ok = dissect_linktype_supported(lt);
-            if (!ok) {
-                fprintf(o->err, "wirecheck check: %s: section %u interface %u: unsupported "
-                        "link type %d: its frames are copied, not judged\n", o->in_path,
-                        rec.section, rec.interface, lt);
-            } else if (first_type < 0) {
-                first_type = lt;
-                if (o->header)
-                    fprintf(o->out, "%s: link type %s\n", o->in_path, dissect_linktype_name(lt));
-            } else if (lt != first_type && o->header) {
-                fprintf(o->out, "%s: section %u interface %u: link type %s\n", o->in_path,
-                        rec.section, rec.interface, dissect_linktype_name(lt));
-            }
-        } else if (rec.kind == CAPFILE_PACKET) {
-            *frames = rec.frame;
-            if (dissect_linktype_supported(rec.iface->linktype)) {
-                analysis_feed(a, rec.frame, rec.ts_usec, rec.iface->linktype, rec.caplen,
-                              rec.wirelen, rec.data);
-                fed++;
-            } else {
-                skipped++;
-            }
-        }
-    }
-    int status = 0;
-    if (rc < 0) {
-        fprintf(o->err, "wirecheck check: %s\n", capfile_error(r));
-        status = 2;
-    } else if (*frames == 0) {
+    struct check_feed f = { .path = o->in_path, .header = o->header, .out = o->out, .err = o->err };
+    int status = check_feed_interfaces(&f, a);
+    *frames = f.frames;
+    if (status != 0)
+        return status;
+    if (f.frames == 0) {
         fprintf(o->err, "wirecheck check: %s: the capture holds no packets\n", o->in_path);
-        status = 2;
-    } else if (fed == 0) {
+        return 2;
+    }
+    if (f.fed == 0) {
         fprintf(o->err, "wirecheck check: %s: no frame on an interface of a supported link "
                 "type\n", o->in_path);
-        status = 2;
+        return 2;
     }
-    capfile_close(r);
-    return status;
+    return 0;
 }
 
 struct pass2 {

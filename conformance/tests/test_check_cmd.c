@@ -375,6 +375,7 @@ static void test_truncated_file(void **state)
 /* pcapng, written by hand: SHB, IDB (Ethernet), one EPB per frame. */
 struct ng {
     FILE *f;
+    uint32_t interface; /* of the EPBs written next */
 };
 
 static void ng_block(FILE *f, uint32_t type, const void *body, size_t len)
@@ -392,7 +393,7 @@ static void ng_emit(void *ctx, const uint8_t *bytes, size_t len)
 {
     struct ng *w = ctx;
     static uint8_t body[PB_MAX_FRAME + 32];
-    uint32_t hdr[5] = { 0, 0, 1000, (uint32_t)len, (uint32_t)len };
+    uint32_t hdr[5] = { w->interface, 0, 1000, (uint32_t)len, (uint32_t)len };
     memcpy(body, hdr, sizeof hdr);
     memcpy(body + sizeof hdr, bytes, len);
     ng_block(w->f, 6, body, sizeof hdr + len);
@@ -403,7 +404,7 @@ static void test_pcapng_abortive(void **state)
     (void)state;
     char path[128];
     snprintf(path, sizeof path, "%s/abortive.pcapng", dir);
-    struct ng w = { fopen(path, "wb") };
+    struct ng w = { fopen(path, "wb"), 0 };
     assert_non_null(w.f);
     uint8_t shb[16] = { 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
     ng_block(w.f, 0x0A0D0D0A, shb, sizeof shb);
@@ -584,6 +585,78 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+static void ng_interface(struct ng *w, uint16_t linktype)
+{
+    uint8_t idb[8] = { (uint8_t)linktype, (uint8_t)(linktype >> 8), 0, 0, 0, 0, 1, 0 };
+    ng_block(w->f, 1, idb, sizeof idb);
+}
+
+/* libpcap 1.10 stops at an interface whose link type differs from the
+ * first one's (`tcpdump -i any` beside `-i eth0` merged by mergecap); check
+ * goes on from there with its own block reader: every flow judged, an
+ * unsupported interface's frames counted and left out. Cut after the new
+ * interface, the file is unreadable at that block (exit 2). */
+static void test_pcapng_interfaces_of_several_link_types(void **state)
+{
+    (void)state;
+    char path[128], cut[128];
+    snprintf(path, sizeof path, "%s/multilink.pcapng", dir);
+    snprintf(cut, sizeof cut, "%s/multilink-cut.pcapng", dir);
+    struct ng w = { fopen(path, "wb"), 0 };
+    assert_non_null(w.f);
+    uint8_t shb[16] = { 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+    ng_block(w.f, 0x0A0D0D0A, shb, sizeof shb);
+    ng_interface(&w, 1); /* Ethernet */
+    struct pb_conv c;
+    pb_conv_init(&c, WC_LINK_EN10MB, "10.0.0.1", 40000, "10.0.0.2", 3434, ng_emit, &w);
+    pb_conv_handshake(&c); /* frames 1-3 */
+    ng_interface(&w, 113); /* Linux cooked v1 */
+    w.interface = 1;
+    c.linktype = WC_LINK_LINUX_SLL; /* the same connection, seen on the other interface */
+    pb_conv_tcp(&c, 1, TCP_PSH | TCP_ACK, "Tue Nov 25 16:30:00 2025\r\n", 26);
+    pb_conv_tcp(&c, 0, TCP_FIN | TCP_ACK, NULL, 0);
+    pb_conv_tcp(&c, 1, TCP_FIN | TCP_ACK, NULL, 0);
+    pb_conv_tcp(&c, 0, TCP_ACK, NULL, 0); /* frames 4-7 */
+    long cut_at = ftell(w.f);
+    ng_interface(&w, 105); /* 802.11: not judged */
+    w.interface = 2;
+    static const uint8_t wifi[24];
+    ng_emit(&w, wifi, sizeof wifi); /* frame 8 */
+    w.interface = 1;
+    struct pb_conv u;
+    pb_conv_init(&u, WC_LINK_LINUX_SLL, "10.0.0.1", 40001, "10.0.0.2", 3434, ng_emit, &w);
+    pb_conv_udp(&u, 0, "Hello UDP!", 10); /* frame 9 */
+    fclose(w.f);
+
+    struct result *r = run_check(path, NULL);
+    assert_int_equal(r->rc, 0);
+    assert_contains(r->out, "multilink.pcapng: link type EN10MB");
+    assert_contains(r->out, "multilink.pcapng: section 0 interface 1: link type LINUX_SLL");
+    assert_contains(r->out, "TCP 10.0.0.1.40000 > 10.0.0.2.3434 (frames 1-7)");
+    assert_contains(r->out, "pass tcp.teardown.fin_acked");
+    assert_contains(r->out, "UDP 10.0.0.1.40001 > 10.0.0.2.3434 (frames 9-9)");
+    assert_contains(r->out, "8 frames, 1 TCP connection(s), 1 UDP flow(s)"); /* 802.11 not fed */
+    assert_contains(r->err, "section 0 interface 2: unsupported link type 105: its frames are skipped");
+    r = run_check("--quiet", "--jobs", "2", path, NULL);
+    assert_int_equal(r->rc, 0);
+    assert_null(strstr(r->out, "link type"));
+
+    /* The same file cut inside the 802.11 interface's block. */
+    FILE *in = fopen(path, "rb"), *out = fopen(cut, "wb");
+    assert_non_null(in);
+    assert_non_null(out);
+    static uint8_t bytes[8192];
+    size_t n = fread(bytes, 1, sizeof bytes, in);
+    assert_true(n > (size_t)cut_at + 10);
+    assert_int_equal(fwrite(bytes, 1, (size_t)cut_at + 10, out), (size_t)cut_at + 10);
+    fclose(in);
+    fclose(out);
+    r = run_check(cut, NULL);
+    assert_int_equal(r->rc, 2);
+    assert_contains(r->out, "TCP 10.0.0.1.40000 > 10.0.0.2.3434 (frames 1-7)");
+    assert_contains(r->err, "multilink-cut.pcapng");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -597,6 +670,7 @@ int main(void)
         cmocka_unit_test(test_capture_duplicates_summary),
         cmocka_unit_test(test_truncated_file),
         cmocka_unit_test(test_pcapng_abortive),
+        cmocka_unit_test(test_pcapng_interfaces_of_several_link_types),
         cmocka_unit_test(test_json_lines),
         cmocka_unit_test(test_warn_strict_ignore_only),
         cmocka_unit_test(test_max_flows),
