@@ -17,16 +17,15 @@
  *   6. judge: expectations (expect.c) against the analysis and the programs
  *   7. write_capture: OUT/<case>.pcapng with a comment on every judged packet
  *
- * runner_run_case runs that child with process_call, which brings its
- * struct case_result back through a pipe, bounded by the case's timeout.
- * Commands are templated and split by command.c, processes supervised by
+ * runner_case_process is that child; runner_job.c starts it with
+ * process_call, which brings its struct case_result back through a pipe,
+ * bounded by the case's timeout. Commands are templated and split by command.c, processes supervised by
  * process.c, expectations checked by expect.c, the file written by case_capture.c. */
 #include "runner.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +48,6 @@
 #define TERM_GRACE_MS 500        /* SIGTERM to SIGKILL */
 #define QUIET_MS 50              /* no packet for this long: nothing more is coming */
 #define DRAIN_MAX_MS 1000        /* bound on waiting for the last packets */
-#define RESULT_MARGIN_MS 10000   /* case timeout to giving up on the case process */
 #define OUTPUT_MAX 8192
 
 /* The server or the client of a case. */
@@ -104,48 +102,7 @@ static int64_t now_ms(void)
     return process_now_ms();
 }
 
-__attribute__((format(printf, 3, 0)))
-static void add_line(char *buf, size_t size, const char *fmt, va_list ap)
-{
-    size_t used = strlen(buf);
-    if (used + 1 >= size)
-        return;
-    vsnprintf(buf + used, size - used, fmt, ap);
-    used = strlen(buf);
-    if (used + 1 < size) {
-        buf[used] = '\n';
-        buf[used + 1] = '\0';
-    }
-}
-
-void case_result_add_detail(struct case_result *r, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    add_line(r->details, sizeof r->details, fmt, ap);
-    va_end(ap);
-}
-
-void case_result_add_note(struct case_result *r, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    add_line(r->notes, sizeof r->notes, fmt, ap);
-    va_end(ap);
-}
-
 #define add_detail case_result_add_detail
-
-const char *case_outcome_name(enum case_outcome o)
-{
-    switch (o) {
-    case CASE_PASS: return "pass";
-    case CASE_FAIL: return "FAIL";
-    case CASE_ERROR: return "ERROR";
-    case CASE_SKIP: return "skip";
-    }
-    return "?";
-}
 
 /* ---- the programs ------------------------------------------------------ */
 
@@ -690,111 +647,20 @@ static void run_in_namespace(struct live *L)
     netns_release(&L->env);
 }
 
-/* ---- the parent side --------------------------------------------------- */
+/* ---- the case process -------------------------------------------------- */
 
-static void init_result(struct case_result *r, const struct case_spec *c, int family)
+void runner_case_process(void *runner_case)
 {
-    memset(r, 0, sizeof *r);
-    snprintf(r->name, sizeof r->name, "%s-ipv%d", c->name, family);
-    r->outcome = CASE_PASS;
-    r->client_status = r->server_status = -1;
-}
-
-/* In the case process; L->r is sent back when it returns. */
-static void run_case_process(void *ctx)
-{
-    struct live *L = ctx;
-    /* No process yet: nothing of theirs to poll (fd 0 would be stdin). */
-    process_init(&L->server.proc);
-    process_init(&L->client.proc);
-    run_in_namespace(L);
-}
-
-bool runner_start_case(const struct case_spec *c, int family, const struct run_options *o,
-                       struct case_result *r, struct runner_job *j)
-{
-    memset(j, 0, sizeof *j);
-    j->call.fd = -1;
-    j->r = r;
-    j->c = c;
-    j->family = family;
-    j->start_ms = now_ms();
-    j->deadline_ms = j->start_ms + c->timeout_ms + RESULT_MARGIN_MS;
-    init_result(r, c, family);
-    /* Large: a copy of it goes with each case process, so one static
-     * instance serves every job (it is filled in just before the fork). */
+    const struct runner_case *rc = runner_case;
+    /* Large, so static: this runs in the forked case process, one per case. */
     static struct live L;
     memset(&L, 0, sizeof L);
-    L.c = c;
-    L.o = o;
-    L.r = r;
-    L.family = family;
-    switch (process_call_start(&j->call, run_case_process, &L, r, sizeof *r)) {
-    case PROCESS_CALL_DONE:
-        return true;
-    case PROCESS_CALL_NO_PIPE:
-        r->outcome = CASE_ERROR;
-        add_detail(r, "pipe for the case process: %s", strerror(errno));
-        break;
-    case PROCESS_CALL_NO_FORK:
-    case PROCESS_CALL_NO_RESULT:
-        r->outcome = CASE_ERROR;
-        add_detail(r, "fork the case process: %s", strerror(errno));
-        break;
-    }
-    r->elapsed_ms = (unsigned)(now_ms() - j->start_ms);
-    return false;
-}
-
-int runner_job_fd(const struct runner_job *j)
-{
-    return j->call.fd;
-}
-
-int64_t runner_job_deadline(const struct runner_job *j)
-{
-    return j->deadline_ms;
-}
-
-bool runner_job_read(struct runner_job *j)
-{
-    return process_call_read(&j->call);
-}
-
-bool runner_job_finish(struct runner_job *j)
-{
-    pid_t pid = j->call.pid;
-    if (process_call_finish(&j->call) != PROCESS_CALL_DONE) {
-        init_result(j->r, j->c, j->family);
-        j->r->outcome = CASE_ERROR;
-        add_detail(j->r, "the case process (pid %d) died or hung without reporting", (int)pid);
-    }
-    j->r->elapsed_ms = (unsigned)(now_ms() - j->start_ms);
-    return j->r->outcome != CASE_ERROR;
-}
-
-void runner_job_signal(const struct runner_job *j, int sig)
-{
-    if (j->call.pid > 0)
-        kill(j->call.pid, sig);
-}
-
-bool runner_run_case(const struct case_spec *c, int family, const struct run_options *o,
-                     struct case_result *r)
-{
-    struct runner_job j;
-    if (!runner_start_case(c, family, o, r, &j))
-        return false;
-    for (;;) {
-        int64_t left = j.deadline_ms - now_ms();
-        if (left <= 0)
-            break;
-        struct pollfd pfd = { .fd = j.call.fd, .events = POLLIN };
-        int rc = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
-        if (rc < 0 && errno != EINTR)
-            break;
-        if (rc > 0 && runner_job_read(&j))
-            break;
-    }
-    return runner_job_finish(&j);
+    L.c = rc->c;
+    L.o = rc->o;
+    L.r = rc->r;
+    L.family = rc->family;
+    /* No process yet: nothing of theirs to poll (fd 0 would be stdin). */
+    process_init(&L.server.proc);
+    process_init(&L.client.proc);
+    run_in_namespace(&L);
 }

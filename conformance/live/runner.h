@@ -24,9 +24,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "case_result.h"
 #include "cases.h"
 #include "process.h"
-#include "verdict.h"
 
 /* When the server counts as ready (the client is started then). */
 enum ready_mode {
@@ -45,48 +45,6 @@ struct run_options {
     const char *client_override;  /* --client */
     enum ready_mode ready;        /* --ready */
     unsigned ready_timeout_ms;    /* --ready-timeout; 0: RUNNER_READY_TIMEOUT_MS */
-};
-
-enum case_outcome {
-    CASE_PASS,
-    CASE_FAIL,      /* an expectation was not met */
-    CASE_ERROR,     /* the case could not run here (namespace, capture...) */
-    CASE_SKIP,      /* not run: it needs a program that --server/--client replaced */
-};
-
-/* One expectation's outcome: pass or fail, or n/a (not judged: about a
- * replaced program). `what` is the expectation as the case wrote it
- * ("client-exit 0", "tcp.teardown.first_fin info \"server\""), line 0 a fail
- * verdict of a rule the case did not expect (what = the rule id); expected
- * and seen are printable (escape.h: program output escaped), frames the
- * packets it is about, ascending (none: a program's exit or output, or no
- * packet to name). */
-#define CASE_EXPECT_FRAMES 8
-struct case_expectation {
-    unsigned line;
-    enum verdict_kind verdict;
-    char what[160];
-    char expected[200];
-    char seen[400];
-    uint32_t frames[CASE_EXPECT_FRAMES];
-    unsigned nframes;
-};
-#define CASE_UNMET_LISTED 16   /* unmet expectations kept in a case_result */
-
-struct case_result {
-    char name[CASE_NAME_MAX + 8];  /* "time-ipv4" */
-    enum case_outcome outcome;
-    unsigned elapsed_ms;
-    char capture_path[600];        /* "" if none was written */
-    int client_status, server_status; /* exit status, 128+signal, -1 never ran */
-    unsigned packets;
-    unsigned expectations, unmet;
-    char details[4096];            /* failure/error: one line per problem */
-    char notes[1024];              /* shown whatever the outcome: what was not judged */
-    /* The first CASE_UNMET_LISTED unmet expectations (of `unmet`), in case
-     * file order, then the unexpected fail verdicts (line 0). */
-    struct case_expectation unmet_list[CASE_UNMET_LISTED];
-    unsigned nlisted;
 };
 
 /* Runs case `c` on family 4 or 6. Always fills *r; returns false only for
@@ -121,6 +79,16 @@ bool runner_job_finish(struct runner_job *j);
 /* Passes sig to the case process (it then ends the case: see below). */
 void runner_job_signal(const struct runner_job *j, int sig);
 
+/* The case process itself (runner.c): the steps above, in the child that
+ * runner_start_case forks; fills *r, which process_call sends back. */
+struct runner_case {
+    const struct case_spec *c;
+    const struct run_options *o;
+    struct case_result *r;
+    int family;
+};
+void runner_case_process(void *runner_case);
+
 /* Interruption. Call runner_note_signal from the SIGINT/SIGTERM handler of
  * the process that runs cases (async-signal-safe: it sets a flag); case
  * processes forked after the handler is in place inherit it, so a signal
@@ -130,15 +98,5 @@ void runner_job_signal(const struct runner_job *j, int sig);
 void runner_note_signal(int sig);
 int runner_interrupted(void);   /* the signal noted, 0 if none */
 const char *runner_signal_name(int sig);  /* "SIGTERM", "SIGINT", else strsignal */
-
-/* Adds one line to r->details (dropped once they are full). */
-void case_result_add_detail(struct case_result *r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* Adds one line to r->notes. */
-void case_result_add_note(struct case_result *r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-const char *case_outcome_name(enum case_outcome o);
 
 #endif
