@@ -3,7 +3,9 @@
 #
 # Runs inside the base-builder image (.clusterfuzzlite/Dockerfile), which
 # sets CC, CFLAGS (sanitizer + -fsanitize=fuzzer-no-link), LIB_FUZZING_ENGINE
-# (-fsanitize=fuzzer for libFuzzer), OUT, SRC, WORK and SANITIZER. For every
+# (-fsanitize=fuzzer for libFuzzer), OUT, SRC, WORK and SANITIZER (address
+# and undefined in .github/workflows/cflite_{pr,batch}.yml, coverage in
+# cflite_cron.yml; fuzz/test-cflite-build --sanitizer S runs each). For every
 # fuzz/<target>.c that defines LLVMFuzzerTestOneInput (except the planted-bug
 # demo) it writes
 #   $OUT/fuzz-<target>                   the fuzzer
