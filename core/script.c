@@ -61,7 +61,8 @@ static void queue_send_fault(struct script *s, uint8_t op, uint8_t arg)
 
 /* Decoding the schedule is the harness's input adapter, not code under
  * test: it is compiled without coverage hooks (which cost more than the
- * code under test on every receive) and reads through this small reader,
+ * code under test on every receive), as is the event loop's scripted world
+ * (accept, the watch set, wait, close), and reads through this small reader,
  * the cursor's rules inlined: a read past the end fails, yields 0 and fails
  * every read after it; an argument cut short takes what is there. */
 #if defined(__clang__) && __clang_major__ >= 13
@@ -254,12 +255,12 @@ static ssize_t fail(int e)
 
 /* Whether a receive takes this event (the others wait for accept, poll or
  * wait). */
-static bool is_receive_event(enum script_op op)
+SCRIPT_DECODER static bool is_receive_event(enum script_op op)
 {
     return op <= SCRIPT_TRUNC && op != SCRIPT_TIMEOUT;
 }
 
-static void select_target(struct script *s, uint8_t k)
+SCRIPT_DECODER static void select_target(struct script *s, uint8_t k)
 {
     if (s->accepts == 0)
         return; /* a single-connection harness: every fd stays the target */
@@ -434,7 +435,7 @@ static ssize_t script_sendto(void *ctx, int fd, const void *buf, size_t len, int
     return script_send(ctx, fd, buf, len, flags);
 }
 
-static void fill_conn_addr(uint8_t which, uint16_t port, struct sockaddr_storage *out,
+SCRIPT_DECODER static void fill_conn_addr(uint8_t which, uint16_t port, struct sockaddr_storage *out,
                            socklen_t *len)
 {
     static const char *const hosts[4] = {"127.0.0.1", "::1", "2001:db8::7", "::ffff:192.0.2.7"};
@@ -454,7 +455,7 @@ static void fill_conn_addr(uint8_t which, uint16_t port, struct sockaddr_storage
     *len = sizeof *sin6;
 }
 
-static int script_accept(void *ctx, int fd, struct sockaddr *addr, socklen_t *len, int flags)
+SCRIPT_DECODER static int script_accept(void *ctx, int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
     (void)fd;
     (void)flags;
@@ -487,7 +488,7 @@ static int script_accept(void *ctx, int fd, struct sockaddr *addr, socklen_t *le
     return s->target_fd;
 }
 
-static int script_shutdown(void *ctx, int fd, int how)
+SCRIPT_DECODER static int script_shutdown(void *ctx, int fd, int how)
 {
     (void)fd;
     (void)how;
@@ -504,12 +505,12 @@ static int script_shutdown(void *ctx, int fd, int how)
     return 0;
 }
 
-static int wait_errno(uint8_t arg)
+SCRIPT_DECODER static int wait_errno(uint8_t arg)
 {
     return arg & 1 ? ENOMEM : EINTR;
 }
 
-static int script_poll(void *ctx, struct pollfd *fds, nfds_t n, int timeout_ms)
+SCRIPT_DECODER static int script_poll(void *ctx, struct pollfd *fds, nfds_t n, int timeout_ms)
 {
     struct script *s = ctx;
     tick(s);
@@ -533,18 +534,18 @@ static int script_poll(void *ctx, struct pollfd *fds, nfds_t n, int timeout_ms)
 
 /* ---- the event loop's readiness set, close and the stop pipe ---- */
 
-static bool is_watched(const struct script *s, int fd)
+SCRIPT_DECODER static bool is_watched(const struct script *s, int fd)
 {
     return fd >= 0 && fd < SCRIPT_FD_LIMIT && (s->watched[fd / 64] >> (fd % 64) & 1);
 }
 
-static void unwatch(struct script *s, int fd)
+SCRIPT_DECODER static void unwatch(struct script *s, int fd)
 {
     if (fd >= 0 && fd < SCRIPT_FD_LIMIT)
         s->watched[fd / 64] &= ~(1ull << (fd % 64));
 }
 
-static int script_watch_open(void *ctx)
+SCRIPT_DECODER static int script_watch_open(void *ctx)
 {
     struct script *s = ctx;
     tick(s);
@@ -552,7 +553,7 @@ static int script_watch_open(void *ctx)
     return SCRIPT_SET_FD;
 }
 
-static int script_watch(void *ctx, int set, enum sockio_watch_op op, int fd, uint32_t events,
+SCRIPT_DECODER static int script_watch(void *ctx, int set, enum sockio_watch_op op, int fd, uint32_t events,
                         void *tag)
 {
     (void)set;
@@ -577,7 +578,7 @@ static int script_watch(void *ctx, int set, enum sockio_watch_op op, int fd, uin
 
 /* Whether connection fd has something to receive now (data, an error or
  * its peer's close). */
-static bool conn_readable(const struct script *s, int fd, bool has, enum script_op op)
+SCRIPT_DECODER static bool conn_readable(const struct script *s, int fd, bool has, enum script_op op)
 {
     if (s->pending_len > 0)
         return s->pending_fd == fd || s->target_fd == -1;
@@ -587,7 +588,7 @@ static bool conn_readable(const struct script *s, int fd, bool has, enum script_
 }
 
 /* What is ready among the watched fds, into evs[max]. */
-static int ready_events(const struct script *s, bool has, enum script_op op,
+SCRIPT_DECODER static int ready_events(const struct script *s, bool has, enum script_op op,
                         struct sockio_event *evs, int max)
 {
     int n = 0;
@@ -610,7 +611,7 @@ static int ready_events(const struct script *s, bool has, enum script_op op,
     return n;
 }
 
-static int script_wait(void *ctx, int set, struct sockio_event *evs, int max, int timeout_ms)
+SCRIPT_DECODER static int script_wait(void *ctx, int set, struct sockio_event *evs, int max, int timeout_ms)
 {
     (void)set;
     struct script *s = ctx;
@@ -656,7 +657,7 @@ static int script_wait(void *ctx, int set, struct sockio_event *evs, int max, in
     }
 }
 
-static int script_close(void *ctx, int fd, bool abortive)
+SCRIPT_DECODER static int script_close(void *ctx, int fd, bool abortive)
 {
     struct script *s = ctx;
     tick(s);
@@ -681,7 +682,7 @@ static int script_close(void *ctx, int fd, bool abortive)
     return (int)fail(EBADF);
 }
 
-static ssize_t script_read(void *ctx, int fd, void *buf, size_t len)
+SCRIPT_DECODER static ssize_t script_read(void *ctx, int fd, void *buf, size_t len)
 {
     struct script *s = ctx;
     tick(s);

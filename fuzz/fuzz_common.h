@@ -159,6 +159,25 @@ static inline int tap_pass_poll(void *ctx, struct pollfd *fds, nfds_t n, int tim
     return t->inner.ops->poll(t->inner.ctx, fds, n, timeout_ms);
 }
 
+static inline int tap_pass_watch_open(void *ctx)
+{
+    struct tap_head *t = ctx;
+    return t->inner.ops->watch_open(t->inner.ctx);
+}
+
+static inline int tap_pass_watch(void *ctx, int set, enum sockio_watch_op op, int fd,
+                                 uint32_t events, void *tag)
+{
+    struct tap_head *t = ctx;
+    return t->inner.ops->watch(t->inner.ctx, set, op, fd, events, tag);
+}
+
+static inline ssize_t tap_pass_read(void *ctx, int fd, void *buf, size_t len)
+{
+    struct tap_head *t = ctx;
+    return t->inner.ops->read(t->inner.ctx, fd, buf, len);
+}
+
 /* Keeps the source address a recvfrom reported (none: zeroed), so a tap can
  * check later sends against where the last datagram came from. */
 static inline void tap_note_source(struct sockaddr_storage *last, socklen_t *last_len,

@@ -205,30 +205,11 @@ static ssize_t tap_sendto(void *ctx, int fd, const void *buf, size_t len, int fl
     return tap_send(ctx, fd, buf, len, flags);
 }
 
-static int tap_watch_open(void *ctx)
-{
-    struct tap_head *t = ctx;
-    return t->inner.ops->watch_open(t->inner.ctx);
-}
-
-static int tap_watch(void *ctx, int set, enum sockio_watch_op op, int fd, uint32_t events,
-                     void *tag)
-{
-    struct tap_head *t = ctx;
-    return t->inner.ops->watch(t->inner.ctx, set, op, fd, events, tag);
-}
-
-static ssize_t tap_read(void *ctx, int fd, void *buf, size_t len)
-{
-    struct tap_head *t = ctx;
-    return t->inner.ops->read(t->inner.ctx, fd, buf, len);
-}
-
 static const struct sockio_ops tap_ops = {
     .recv = tap_recv, .recvfrom = tap_recvfrom, .send = tap_send, .sendto = tap_sendto,
     .accept = tap_accept, .shutdown = tap_shutdown, .poll = tap_pass_poll,
-    .now_ms = tap_pass_now_ms, .watch_open = tap_watch_open, .watch = tap_watch,
-    .wait = tap_wait, .close = tap_close, .read = tap_read,
+    .now_ms = tap_pass_now_ms, .watch_open = tap_pass_watch_open, .watch = tap_pass_watch,
+    .wait = tap_wait, .close = tap_close, .read = tap_pass_read,
 };
 
 FUZZ_NO_COVERAGE static void tap_log(void *arg, enum tcp_server_log kind, const char *text,
