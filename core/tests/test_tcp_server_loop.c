@@ -9,6 +9,8 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -257,6 +259,64 @@ static void test_rst_mode_closes_abortively(void **state)
     assert_string_equal(conn_log, "Served [::1]:4242: aborted (RST), 42 bytes sent, 0 received\n");
 }
 
+/* The scripted world itself: accept hands out the lowest free fd, as the
+ * kernel does; with all SCRIPT_CONN_FDS open the client stays queued
+ * (EMFILE) until one closes; CONN k picks among the open ones. */
+static void test_script_accept_fds(void **state)
+{
+    (void)state;
+    sched_begin();
+    for (int i = 0; i < SCRIPT_CONN_FDS + 1; i++)
+        sched_accept(1, (uint16_t)i);
+    sched_op_arg(SCRIPT_CONN, 1);
+    sched_str("to the second");
+    const struct sockio *io = sched_start(true);
+    script_serve(&sh_s, LISTEN_FD, STOP_FD);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    for (int i = 0; i < SCRIPT_CONN_FDS; i++) {
+        len = sizeof ss;
+        assert_int_equal(io->ops->accept(io->ctx, LISTEN_FD, (struct sockaddr *)&ss, &len, 0),
+                         SCRIPT_CONN_FD0 + i);
+        assert_int_equal(len, sizeof(struct sockaddr_in6));
+        assert_int_equal(ss.ss_family, AF_INET6);
+    }
+    errno = 0;
+    assert_int_equal(io->ops->accept(io->ctx, LISTEN_FD, NULL, NULL, 0), -1);
+    assert_int_equal(errno, EMFILE);
+    assert_int_equal(io->ops->close(io->ctx, SCRIPT_CONN_FD0 + 5, false), 0);
+    assert_int_equal(io->ops->accept(io->ctx, LISTEN_FD, NULL, NULL, 0), SCRIPT_CONN_FD0 + 5);
+    /* The bytes go to the second open connection only. */
+    char b[32];
+    assert_int_equal(io->ops->recv(io->ctx, SCRIPT_CONN_FD0, b, sizeof b, 0), -1);
+    assert_int_equal(errno, EAGAIN);
+    assert_int_equal(io->ops->recv(io->ctx, SCRIPT_CONN_FD0 + 1, b, sizeof b, 0), 13);
+    assert_int_equal(io->ops->close(io->ctx, 99, false), -1);
+    assert_int_equal(sh_s.bad_closes, 1);
+}
+
+/* A single-connection user (poll + recv, no accept) never sees the event
+ * loop's opcodes: a poll drops them, a WAIT_FAIL fails that poll. */
+static void test_script_poll_skips_loop_events(void **state)
+{
+    (void)state;
+    sched_begin();
+    sched_accept(0, 1);
+    sched_op(SCRIPT_STOP);
+    sched_op_arg(SCRIPT_WAIT_FAIL, 1);
+    sched_str("data");
+    const struct sockio *io = sched_start(true);
+    char b[8];
+    assert_int_equal(io->ops->recv(io->ctx, 7, b, sizeof b, 0), -1);
+    assert_int_equal(errno, EAGAIN);
+    struct pollfd p = {.fd = 7, .events = POLLIN};
+    assert_int_equal(io->ops->poll(io->ctx, &p, 1, 1000), -1);
+    assert_int_equal(errno, ENOMEM);
+    assert_int_equal(io->ops->poll(io->ctx, &p, 1, 1000), 1);
+    assert_int_equal(io->ops->recv(io->ctx, 7, b, sizeof b, 0), 4);
+    assert_memory_equal(b, "data", 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +328,8 @@ int main(void)
         cmocka_unit_test(test_send_zero_and_shutdown_failure),
         cmocka_unit_test(test_wait_failures),
         cmocka_unit_test(test_rst_mode_closes_abortively),
+        cmocka_unit_test(test_script_accept_fds),
+        cmocka_unit_test(test_script_poll_skips_loop_events),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
