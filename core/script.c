@@ -17,11 +17,26 @@ void script_init(struct script *s, const uint8_t *schedule, size_t len, bool str
     memset(s, 0, offsetof(struct script, sent));
     s->sent_len = s->sent_total = s->sends_to_foreign = s->shutdowns = 0;
     s->calls = 0;
+    /* The event loop's world: small, so cleared field by field too (the
+     * watch table is read only where `watched` has a bit). */
+    s->listen_fd = s->stop_fd = -1;
+    s->target_fd = s->pending_fd = -1;
+    s->open_conns = 0;
+    s->stop_pending = s->exhausted_stop_sent = false;
+    s->shut_fault_count = 0;
+    s->accepts = s->closes = s->abortive_closes = s->bad_closes = s->waits = 0;
+    memset(s->watched, 0, sizeof s->watched);
     s->p = schedule;
     s->len = len;
     s->stream = stream;
     s->clock_ms = 1000;
     s->peer_port = 40000;
+}
+
+void script_serve(struct script *s, int listen_fd, int stop_fd)
+{
+    s->listen_fd = listen_fd;
+    s->stop_fd = stop_fd;
 }
 
 bool script_exhausted(const struct script *s)
@@ -46,7 +61,8 @@ static void queue_send_fault(struct script *s, uint8_t op, uint8_t arg)
 
 /* Decoding the schedule is the harness's input adapter, not code under
  * test: it is compiled without coverage hooks (which cost more than the
- * code under test on every receive) and reads through this small reader,
+ * code under test on every receive), as is the event loop's scripted world
+ * (accept, the watch set, wait, close), and reads through this small reader,
  * the cursor's rules inlined: a read past the end fails, yields 0 and fails
  * every read after it; an argument cut short takes what is there. */
 #if defined(__clang__) && __clang_major__ >= 13
@@ -98,6 +114,15 @@ SCRIPT_DECODER static inline size_t rd_end(const struct script *s, const struct 
     return r->failed ? s->len : s->off + r->off;
 }
 
+/* The opcode a byte names: a loop opcode (0x20..0x26) whole, else its low
+ * 4 bits. */
+SCRIPT_DECODER static inline unsigned op_of(uint8_t b)
+{
+    return b >= SCRIPT_ACCEPT && b <= SCRIPT_STOP ? b : b & 0x0fu;
+}
+
+static void select_target(struct script *s, uint8_t k);
+
 /* Applies the state and send-side opcodes at the head of the schedule, so
  * that the next opcode (if any) is a receive-side event. */
 SCRIPT_DECODER static void apply_state_ops(struct script *s)
@@ -107,7 +132,18 @@ SCRIPT_DECODER static void apply_state_ops(struct script *s)
     while (s->off < s->len) {
         struct rd c = {.p = s->p + s->off, .len = s->len - s->off};
         uint8_t opbyte = rd_u8(&c), u8;
-        switch (opbyte & 0x0f) {
+        switch (op_of(opbyte)) {
+        case SCRIPT_CONN:
+            select_target(s, rd_u8(&c));
+            break;
+        case SCRIPT_SHUT_FAIL:
+            u8 = rd_u8(&c);
+            if (s->shut_fault_count < sizeof s->shut_faults)
+                s->shut_faults[s->shut_fault_count++] = u8;
+            break;
+        case SCRIPT_SEND_ZERO:
+            queue_send_fault(s, SCRIPT_SEND_ZERO, 0);
+            break;
         case SCRIPT_FOREIGN:
             s->foreign_next = true;
             break;
@@ -163,8 +199,16 @@ SCRIPT_DECODER static bool decode_head(struct script *s, struct script_event *ev
     uint8_t opbyte = rd_u8(&c), u8;
     uint16_t u16;
     memset(ev, 0, sizeof *ev);
-    ev->op = (enum script_op)(opbyte & 0x0f);
+    ev->op = (enum script_op)op_of(opbyte);
     switch (ev->op) {
+    case SCRIPT_ACCEPT:
+        ev->arg = rd_u8(&c);
+        ev->port = rd_be16(&c);
+        break;
+    case SCRIPT_ACCEPT_FAIL:
+    case SCRIPT_WAIT_FAIL:
+        ev->arg = rd_u8(&c);
+        break;
     case SCRIPT_DATA:
         u8 = rd_u8(&c);
         ev->data = take_upto(&c, u8, &ev->data_len);
@@ -209,6 +253,26 @@ static ssize_t fail(int e)
     return -1;
 }
 
+/* Whether a receive takes this event (the others wait for accept, poll or
+ * wait). */
+SCRIPT_DECODER static bool is_receive_event(enum script_op op)
+{
+    return op <= SCRIPT_TRUNC && op != SCRIPT_TIMEOUT;
+}
+
+SCRIPT_DECODER static void select_target(struct script *s, uint8_t k)
+{
+    if (s->accepts == 0)
+        return; /* a single-connection harness: every fd stays the target */
+    int open = __builtin_popcountll(s->open_conns);
+    s->target_fd = -2;
+    if (open == 0)
+        return;
+    for (int i = 0, nth = k % open; i < SCRIPT_CONN_FDS; i++)
+        if ((s->open_conns >> i & 1) && nth-- == 0)
+            s->target_fd = SCRIPT_CONN_FD0 + i;
+}
+
 /* Maps an error event to the errno a receive reports. */
 static int event_errno(enum script_op op)
 {
@@ -227,14 +291,19 @@ static ssize_t script_recv(void *ctx, int fd, void *buf, size_t len, int flags)
     (void)fd;
     struct script *s = ctx;
     tick(s);
+    if (s->pending_len > 0 && s->pending_fd != fd && s->target_fd != -1)
+        return fail(EAGAIN); /* the rest of a chunk for another connection comes first */
     if (s->pending_len == 0) {
         struct script_event ev;
         size_t end;
         if (!peek_event(s, &ev, &end))
             return 0; /* exhausted: the peer closed */
-        if (ev.op == SCRIPT_TIMEOUT)
+        if (!is_receive_event(ev.op))
             return fail(EAGAIN); /* nothing yet; the poll that follows times out */
+        if (s->target_fd != -1 && fd != s->target_fd)
+            return fail(EAGAIN); /* it is for another connection */
         consume(s, end);
+        s->pending_fd = fd;
         if (ev.op == SCRIPT_EOF)
             return 0;
         if (ev.op != SCRIPT_DATA && ev.op != SCRIPT_TRUNC)
@@ -280,7 +349,7 @@ static ssize_t script_recvfrom(void *ctx, int fd, void *buf, size_t len, int fla
     size_t end;
     if (!peek_event(s, &ev, &end))
         return fail(EAGAIN);
-    if (ev.op == SCRIPT_TIMEOUT)
+    if (!is_receive_event(ev.op))
         return fail(EAGAIN); /* left for the poll that follows */
     consume(s, end);
     if (ev.op != SCRIPT_DATA && ev.op != SCRIPT_TRUNC && ev.op != SCRIPT_EOF)
@@ -342,6 +411,8 @@ static ssize_t script_send(void *ctx, int fd, const void *buf, size_t len, int f
             return fail(EPIPE);
         if (op == SCRIPT_SEND_EINTR)
             return fail(EINTR);
+        if (op == SCRIPT_SEND_ZERO)
+            return 0;
         if (arg < n)
             n = arg;
     }
@@ -364,31 +435,92 @@ static ssize_t script_sendto(void *ctx, int fd, const void *buf, size_t len, int
     return script_send(ctx, fd, buf, len, flags);
 }
 
-static int script_accept(void *ctx, int fd, struct sockaddr *addr, socklen_t *len, int flags)
+SCRIPT_DECODER static void fill_conn_addr(uint8_t which, uint16_t port, struct sockaddr_storage *out,
+                           socklen_t *len)
 {
-    (void)fd;
-    (void)addr;
-    (void)len;
-    (void)flags;
-    tick(ctx);
-    errno = EAGAIN; /* harnesses hand the connection in directly */
-    return -1;
+    static const char *const hosts[4] = {"127.0.0.1", "::1", "2001:db8::7", "::ffff:192.0.2.7"};
+    memset(out, 0, sizeof *out);
+    if ((which & 3) == 0) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)out;
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(port);
+        inet_pton(AF_INET, hosts[0], &sin->sin_addr);
+        *len = sizeof *sin;
+        return;
+    }
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)out;
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(port);
+    inet_pton(AF_INET6, hosts[which & 3], &sin6->sin6_addr);
+    *len = sizeof *sin6;
 }
 
-static int script_shutdown(void *ctx, int fd, int how)
+SCRIPT_DECODER static int script_accept(void *ctx, int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+    (void)fd;
+    (void)flags;
+    static const int errs[8] = {EAGAIN, ECONNABORTED, EMFILE, EINTR,
+                                ENFILE, ENOBUFS, ENOMEM, EPERM};
+    struct script *s = ctx;
+    tick(s);
+    struct script_event ev;
+    size_t end;
+    if (!peek_event(s, &ev, &end) || (ev.op != SCRIPT_ACCEPT && ev.op != SCRIPT_ACCEPT_FAIL))
+        return (int)fail(EAGAIN); /* no client waiting */
+    if (ev.op == SCRIPT_ACCEPT_FAIL) {
+        consume(s, end);
+        return (int)fail(errs[ev.arg & 7]);
+    }
+    if (~s->open_conns == 0)
+        return (int)fail(EMFILE); /* the client stays queued, as in the kernel */
+    consume(s, end);
+    int slot = __builtin_ctzll(~s->open_conns); /* the lowest free, as the kernel's */
+    s->open_conns |= 1ull << slot;
+    s->accepts++;
+    s->target_fd = SCRIPT_CONN_FD0 + slot;
+    if (addr && len) {
+        struct sockaddr_storage a;
+        socklen_t alen;
+        fill_conn_addr(ev.arg, ev.port, &a, &alen);
+        memcpy(addr, &a, *len < alen ? *len : alen);
+        *len = alen;
+    }
+    return s->target_fd;
+}
+
+SCRIPT_DECODER static int script_shutdown(void *ctx, int fd, int how)
 {
     (void)fd;
     (void)how;
+    static const int errs[4] = {ENOTCONN, ECONNRESET, ENOBUFS, EINVAL};
     struct script *s = ctx;
     tick(s);
+    apply_state_ops(s); /* shutdown faults at the head apply to this call */
+    if (s->shut_fault_count > 0) {
+        uint8_t arg = s->shut_faults[0];
+        memmove(s->shut_faults, s->shut_faults + 1, --s->shut_fault_count);
+        return (int)fail(errs[arg & 3]);
+    }
     s->shutdowns++;
     return 0;
 }
 
-static int script_poll(void *ctx, struct pollfd *fds, nfds_t n, int timeout_ms)
+SCRIPT_DECODER static int wait_errno(uint8_t arg)
+{
+    return arg & 1 ? ENOMEM : EINTR;
+}
+
+SCRIPT_DECODER static int script_poll(void *ctx, struct pollfd *fds, nfds_t n, int timeout_ms)
 {
     struct script *s = ctx;
     tick(s);
+    struct script_event ev;
+    size_t end;
+    while (peek_event(s, &ev, &end) && !is_receive_event(ev.op) && ev.op != SCRIPT_TIMEOUT) {
+        consume(s, end); /* no accept or stop pipe behind a poll: dropped */
+        if (ev.op == SCRIPT_WAIT_FAIL)
+            return (int)fail(wait_errno(ev.arg));
+    }
     if (next_is_timeout(s)) {
         s->clock_ms += timeout_ms < 0 ? 3600 * 1000 : timeout_ms + 3600 * 1000;
         for (nfds_t i = 0; i < n; i++)
@@ -398,6 +530,167 @@ static int script_poll(void *ctx, struct pollfd *fds, nfds_t n, int timeout_ms)
     for (nfds_t i = 0; i < n; i++)
         fds[i].revents = fds[i].events & (POLLIN | POLLOUT);
     return (int)n;
+}
+
+/* ---- the event loop's readiness set, close and the stop pipe ---- */
+
+SCRIPT_DECODER static bool is_watched(const struct script *s, int fd)
+{
+    return fd >= 0 && fd < SCRIPT_FD_LIMIT && (s->watched[fd / 64] >> (fd % 64) & 1);
+}
+
+SCRIPT_DECODER static void unwatch(struct script *s, int fd)
+{
+    if (fd >= 0 && fd < SCRIPT_FD_LIMIT)
+        s->watched[fd / 64] &= ~(1ull << (fd % 64));
+}
+
+SCRIPT_DECODER static int script_watch_open(void *ctx)
+{
+    struct script *s = ctx;
+    tick(s);
+    memset(s->watched, 0, sizeof s->watched);
+    return SCRIPT_SET_FD;
+}
+
+SCRIPT_DECODER static int script_watch(void *ctx, int set, enum sockio_watch_op op, int fd, uint32_t events,
+                        void *tag)
+{
+    (void)set;
+    struct script *s = ctx;
+    tick(s);
+    if (fd < 0 || fd >= SCRIPT_FD_LIMIT)
+        return (int)fail(EBADF);
+    bool on = is_watched(s, fd);
+    if (op == SOCKIO_WATCH_ADD && on)
+        return (int)fail(EEXIST);
+    if (op != SOCKIO_WATCH_ADD && !on)
+        return (int)fail(ENOENT);
+    if (op == SOCKIO_WATCH_DEL) {
+        unwatch(s, fd);
+        return 0;
+    }
+    s->watched[fd / 64] |= 1ull << (fd % 64);
+    s->watch[fd].events = events;
+    s->watch[fd].tag = tag;
+    return 0;
+}
+
+/* Whether connection fd has something to receive now (data, an error or
+ * its peer's close). */
+SCRIPT_DECODER static bool conn_readable(const struct script *s, int fd, bool has, enum script_op op)
+{
+    if (s->pending_len > 0)
+        return s->pending_fd == fd || s->target_fd == -1;
+    if (!has)
+        return true; /* exhausted: every peer has closed */
+    return is_receive_event(op) && (s->target_fd == -1 || s->target_fd == fd);
+}
+
+/* What is ready among the watched fds, into evs[max]. */
+SCRIPT_DECODER static int ready_events(const struct script *s, bool has, enum script_op op,
+                        struct sockio_event *evs, int max)
+{
+    int n = 0;
+    for (int w = 0; w < SCRIPT_FD_LIMIT / 64; w++) {
+        for (uint64_t bits = s->watched[w]; bits && n < max; bits &= bits - 1) {
+            int fd = w * 64 + __builtin_ctzll(bits);
+            uint32_t want = s->watch[fd].events, got = 0;
+            if (fd == s->stop_fd)
+                got = s->stop_pending ? POLLIN : 0;
+            else if (fd == s->listen_fd)
+                got = has && (op == SCRIPT_ACCEPT || op == SCRIPT_ACCEPT_FAIL) ? POLLIN : 0;
+            else
+                got = (want & POLLOUT) |
+                      ((want & POLLIN) && conn_readable(s, fd, has, op) ? POLLIN : 0);
+            got &= want;
+            if (got)
+                evs[n++] = (struct sockio_event){.events = got, .tag = s->watch[fd].tag};
+        }
+    }
+    return n;
+}
+
+SCRIPT_DECODER static int script_wait(void *ctx, int set, struct sockio_event *evs, int max, int timeout_ms)
+{
+    (void)set;
+    struct script *s = ctx;
+    tick(s);
+    s->waits++;
+    for (;;) {
+        struct script_event ev = {0};
+        size_t end;
+        bool has = peek_event(s, &ev, &end);
+        if (has && (ev.op == SCRIPT_WAIT_FAIL || ev.op == SCRIPT_STOP)) {
+            consume(s, end);
+            if (ev.op == SCRIPT_WAIT_FAIL)
+                return (int)fail(wait_errno(ev.arg));
+            s->stop_pending = true; /* the pipe holds a byte until read */
+            continue;
+        }
+        int n = ready_events(s, has, ev.op, evs, max);
+        if (n > 0)
+            return n;
+        if (has && ev.op == SCRIPT_TIMEOUT) {
+            /* Nothing happens for the whole wait: the earliest deadline
+             * (idle, lifetime, grace) is the one that passes. */
+            consume(s, end);
+            s->clock_ms += timeout_ms < 0 ? 3600 * 1000 : timeout_ms;
+            return 0;
+        }
+        /* Nothing ready: what nobody can take is dropped (bytes for a
+         * closed connection); once exhausted, the stop comes, once. */
+        if (s->pending_len > 0) {
+            s->pending_len = 0;
+            continue;
+        }
+        if (has && (is_receive_event(ev.op) || timeout_ms < 0)) {
+            consume(s, end);
+            continue;
+        }
+        if (!has && !s->exhausted_stop_sent && is_watched(s, s->stop_fd)) {
+            s->exhausted_stop_sent = s->stop_pending = true;
+            continue;
+        }
+        s->clock_ms += timeout_ms < 0 ? 3600 * 1000 : timeout_ms;
+        return 0;
+    }
+}
+
+SCRIPT_DECODER static int script_close(void *ctx, int fd, bool abortive)
+{
+    struct script *s = ctx;
+    tick(s);
+    unwatch(s, fd);
+    int slot = fd - SCRIPT_CONN_FD0;
+    if (slot >= 0 && slot < SCRIPT_CONN_FDS && (s->open_conns >> slot & 1)) {
+        s->open_conns &= ~(1ull << slot);
+        s->closes++;
+        s->abortive_closes += abortive;
+        if (s->target_fd == fd)
+            s->target_fd = -2;
+        if (s->pending_fd == fd)
+            s->pending_len = 0; /* what it had not read dies with it */
+        return 0;
+    }
+    if (fd == s->listen_fd || fd == SCRIPT_SET_FD) {
+        if (fd == s->listen_fd)
+            s->listen_fd = -1;
+        return 0;
+    }
+    s->bad_closes++;
+    return (int)fail(EBADF);
+}
+
+SCRIPT_DECODER static ssize_t script_read(void *ctx, int fd, void *buf, size_t len)
+{
+    struct script *s = ctx;
+    tick(s);
+    if (fd != s->stop_fd || !s->stop_pending || len == 0)
+        return fail(EAGAIN);
+    s->stop_pending = false;
+    memset(buf, 'x', 1);
+    return 1;
 }
 
 static int64_t script_now_ms(void *ctx)
@@ -410,6 +703,8 @@ static const struct sockio_ops script_ops = {
     .recv = script_recv, .recvfrom = script_recvfrom, .send = script_send,
     .sendto = script_sendto, .accept = script_accept, .shutdown = script_shutdown,
     .poll = script_poll, .now_ms = script_now_ms,
+    .watch_open = script_watch_open, .watch = script_watch, .wait = script_wait,
+    .close = script_close, .read = script_read,
 };
 
 struct sockio script_sockio(struct script *s)
@@ -473,4 +768,16 @@ bool script_add_clock(struct script_builder *b, uint8_t step)
 {
     uint8_t op[2] = {SCRIPT_CLOCK, step};
     return put(b, op, 2);
+}
+
+bool script_add_accept(struct script_builder *b, uint8_t addr, uint16_t port)
+{
+    uint8_t op[4] = {SCRIPT_ACCEPT, addr, (uint8_t)(port >> 8), (uint8_t)port};
+    return put(b, op, 4);
+}
+
+bool script_add_op_arg(struct script_builder *b, enum script_op op, uint8_t arg)
+{
+    uint8_t bytes[2] = {(uint8_t)op, arg};
+    return put(b, bytes, 2);
 }

@@ -28,6 +28,35 @@
  *  13 SEND_EINTR                      next send fails with EINTR
  *  14 PEER_PORT  port:u16be           source port of the datagrams from now on
  *  15 CLOCK      step:u8              the clock advances step * 100 ms
+ * The servers' event loop (tcp_server_loop.h) adds these whole-byte opcodes
+ * (0x20..0x26; any other byte is its low 4 bits, as above):
+ *  0x20 ACCEPT      addr:u8 port:u16be   a client connects: the next accept
+ *                                        returns a new fd (the lowest free of
+ *                                        SCRIPT_CONN_FDS, else EMFILE) from
+ *                                        addr&3: 127.0.0.1, ::1, 2001:db8::7,
+ *                                        ::ffff:192.0.2.7; the new connection
+ *                                        is the target
+ *  0x21 ACCEPT_FAIL err:u8               the next accept fails with EAGAIN,
+ *                                        ECONNABORTED, EMFILE, EINTR, ENFILE,
+ *                                        ENOBUFS, ENOMEM or EPERM (err&7)
+ *  0x22 CONN        k:u8                 receive events from now on go to the
+ *                                        k-th open connection (k mod open)
+ *  0x23 WAIT_FAIL   err:u8               the next poll/wait fails: EINTR or
+ *                                        ENOMEM (err&1)
+ *  0x24 SHUT_FAIL   err:u8               the next shutdown fails: ENOTCONN,
+ *                                        ECONNRESET, ENOBUFS, EINVAL (err&3)
+ *  0x25 SEND_ZERO                        the next send returns 0
+ *  0x26 STOP                             the stop fd becomes readable (SIGTERM)
+ * Receive events (DATA .. TRUNC) belong to the target connection: another
+ * connection's receive gets EAGAIN and its wait does not wake; before any
+ * ACCEPT every fd is the target (the single-connection harnesses). A wait
+ * reports every watched fd that wants POLLOUT, the listener when an accept
+ * event is next, the target when a receive event is next (an event for a
+ * closed or unwatched target is dropped), and once the schedule is
+ * exhausted every connection wanting POLLIN (its peer closed) and then, once,
+ * the stop fd. With nothing ready (a TIMEOUT next is then consumed: nothing
+ * comes for the whole wait) the clock advances by the wait's timeout (1 h
+ * if none) and the wait returns 0.
  * Stream data longer than a receive's buffer is returned over several
  * receives (short reads); a datagram longer than the buffer is truncated.
  * Send-side opcodes queue up (at most 16) and apply to the next sends; the
@@ -52,7 +81,16 @@ enum script_op {
     SCRIPT_RESET, SCRIPT_TIMEOUT, SCRIPT_REFUSED, SCRIPT_TRUNC, SCRIPT_FOREIGN,
     SCRIPT_SEND_SHORT, SCRIPT_SEND_AGAIN, SCRIPT_SEND_RESET, SCRIPT_SEND_EINTR,
     SCRIPT_PEER_PORT, SCRIPT_CLOCK,
+    SCRIPT_ACCEPT = 0x20, SCRIPT_ACCEPT_FAIL, SCRIPT_CONN, SCRIPT_WAIT_FAIL, SCRIPT_SHUT_FAIL,
+    SCRIPT_SEND_ZERO, SCRIPT_STOP,
 };
+
+/* Descriptors of the event loop's scripted world: accepted connections are
+ * SCRIPT_CONN_FD0 .. + SCRIPT_CONN_FDS - 1; a watch set is SCRIPT_SET_FD. */
+#define SCRIPT_CONN_FD0 16
+#define SCRIPT_CONN_FDS 64
+#define SCRIPT_FD_LIMIT 128
+#define SCRIPT_SET_FD (SCRIPT_FD_LIMIT - 1)
 
 #define SCRIPT_SEND_QUEUE 16
 #define SCRIPT_SENT_KEEP 65536
@@ -63,6 +101,8 @@ struct script_event {
     const uint8_t *data;
     size_t data_len;
     size_t wire_len;
+    uint8_t arg;   /* ACCEPT's address, the errno selectors, CONN's k */
+    uint16_t port; /* ACCEPT's */
 };
 
 struct script {
@@ -93,6 +133,19 @@ struct script {
     size_t sends_to_foreign;
     size_t shutdowns;
     uint64_t calls;
+    /* The event loop's world (script_serve): which fd listens and which is
+     * the stop pipe, the target of receive events (-1 any fd, -2 a closed
+     * connection), the fd a partly read chunk belongs to, the open
+     * connections (bit i: SCRIPT_CONN_FD0 + i), the watched fds. */
+    int listen_fd, stop_fd;
+    int target_fd, pending_fd;
+    uint64_t open_conns;
+    bool stop_pending, exhausted_stop_sent;
+    uint8_t shut_faults[8];
+    size_t shut_fault_count;
+    size_t accepts, closes, abortive_closes, bad_closes, waits;
+    uint64_t watched[SCRIPT_FD_LIMIT / 64];
+    struct { uint32_t events; void *tag; } watch[SCRIPT_FD_LIMIT];
 };
 
 /* stream: true for a TCP connection, false for a UDP socket. The script
@@ -100,6 +153,9 @@ struct script {
 void script_init(struct script *s, const uint8_t *schedule, size_t len, bool stream);
 struct sockio script_sockio(struct script *s);
 bool script_exhausted(const struct script *s);
+/* Names the listening fd and the stop fd (-1: none) of an event loop the
+ * script drives. */
+void script_serve(struct script *s, int listen_fd, int stop_fd);
 
 /* The addresses scripted datagrams come from: the expected peer 127.0.0.1
  * (port from PEER_PORT, default 40000) and a foreign host 192.0.2.7. */
@@ -117,5 +173,9 @@ bool script_add_trunc(struct script_builder *b, uint16_t wire_len, const void *d
 bool script_add_send_short(struct script_builder *b, uint8_t max);
 bool script_add_peer_port(struct script_builder *b, uint16_t port);
 bool script_add_clock(struct script_builder *b, uint8_t step);
+/* ACCEPT (addr: 0 127.0.0.1, 1 ::1, 2 2001:db8::7, 3 ::ffff:192.0.2.7) and
+ * the one-argument loop opcodes (ACCEPT_FAIL, CONN, WAIT_FAIL, SHUT_FAIL). */
+bool script_add_accept(struct script_builder *b, uint8_t addr, uint16_t port);
+bool script_add_op_arg(struct script_builder *b, enum script_op op, uint8_t arg);
 
 #endif

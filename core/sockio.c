@@ -2,7 +2,9 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ---- the real system: the only recv/send/accept calls in the project ---- */
 
@@ -58,9 +60,57 @@ static int64_t sys_now_ms(void *ctx)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The event loop's readiness set: epoll, whose EPOLLIN/EPOLLOUT/EPOLLERR/
+ * EPOLLHUP are poll's bits. */
+static int sys_watch_open(void *ctx)
+{
+    (void)ctx;
+    return epoll_create1(EPOLL_CLOEXEC);
+}
+
+static int sys_watch(void *ctx, int set, enum sockio_watch_op op, int fd, uint32_t events,
+                     void *tag)
+{
+    (void)ctx;
+    struct epoll_event ev = {.events = events, .data.ptr = tag};
+    int eop = op == SOCKIO_WATCH_ADD ? EPOLL_CTL_ADD
+              : op == SOCKIO_WATCH_MOD ? EPOLL_CTL_MOD : EPOLL_CTL_DEL;
+    return epoll_ctl(set, eop, fd, &ev);
+}
+
+static int sys_wait(void *ctx, int set, struct sockio_event *evs, int max, int timeout_ms)
+{
+    (void)ctx;
+    enum { BATCH = 256 };
+    struct epoll_event got[BATCH];
+    int n = epoll_wait(set, got, max < BATCH ? max : BATCH, timeout_ms);
+    for (int i = 0; i < n; i++)
+        evs[i] = (struct sockio_event){.events = got[i].events, .tag = got[i].data.ptr};
+    return n;
+}
+
+static int sys_close(void *ctx, int fd, bool abortive)
+{
+    (void)ctx;
+    if (abortive) {
+        /* SO_LINGER 0: the close sends RST and drops what is queued. */
+        struct linger lg = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    }
+    return close(fd);
+}
+
+static ssize_t sys_read(void *ctx, int fd, void *buf, size_t len)
+{
+    (void)ctx;
+    return read(fd, buf, len);
+}
+
 static const struct sockio_ops system_ops = {
     .recv = sys_recv, .recvfrom = sys_recvfrom, .send = sys_send, .sendto = sys_sendto,
     .accept = sys_accept, .shutdown = sys_shutdown, .poll = sys_poll, .now_ms = sys_now_ms,
+    .watch_open = sys_watch_open, .watch = sys_watch, .wait = sys_wait, .close = sys_close,
+    .read = sys_read,
 };
 
 const struct sockio sockio_system = {.ops = &system_ops, .ctx = NULL};

@@ -1,4 +1,5 @@
-/* sockio: the only place that calls recv/recvfrom/send/sendto/accept.
+/* sockio: the only place that calls recv/recvfrom/send/sendto/accept (and
+ * the event loop's epoll, close and read).
  *
  * Every call goes through one seam, struct sockio, so a test or a fuzzer can
  * script what each call returns (see script.h): data in chunks of any size,
@@ -16,6 +17,15 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+/* A readiness set's requests and events: events are POLLIN / POLLOUT (and
+ * POLLERR / POLLHUP reported), the same bits as epoll's on Linux;
+ * tag is handed back with each ready descriptor. */
+enum sockio_watch_op { SOCKIO_WATCH_ADD = 1, SOCKIO_WATCH_MOD, SOCKIO_WATCH_DEL };
+struct sockio_event {
+    uint32_t events;
+    void *tag;
+};
+
 struct sockio_ops {
     ssize_t (*recv)(void *ctx, int fd, void *buf, size_t len, int flags);
     ssize_t (*recvfrom)(void *ctx, int fd, void *buf, size_t len, int flags,
@@ -27,6 +37,15 @@ struct sockio_ops {
     int (*shutdown)(void *ctx, int fd, int how);
     int (*poll)(void *ctx, struct pollfd *fds, nfds_t n, int timeout_ms);
     int64_t (*now_ms)(void *ctx); /* monotonic milliseconds */
+    /* The servers' event loop (tcp_server_loop.h): a readiness set (epoll
+     * on the system), close (abortive: SO_LINGER 0 first) and read (the
+     * stop self-pipe). */
+    int (*watch_open)(void *ctx);
+    int (*watch)(void *ctx, int set, enum sockio_watch_op op, int fd, uint32_t events,
+                 void *tag);
+    int (*wait)(void *ctx, int set, struct sockio_event *evs, int max, int timeout_ms);
+    int (*close)(void *ctx, int fd, bool abortive);
+    ssize_t (*read)(void *ctx, int fd, void *buf, size_t len);
 };
 
 struct sockio {

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "sockio.h"
+#include "tcp_server_loop.h"
 
 /* An invariant of the code under test does not hold: report and abort, so
  * every engine (libFuzzer, AFL++, the replay driver) records a crash. */
@@ -68,6 +69,45 @@ static inline int fuzz_linktype_selector(int linktype)
 }
 
 
+/* tcp_server_recv: the two configuration bytes before its schedule.
+ *   byte 0: bits 0-1 service (time, echo, discard, time), bits 2-3 close
+ *           mode (fin, rst, unread, fin), bits 4-5 slots - 1 (1..4),
+ *           bits 6-7 count (forever, 1, 2, 8)
+ *   byte 1: bits 0-2 timeout (1..8 s), bits 3-4 lifetime (6, 1, 2, 3 x
+ *           timeout), bits 5-6 grace (0, 100, 1000, 5000 ms)
+ * Missing bytes are 0. Returns how many bytes it used. */
+static inline size_t fuzz_tcp_server_config(const uint8_t *p, size_t n,
+                                            struct tcp_server_config *cfg)
+{
+    static const enum tcp_service services[4] = {TCP_SERVICE_TIME, TCP_SERVICE_ECHO,
+                                                 TCP_SERVICE_DISCARD, TCP_SERVICE_TIME};
+    static const enum close_mode modes[4] = {CLOSE_MODE_FIN, CLOSE_MODE_RST, CLOSE_MODE_UNREAD,
+                                             CLOSE_MODE_FIN};
+    static const unsigned long counts[4] = {0, 1, 2, 8};
+    static const int64_t lifetimes[4] = {6, 1, 2, 3}, graces[4] = {0, 100, 1000, 5000};
+    uint8_t b0 = n > 0 ? p[0] : 0, b1 = n > 1 ? p[1] : 0;
+    cfg->service = services[b0 & 3];
+    cfg->close_mode = modes[b0 >> 2 & 3];
+    cfg->max_conns = 1 + (b0 >> 4 & 3);
+    cfg->count = counts[b0 >> 6];
+    cfg->timeout_ms = 1000 * (1 + (b1 & 7));
+    cfg->lifetime_ms = cfg->timeout_ms * lifetimes[b1 >> 3 & 3];
+    cfg->grace_ms = graces[b1 >> 5 & 3];
+    return n < 2 ? n : 2;
+}
+
+/* The configuration bytes for a service and close mode, with 4 slots,
+ * forever, a 5 s timeout, the default lifetime and a 1 s grace. */
+static inline void fuzz_tcp_server_config_bytes(enum tcp_service svc, enum close_mode mode,
+                                                uint8_t out[2])
+{
+    unsigned s = svc == TCP_SERVICE_ECHO ? 1 : svc == TCP_SERVICE_DISCARD ? 2 : 0;
+    unsigned m = mode == CLOSE_MODE_RST ? 1 : mode == CLOSE_MODE_UNREAD ? 2 : 0;
+    out[0] = (uint8_t)(s | m << 2 | 3 << 4);
+    out[1] = (uint8_t)(4 | 2 << 5);
+}
+
+
 /* ---- taps: a harness's wrapper around the scripted sockio ----------------
  * A tap struct starts with `struct sockio inner` and overrides only the calls
  * it checks; every other call passes straight through with these. */
@@ -117,6 +157,25 @@ static inline int tap_pass_poll(void *ctx, struct pollfd *fds, nfds_t n, int tim
 {
     struct tap_head *t = ctx;
     return t->inner.ops->poll(t->inner.ctx, fds, n, timeout_ms);
+}
+
+static inline int tap_pass_watch_open(void *ctx)
+{
+    struct tap_head *t = ctx;
+    return t->inner.ops->watch_open(t->inner.ctx);
+}
+
+static inline int tap_pass_watch(void *ctx, int set, enum sockio_watch_op op, int fd,
+                                 uint32_t events, void *tag)
+{
+    struct tap_head *t = ctx;
+    return t->inner.ops->watch(t->inner.ctx, set, op, fd, events, tag);
+}
+
+static inline ssize_t tap_pass_read(void *ctx, int fd, void *buf, size_t len)
+{
+    struct tap_head *t = ctx;
+    return t->inner.ops->read(t->inner.ctx, fd, buf, len);
 }
 
 /* Keeps the source address a recvfrom reported (none: zeroed), so a tap can

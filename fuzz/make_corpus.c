@@ -13,7 +13,8 @@
  * dissect_packet, the file itself for analysis_pcap, and every TCP/UDP
  * payload turned into DATA
  * schedules: the server's stream (segment by segment) for tcp_client_recv,
- * the client's for tcp_server_recv, datagrams to the server for
+ * the client's for tcp_server_recv (after its configuration bytes and the
+ * client's ACCEPT), datagrams to the server for
  * udp_server_recvfrom and from it for udp_client_reply. The server is the
  * side that received the SYN (else the lower port).
  *
@@ -140,34 +141,152 @@ static void tcp_client_seeds(void)
     begin(); data(big, 300); op(SCRIPT_EOF); done(t, "echo-long-300");
 }
 
-static void tcp_server_seeds(void)
+/* tcp_server_recv: the configuration bytes, then the schedule the loop
+ * sees; most seeds start with one client connecting. */
+static void raw(const void *p, size_t n)
+{
+    must(n <= B.cap - B.len);
+    memcpy(B.buf + B.len, p, n);
+    B.len += n;
+}
+
+static void server_begin(enum tcp_service svc, enum close_mode mode)
+{
+    uint8_t cfg[2];
+    fuzz_tcp_server_config_bytes(svc, mode, cfg);
+    begin();
+    raw(cfg, 2);
+}
+
+static void client(uint8_t addr, uint16_t port) { must(script_add_accept(&B, addr, port)); }
+static void op_arg(enum script_op o, uint8_t arg) { must(script_add_op_arg(&B, o, arg)); }
+
+/* One client's stream to an echo server (the classic single-connection
+ * schedules), written for the echo service and the time service. */
+static void one_client(const char *name, void (*body)(void))
 {
     const char *t = "tcp_server_recv";
-    begin(); done(t, "empty-peer-closes");
-    begin(); op(SCRIPT_EOF); done(t, "peer-eof");
-    begin(); str("hello\n"); op(SCRIPT_EOF); done(t, "hello-then-eof");
-    begin(); str("GET / HTTP/1.0\r\n\r\n"); done(t, "unread-request");
-    begin(); str("one "); op(SCRIPT_EINTR); str("two "); op(SCRIPT_EAGAIN); str("three\n");
-    op(SCRIPT_EOF); done(t, "chunks-eintr-eagain");
-    begin(); str("abc"); op(SCRIPT_RESET); done(t, "reset-after-data");
-    begin(); op(SCRIPT_TIMEOUT); done(t, "timeout");
-    begin(); str("slow"); must(script_add_clock(&B, 60)); str("loris"); op(SCRIPT_EOF);
-    done(t, "clock-past-deadline");
-    begin(); must(script_add_send_short(&B, 5)); op(SCRIPT_SEND_AGAIN); op(SCRIPT_SEND_EINTR);
-    str("hello, echo\n"); op(SCRIPT_EOF); done(t, "send-faults");
-    begin(); op(SCRIPT_SEND_RESET); str("x"); op(SCRIPT_EOF); done(t, "send-reset");
-    begin(); op(SCRIPT_SEND_AGAIN); op(SCRIPT_TIMEOUT); done(t, "send-blocked-timeout");
-    begin(); op(SCRIPT_REFUSED); done(t, "recv-error");
+    char full[128];
+    server_begin(TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
+    client(0, 40000);
+    body();
+    snprintf(full, sizeof full, "echo-%s", name);
+    done(t, full);
+    server_begin(TCP_SERVICE_TIME, CLOSE_MODE_FIN);
+    client(1, 40000);
+    body();
+    snprintf(full, sizeof full, "time-ipv6-%s", name);
+    done(t, full);
+}
+
+static void body_nothing(void) {}
+static void body_eof(void) { op(SCRIPT_EOF); }
+static void body_hello(void) { str("hello\n"); op(SCRIPT_EOF); }
+static void body_request(void) { str("GET / HTTP/1.0\r\n\r\n"); }
+static void body_chunks(void)
+{
+    str("one "); op(SCRIPT_EINTR); str("two "); op(SCRIPT_EAGAIN); str("three\n");
+    op(SCRIPT_EOF);
+}
+static void body_reset(void) { str("abc"); op(SCRIPT_RESET); }
+static void body_timeout(void) { op(SCRIPT_TIMEOUT); }
+static void body_slow(void)
+{
+    str("slow"); must(script_add_clock(&B, 60)); str("loris"); op(SCRIPT_EOF);
+}
+static void body_send_faults(void)
+{
+    must(script_add_send_short(&B, 5)); op(SCRIPT_SEND_AGAIN); op(SCRIPT_SEND_EINTR);
+    str("hello, echo\n"); op(SCRIPT_EOF);
+}
+static void body_send_reset(void) { op(SCRIPT_SEND_RESET); str("x"); op(SCRIPT_EOF); }
+static void body_send_blocked(void) { op(SCRIPT_SEND_AGAIN); op(SCRIPT_TIMEOUT); }
+static void body_send_zero(void) { op(SCRIPT_SEND_ZERO); str("zero"); op(SCRIPT_EOF); }
+static void body_recv_error(void) { op(SCRIPT_REFUSED); }
+static void body_shut_fail(void) { op_arg(SCRIPT_SHUT_FAIL, 1); str("x"); op(SCRIPT_EOF); }
+static void body_big(void)
+{
     static uint8_t big[20000];
     for (size_t i = 0; i < sizeof big; i++)
         big[i] = (uint8_t)(i * 7);
-    begin(); data(big, sizeof big); op(SCRIPT_EOF); done(t, "larger-than-conn-buffer");
-    begin();
+    data(big, sizeof big);
+    op(SCRIPT_EOF);
+}
+static void body_small_short_sends(void)
+{
     for (int i = 0; i < 20; i++) {
         str("ping\n");
         must(script_add_send_short(&B, 2));
     }
-    op(SCRIPT_EOF); done(t, "many-small-short-sends");
+    op(SCRIPT_EOF);
+}
+
+static void tcp_server_seeds(void)
+{
+    const char *t = "tcp_server_recv";
+    one_client("peer-closes-at-once", body_nothing);
+    one_client("peer-eof", body_eof);
+    one_client("hello-then-eof", body_hello);
+    one_client("unread-request", body_request);
+    one_client("chunks-eintr-eagain", body_chunks);
+    one_client("reset-after-data", body_reset);
+    one_client("no-fin-timeout", body_timeout);
+    one_client("clock-past-deadline", body_slow);
+    one_client("send-faults", body_send_faults);
+    one_client("send-reset", body_send_reset);
+    one_client("send-blocked-timeout", body_send_blocked);
+    one_client("send-zero", body_send_zero);
+    one_client("recv-error", body_recv_error);
+    one_client("shutdown-fails", body_shut_fail);
+    one_client("many-small-short-sends", body_small_short_sends);
+    server_begin(TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
+    client(0, 40000);
+    body_big();
+    done(t, "echo-larger-than-conn-buffer");
+
+    /* Several clients at once, their bytes interleaved (4 slots). */
+    server_begin(TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
+    client(0, 40001); client(1, 40002); str("bb1-");
+    op_arg(SCRIPT_CONN, 0); str("aa1-"); op_arg(SCRIPT_CONN, 1); str("bb2");
+    op_arg(SCRIPT_CONN, 0); str("aa2"); op(SCRIPT_EOF); op_arg(SCRIPT_CONN, 0); op(SCRIPT_EOF);
+    done(t, "echo-two-interleaved-ipv4-ipv6");
+    server_begin(TCP_SERVICE_DISCARD, CLOSE_MODE_FIN);
+    for (uint8_t i = 0; i < 4; i++)
+        client(i, (uint16_t)(50000 + i));
+    for (uint8_t i = 0; i < 4; i++) {
+        op_arg(SCRIPT_CONN, i); str("data");
+    }
+    done(t, "discard-four-clients");
+    /* Five clients for four slots: the one idle the longest is evicted. */
+    server_begin(TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
+    for (uint8_t i = 0; i < 4; i++)
+        client(i, (uint16_t)(1000 + i));
+    must(script_add_clock(&B, 1));
+    op_arg(SCRIPT_CONN, 0); str("busy");
+    client(2, 1004);
+    done(t, "echo-eviction-when-full");
+    /* Accept failures, then a client. */
+    server_begin(TCP_SERVICE_TIME, CLOSE_MODE_FIN);
+    for (uint8_t e = 0; e < 8; e++)
+        op_arg(SCRIPT_ACCEPT_FAIL, e);
+    client(3, 443); op(SCRIPT_EOF);
+    done(t, "time-accept-failures");
+    /* Wait failures: EINTR is retried, ENOMEM ends the loop. */
+    server_begin(TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
+    op_arg(SCRIPT_WAIT_FAIL, 0); client(0, 1); str("x"); op_arg(SCRIPT_WAIT_FAIL, 1);
+    done(t, "echo-wait-failures");
+    /* Stop: the listener goes, open connections get their grace. */
+    server_begin(TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
+    client(0, 7000); client(1, 7001); str("late"); op(SCRIPT_STOP); op(SCRIPT_TIMEOUT);
+    client(0, 7002);
+    done(t, "echo-stop-grace");
+    /* Close modes over two clients. */
+    server_begin(TCP_SERVICE_TIME, CLOSE_MODE_RST);
+    client(0, 1); client(1, 2); str("x"); op(SCRIPT_EOF);
+    done(t, "time-rst-two-clients");
+    server_begin(TCP_SERVICE_TIME, CLOSE_MODE_UNREAD);
+    client(2, 1); str("unread"); client(3, 2); op(SCRIPT_TIMEOUT);
+    done(t, "time-unread-two-clients");
 }
 
 static void udp_server_seeds(void)
@@ -451,8 +570,16 @@ static void flows_flush(struct xflow *fl, size_t n, const char *base)
                 char name[512];
                 snprintf(name, sizeof name, "%s-flow%zu-%s", base, i,
                          dir ? "from-server" : "to-server");
-                write_seed(fl[i].tcp ? tcp_targets[dir] : udp_targets[dir], name,
-                           fl[i].b[dir].buf, fl[i].b[dir].len);
+                if (fl[i].tcp && dir == 0) {
+                    /* The server's loop: an echo server, this client connects. */
+                    server_begin(TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
+                    client(0, 40000);
+                    raw(fl[i].b[dir].buf, fl[i].b[dir].len);
+                    done(tcp_targets[dir], name);
+                } else {
+                    write_seed(fl[i].tcp ? tcp_targets[dir] : udp_targets[dir], name,
+                               fl[i].b[dir].buf, fl[i].b[dir].len);
+                }
             }
             free(fl[i].sched[dir]);
         }
