@@ -268,7 +268,9 @@ void sockio_batch_init(struct datagram_batch *b)
 {
     for (unsigned i = 0; i < b->n; i++) {
         b->iov[i] = (struct iovec){.iov_base = b->bufs + (size_t)i * b->cap, .iov_len = b->cap};
-        b->msgs[i].msg_hdr = (struct msghdr){.msg_iov = &b->iov[i], .msg_iovlen = 1};
+        b->msgs[i].msg_hdr = (struct msghdr){.msg_iov = &b->iov[i], .msg_iovlen = 1,
+                                             .msg_name = &b->d[i].from,
+                                             .msg_namelen = sizeof b->d[i].from};
     }
 }
 
@@ -288,19 +290,18 @@ enum sio_status sockio_recv_batch(const struct sockio *io, int fd, struct datagr
         return s;
     }
     for (;;) {
-        for (unsigned i = 0; i < want; i++) {
-            /* The kernel rewrites these per call; only the name is reset. */
-            b->msgs[i].msg_hdr.msg_name = &b->d[i].from;
-            b->msgs[i].msg_hdr.msg_namelen = sizeof b->d[i].from;
-            b->d[i].from.ss_family = AF_UNSPEC; /* no name given: no stale one either */
-            b->msgs[i].msg_len = 0;
-        }
+        /* A receive rewrites the name length (and msg_len, msg_flags) of
+         * the messages it fills; those are put back as it hands them over. */
         int n = io->ops->recvmmsg(io->ctx, fd, b->msgs, want, MSG_DONTWAIT | MSG_TRUNC);
         if (n > 0) {
             if ((unsigned)n > want)
                 n = (int)want;
             for (int i = 0; i < n; i++) {
-                b->d[i].fromlen = b->msgs[i].msg_hdr.msg_namelen;
+                struct msghdr *h = &b->msgs[i].msg_hdr;
+                b->d[i].fromlen = h->msg_namelen;
+                if (h->msg_namelen == 0)
+                    b->d[i].from.ss_family = AF_UNSPEC; /* no name: no stale one either */
+                h->msg_namelen = sizeof b->d[i].from;
                 datagram_sized(&b->d[i], b->msgs[i].msg_len, b->cap);
             }
             *got = (unsigned)n;
