@@ -403,12 +403,13 @@ static void test_prefix_matches_piecewise_reference(void **state)
     }
 }
 
-/* Every byte below 0x80, alone and amid others, against its escape written
- * out here (the tables in escape.c are checked, not trusted). */
-static void test_every_ascii_byte(void **state)
+/* Every byte value, alone and between ASCII, against its escape written out
+ * here (the tables in escape.c are checked, not trusted): a byte from 0x80
+ * on alone is never a whole UTF-8 sequence. */
+static void test_every_single_byte(void **state)
 {
     (void)state;
-    for (unsigned b = 0; b < 0x80; b++) {
+    for (unsigned b = 0; b < 0x100; b++) {
         char want[8];
         if (b >= 0x20 && b < 0x7f && b != '\\')
             snprintf(want, sizeof want, "%c", (char)b);
@@ -433,7 +434,7 @@ int main(void)
         cmocka_unit_test(test_format_and_separator_characters_escaped),
         cmocka_unit_test(test_prefix_counts_what_is_shown),
         cmocka_unit_test(test_prefix_matches_piecewise_reference),
-        cmocka_unit_test(test_every_ascii_byte),
+        cmocka_unit_test(test_every_single_byte),
         cmocka_unit_test(test_empty),
         cmocka_unit_test(test_backslash_doubled),
         cmocka_unit_test(test_every_c0_control),
