@@ -79,7 +79,7 @@ int udp_loop_err(const struct udp_loop *l)
 }
 
 /* Writes the lines of the batch just handled (never empty: a line each). */
-static bool flush_log(struct udp_loop *l, const struct udp_loop_hooks *h)
+static bool write_batch(struct udp_loop *l, const struct udp_loop_hooks *h)
 {
     l->st.writes++;
     if (!h->write_log(h->ctx, l->out, l->out_len)) {
@@ -163,11 +163,19 @@ static bool drain(struct udp_loop *l, const struct sockio *io, int fd,
         }
         handle_batch(l, io, fd, got);
         since_check += got;
-        /* Written before the next receive: a line never waits for a
-         * datagram that may not come (nor dies with a process that ends
-         * inside a receive, as under fuzz/desock). */
-        if (!flush_log(l, h))
+        /* Handed over before the next receive: a line never waits in here
+         * for a datagram that may not come (nor dies with a process that
+         * ends inside a receive, as under fuzz/desock). */
+        if (!write_batch(l, h))
             return false;
+    }
+    /* The loop waits next (or ends): nothing may stay buffered. */
+    if (!h->flush_log)
+        return true;
+    l->st.flushes++;
+    if (!h->flush_log(h->ctx)) {
+        l->err = errno;
+        return false;
     }
     return true;
 }

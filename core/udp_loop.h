@@ -5,9 +5,10 @@
  * the real system; the fuzz harness and the tests run the same loop on a
  * script (script.h).
  *
- * One write per batch: the lines of a batch are escaped into one buffer,
- * written before the next receive, so a line never waits for a datagram
- * that may not come.
+ * One write per batch: the lines of a batch are escaped into one buffer and
+ * handed to write_log before the next receive; flush_log, when given, is
+ * called before the loop waits, so a caller that buffers further (the
+ * program, in stdio's 64 KiB) never holds a line while the server sleeps.
  *
  *   struct udp_loop_config c = {.max = 1024, .batch = 64, .echo = false,
  *                               .stop_fd = stop_pipe, .self = sa, .self_len = len};
@@ -50,8 +51,13 @@ struct udp_loop_config {
 };
 
 struct udp_loop_hooks {
-    /* Writes the whole log text, or returns false with errno set. */
+    /* Writes the whole log text of a batch, or returns false with errno
+     * set. */
     bool (*write_log)(void *ctx, const char *text, size_t len);
+    /* The queue is empty and the loop is about to wait (or end): what
+     * write_log kept must go out now; false with errno set when it cannot.
+     * May be NULL. */
+    bool (*flush_log)(void *ctx);
     /* A receive failed (e.g. ECONNREFUSED left by an echo); the loop goes
      * on. May be NULL. */
     void (*recv_error)(void *ctx, enum sio_status s, int err);
@@ -68,7 +74,7 @@ enum udp_loop_end {
                              drain time ran out) */
     UDP_LOOP_IDLE,        /* the wait ended with nothing to do, which only a
                              scripted seam does: run again to go on */
-    UDP_LOOP_LOG_FAILED,  /* write_log failed (udp_loop_err) */
+    UDP_LOOP_LOG_FAILED,  /* write_log or flush_log failed (udp_loop_err) */
     UDP_LOOP_WAIT_FAILED, /* poll failed (udp_loop_err) */
 };
 
@@ -76,6 +82,7 @@ struct udp_loop_stats {
     unsigned long handled;  /* datagrams received and logged */
     unsigned long receives; /* receive calls that returned datagrams */
     unsigned long writes;   /* write_log calls */
+    unsigned long flushes;  /* flush_log calls */
     unsigned long echoed, refused;
 };
 

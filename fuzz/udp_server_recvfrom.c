@@ -63,7 +63,7 @@ struct tap {
     unsigned batch_len;
     unsigned next_echo;  /* echoes go out in the batch's order */
     unsigned logged;     /* datagram lines of this batch checked so far */
-    unsigned long datagrams, receives, log_writes, refusals, sendtos, recv_errors;
+    unsigned long datagrams, receives, log_writes, flushes, refusals, sendtos, recv_errors;
     bool stop_at_clock;
 };
 
@@ -251,6 +251,15 @@ FUZZ_NO_COVERAGE static bool tap_write_log(void *ctx, const char *text, size_t l
     return true;
 }
 
+FUZZ_NO_COVERAGE static bool tap_flush_log(void *ctx)
+{
+    struct tap *t = ctx;
+    FUZZ_CHECK(t->logged == t->batch_len, "a flush with %u of the batch's %u lines written",
+               t->logged, t->batch_len);
+    t->flushes++;
+    return true;
+}
+
 FUZZ_NO_COVERAGE static void tap_recv_error(void *ctx, enum sio_status s, int err)
 {
     struct tap *t = ctx;
@@ -291,7 +300,8 @@ FUZZ_NO_COVERAGE static void run(struct server *srv, const uint8_t *data, size_t
     t.bytes = srv->bytes;
     t.stop_at_clock = srv->stop_at_clock;
     struct sockio io = {.ops = srv->ops, .ctx = &t};
-    struct udp_loop_hooks hooks = {.write_log = tap_write_log, .recv_error = tap_recv_error,
+    struct udp_loop_hooks hooks = {.write_log = tap_write_log, .flush_log = tap_flush_log,
+                                   .recv_error = tap_recv_error,
                                    .stop_requested = tap_stop_requested, .ctx = &t};
 
     enum udp_loop_end end = UDP_LOOP_IDLE;
@@ -307,6 +317,8 @@ FUZZ_NO_COVERAGE static void run(struct server *srv, const uint8_t *data, size_t
     FUZZ_CHECK(t.logged == t.batch_len, "the last batch's lines were not all written");
     FUZZ_CHECK(t.log_writes == t.receives && st->writes == t.receives,
                "%lu writes for %lu receives", t.log_writes, t.receives);
+    FUZZ_CHECK(t.flushes == st->flushes && (t.receives == 0 || t.flushes > 0),
+               "%lu flushes for %lu receives", t.flushes, t.receives);
     FUZZ_CHECK(t.refusals == st->refused, "%lu refusals logged, %lu counted", t.refusals,
                st->refused);
     FUZZ_CHECK(st->echoed + st->refused <= st->handled && st->echoed <= t.sendtos,

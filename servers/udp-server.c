@@ -4,8 +4,9 @@
  * truncated with its real length. --service echo sends each back, but
  * never to port 0, a port below 1024, its own address, a known reflector
  * port, or faster than a rate per source (core/session.h, udp_echo_check).
- * The event loop is core/udp_loop.c (datagrams received in batches, the log
- * written a batch at a time), the per-datagram logic core/session.c. */
+ * The event loop is core/udp_loop.c (datagrams received in batches, a
+ * batch's lines escaped into one buffer), the per-datagram logic
+ * core/session.c. */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -39,24 +40,29 @@ static bool stop_requested(void *ctx)
     return poll(&p, 1, 0) > 0;
 }
 
-/* The loop's log goes straight to the descriptor, a batch a write: stdio
- * holds nothing by then ("Listening on" is flushed before). */
+/* A batch's lines into stdio's buffer (64 KiB into a pipe or a file):
+ * under a flood the log leaves in large writes, and the loop flushes it
+ * whenever the queue runs empty. */
 static bool write_log(void *ctx, const char *text, size_t len)
 {
     (void)ctx;
-    while (len > 0) {
-        ssize_t n = write(STDOUT_FILENO, text, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (n == 0)
-                errno = EIO;
-            return false;
-        }
-        text += n;
-        len -= (size_t)n;
-    }
-    return true;
+    errno = 0;
+    if (fwrite(text, 1, len, stdout) == len && !ferror(stdout))
+        return true;
+    if (errno == 0)
+        errno = EIO;
+    return false;
+}
+
+static bool flush_log(void *ctx)
+{
+    (void)ctx;
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return true;
+    if (errno == 0)
+        errno = EIO;
+    return false;
 }
 
 static void recv_error(void *ctx, enum sio_status s, int err)
@@ -116,6 +122,9 @@ int main(int argc, char **argv)
     int rcvbuf = 4 << 20;
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    static char outbuf[1 << 16];
+    if (!isatty(STDOUT_FILENO))
+        setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
     char where[NET_ADDRSTR_LEN];
     net_format((const struct sockaddr *)&bound.ss, bound.len, where);
     printf("Listening on %s\n", where);
@@ -127,8 +136,9 @@ int main(int argc, char **argv)
     struct udp_loop *loop = udp_loop_new(&c);
     if (!loop)
         cli_fail(prog, "out of memory");
-    struct udp_loop_hooks hooks = {.write_log = write_log, .recv_error = recv_error,
-                                   .stop_requested = stop_requested, .ctx = where};
+    struct udp_loop_hooks hooks = {.write_log = write_log, .flush_log = flush_log,
+                                   .recv_error = recv_error, .stop_requested = stop_requested,
+                                   .ctx = where};
     enum udp_loop_end end = udp_loop_run(loop, &sockio_system, fd, &hooks);
     if (end == UDP_LOOP_LOG_FAILED)
         cli_fail(prog, "write to standard output: %s", strerror(udp_loop_err(loop)));

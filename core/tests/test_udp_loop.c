@@ -18,9 +18,10 @@
 /* What the hooks saw. */
 static char logged[1 << 16];
 static size_t logged_len;
-static unsigned writes, errors, stop_asks, stop_after_asks;
+static unsigned writes, flushes, errors, stop_asks, stop_after_asks;
+static size_t flushed_len; /* logged_len at the last flush */
 static enum sio_status last_error;
-static bool fail_writes;
+static bool fail_writes, fail_flushes;
 
 static bool write_log(void *ctx, const char *text, size_t len)
 {
@@ -34,6 +35,18 @@ static bool write_log(void *ctx, const char *text, size_t len)
     memcpy(logged + logged_len, text, len);
     logged_len += len;
     logged[logged_len] = '\0';
+    return true;
+}
+
+static bool flush_log(void *ctx)
+{
+    (void)ctx;
+    flushes++;
+    flushed_len = logged_len;
+    if (fail_flushes) {
+        errno = EPIPE;
+        return false;
+    }
     return true;
 }
 
@@ -53,8 +66,9 @@ static bool stop_requested(void *ctx)
     return stop_after_asks > 0 && stop_asks >= stop_after_asks;
 }
 
-static const struct udp_loop_hooks hooks = {
-    .write_log = write_log, .recv_error = recv_error, .stop_requested = stop_requested};
+static const struct udp_loop_hooks hooks = {.write_log = write_log, .flush_log = flush_log,
+                                            .recv_error = recv_error,
+                                            .stop_requested = stop_requested};
 
 /* The server's own address in these tests: 127.0.0.1:7777. */
 static struct sockaddr_in self_addr;
@@ -63,8 +77,9 @@ static struct udp_loop *loop_with(size_t max, unsigned batch, bool echo, unsigne
 {
     logged_len = 0;
     logged[0] = '\0';
-    writes = errors = stop_asks = stop_after_asks = 0;
-    fail_writes = false;
+    writes = flushes = errors = stop_asks = stop_after_asks = 0;
+    flushed_len = 0;
+    fail_writes = fail_flushes = false;
     self_addr = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(7777),
                                      .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     struct udp_loop_config c = {.max = max, .batch = batch, .echo = echo, .count = count,
@@ -91,6 +106,9 @@ static void test_batch_logged_in_order_with_one_write(void **state)
     assert_int_equal(writes, 1);
     assert_int_equal(udp_loop_stats(l)->receives, 1);
     assert_int_equal(udp_loop_stats(l)->handled, 3);
+    /* flushed once the queue ran empty, before the wait that ended the run */
+    assert_int_equal(flushes, 1);
+    assert_int_equal(flushed_len, logged_len);
     udp_loop_free(l);
 }
 
@@ -308,6 +326,23 @@ static void test_log_failure_ends_the_loop(void **state)
     udp_loop_free(l);
 }
 
+static void test_flush_failure_ends_the_loop(void **state)
+{
+    (void)state;
+    struct udp_loop *l = loop_with(1024, 8, false, 0);
+    fail_flushes = true;
+    sched_begin();
+    sched_str("written, then the flush fails");
+    sched_op(SCRIPT_EAGAIN);
+    sched_str("never read");
+    const struct sockio *io = sched_start(false);
+    assert_int_equal(udp_loop_run(l, io, 3, &hooks), UDP_LOOP_LOG_FAILED);
+    assert_int_equal(udp_loop_err(l), EPIPE);
+    assert_int_equal(writes, 1);
+    assert_false(script_exhausted(&sh_s));
+    udp_loop_free(l);
+}
+
 static void test_config_out_of_range(void **state)
 {
     (void)state;
@@ -334,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_stop_logs_the_queue_then_ends),
         cmocka_unit_test(test_stop_during_a_flood),
         cmocka_unit_test(test_log_failure_ends_the_loop),
+        cmocka_unit_test(test_flush_failure_ends_the_loop),
         cmocka_unit_test(test_config_out_of_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
