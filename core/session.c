@@ -7,33 +7,8 @@
 
 #include "escape.h"
 #include "netaddr.h"
+#include "textput.h"
 #include "timemsg.h"
-
-/* Appending to a log line the caller sized: the UDP server builds one per
- * datagram, and printf's parsing showed at hundreds of thousands a second. */
-static char *put_mem(char *p, const void *s, size_t n)
-{
-    memcpy(p, s, n);
-    return p + n;
-}
-
-static char *put_str(char *p, const char *s)
-{
-    return put_mem(p, s, strlen(s));
-}
-
-static char *put_decimal(char *p, size_t v)
-{
-    char digits[20];
-    int n = 0;
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *p++ = digits[--n];
-    return p;
-}
 
 bool reply_expect_parse(const char *s, enum reply_expect *out)
 {
@@ -240,39 +215,21 @@ enum udp_echo_refusal udp_echo_check(struct udp_echo_guard *g, const struct sock
     return UDP_ECHO_ALLOWED;
 }
 
-/* ADDR:PORT as net_format writes it, IPv4 without inet_ntop and snprintf
- * (the server formats one per datagram); returns the length. */
-static size_t format_from(const struct datagram *d, char out[NET_ADDRSTR_LEN])
-{
-    if (d->from.ss_family != AF_INET || d->fromlen < (socklen_t)sizeof(struct sockaddr_in)) {
-        net_format((const struct sockaddr *)&d->from, d->fromlen, out);
-        return strlen(out);
-    }
-    const struct sockaddr_in *sin = (const struct sockaddr_in *)&d->from;
-    const uint8_t *b = (const uint8_t *)&sin->sin_addr;
-    char *p = out;
-    for (int i = 0; i < 5; i++) {
-        p = put_decimal(p, i < 4 ? b[i] : ntohs(sin->sin_port));
-        if (i < 4)
-            *p++ = i < 3 ? '.' : ':';
-    }
-    *p = '\0';
-    return (size_t)(p - out);
-}
-
 size_t udp_server_log_line(const struct datagram *d, const uint8_t *buf, size_t max,
                            char out[UDP_LINE_CAP])
 {
+    /* The source once, copied where the line shows it. */
     char from[NET_ADDRSTR_LEN];
-    size_t from_len = format_from(d, from);
+    size_t from_len = (size_t)(net_put_addr(from, (const struct sockaddr *)&d->from,
+                                            d->fromlen) - from);
     char *p = out;
     if (d->truncated) {
         p = put_str(p, "Truncated: datagram of ");
-        p = put_decimal(p, d->wire_len);
+        p = put_u64(p, d->wire_len);
         p = put_str(p, " bytes from ");
         p = put_mem(p, from, from_len);
         p = put_str(p, " exceeds --max ");
-        p = put_decimal(p, max);
+        p = put_u64(p, max);
         p = put_str(p, "; kept: ");
     } else {
         p = put_str(p, "Received: ");
@@ -284,9 +241,9 @@ size_t udp_server_log_line(const struct datagram *d, const uint8_t *buf, size_t 
     p += text_len;
     if (shown < d->len) {
         p = put_str(p, " [cut: ");
-        p = put_decimal(p, shown);
+        p = put_u64(p, shown);
         p = put_str(p, " of ");
-        p = put_decimal(p, d->len);
+        p = put_u64(p, d->len);
         p = put_str(p, " bytes shown]");
     }
     if (!d->truncated) {
