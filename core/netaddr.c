@@ -86,7 +86,15 @@ char *net_put_addr(char *p, const struct sockaddr *sa, socklen_t len)
     const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
     const uint8_t *b = (const uint8_t *)&sin->sin_addr;
     for (int i = 0; i < 4; i++) {
-        p = put_u64(p, b[i]);
+        /* An octet in two tests, not a loop over its digits. */
+        unsigned v = b[i];
+        if (v >= 100) {
+            *p++ = (char)('0' + v / 100);
+            *p++ = (char)('0' + v / 10 % 10);
+        } else if (v >= 10) {
+            *p++ = (char)('0' + v / 10);
+        }
+        *p++ = (char)('0' + v % 10);
         *p++ = i < 3 ? '.' : ':';
     }
     return put_u64(p, ntohs(sin->sin_port));
