@@ -65,6 +65,7 @@ bool tcp_client_judge(enum reply_expect expect, const uint8_t *sent, size_t sent
  *   struct udp_echo_guard g;
  *   udp_echo_guard_init(&g, (struct sockaddr *)&bound.ss, bound.len);
  *   udp_server_handle_one(io, fd, buf, max, deadline, &g, &ev);  // NULL: no echo
+ * (udp-server itself runs udp_loop.h, which guards its echoes alike.)
  */
 #define UDP_ECHO_RATE 100   /* replies per second per source address */
 #define UDP_ECHO_BURST 200  /* tokens a quiet source may spend at once */
@@ -139,7 +140,10 @@ bool udp_server_echo(const struct sockio *io, int fd, const uint8_t *buf,
 /* Receives one datagram into buf[max], formats its line, echoes it back when
  * `echo` is given and it allows the reply. status SIO_TIMEOUT when nothing
  * came before deadline. A datagram whose escaped form does not fit the line
- * ends with " [cut: N of M bytes shown]". */
+ * ends with " [cut: N of M bytes shown]". One datagram of what udp_loop_run
+ * does for each (udp_loop.h, the loop udp-server runs), for a caller that
+ * waits and receives on its own, and for tests that look at one datagram's
+ * outcome. */
 void udp_server_handle_one(const struct sockio *io, int fd, uint8_t *buf, size_t max,
                            int64_t deadline, struct udp_echo_guard *echo,
                            struct udp_server_event *ev);
