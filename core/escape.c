@@ -1,6 +1,7 @@
 #include "escape.h"
 
 #include <stdbool.h>
+#include <string.h>
 
 /* Unicode characters that are invisible yet change how a line reads: the
  * format characters (general category Cf: bidi embeddings, overrides and
@@ -115,16 +116,115 @@ static size_t next_piece(const uint8_t *in, size_t n, char piece[4], const char 
     return 4;
 }
 
+/* Bytes by table, without a test per byte: escape_prefix runs on every
+ * datagram the UDP server logs, and under a fuzzer every comparison is a
+ * call. A byte takes byte_width[b] characters: 1 printable ASCII as itself,
+ * 2 the backslash doubled, 4 as \xNN a control byte, DEL, or a byte that
+ * cannot start a UTF-8 sequence; 0 marks a lead byte (0xc2..0xf4), decoded
+ * with what follows it. The escape is the first byte_width[b] of the 4
+ * characters at byte_escape + 4 * b. */
+static const uint8_t byte_width[256] = {
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0x00 */
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0x10 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x30 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1, /* 0x50: the backslash */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 4, /* 0x70: DEL */
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0x80: continuation bytes */
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0x90 */
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0xa0 */
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0xb0 */
+    4, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xc0: 0xc0, 0xc1: overlong leads; lead bytes from 0xc2 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xd0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xe0 */
+    0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, /* 0xf0: lead bytes to 0xf4; 0xf5..: past U+10FFFF */
+};
+static const char byte_escape[256 * 4 + 1] =
+    "\\x00\\x01\\x02\\x03\\x04\\x05\\x06\\x07" /* 0x00 */
+    "\\x08\\x09\\x0a\\x0b\\x0c\\x0d\\x0e\\x0f" /* 0x08 */
+    "\\x10\\x11\\x12\\x13\\x14\\x15\\x16\\x17" /* 0x10 */
+    "\\x18\\x19\\x1a\\x1b\\x1c\\x1d\\x1e\\x1f" /* 0x18 */
+    "    !   \"   #   $   %   &   '   " /* 0x20 */
+    "(   )   *   +   ,   -   .   /   " /* 0x28 */
+    "0   1   2   3   4   5   6   7   " /* 0x30 */
+    "8   9   :   ;   <   =   >   ?   " /* 0x38 */
+    "@   A   B   C   D   E   F   G   " /* 0x40 */
+    "H   I   J   K   L   M   N   O   " /* 0x48 */
+    "P   Q   R   S   T   U   V   W   " /* 0x50 */
+    "X   Y   Z   [   \\\\  ]   ^   _   " /* 0x58 */
+    "`   a   b   c   d   e   f   g   " /* 0x60 */
+    "h   i   j   k   l   m   n   o   " /* 0x68 */
+    "p   q   r   s   t   u   v   w   " /* 0x70 */
+    "x   y   z   {   |   }   ~   \\x7f" /* 0x78 */
+    "\\x80\\x81\\x82\\x83\\x84\\x85\\x86\\x87" /* 0x80 */
+    "\\x88\\x89\\x8a\\x8b\\x8c\\x8d\\x8e\\x8f" /* 0x88 */
+    "\\x90\\x91\\x92\\x93\\x94\\x95\\x96\\x97" /* 0x90 */
+    "\\x98\\x99\\x9a\\x9b\\x9c\\x9d\\x9e\\x9f" /* 0x98 */
+    "\\xa0\\xa1\\xa2\\xa3\\xa4\\xa5\\xa6\\xa7" /* 0xa0 */
+    "\\xa8\\xa9\\xaa\\xab\\xac\\xad\\xae\\xaf" /* 0xa8 */
+    "\\xb0\\xb1\\xb2\\xb3\\xb4\\xb5\\xb6\\xb7" /* 0xb0 */
+    "\\xb8\\xb9\\xba\\xbb\\xbc\\xbd\\xbe\\xbf" /* 0xb8 */
+    "\\xc0\\xc1\\xc2\\xc3\\xc4\\xc5\\xc6\\xc7" /* 0xc0 */
+    "\\xc8\\xc9\\xca\\xcb\\xcc\\xcd\\xce\\xcf" /* 0xc8 */
+    "\\xd0\\xd1\\xd2\\xd3\\xd4\\xd5\\xd6\\xd7" /* 0xd0 */
+    "\\xd8\\xd9\\xda\\xdb\\xdc\\xdd\\xde\\xdf" /* 0xd8 */
+    "\\xe0\\xe1\\xe2\\xe3\\xe4\\xe5\\xe6\\xe7" /* 0xe0 */
+    "\\xe8\\xe9\\xea\\xeb\\xec\\xed\\xee\\xef" /* 0xe8 */
+    "\\xf0\\xf1\\xf2\\xf3\\xf4\\xf5\\xf6\\xf7" /* 0xf0 */
+    "\\xf8\\xf9\\xfa\\xfb\\xfc\\xfd\\xfe\\xff" /* 0xf8 */;
+
+/* Writes the escape of a byte whose width is not 0 at out (4 characters,
+ * of which the first byte_width[b] count: one 4-byte copy); returns that
+ * width. */
+static inline __attribute__((always_inline)) size_t put_byte(char *out, uint8_t b)
+{
+    memcpy(out, byte_escape + 4 * (size_t)b, 4);
+    return byte_width[b];
+}
+
 size_t escape_prefix(const uint8_t *in, size_t n, char *out, size_t outcap, size_t *out_len)
 {
     size_t i = 0, written = 0;
-    while (i < n && outcap > 0) {
+    /* Room for characters, the NUL aside; a piece that does not fit whole
+     * ends the prefix, so no escape is half-written. */
+    size_t room = outcap > 0 ? outcap - 1 : 0;
+    while (i < n) {
+        /* The next `safe` bytes fit even at 4 characters each: those not
+         * starting a UTF-8 sequence go without a room check, 4 characters
+         * written each time (those past the width are overwritten or left
+         * past the end). */
+        size_t safe = (room - written) / 4;
+        size_t end = i + (safe < n - i ? safe : n - i);
+        /* Eight at a time while none of the eight is a lead byte (the
+         * product of their widths is 0 when one is): one test for eight. */
+        while (end - i >= 8) {
+            const uint8_t *p = in + i;
+            unsigned all = (unsigned)byte_width[p[0]] * byte_width[p[1]] * byte_width[p[2]] *
+                           byte_width[p[3]] * byte_width[p[4]] * byte_width[p[5]] *
+                           byte_width[p[6]] * byte_width[p[7]];
+            if (all == 0)
+                break;
+            for (int k = 0; k < 8; k++) /* unrolled: a constant count */
+                written += put_byte(out + written, p[k]);
+            i += 8;
+        }
+        while (i < end && byte_width[in[i]] != 0) {
+            written += put_byte(out + written, in[i]);
+            i++;
+        }
+        if (i == n)
+            break;
+        /* One piece with its room checked: from a lead byte (a UTF-8
+         * sequence, or the byte alone escaped when it starts none), or any
+         * byte once the room is nearly used up. */
         char piece[4];
         const char *src;
         size_t consumed;
         size_t len = next_piece(in + i, n - i, piece, &src, &consumed);
-        if (written + len >= outcap)
-            break; /* stop at a whole piece so no escape is half-written */
+        if (len > room - written)
+            break;
         for (size_t k = 0; k < len; k++)
             out[written++] = src[k];
         i += consumed;

@@ -25,7 +25,8 @@ size_t escape_bytes(const uint8_t *in, size_t n, char *out, size_t outcap);
 /* Like escape_bytes, but stops before the first input piece whose escape
  * would not fit (out NUL-terminated, *out_len its length): returns how many
  * input bytes are shown, so a caller can say "N of M bytes shown". Costs
- * what it shows, not what it was given. */
+ * what it shows, not what it was given. Bytes of out past the NUL may be
+ * written too. */
 size_t escape_prefix(const uint8_t *in, size_t n, char *out, size_t outcap, size_t *out_len);
 
 /* The length (1..4) of the well-formed UTF-8 sequence at in[0..n), 0 if the

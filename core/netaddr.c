@@ -1,4 +1,5 @@
 #include "netaddr.h"
+#include "textput.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -73,6 +74,30 @@ void net_format(const struct sockaddr *sa, socklen_t len, char out[NET_ADDRSTR_L
     } else {
         snprintf(out, NET_ADDRSTR_LEN, "(address family %d)", sa->sa_family);
     }
+}
+
+char *net_put_addr(char *p, const struct sockaddr *sa, socklen_t len)
+{
+    if (sa->sa_family != AF_INET || len < (socklen_t)sizeof(struct sockaddr_in)) {
+        char s[NET_ADDRSTR_LEN];
+        net_format(sa, len, s);
+        return put_str(p, s);
+    }
+    const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+    const uint8_t *b = (const uint8_t *)&sin->sin_addr;
+    for (int i = 0; i < 4; i++) {
+        /* An octet in two tests, not a loop over its digits. */
+        unsigned v = b[i];
+        if (v >= 100) {
+            *p++ = (char)('0' + v / 100);
+            *p++ = (char)('0' + v / 10 % 10);
+        } else if (v >= 10) {
+            *p++ = (char)('0' + v / 10);
+        }
+        *p++ = (char)('0' + v % 10);
+        *p++ = i < 3 ? '.' : ':';
+    }
+    return put_u64(p, ntohs(sin->sin_port));
 }
 
 uint16_t net_port_of(const struct sockaddr *sa)

@@ -33,6 +33,10 @@ bool net_parse_seconds(const char *s, int64_t *ms_out);
 
 /* "127.0.0.1:3434" or "[::1]:3434". */
 void net_format(const struct sockaddr *sa, socklen_t len, char out[NET_ADDRSTR_LEN]);
+/* The same text at p, without the NUL (at most NET_ADDRSTR_LEN - 1 chars),
+ * IPv4 without inet_ntop and snprintf (a server formats one per datagram or
+ * connection); returns the end. */
+char *net_put_addr(char *p, const struct sockaddr *sa, socklen_t len);
 uint16_t net_port_of(const struct sockaddr *sa);
 bool net_same_endpoint(const struct sockaddr *a, const struct sockaddr *b);
 

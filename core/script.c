@@ -7,8 +7,6 @@
 #include <string.h>
 
 
-#define SCRIPT_FOREIGN_HOST "192.0.2.7"
-#define SCRIPT_PEER_HOST "127.0.0.1"
 
 void script_init(struct script *s, const uint8_t *schedule, size_t len, bool stream)
 {
@@ -146,6 +144,7 @@ SCRIPT_DECODER static void apply_state_ops(struct script *s)
             break;
         case SCRIPT_FOREIGN:
             s->foreign_next = true;
+            s->source_next = opbyte >> 4;
             break;
         case SCRIPT_SEND_SHORT:
             u8 = rd_u8(&c);
@@ -322,12 +321,36 @@ static ssize_t script_recv(void *ctx, int fd, void *buf, size_t len, int flags)
     return (ssize_t)n;
 }
 
-static void fill_addr(const struct script *s, bool foreign, struct sockaddr_storage *out,
-                      socklen_t *len)
+/* The sources' addresses as bytes (no inet_pton per datagram). */
+static const uint8_t peer_v4[4] = {127, 0, 0, 1};          /* 127.0.0.1 */
+static const uint8_t foreign_v4[4] = {192, 0, 2, 7};       /* 192.0.2.7 */
+static const uint8_t peer_v6[16] = {[15] = 1};             /* ::1 */
+static const uint8_t foreign_v6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 7}; /* 2001:db8::7 */
+static const uint8_t peer_mapped[16] = {[10] = 0xff, [11] = 0xff, 127, 0, 0, 1};
+
+/* The datagram's source: the peer, or what FOREIGN picked for it. The
+ * address fill, the zero-fill bookkeeping and the delivery below adapt the
+ * schedule to the seam, like the decoder: no coverage hooks either. */
+SCRIPT_DECODER static void fill_addr(const struct script *s, bool foreign,
+                                     struct sockaddr_storage *out, socklen_t *len)
 {
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(s->peer_port)};
-    inet_pton(AF_INET, foreign ? SCRIPT_FOREIGN_HOST : SCRIPT_PEER_HOST, &sin.sin_addr);
     memset(out, 0, sizeof *out);
+    const uint8_t *v6 = NULL;
+    switch (foreign ? s->source_next : 0xff) {
+    case SCRIPT_FROM_PEER_V6: v6 = peer_v6; break;
+    case SCRIPT_FROM_FOREIGN_V6: v6 = foreign_v6; break;
+    case SCRIPT_FROM_PEER_MAPPED: v6 = peer_mapped; break;
+    default: break;
+    }
+    if (v6) {
+        struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(s->peer_port)};
+        memcpy(&sin6.sin6_addr, v6, 16);
+        memcpy(out, &sin6, sizeof sin6);
+        *len = sizeof sin6;
+        return;
+    }
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(s->peer_port)};
+    memcpy(&sin.sin_addr, foreign ? foreign_v4 : peer_v4, 4);
     memcpy(out, &sin, sizeof sin);
     *len = sizeof sin;
 }
@@ -335,6 +358,54 @@ static void fill_addr(const struct script *s, bool foreign, struct sockaddr_stor
 void script_peer_addr(const struct script *s, struct sockaddr_storage *out, socklen_t *len)
 {
     fill_addr(s, false, out, len);
+}
+
+/* How much of buf this script has written before (0 for a new buffer). */
+SCRIPT_DECODER static size_t *filled_len(struct script *s, const void *buf)
+{
+    uintptr_t a = (uintptr_t)buf;
+    size_t slot = (size_t)((a >> 4) ^ (a >> 12)) % SCRIPT_FILL_SLOTS;
+    if (s->filled[slot].buf != buf) {
+        s->filled[slot].buf = buf;
+        s->filled[slot].len = 0;
+    }
+    return &s->filled[slot].len;
+}
+
+/* Delivers a consumed datagram event into buf[len]: returns what recvfrom
+ * returns (the real length under MSG_TRUNC). */
+SCRIPT_DECODER static size_t deliver_datagram(struct script *s, const struct script_event *ev,
+                                              void *buf, size_t len, int flags,
+                                              struct sockaddr *from, socklen_t *fromlen)
+{
+    /* Store what fits of the datagram; a TRUNC datagram's bytes beyond the
+     * scripted ones are zeros, so every byte reported is a byte written. */
+    size_t stored = len < ev->wire_len ? len : ev->wire_len;
+    size_t scripted = stored < ev->data_len ? stored : ev->data_len;
+    if (scripted)
+        memcpy(buf, ev->data, scripted);
+    size_t *filled = filled_len(s, buf);
+    if (stored > scripted && stored > *filled) {
+        size_t zero_from = scripted > *filled ? scripted : *filled;
+        memset((uint8_t *)buf + zero_from, 0, stored - zero_from);
+    }
+    if (stored > *filled)
+        *filled = stored;
+    if (from && fromlen) {
+        struct sockaddr_storage a;
+        socklen_t alen;
+        fill_addr(s, s->foreign_next, &a, &alen);
+        socklen_t copy = *fromlen < alen ? *fromlen : alen;
+        memcpy(from, &a, copy);
+        *fromlen = alen;
+    }
+    s->foreign_next = false;
+    return (flags & MSG_TRUNC) ? ev->wire_len : stored;
+}
+
+SCRIPT_DECODER static bool is_datagram(enum script_op op)
+{
+    return op == SCRIPT_DATA || op == SCRIPT_TRUNC || op == SCRIPT_EOF; /* EOF: empty datagram */
 }
 
 static ssize_t script_recvfrom(void *ctx, int fd, void *buf, size_t len, int flags,
@@ -352,35 +423,38 @@ static ssize_t script_recvfrom(void *ctx, int fd, void *buf, size_t len, int fla
     if (!is_receive_event(ev.op))
         return fail(EAGAIN); /* left for the poll that follows */
     consume(s, end);
-    if (ev.op != SCRIPT_DATA && ev.op != SCRIPT_TRUNC && ev.op != SCRIPT_EOF)
+    if (!is_datagram(ev.op))
         return fail(event_errno(ev.op));
-    /* Store what fits of the datagram; a TRUNC datagram's bytes beyond the
-     * scripted ones are zeros, so every byte reported is a byte written. */
-    size_t stored = len < ev.wire_len ? len : ev.wire_len;
-    size_t scripted = stored < ev.data_len ? stored : ev.data_len;
-    if (scripted)
-        memcpy(buf, ev.data, scripted);
-    if (s->filled_buf != buf) {
-        s->filled_buf = buf;
-        s->filled_len = 0;
+    return (ssize_t)deliver_datagram(s, &ev, buf, len, flags, from, fromlen);
+}
+
+SCRIPT_DECODER static int script_recvmmsg(void *ctx, int fd, struct mmsghdr *msgs, unsigned n,
+                                          int flags)
+{
+    (void)fd;
+    struct script *s = ctx;
+    tick(s);
+    unsigned got = 0;
+    while (got < n) {
+        struct script_event ev;
+        size_t end;
+        if (!peek_event(s, &ev, &end) || !is_receive_event(ev.op))
+            break; /* nothing more queued now (a TIMEOUT is the poll's) */
+        if (!is_datagram(ev.op) && got > 0)
+            break; /* EAGAIN or an error: the next call's */
+        consume(s, end);
+        if (!is_datagram(ev.op))
+            return (int)fail(event_errno(ev.op));
+        struct msghdr *h = &msgs[got].msg_hdr;
+        void *buf = h->msg_iovlen > 0 ? h->msg_iov[0].iov_base : NULL;
+        size_t len = h->msg_iovlen > 0 ? h->msg_iov[0].iov_len : 0;
+        size_t wire = deliver_datagram(s, &ev, buf, len, flags, h->msg_name,
+                                       h->msg_name ? &h->msg_namelen : NULL);
+        msgs[got].msg_len = (unsigned)wire;
+        h->msg_flags = wire > len ? MSG_TRUNC : 0;
+        got++;
     }
-    if (stored > scripted && stored > s->filled_len) {
-        size_t zero_from = scripted > s->filled_len ? scripted : s->filled_len;
-        memset((uint8_t *)buf + zero_from, 0, stored - zero_from);
-    }
-    if (stored > s->filled_len)
-        s->filled_len = stored;
-    if (from && fromlen) {
-        struct sockaddr_storage a;
-        socklen_t alen;
-        fill_addr(s, s->foreign_next, &a, &alen);
-        socklen_t copy = *fromlen < alen ? *fromlen : alen;
-        memcpy(from, &a, copy);
-        *fromlen = alen;
-    }
-    s->foreign_next = false;
-    size_t reported = (flags & MSG_TRUNC) ? ev.wire_len : stored;
-    return (ssize_t)reported;
+    return got > 0 ? (int)got : (int)fail(EAGAIN);
 }
 
 static void record_sent(struct script *s, const void *buf, size_t n)
@@ -427,9 +501,12 @@ static ssize_t script_sendto(void *ctx, int fd, const void *buf, size_t len, int
     if (to && tolen >= (socklen_t)sizeof(struct sockaddr_in) && to->sa_family == AF_INET) {
         struct sockaddr_in sin;
         memcpy(&sin, to, sizeof sin);
-        char host[INET_ADDRSTRLEN];
-        inet_ntop(AF_INET, &sin.sin_addr, host, sizeof host);
-        if (strcmp(host, SCRIPT_FOREIGN_HOST) == 0)
+        if (memcmp(&sin.sin_addr, foreign_v4, 4) == 0)
+            s->sends_to_foreign++;
+    } else if (to && tolen >= (socklen_t)sizeof(struct sockaddr_in6) && to->sa_family == AF_INET6) {
+        struct sockaddr_in6 sin6;
+        memcpy(&sin6, to, sizeof sin6);
+        if (memcmp(&sin6.sin6_addr, foreign_v6, 16) == 0)
             s->sends_to_foreign++;
     }
     return script_send(ctx, fd, buf, len, flags);
@@ -704,7 +781,7 @@ static const struct sockio_ops script_ops = {
     .sendto = script_sendto, .accept = script_accept, .shutdown = script_shutdown,
     .poll = script_poll, .now_ms = script_now_ms,
     .watch_open = script_watch_open, .watch = script_watch, .wait = script_wait,
-    .close = script_close, .read = script_read,
+    .close = script_close, .read = script_read, .recvmmsg = script_recvmmsg,
 };
 
 struct sockio script_sockio(struct script *s)
@@ -780,4 +857,10 @@ bool script_add_op_arg(struct script_builder *b, enum script_op op, uint8_t arg)
 {
     uint8_t bytes[2] = {(uint8_t)op, arg};
     return put(b, bytes, 2);
+}
+
+bool script_add_source(struct script_builder *b, enum script_source from)
+{
+    uint8_t op = (uint8_t)(SCRIPT_FOREIGN | (unsigned)from << 4);
+    return put(b, &op, 1);
 }

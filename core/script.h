@@ -21,7 +21,12 @@
  *                                     filled that far, then whatever the
  *                                     buffer holds (always written bytes:
  *                                     no 64 KiB fill per datagram)
- *   9 FOREIGN                         next datagram comes from another host
+ *   9 FOREIGN                         next datagram comes from another host;
+ *                                     the op byte's high 4 bits pick its
+ *                                     source (enum script_source): 0
+ *                                     192.0.2.7, 1 the peer over IPv6 ::1,
+ *                                     2 2001:db8::7, 3 the peer v4-mapped
+ *                                     ::ffff:127.0.0.1, others as 0
  *  10 SEND_SHORT max:u8               next send takes at most max(1, max) bytes
  *  11 SEND_AGAIN                      next send fails with EAGAIN
  *  12 SEND_RESET                      next send fails with EPIPE
@@ -59,6 +64,10 @@
  * if none) and the wait returns 0.
  * Stream data longer than a receive's buffer is returned over several
  * receives (short reads); a datagram longer than the buffer is truncated.
+ * A recvmmsg takes datagrams until the batch is full or the next event is
+ * not a datagram: an error event fails it only when it comes first (else it
+ * waits for the next call, as the kernel reports it), EAGAIN and TIMEOUT end
+ * the batch.
  * Send-side opcodes queue up (at most 16) and apply to the next sends; the
  * schedule is one timeline, so a send takes the faults read before it,
  * including those at the head of the schedule when it happens. A TIMEOUT is
@@ -91,8 +100,16 @@ enum script_op {
 #define SCRIPT_CONN_FDS 64
 #define SCRIPT_FD_LIMIT 128
 #define SCRIPT_SET_FD (SCRIPT_FD_LIMIT - 1)
+/* Where the next datagram comes from (FOREIGN's high 4 bits). */
+enum script_source {
+    SCRIPT_FROM_FOREIGN_V4 = 0, /* 192.0.2.7 */
+    SCRIPT_FROM_PEER_V6,        /* ::1 */
+    SCRIPT_FROM_FOREIGN_V6,     /* 2001:db8::7 */
+    SCRIPT_FROM_PEER_MAPPED,    /* ::ffff:127.0.0.1 */
+};
 
 #define SCRIPT_SEND_QUEUE 16
+#define SCRIPT_FILL_SLOTS 64
 #define SCRIPT_SENT_KEEP 65536
 
 /* A receive-side event decoded from the schedule (the head, kept decoded). */
@@ -114,15 +131,17 @@ struct script {
     bool head_ok;
     struct script_event head;
     size_t head_end;
-    /* The datagram buffer last filled and how much of it this script has
-     * written (initialized): TRUNC zero-fills only beyond that. */
-    const void *filled_buf;
-    size_t filled_len;
+    /* The datagram buffers filled so far (a batch fills several) and how
+     * much of each this script has written: TRUNC zero-fills only beyond
+     * that. Kept by address, one slot per hash: a buffer whose slot another
+     * took is zero-filled again, never read uninitialized. */
+    struct { const void *buf; size_t len; } filled[SCRIPT_FILL_SLOTS];
     bool stream;
     int64_t clock_ms;
     const uint8_t *pending; /* rest of a DATA chunk a short read left */
     size_t pending_len;
     bool foreign_next;
+    uint8_t source_next; /* enum script_source, when foreign_next */
     uint16_t peer_port;
     struct { uint8_t op; uint8_t arg; } send_faults[SCRIPT_SEND_QUEUE];
     size_t send_fault_count;
@@ -130,7 +149,7 @@ struct script {
     uint8_t sent[SCRIPT_SENT_KEEP];
     size_t sent_len;
     size_t sent_total;
-    size_t sends_to_foreign;
+    size_t sends_to_foreign; /* to 192.0.2.7 or 2001:db8::7 */
     size_t shutdowns;
     uint64_t calls;
     /* The event loop's world (script_serve): which fd listens and which is
@@ -158,7 +177,8 @@ bool script_exhausted(const struct script *s);
 void script_serve(struct script *s, int listen_fd, int stop_fd);
 
 /* The addresses scripted datagrams come from: the expected peer 127.0.0.1
- * (port from PEER_PORT, default 40000) and a foreign host 192.0.2.7. */
+ * (port from PEER_PORT, default 40000), unless FOREIGN picks another
+ * source for the next one (enum script_source, same port). */
 void script_peer_addr(const struct script *s, struct sockaddr_storage *out, socklen_t *len);
 
 /* Building schedules (tests, corpus tools). Writes into buf[cap]; *len grows;
@@ -177,5 +197,6 @@ bool script_add_clock(struct script_builder *b, uint8_t step);
  * the one-argument loop opcodes (ACCEPT_FAIL, CONN, WAIT_FAIL, SHUT_FAIL). */
 bool script_add_accept(struct script_builder *b, uint8_t addr, uint16_t port);
 bool script_add_op_arg(struct script_builder *b, enum script_op op, uint8_t arg);
+bool script_add_source(struct script_builder *b, enum script_source from);
 
 #endif

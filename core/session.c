@@ -7,6 +7,7 @@
 
 #include "escape.h"
 #include "netaddr.h"
+#include "textput.h"
 #include "timemsg.h"
 
 bool reply_expect_parse(const char *s, enum reply_expect *out)
@@ -106,30 +107,30 @@ const char *udp_echo_refusal_text(enum udp_echo_refusal r)
 bool udp_reflector_port(uint16_t port)
 {
     /* Registered services above 1023 that answer an unsolicited datagram,
-     * several with a larger reply (amplification). Sorted. */
-    static const uint16_t ports[] = {
-        1194,  /* OpenVPN */
-        1434,  /* MS-SQL monitor */
-        1900,  /* SSDP */
-        3283,  /* Apple Remote Desktop */
-        3389,  /* RDP over UDP */
-        3434,  /* wirecheck's own default port: another echo server */
-        3478,  /* STUN / TURN */
-        3702,  /* WS-Discovery */
-        4500,  /* IPsec NAT-T */
-        5060,  /* SIP */
-        5353,  /* mDNS */
-        5683,  /* CoAP */
-        10001, /* Ubiquiti discovery */
-        11211, /* memcached */
-        27015, /* Steam / Source engine queries */
-        32414, /* Plex discovery */
-        37810, /* DVR (DHDiscover) */
-    };
-    for (size_t i = 0; i < sizeof ports / sizeof ports[0] && ports[i] <= port; i++)
-        if (ports[i] == port)
-            return true;
-    return false;
+     * several with a larger reply (amplification). A switch: one test per
+     * datagram echoed, not one per entry. */
+    switch (port) {
+    case 1194:  /* OpenVPN */
+    case 1434:  /* MS-SQL monitor */
+    case 1900:  /* SSDP */
+    case 3283:  /* Apple Remote Desktop */
+    case 3389:  /* RDP over UDP */
+    case 3434:  /* wirecheck's own default port: another echo server */
+    case 3478:  /* STUN / TURN */
+    case 3702:  /* WS-Discovery */
+    case 4500:  /* IPsec NAT-T */
+    case 5060:  /* SIP */
+    case 5353:  /* mDNS */
+    case 5683:  /* CoAP */
+    case 10001: /* Ubiquiti discovery */
+    case 11211: /* memcached */
+    case 27015: /* Steam / Source engine queries */
+    case 32414: /* Plex discovery */
+    case 37810: /* DVR (DHDiscover) */
+        return true;
+    default:
+        return false;
+    }
 }
 
 /* The address bytes of a sockaddr (4 or 16) and its family; 0 if neither. */
@@ -214,32 +215,60 @@ enum udp_echo_refusal udp_echo_check(struct udp_echo_guard *g, const struct sock
     return UDP_ECHO_ALLOWED;
 }
 
-/* ADDR:PORT as net_format writes it, IPv4 without inet_ntop and snprintf
- * (the server formats one per datagram); returns the length. */
-static size_t format_from(const struct datagram *d, char out[NET_ADDRSTR_LEN])
+size_t udp_server_log_line(const struct datagram *d, const uint8_t *buf, size_t max,
+                           char out[UDP_LINE_CAP])
 {
-    if (d->from.ss_family != AF_INET || d->fromlen < (socklen_t)sizeof(struct sockaddr_in)) {
-        net_format((const struct sockaddr *)&d->from, d->fromlen, out);
-        return strlen(out);
-    }
-    const struct sockaddr_in *sin = (const struct sockaddr_in *)&d->from;
-    const uint8_t *b = (const uint8_t *)&sin->sin_addr;
+    /* The source once, copied where the line shows it. */
+    char from[NET_ADDRSTR_LEN];
+    size_t from_len = (size_t)(net_put_addr(from, (const struct sockaddr *)&d->from,
+                                            d->fromlen) - from);
     char *p = out;
-    for (int i = 0; i < 5; i++) {
-        unsigned v = i < 4 ? b[i] : ntohs(sin->sin_port);
-        char digits[5];
-        int n = 0;
-        do {
-            digits[n++] = (char)('0' + v % 10);
-            v /= 10;
-        } while (v);
-        while (n)
-            *p++ = digits[--n];
-        if (i < 4)
-            *p++ = i < 3 ? '.' : ':';
+    if (d->truncated) {
+        p = put_str(p, "Truncated: datagram of ");
+        p = put_u64(p, d->wire_len);
+        p = put_str(p, " bytes from ");
+        p = put_mem(p, from, from_len);
+        p = put_str(p, " exceeds --max ");
+        p = put_u64(p, max);
+        p = put_str(p, "; kept: ");
+    } else {
+        p = put_str(p, "Received: ");
+    }
+    /* Show at most what fits the line, and say so when that is not all:
+     * escaped straight into the line (at most UDP_LINE_TEXT - 1 chars). */
+    size_t text_len;
+    size_t shown = escape_prefix(buf, d->len, p, UDP_LINE_TEXT, &text_len);
+    p += text_len;
+    if (shown < d->len) {
+        p = put_str(p, " [cut: ");
+        p = put_u64(p, shown);
+        p = put_str(p, " of ");
+        p = put_u64(p, d->len);
+        p = put_str(p, " bytes shown]");
+    }
+    if (!d->truncated) {
+        p = put_str(p, " from ");
+        p = put_mem(p, from, from_len);
     }
     *p = '\0';
     return (size_t)(p - out);
+}
+
+bool udp_server_echo(const struct sockio *io, int fd, const uint8_t *buf,
+                     const struct datagram *d, struct udp_echo_guard *echo, int64_t now_ms,
+                     enum udp_echo_refusal *refusal)
+{
+    *refusal = udp_echo_check(echo, (const struct sockaddr *)&d->from, now_ms);
+    if (*refusal != UDP_ECHO_ALLOWED)
+        return false;
+    ssize_t n;
+    do {
+        n = io->ops->sendto(io->ctx, fd, buf, d->len, MSG_DONTWAIT | MSG_NOSIGNAL,
+                            (const struct sockaddr *)&d->from, d->fromlen);
+    } while (n < 0 && errno == EINTR);
+    /* A full send buffer drops the echo, as the network may: UDP promises no
+     * delivery, and the server must not block on one peer. */
+    return n >= 0;
 }
 
 void udp_server_handle_one(const struct sockio *io, int fd, uint8_t *buf, size_t max,
@@ -258,51 +287,11 @@ void udp_server_handle_one(const struct sockio *io, int fd, uint8_t *buf, size_t
     ev->status = sockio_recv_datagram(io, fd, buf, max, deadline, &d, &ev->err);
     if (ev->status != SIO_OK)
         return;
-    char from[NET_ADDRSTR_LEN];
-    size_t from_len = format_from(&d, from);
-    /* Show at most what fits the line, and say so when that is not all. */
-    char text[4096 + 48];
-    size_t shown_len;
-    size_t shown = escape_prefix(buf, d.len, text, 4096, &shown_len);
-    if (shown < d.len) {
-        int n = snprintf(text + shown_len, sizeof text - shown_len,
-                         " [cut: %zu of %zu bytes shown]", shown, d.len);
-        if (n > 0)
-            shown_len = strlen(text);
-    }
-    if (d.truncated) {
-        int n = snprintf(ev->line, sizeof ev->line,
-                         "Truncated: datagram of %zu bytes from %s exceeds --max %zu; kept: %s",
-                         d.wire_len, from, max, text);
-        ev->line_len = n < 0 ? 0 : (size_t)n < sizeof ev->line ? (size_t)n : sizeof ev->line - 1;
-    } else {
-        /* "Received: %s from %s", without printf: it fits (text < 4144,
-         * from < 64, the line holds 4288). */
-        char *p = ev->line;
-        memcpy(p, "Received: ", 10);
-        p += 10;
-        memcpy(p, text, shown_len);
-        p += shown_len;
-        memcpy(p, " from ", 6);
-        p += 6;
-        memcpy(p, from, from_len + 1);
-        ev->line_len = (size_t)(p - ev->line) + from_len;
-    }
+    ev->line_len = udp_server_log_line(&d, buf, max, ev->line);
     if (!echo)
         return;
-    ev->refusal = udp_echo_check(echo, (const struct sockaddr *)&d.from, io->ops->now_ms(io->ctx));
-    if (ev->refusal != UDP_ECHO_ALLOWED) {
-        ev->echo_refused = true;
-        return;
-    }
-    ssize_t n;
-    do {
-        n = io->ops->sendto(io->ctx, fd, buf, d.len, MSG_DONTWAIT | MSG_NOSIGNAL,
-                            (const struct sockaddr *)&d.from, d.fromlen);
-    } while (n < 0 && errno == EINTR);
-    /* A full send buffer drops the echo, as the network may: UDP promises no
-     * delivery, and the server must not block on one peer. */
-    ev->echoed = n >= 0;
+    ev->echoed = udp_server_echo(io, fd, buf, &d, echo, io->ops->now_ms(io->ctx), &ev->refusal);
+    ev->echo_refused = ev->refusal != UDP_ECHO_ALLOWED;
 }
 
 void udp_client_exchange(const struct sockio *io, int fd, const struct sockaddr *server,

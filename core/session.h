@@ -65,6 +65,7 @@ bool tcp_client_judge(enum reply_expect expect, const uint8_t *sent, size_t sent
  *   struct udp_echo_guard g;
  *   udp_echo_guard_init(&g, (struct sockaddr *)&bound.ss, bound.len);
  *   udp_server_handle_one(io, fd, buf, max, deadline, &g, &ev);  // NULL: no echo
+ * (udp-server itself runs udp_loop.h, which guards its echoes alike.)
  */
 #define UDP_ECHO_RATE 100   /* replies per second per source address */
 #define UDP_ECHO_BURST 200  /* tokens a quiet source may spend at once */
@@ -103,20 +104,46 @@ void udp_echo_guard_init(struct udp_echo_guard *g, const struct sockaddr *self, 
 enum udp_echo_refusal udp_echo_check(struct udp_echo_guard *g, const struct sockaddr *to,
                                      int64_t now_ms);
 
+/* A datagram's log line shows at most UDP_LINE_TEXT - 1 characters of its
+ * escaped bytes; the rest fits the other 256 bytes of UDP_LINE_CAP: the
+ * "Truncated:" words (about 70), the longest address (63), the cut note
+ * (about 30) and three lengths of at most 20 digits each. */
+#define UDP_LINE_TEXT 4096
+#define UDP_LINE_CAP (UDP_LINE_TEXT + 256)
+
 struct udp_server_event {
     enum sio_status status;
     int err;
     bool echoed;
     bool echo_refused;
     enum udp_echo_refusal refusal; /* why, when echo_refused */
-    char line[4096 + 192]; /* what the server prints for this datagram */
-    size_t line_len;       /* strlen(line) */
+    char line[UDP_LINE_CAP]; /* what the server prints for this datagram */
+    size_t line_len;         /* strlen(line) */
 };
+
+/* The line the server logs for a datagram received into buf (d from
+ * sockio_recv_datagram or sockio_recv_batch), NUL-terminated, without a
+ * newline: "Received: TEXT from ADDR:PORT", or "Truncated: datagram of N
+ * bytes from ADDR:PORT exceeds --max MAX; kept: TEXT" when it did not fit.
+ * TEXT whose escaped form does not fit ends with " [cut: N of M bytes
+ * shown]". Returns strlen(out). */
+size_t udp_server_log_line(const struct datagram *d, const uint8_t *buf, size_t max,
+                           char out[UDP_LINE_CAP]);
+
+/* Echoes what was kept of d back to its source when the guard allows it at
+ * now_ms (*refusal says why not). true when the reply left (a full send
+ * queue drops it, as the network may). */
+bool udp_server_echo(const struct sockio *io, int fd, const uint8_t *buf,
+                     const struct datagram *d, struct udp_echo_guard *echo, int64_t now_ms,
+                     enum udp_echo_refusal *refusal);
 
 /* Receives one datagram into buf[max], formats its line, echoes it back when
  * `echo` is given and it allows the reply. status SIO_TIMEOUT when nothing
  * came before deadline. A datagram whose escaped form does not fit the line
- * ends with " [cut: N of M bytes shown]". */
+ * ends with " [cut: N of M bytes shown]". One datagram of what udp_loop_run
+ * does for each (udp_loop.h, the loop udp-server runs), for a caller that
+ * waits and receives on its own, and for tests that look at one datagram's
+ * outcome. */
 void udp_server_handle_one(const struct sockio *io, int fd, uint8_t *buf, size_t max,
                            int64_t deadline, struct udp_echo_guard *echo,
                            struct udp_server_event *ev);

@@ -106,11 +106,18 @@ static ssize_t sys_read(void *ctx, int fd, void *buf, size_t len)
     return read(fd, buf, len);
 }
 
+static int sys_recvmmsg(void *ctx, int fd, struct mmsghdr *msgs, unsigned n, int flags)
+{
+    (void)ctx;
+    return recvmmsg(fd, msgs, n, flags, NULL);
+}
+
 static const struct sockio_ops system_ops = {
     .recv = sys_recv, .recvfrom = sys_recvfrom, .send = sys_send, .sendto = sys_sendto,
     .accept = sys_accept, .shutdown = sys_shutdown, .poll = sys_poll, .now_ms = sys_now_ms,
     .watch_open = sys_watch_open, .watch = sys_watch, .wait = sys_wait, .close = sys_close,
     .read = sys_read,
+    .recvmmsg = sys_recvmmsg,
 };
 
 const struct sockio sockio_system = {.ops = &system_ops, .ctx = NULL};
@@ -278,6 +285,16 @@ enum sio_status sockio_send_all(const struct sockio *io, int fd, const void *buf
     return SIO_OK;
 }
 
+/* Fills in a datagram's lengths from the real length a receive reported. */
+static void datagram_sized(struct datagram *d, size_t wire_len, size_t cap)
+{
+    if (d->fromlen > sizeof d->from)
+        d->fromlen = sizeof d->from;
+    d->wire_len = wire_len;
+    d->truncated = wire_len > cap;
+    d->len = d->truncated ? cap : wire_len;
+}
+
 enum sio_status sockio_recv_datagram(const struct sockio *io, int fd, void *buf, size_t cap,
                                      int64_t deadline, struct datagram *d, int *err)
 {
@@ -288,15 +305,61 @@ enum sio_status sockio_recv_datagram(const struct sockio *io, int fd, void *buf,
         ssize_t n = io->ops->recvfrom(io->ctx, fd, buf, cap, MSG_DONTWAIT | MSG_TRUNC,
                                       (struct sockaddr *)&d->from, &d->fromlen);
         if (n >= 0) {
-            if (d->fromlen > sizeof d->from)
-                d->fromlen = sizeof d->from;
-            d->wire_len = (size_t)n;
-            d->truncated = d->wire_len > cap;
-            d->len = d->truncated ? cap : d->wire_len;
+            datagram_sized(d, (size_t)n, cap);
             return SIO_OK;
         }
         enum sio_status s = retry_or_fail(io, fd, POLLIN, deadline, err);
         if (s != SIO_OK)
             return s;
+    }
+}
+
+void sockio_batch_init(struct datagram_batch *b)
+{
+    for (unsigned i = 0; i < b->n; i++) {
+        b->iov[i] = (struct iovec){.iov_base = b->bufs + (size_t)i * b->cap, .iov_len = b->cap};
+        b->msgs[i].msg_hdr = (struct msghdr){.msg_iov = &b->iov[i], .msg_iovlen = 1,
+                                             .msg_name = &b->d[i].from,
+                                             .msg_namelen = sizeof b->d[i].from};
+    }
+}
+
+enum sio_status sockio_recv_batch(const struct sockio *io, int fd, struct datagram_batch *b,
+                                  unsigned want, unsigned *got, int *err)
+{
+    *got = 0;
+    if (want > b->n)
+        want = b->n;
+    if (want == 0)
+        return SIO_TIMEOUT;
+    if (!io->ops->recvmmsg) {
+        /* Deadline now: an empty queue is a timeout, never a wait. */
+        enum sio_status s = sockio_recv_datagram(io, fd, b->bufs, b->cap,
+                                                 io->ops->now_ms(io->ctx), &b->d[0], err);
+        *got = s == SIO_OK;
+        return s;
+    }
+    for (;;) {
+        /* A receive rewrites the name length (and msg_len, msg_flags) of
+         * the messages it fills; those are put back as it hands them over. */
+        int n = io->ops->recvmmsg(io->ctx, fd, b->msgs, want, MSG_DONTWAIT | MSG_TRUNC);
+        if (n > 0) {
+            if ((unsigned)n > want)
+                n = (int)want;
+            for (int i = 0; i < n; i++) {
+                struct msghdr *h = &b->msgs[i].msg_hdr;
+                b->d[i].fromlen = h->msg_namelen;
+                if (h->msg_namelen == 0)
+                    b->d[i].from.ss_family = AF_UNSPEC; /* no name: no stale one either */
+                h->msg_namelen = sizeof b->d[i].from;
+                datagram_sized(&b->d[i], b->msgs[i].msg_len, b->cap);
+            }
+            *got = (unsigned)n;
+            return SIO_OK;
+        }
+        if (n == 0 || errno == EAGAIN || errno == EWOULDBLOCK)
+            return SIO_TIMEOUT;
+        if (errno != EINTR)
+            return fail_with(errno, err);
     }
 }

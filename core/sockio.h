@@ -46,6 +46,10 @@ struct sockio_ops {
     int (*wait)(void *ctx, int set, struct sockio_event *evs, int max, int timeout_ms);
     int (*close)(void *ctx, int fd, bool abortive);
     ssize_t (*read)(void *ctx, int fd, void *buf, size_t len);
+    /* Optional (NULL: callers fall back to recvfrom, one datagram a call):
+     * up to n datagrams at once, as recvmmsg(2) without a timeout; each
+     * msgs[i].msg_len is the datagram's real length under MSG_TRUNC. */
+    int (*recvmmsg)(void *ctx, int fd, struct mmsghdr *msgs, unsigned n, int flags);
 };
 
 struct sockio {
@@ -109,5 +113,29 @@ struct datagram {
 /* Receives one datagram, reporting its real length when it did not fit. */
 enum sio_status sockio_recv_datagram(const struct sockio *io, int fd, void *buf, size_t cap,
                                      int64_t deadline, struct datagram *d, int *err);
+
+/* Slots for a batch receive: n buffers of cap bytes (slot i at
+ * bufs + i * cap) and what arrived in each. The caller owns the memory;
+ * sockio_batch_init ties the system's message headers to it once.
+ *
+ *   struct datagram_batch b = {.bufs = mem, .cap = max, .n = 64, .d = ds, .msgs = ms, .iov = iv};
+ *   sockio_batch_init(&b);
+ *   sockio_recv_batch(io, fd, &b, 64, &got, &err);  // got datagrams in b.d[0..got) */
+struct datagram_batch {
+    uint8_t *bufs;
+    size_t cap;
+    unsigned n;
+    struct datagram *d;   /* [n] */
+    struct mmsghdr *msgs; /* [n] */
+    struct iovec *iov;    /* [n] */
+};
+void sockio_batch_init(struct datagram_batch *b);
+
+/* Receives what is queued now, up to `want` (<= b->n) datagrams, without
+ * waiting: SIO_OK with *got >= 1, SIO_TIMEOUT when nothing is queued, or
+ * the status of a receive error (*err). One recvmmsg where the seam has it,
+ * else one recvfrom (a batch of one). EINTR is retried. */
+enum sio_status sockio_recv_batch(const struct sockio *io, int fd, struct datagram_batch *b,
+                                  unsigned want, unsigned *got, int *err);
 
 #endif

@@ -328,6 +328,33 @@ static void udp_server_seeds(void)
     memset(ff, 0xff, sizeof ff);
     begin(); data(ff, sizeof ff); done(t, "escape-cut");
     begin(); must(script_add_clock(&B, 20)); str("late"); done(t, "clock");
+    /* The loop's own paths: IPv6 sources (the harness's second server is
+     * bound to [::]:3434, so [::1]:3434 is itself), a batch cut short by
+     * EAGAIN, an error and a timeout, a stop (the first server asks for one
+     * past 3 s on the script's clock) during a flood longer than the 64
+     * datagrams between two looks at it, and --count in a batch. */
+    begin(); must(script_add_source(&B, SCRIPT_FROM_PEER_V6)); str("v6 peer");
+    must(script_add_source(&B, SCRIPT_FROM_FOREIGN_V6)); str("v6 foreign");
+    must(script_add_source(&B, SCRIPT_FROM_PEER_MAPPED)); str("v4-mapped");
+    must(script_add_peer_port(&B, 3434)); must(script_add_source(&B, SCRIPT_FROM_PEER_V6));
+    str("v6 self"); done(t, "ipv6-sources");
+    begin(); str("a"); str("b"); op(SCRIPT_EAGAIN); str("c"); op(SCRIPT_REFUSED); str("d");
+    str("e"); op(SCRIPT_EINTR); must(script_add_trunc(&B, 3000, kept, 8)); op(SCRIPT_TIMEOUT);
+    str("f"); done(t, "batch-mixed");
+    begin(); /* EOF: an empty datagram in one byte */
+    for (int i = 0; i < 5; i++)
+        str("before");
+    must(script_add_clock(&B, 31));
+    for (int i = 0; i < 70; i++)
+        op(SCRIPT_EOF);
+    must(script_add_clock(&B, 1)); /* past the drain time at the next look */
+    for (int i = 0; i < 70; i++)
+        op(SCRIPT_EOF);
+    done(t, "stop-during-flood");
+    begin();
+    for (int i = 0; i < 7; i++)
+        str("n");
+    done(t, "count-in-a-batch");
 }
 
 static void udp_client_seeds(void)

@@ -4,7 +4,9 @@
  * truncated with its real length. --service echo sends each back, but
  * never to port 0, a port below 1024, its own address, a known reflector
  * port, or faster than a rate per source (core/session.h, udp_echo_check).
- * The receive path is core/session.c. */
+ * The event loop is core/udp_loop.c (datagrams received in batches, a
+ * batch's lines escaped into one buffer), the per-datagram logic
+ * core/session.c. */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -17,6 +19,7 @@
 #include "netsock.h"
 #include "session.h"
 #include "sockio.h"
+#include "udp_loop.h"
 
 static const char *prog = "udp-server";
 static const char usage[] =
@@ -28,18 +31,45 @@ static const char usage[] =
     "  --count N        handle N datagrams, then exit 0\n"
     "  --version        print the version and exit\n";
 
-/* How many datagrams the loop handles between two looks at the stop pipe:
- * a flood keeps the queue from ever running empty, and SIGTERM must still
- * end the server within 100 ms (a datagram costs microseconds). */
-#define STOP_CHECK_EVERY 64
-/* After a stop request, what is already queued is still logged, for at
- * most this long: a flood must not keep a stopping server alive. */
-#define STOP_DRAIN_MS 50
+static int stop_fd = -1;
 
-static bool stop_requested(int stop_fd)
+static bool stop_requested(void *ctx)
 {
+    (void)ctx;
     struct pollfd p = {.fd = stop_fd, .events = POLLIN};
     return poll(&p, 1, 0) > 0;
+}
+
+/* A batch's lines into stdio's buffer (64 KiB into a pipe or a file):
+ * under a flood the log leaves in large writes, and the loop flushes it
+ * whenever the queue runs empty. */
+static bool write_log(void *ctx, const char *text, size_t len)
+{
+    (void)ctx;
+    errno = 0;
+    if (fwrite(text, 1, len, stdout) == len && !ferror(stdout))
+        return true;
+    if (errno == 0)
+        errno = EIO;
+    return false;
+}
+
+static bool flush_log(void *ctx)
+{
+    (void)ctx;
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return true;
+    if (errno == 0)
+        errno = EIO;
+    return false;
+}
+
+static void recv_error(void *ctx, enum sio_status s, int err)
+{
+    /* e.g. ECONNREFUSED left by an echo to a closed port: say so, go on */
+    fprintf(stderr, "%s: receive on %s: %s\n", prog, (const char *)ctx,
+            s == SIO_ERROR ? strerror(err) : sio_status_text(s));
 }
 
 int main(int argc, char **argv)
@@ -80,7 +110,7 @@ int main(int argc, char **argv)
     cli_no_operands(prog, usage, argc, argv);
 
     cli_ignore_sigpipe();
-    int stop_fd = cli_stop_signal_fd(prog);
+    stop_fd = cli_stop_signal_fd(prog);
     struct net_addr addr, bound;
     cli_resolve(prog, bind_host, port, SOCK_DGRAM, &addr);
     char err[NET_ERR_LEN];
@@ -92,73 +122,29 @@ int main(int argc, char **argv)
     int rcvbuf = 4 << 20;
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    /* Into a pipe or a file, the log leaves in 64 KiB writes (and at the
-     * end of every burst), not in stdio's default 4 KiB. */
     static char outbuf[1 << 16];
     if (!isatty(STDOUT_FILENO))
         setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
-    uint8_t *buf = malloc(max);
-    if (!buf)
-        cli_fail(prog, "out of memory");
     char where[NET_ADDRSTR_LEN];
     net_format((const struct sockaddr *)&bound.ss, bound.len, where);
     printf("Listening on %s\n", where);
     cli_flush_stdout(prog);
 
-    static struct udp_echo_guard guard;
-    udp_echo_guard_init(&guard, (const struct sockaddr *)&bound.ss, bound.len);
-    const struct sockio *io = &sockio_system;
-    unsigned long handled = 0;
-    bool stopping = false;
-    int64_t drain_until = 0;
-    while (!stopping && (count == 0 || handled < count)) {
-        struct pollfd p[2] = {{.fd = stop_fd, .events = POLLIN}, {.fd = fd, .events = POLLIN}};
-        if (poll(p, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            cli_fail(prog, "poll: %s", strerror(errno));
-        }
-        if (p[0].revents) {
-            stopping = true; /* still log what is already queued below */
-            drain_until = io->ops->now_ms(io->ctx) + STOP_DRAIN_MS;
-        }
-        /* Everything queued now, without blocking (deadline: now). */
-        for (unsigned burst = 1;; burst++) {
-            if (count && handled >= count)
-                break;
-            if (burst % STOP_CHECK_EVERY == 0) {
-                if (!stopping && stop_requested(stop_fd)) {
-                    stopping = true;
-                    drain_until = io->ops->now_ms(io->ctx) + STOP_DRAIN_MS;
-                }
-                if (stopping && io->ops->now_ms(io->ctx) >= drain_until)
-                    break;
-            }
-            struct udp_server_event ev;
-            udp_server_handle_one(io, fd, buf, max, io->ops->now_ms(io->ctx),
-                                  echo ? &guard : NULL, &ev);
-            if (ev.status == SIO_TIMEOUT)
-                break;
-            if (ev.status != SIO_OK) {
-                /* e.g. ECONNREFUSED left by an echo to a closed port: log, go on */
-                fprintf(stderr, "%s: recvfrom %s: %s\n", prog, where,
-                        ev.status == SIO_ERROR ? strerror(ev.err) : sio_status_text(ev.status));
-                break;
-            }
-            handled++;
-            ev.line[ev.line_len] = '\n';
-            fwrite(ev.line, 1, ev.line_len + 1, stdout);
-            if (ev.echo_refused)
-                printf("Echo refused: %s\n", udp_echo_refusal_text(ev.refusal));
-            if (ferror(stdout))
-                cli_flush_stdout(prog); /* exits 1 with the reason */
-        }
-        /* Flushed once the queue is empty (or the count reached), before
-         * the server sleeps: one write per burst instead of one per
-         * datagram, and never a line held back while the server waits. */
-        cli_flush_stdout(prog);
-    }
-    free(buf);
+    struct udp_loop_config c = {.max = max, .batch = UDP_LOOP_BATCH_MAX, .echo = echo,
+                                .count = count, .stop_fd = stop_fd,
+                                .self = (const struct sockaddr *)&bound.ss, .self_len = bound.len};
+    struct udp_loop *loop = udp_loop_new(&c);
+    if (!loop)
+        cli_fail(prog, "out of memory");
+    struct udp_loop_hooks hooks = {.write_log = write_log, .flush_log = flush_log,
+                                   .recv_error = recv_error, .stop_requested = stop_requested,
+                                   .ctx = where};
+    enum udp_loop_end end = udp_loop_run(loop, &sockio_system, fd, &hooks);
+    if (end == UDP_LOOP_LOG_FAILED)
+        cli_fail(prog, "write to standard output: %s", strerror(udp_loop_err(loop)));
+    if (end == UDP_LOOP_WAIT_FAILED)
+        cli_fail(prog, "poll: %s", strerror(udp_loop_err(loop)));
+    udp_loop_free(loop);
     close(fd);
     return 0;
 }

@@ -342,12 +342,99 @@ static void test_prefix_counts_what_is_shown(void **state)
     assert_int_equal(escape_bytes((const uint8_t *)"a\x1b" "b\x1b", 4, out, 9), 10);
 }
 
+/* escape_prefix against a reference built piece by piece from the public
+ * API (a piece: a whole well-formed sequence kept as is, or one byte
+ * escaped), over random mixes of ASCII, controls, backslashes and UTF-8
+ * (valid, invisible, cut), at every output size. */
+static size_t reference_prefix(const uint8_t *in, size_t n, size_t outcap, char *out,
+                               size_t *out_len)
+{
+    size_t i = 0, written = 0, room = outcap > 0 ? outcap - 1 : 0;
+    while (i < n) {
+        char piece[64];
+        size_t k = utf8_sequence_len(in + i, n - i);
+        size_t w = 0;
+        if (k > 1 && (w = escape_bytes(in + i, k, piece, sizeof piece)) == k) {
+            /* kept whole */
+        } else {
+            k = 1;
+            w = escape_bytes(in + i, 1, piece, sizeof piece);
+        }
+        if (w > room - written)
+            break;
+        memcpy(out + written, piece, w);
+        written += w;
+        i += k;
+    }
+    if (outcap > 0)
+        out[written] = '\0';
+    *out_len = written;
+    return i;
+}
+
+static void test_prefix_matches_piecewise_reference(void **state)
+{
+    (void)state;
+    static const char *const parts[] = {"a", "Z ", "\\", "\x1b", "\x7f", "\x00", "\xc3\xa9",
+                                        "\xe2\x80\xae", "\xf0\x9f\x98\x80", "\xc2\x85", "\xe4\xb8",
+                                        "\xff", "\xed\xa0\x80", "~"};
+    static const size_t part_len[] = {1, 2, 1, 1, 1, 1, 2, 3, 4, 2, 2, 1, 3, 1};
+    uint32_t rng = 1;
+    for (int round = 0; round < 300; round++) {
+        uint8_t in[64];
+        size_t n = 0;
+        for (;;) {
+            rng = rng * 1103515245u + 12345u;
+            size_t p = (rng >> 16) % (sizeof part_len / sizeof part_len[0]);
+            if (n + part_len[p] > sizeof in || (rng >> 8) % 23 == 0)
+                break;
+            memcpy(in + n, parts[p], part_len[p]);
+            n += part_len[p];
+        }
+        for (size_t cap = 0; cap <= 4 * n + 2; cap++) {
+            char got[300], want[300];
+            size_t got_len = 999, want_len = 999;
+            size_t shown = escape_prefix(in, n, got, cap, &got_len);
+            assert_int_equal(shown, reference_prefix(in, n, cap, want, &want_len));
+            assert_int_equal(got_len, want_len);
+            if (cap > 0)
+                assert_string_equal(got, want);
+        }
+    }
+}
+
+/* Every byte value, alone and between ASCII, against its escape written out
+ * here (the tables in escape.c are checked, not trusted): a byte from 0x80
+ * on alone is never a whole UTF-8 sequence. */
+static void test_every_single_byte(void **state)
+{
+    (void)state;
+    for (unsigned b = 0; b < 0x100; b++) {
+        char want[8];
+        if (b >= 0x20 && b < 0x7f && b != '\\')
+            snprintf(want, sizeof want, "%c", (char)b);
+        else if (b == '\\')
+            snprintf(want, sizeof want, "\\\\");
+        else
+            snprintf(want, sizeof want, "\\x%02x", b);
+        uint8_t in[3] = {'<', (uint8_t)b, '>'};
+        char out[32], full[32];
+        assert_int_equal(escape_bytes(in + 1, 1, out, sizeof out), strlen(want));
+        assert_string_equal(out, want);
+        snprintf(full, sizeof full, "<%s>", want);
+        assert_int_equal(escape_bytes(in, 3, out, sizeof out), strlen(full));
+        assert_string_equal(out, full);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_printable_ascii_passes),
         cmocka_unit_test(test_format_and_separator_characters_escaped),
         cmocka_unit_test(test_prefix_counts_what_is_shown),
+        cmocka_unit_test(test_prefix_matches_piecewise_reference),
+        cmocka_unit_test(test_every_single_byte),
         cmocka_unit_test(test_empty),
         cmocka_unit_test(test_backslash_doubled),
         cmocka_unit_test(test_every_c0_control),

@@ -157,6 +157,40 @@ static void test_format(void **state)
     assert_string_equal(out, "(address family 1)");
 }
 
+/* net_put_addr writes what net_format writes, whatever the address. */
+static void expect_put_same(const struct sockaddr *sa, socklen_t len)
+{
+    char want[NET_ADDRSTR_LEN], got[NET_ADDRSTR_LEN + 8];
+    net_format(sa, len, want);
+    char *end = net_put_addr(got, sa, len);
+    *end = '\0';
+    assert_string_equal(got, want);
+    assert_true((size_t)(end - got) < NET_ADDRSTR_LEN);
+}
+
+static void test_put_addr_matches_format(void **state)
+{
+    (void)state;
+    static const char *const v4[] = {"0.0.0.0", "127.0.0.1", "10.20.30.40", "255.255.255.255",
+                                     "192.0.2.7"};
+    static const uint16_t ports[] = {0, 7, 80, 3434, 65535};
+    for (size_t i = 0; i < sizeof v4 / sizeof v4[0]; i++) {
+        for (size_t k = 0; k < sizeof ports / sizeof ports[0]; k++) {
+            struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(ports[k])};
+            assert_int_equal(inet_pton(AF_INET, v4[i], &sin.sin_addr), 1);
+            expect_put_same((struct sockaddr *)&sin, sizeof sin);
+            expect_put_same((struct sockaddr *)&sin, sizeof sin - 1); /* too short: as net_format */
+        }
+    }
+    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(65535)};
+    assert_int_equal(inet_pton(AF_INET6, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", &sin6.sin6_addr), 1);
+    expect_put_same((struct sockaddr *)&sin6, sizeof sin6);
+    assert_int_equal(inet_pton(AF_INET6, "::ffff:127.0.0.1", &sin6.sin6_addr), 1);
+    expect_put_same((struct sockaddr *)&sin6, sizeof sin6);
+    struct sockaddr sa = {.sa_family = AF_UNIX};
+    expect_put_same(&sa, sizeof sa);
+}
+
 static void test_port_of_and_same_endpoint(void **state)
 {
     (void)state;
@@ -381,6 +415,7 @@ int main(void)
         cmocka_unit_test(test_parse_uint_small_bound),
         cmocka_unit_test(test_parse_seconds),
         cmocka_unit_test(test_format),
+        cmocka_unit_test(test_put_addr_matches_format),
         cmocka_unit_test(test_port_of_and_same_endpoint),
         cmocka_unit_test(test_resolve),
         cmocka_unit_test(test_tcp_listen_ephemeral),

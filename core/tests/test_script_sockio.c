@@ -1267,6 +1267,106 @@ static void test_real_udp_recv_datagram(void **state)
     close(a);
 }
 
+/* Slots for sockio_recv_batch: four buffers of 8 bytes. */
+static uint8_t batch_mem[4 * 8];
+static struct datagram batch_d[4];
+static struct mmsghdr batch_msgs[4];
+static struct iovec batch_iov[4];
+
+static struct datagram_batch small_batch(void)
+{
+    struct datagram_batch b = {.bufs = batch_mem, .cap = 8, .n = 4, .d = batch_d,
+                               .msgs = batch_msgs, .iov = batch_iov};
+    sockio_batch_init(&b);
+    return b;
+}
+
+/* A scripted recvmmsg takes datagrams up to the first other event: EAGAIN
+ * ends the batch, an error after datagrams waits for the next call. */
+static void test_batch_receive_scripted(void **state)
+{
+    (void)state;
+    sched_begin();
+    sched_str("one");
+    sched_trunc(3000, "ab", 2);
+    assert_true(script_add_source(&sh_b, SCRIPT_FROM_FOREIGN_V6));
+    sched_str("v6");
+    sched_op(SCRIPT_EAGAIN);
+    sched_str("x");
+    sched_op(SCRIPT_REFUSED);
+    sched_str("y");
+    const struct sockio *io = sched_start(false);
+    struct datagram_batch b = small_batch();
+    unsigned got;
+    int err = 0;
+    assert_int_equal(sockio_recv_batch(io, 3, &b, 4, &got, &err), SIO_OK);
+    assert_int_equal(got, 3);
+    assert_memory_equal(batch_mem, "one", 3);
+    assert_false(batch_d[0].truncated);
+    assert_true(batch_d[1].truncated);
+    assert_int_equal(batch_d[1].wire_len, 3000);
+    assert_int_equal(batch_d[1].len, 8);
+    assert_memory_equal(batch_mem + 8, "ab\0\0\0\0\0\0", 8); /* the rest of the kept bytes: zeros */
+    char where[NET_ADDRSTR_LEN];
+    net_format((struct sockaddr *)&batch_d[0].from, batch_d[0].fromlen, where);
+    assert_string_equal(where, "127.0.0.1:40000");
+    net_format((struct sockaddr *)&batch_d[2].from, batch_d[2].fromlen, where);
+    assert_string_equal(where, "[2001:db8::7]:40000");
+    assert_int_equal(sockio_recv_batch(io, 3, &b, 4, &got, &err), SIO_TIMEOUT); /* the EAGAIN */
+    assert_int_equal(got, 0);
+    assert_int_equal(sockio_recv_batch(io, 3, &b, 4, &got, &err), SIO_OK);
+    assert_int_equal(got, 1);
+    assert_memory_equal(batch_mem, "x", 1);
+    assert_int_equal(sockio_recv_batch(io, 3, &b, 4, &got, &err), SIO_REFUSED);
+    assert_int_equal(err, ECONNREFUSED);
+    assert_int_equal(sockio_recv_batch(io, 3, &b, 1, &got, &err), SIO_OK);
+    assert_int_equal(got, 1);
+    assert_memory_equal(batch_mem, "y", 1);
+    assert_int_equal(sockio_recv_batch(io, 3, &b, 4, &got, &err), SIO_TIMEOUT);
+}
+
+/* The same through the kernel's recvmmsg. */
+static void test_real_udp_recv_batch(void **state)
+{
+    (void)state;
+    struct sockaddr_in a_addr, b_addr;
+    int a = udp_socket_on_loopback(&a_addr);
+    int r = udp_socket_on_loopback(&b_addr);
+    static uint8_t big[3000];
+    fill_pattern(big, sizeof big);
+    assert_int_equal(sendto(a, "first", 5, 0, (struct sockaddr *)&b_addr, sizeof b_addr), 5);
+    assert_int_equal(sendto(a, big, sizeof big, 0, (struct sockaddr *)&b_addr, sizeof b_addr),
+                     (ssize_t)sizeof big);
+    assert_int_equal(sendto(a, "", 0, 0, (struct sockaddr *)&b_addr, sizeof b_addr), 0);
+    const struct sockio *io = &sockio_system;
+    struct datagram_batch b = small_batch();
+    unsigned got, total = 0;
+    int err = 0;
+    /* Loopback delivers at once, but wait for the queue rather than assume it. */
+    while (total < 3 && sockio_wait(io, r, POLLIN, sockio_deadline_in(io, 5000)) == 1) {
+        assert_int_equal(sockio_recv_batch(io, r, &b, 4, &got, &err), SIO_OK);
+        for (unsigned i = 0; i < got; i++, total++) {
+            struct datagram *d = &batch_d[i];
+            assert_true(net_same_endpoint((struct sockaddr *)&d->from, (struct sockaddr *)&a_addr));
+            if (total == 0) {
+                assert_int_equal(d->len, 5);
+                assert_memory_equal(batch_mem + i * 8, "first", 5);
+            } else if (total == 1) {
+                assert_true(d->truncated);
+                assert_int_equal(d->wire_len, sizeof big);
+                assert_memory_equal(batch_mem + i * 8, big, 8);
+            } else {
+                assert_int_equal(d->wire_len, 0);
+                assert_false(d->truncated);
+            }
+        }
+    }
+    assert_int_equal(total, 3);
+    assert_int_equal(sockio_recv_batch(io, r, &b, 4, &got, &err), SIO_TIMEOUT);
+    close(a);
+    close(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1310,6 +1410,8 @@ int main(void)
         cmocka_unit_test(test_random_schedules_terminate),
         cmocka_unit_test(test_real_socketpair_read_to_eof_and_send_all),
         cmocka_unit_test(test_real_udp_recv_datagram),
+        cmocka_unit_test(test_batch_receive_scripted),
+        cmocka_unit_test(test_real_udp_recv_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -60,7 +60,8 @@
  *     slow-peer and partial-read logic (and the order of input against
  *     output) are not exercised; the in-process harnesses' schedules are;
  *   - descriptors >= 4096, dup/dup2 copies of a desocked descriptor,
- *     recvmmsg, splice/vmsplice and io_uring are not tracked;
+ *     splice/vmsplice and io_uring are not tracked; recvmmsg on a desocked
+ *     UDP socket returns one datagram a call;
  *   - a server that never closes the connection, or never receives again
  *     after the last datagram, does not end: afl-fuzz counts a hang.
  *
@@ -116,6 +117,7 @@ static int (*real_vdprintf)(int, const char *, va_list);
 static FILE *(*real_fdopen)(int, const char *);
 static ssize_t (*real_sendfile)(int, int, off_t *, size_t);
 static int (*real_sendmmsg)(int, struct mmsghdr *, unsigned int, int);
+static int (*real_recvmmsg)(int, struct mmsghdr *, unsigned int, int, struct timespec *);
 
 static struct {
     unsigned char role[DESOCK_MAX_FD];
@@ -173,6 +175,7 @@ static void init(void)
     real_fdopen = next_sym("fdopen");
     real_sendfile = next_sym("sendfile");
     real_sendmmsg = next_sym("sendmmsg");
+    real_recvmmsg = next_sym("recvmmsg");
     const char *e = getenv("WIRECHECK_DESOCK_PORT");
     if (e && *e)
         S.only_port = atoi(e);
@@ -663,6 +666,21 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
     if (role_of(fd) == R_UDP)
         return udp_recvmsg(fd, msg, flags);
     return real_recvmsg(fd, msg, flags);
+}
+
+/* A batch of one: every datagram still goes through udp_recvmsg's count. */
+EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags, struct timespec *tmo)
+{
+    INIT();
+    if (role_of(fd) != R_UDP)
+        return real_recvmmsg(fd, v, n, flags, tmo);
+    if (n == 0)
+        return 0;
+    ssize_t got = udp_recvmsg(fd, &v[0].msg_hdr, flags & ~MSG_WAITFORONE);
+    if (got < 0)
+        return -1;
+    v[0].msg_len = (unsigned int)got;
+    return 1;
 }
 
 EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
