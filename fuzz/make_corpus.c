@@ -341,6 +341,10 @@ static void udp_server_seeds(void)
     begin(); str("a"); str("b"); op(SCRIPT_EAGAIN); str("c"); op(SCRIPT_REFUSED); str("d");
     str("e"); op(SCRIPT_EINTR); must(script_add_trunc(&B, 3000, kept, 8)); op(SCRIPT_TIMEOUT);
     str("f"); done(t, "batch-mixed");
+    /* The wait fails for good (ENOMEM): the loop ends WAIT_FAILED, after a
+     * datagram logged and with one interrupted wait before it. */
+    begin(); str("before"); must(script_add_op_arg(&B, SCRIPT_WAIT_FAIL, 0));
+    must(script_add_op_arg(&B, SCRIPT_WAIT_FAIL, 1)); str("never"); done(t, "wait-fails");
     begin(); /* EOF: an empty datagram in one byte */
     for (int i = 0; i < 5; i++)
         str("before");
