@@ -69,6 +69,7 @@ struct analysis {
     struct capdup dups;
     struct reasm *reasm;
     int64_t next_scan;
+    uint64_t next_linger_scan;       /* frame: closed flows whose frames of linger are over */
     bool finished;
     unsigned next_index;
     struct flow_report **reports;    /* retain_reports */
@@ -103,6 +104,7 @@ void analysis_options_default(struct analysis_options *o)
     o->tcp_idle_usec = 300 * 1000000LL;
     o->udp_idle_usec = 60 * 1000000LL;
     o->closed_linger_usec = 2 * 1000000LL;
+    o->closed_linger_frames = ANALYSIS_DEFAULT_LINGER_FRAMES;
     o->max_flows = ANALYSIS_DEFAULT_MAX_FLOWS;
 }
 
@@ -121,7 +123,7 @@ struct analysis *analysis_create(const struct analysis_options *o)
                                          .waived = a->opt.waived_rules,
                                          .only = a->opt.only_rules };
     struct flow_timeouts t = { a->opt.tcp_idle_usec, a->opt.udp_idle_usec,
-                               a->opt.closed_linger_usec };
+                               a->opt.closed_linger_usec, a->opt.closed_linger_frames };
     bool flows_ok = flow_table_init(&a->flows, &t);
     capdup_init(&a->dups);
     a->reasm = reasm_create(REASM_SLOTS, REASM_TIMEOUT_USEC);
@@ -245,10 +247,29 @@ static void judge(struct analysis *a, struct flow_entry *e)
  * fragments stopped coming. */
 static void expire(struct analysis *a, int64_t now)
 {
-    size_t n = flow_table_take_due(&a->flows, now);
+    size_t n = flow_table_take_due(&a->flows, now, a->frame);
     for (size_t i = 0; i < n; i++)
         judge(a, a->flows.due[i]);
     reasm_expire(a->reasm, now, &a->reasm_failed);
+}
+
+/* Between the scans in capture time, every closed_linger_frames / 4 frames:
+ * the closed flows that lingered their frames (analysis.h). Only those: the
+ * others keep to the capture-time schedule. */
+static bool linger_scan_due(struct analysis *a, uint32_t frame)
+{
+    uint32_t every = a->opt.closed_linger_frames / 4;
+    if (!a->opt.closed_linger_frames || frame < a->next_linger_scan)
+        return false;
+    a->next_linger_scan = (uint64_t)frame + (every ? every : 1);
+    return true;
+}
+
+static void expire_lingered(struct analysis *a)
+{
+    size_t n = flow_table_take_due(&a->flows, INT64_MIN, a->frame);
+    for (size_t i = 0; i < n; i++)
+        judge(a, a->flows.due[i]);
 }
 
 /* ---- route ------------------------------------------------------------------- */
@@ -548,7 +569,7 @@ static void work_item(struct analysis *b, const struct item *it)
     case ITEM_SCAN: {
         b->event = it->seq;
         b->by_creation = true;
-        size_t n = flow_table_take_due(&b->flows, it->ts);
+        size_t n = flow_table_take_due(&b->flows, it->ts, it->frame);
         for (size_t i = 0; i < n; i++)
             judge(b, b->flows.due[i]);
         break;
@@ -769,6 +790,11 @@ enum dissect_error analysis_feed(struct analysis *a, uint32_t frame, int64_t ts_
             expire(a, ts_usec);
         }
         a->next_scan = ts_usec + SCAN_INTERVAL_USEC;
+    } else if (linger_scan_due(a, frame)) {
+        if (a->shards)
+            scan_shards(a, INT64_MIN);
+        else
+            expire_lingered(a);
     }
     return judge_packet(a, &p, err, 0);
 }

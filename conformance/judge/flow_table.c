@@ -339,6 +339,38 @@ struct flow_entry *flow_table_insert(struct flow_table *t, enum flow_proto proto
     return e;
 }
 
+static void linger_unlink(struct flow_table *t, struct flow_entry *e)
+{
+    if (!e->lingering)
+        return;
+    if (e->linger_prev)
+        e->linger_prev->linger_next = e->linger_next;
+    else
+        t->linger_first = e->linger_next;
+    if (e->linger_next)
+        e->linger_next->linger_prev = e->linger_prev;
+    else
+        t->linger_last = e->linger_prev;
+    e->linger_prev = e->linger_next = NULL;
+    e->lingering = false;
+}
+
+/* A TCP flow that just closed joins the closed list, last: the list stays
+ * in the order of the frames that closed them. */
+static void linger_append(struct flow_table *t, struct flow_entry *e)
+{
+    e->lingering = true;
+    e->first_frame = e->u->tcp.first_frame;
+    e->closed_frame = e->u->tcp.last_frame;
+    e->linger_prev = t->linger_last;
+    e->linger_next = NULL;
+    if (t->linger_last)
+        t->linger_last->linger_next = e;
+    else
+        t->linger_first = e;
+    t->linger_last = e;
+}
+
 void flow_table_remove(struct flow_table *t, struct flow_entry *e)
 {
     struct flow_entry **pp = &t->buckets[bucket_of(t, e->proto, &e->lo, &e->hi)];
@@ -356,6 +388,7 @@ void flow_table_remove(struct flow_table *t, struct flow_entry *e)
         t->last = e->prev;
     deadline_heap_remove(&t->deadlines, &e->due);
     hot_unlink(t, e);
+    linger_unlink(t, e);
     t->count--;
 }
 
@@ -409,6 +442,8 @@ void flow_table_touched(struct flow_table *t, struct flow_entry *e)
         deadline_heap_move(&t->deadlines, &e->due, deadline);
     /* A closed TCP flow only waits for late packets: packed at once. */
     if (e->proto == FLOW_TCP && e->u->tcp.closed) {
+        if (!e->lingering)
+            linger_append(t, e);
         hot_unlink(t, e);
         pack(t, e);
     } else {
@@ -436,7 +471,26 @@ struct flow_entry *flow_table_oldest_idle(const struct flow_table *t)
 /* A flow whose queued deadline passed but whose true one has not is queued
  * again at the true one. Sorted by creation: the order a walk over all open
  * flows would find them in, so reports keep their order. */
-size_t flow_table_take_due(struct flow_table *t, int64_t now)
+/* Closed flows whose frames of linger are over, and which started long
+ * enough ago: a short connection that closed before an older one is not
+ * judged ahead of it (see analysis.h). The closed list is in close order:
+ * the walk stops at the first that closed too recently. */
+static size_t take_lingered(struct flow_table *t, uint32_t frame, size_t n)
+{
+    uint64_t linger = t->timeouts.closed_linger_frames;
+    if (!linger)
+        return n;
+    for (struct flow_entry *e = t->linger_first; e && e->closed_frame + linger < frame;
+         e = e->linger_next) {
+        if (e->first_frame + 2 * linger < frame && e->due.slot) { /* slot 0: taken by time */
+            deadline_heap_remove(&t->deadlines, &e->due);
+            t->due[n++] = e;
+        }
+    }
+    return n;
+}
+
+size_t flow_table_take_due(struct flow_table *t, int64_t now, uint32_t frame)
 {
     size_t n = 0;
     struct deadline_node *top;
@@ -448,6 +502,7 @@ size_t flow_table_take_due(struct flow_table *t, int64_t now)
         else
             deadline_heap_move(&t->deadlines, top, deadline);
     }
+    n = take_lingered(t, frame, n);
     if (n > 1) /* t->due is still NULL before the first flow */
         qsort(t->due, n, sizeof *t->due, cmp_created);
     return n;

@@ -11,7 +11,7 @@
  *       tcp_flow_init(&e->u->tcp, p, payload_cap);    // NULL: out of memory
  *   tcp_flow_update(&e->u->tcp, p);
  *   flow_table_touched(&ft, e);                       // after every update
- *   size_t n = flow_table_take_due(&ft, now);         // ft.due[0..n), oldest first
+ *   size_t n = flow_table_take_due(&ft, now, frame);  // ft.due[0..n), oldest first
  *   for (size_t i = 0; i < n; i++) {
  *       flow_table_remove(&ft, ft.due[i]);
  *       judge(ft.due[i]);
@@ -21,7 +21,7 @@
  *
  * A flow is due when it has been idle longer than its protocol's timeout,
  * or a closed TCP flow has lingered long enough for late packets, in capture
- * time. Finding the due flows costs in proportion to them, not to the open
+ * time or, in a busy capture, in frames. Finding the due flows costs in proportion to them, not to the open
  * ones (a deadline heap); the open flows stay in creation order for
  * flow_table_first/next. */
 #ifndef WIRECHECK_FLOW_TABLE_H
@@ -69,6 +69,10 @@ struct flow_entry {
     bool hot;                         /* in the table's hot list */
     int64_t packed_deadline;          /* flow_deadline while packed */
     struct flow_entry *hot_prev, *hot_next; /* least recently touched first */
+    /* TCP, closed: in the table's closed list, in the order they closed. */
+    bool lingering;
+    uint32_t first_frame, closed_frame;
+    struct flow_entry *linger_prev, *linger_next;
 };
 
 /* Flows kept unpacked (about 1.7 KB each): more than the few thousand a
@@ -80,6 +84,9 @@ struct flow_timeouts {
     int64_t tcp_idle_usec;
     int64_t udp_idle_usec;
     int64_t closed_linger_usec;
+    /* A closed TCP flow is also due this many frames after its close and
+     * twice as many after its first frame (0: never), see analysis.h. */
+    uint32_t closed_linger_frames;
 };
 
 struct flow_table {
@@ -92,6 +99,7 @@ struct flow_table {
     struct flow_entry *hot_first, *hot_last; /* unpacked, by last touch */
     size_t hot_count;
     struct deadline_heap deadlines;   /* every open flow's deadline */
+    struct flow_entry *linger_first, *linger_last; /* closed TCP flows, by close */
     struct flow_entry **due;          /* flow_table_take_due's answer: room for every open flow */
     size_t due_cap;
 };
@@ -115,11 +123,13 @@ void flow_table_touched(struct flow_table *t, struct flow_entry *e);
 /* Takes e out of the table (it stays allocated: flow_entry_free). */
 void flow_table_remove(struct flow_table *t, struct flow_entry *e);
 
-/* Lists the flows due before `now` in t->due, oldest (first created)
- * first, and returns how many; they leave the deadline queue, and the caller
- * removes each from the table (flow_table_remove) as it judges it. Never
- * allocates: insert keeps room for every open flow. */
-size_t flow_table_take_due(struct flow_table *t, int64_t now);
+/* Lists the flows due before capture time `now` (INT64_MIN: none by time)
+ * or, closed, by frame number `frame` (flow_timeouts.closed_linger_frames)
+ * in t->due, oldest (first created) first, and returns how many; they leave
+ * the deadline queue, and the caller removes each from the table
+ * (flow_table_remove) as it judges it. Never allocates: insert keeps room
+ * for every open flow. */
+size_t flow_table_take_due(struct flow_table *t, int64_t now, uint32_t frame);
 
 /* The open flow queued with the earliest deadline (the one idle longest,
  * or closed and lingering), NULL if none: what a bound on open flows gives
