@@ -769,6 +769,27 @@ static enum dissect_error judge_packet(struct analysis *a, struct packet *p, enu
     return DISSECT_OK;
 }
 
+/* Every SCAN_INTERVAL_USEC of capture time, the flows due are judged;
+ * between, every closed_linger_frames / 4 frames (a->frame), the closed
+ * ones that lingered their frames. */
+static void scan_due(struct analysis *a, int64_t ts)
+{
+    if (ts >= a->next_scan) {
+        if (a->shards) {
+            scan_shards(a, ts);
+            reasm_expire(a->reasm, ts, &a->reasm_failed);
+        } else {
+            expire(a, ts);
+        }
+        a->next_scan = ts + SCAN_INTERVAL_USEC;
+    } else if (linger_scan_due(a, a->frame)) {
+        if (a->shards)
+            scan_shards(a, INT64_MIN);
+        else
+            expire_lingered(a);
+    }
+}
+
 enum dissect_error analysis_feed(struct analysis *a, uint32_t frame, int64_t ts_usec,
                                  int linktype, uint32_t caplen, uint32_t wirelen,
                                  const uint8_t *bytes)
@@ -782,20 +803,7 @@ enum dissect_error analysis_feed(struct analysis *a, uint32_t frame, int64_t ts_
     a->sum.frames++;
     a->frame = frame;
     enum dissect_error err = dissect_frame(&p, frame, ts_usec, linktype, bytes, caplen, wirelen);
-    if (ts_usec >= a->next_scan) {
-        if (a->shards) {
-            scan_shards(a, ts_usec);
-            reasm_expire(a->reasm, ts_usec, &a->reasm_failed);
-        } else {
-            expire(a, ts_usec);
-        }
-        a->next_scan = ts_usec + SCAN_INTERVAL_USEC;
-    } else if (linger_scan_due(a, frame)) {
-        if (a->shards)
-            scan_shards(a, INT64_MIN);
-        else
-            expire_lingered(a);
-    }
+    scan_due(a, ts_usec);
     return judge_packet(a, &p, err, 0);
 }
 
