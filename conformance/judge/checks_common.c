@@ -6,7 +6,6 @@
 #include "checks.h"
 
 #include <stdio.h>
-#include <string.h>
 
 const char *const checks_side_name[2] = {"client", "server"};
 
@@ -16,27 +15,10 @@ void checks_add_frames(struct verdict_builder *b, const struct frame_list *l)
         verdict_add_frame(&b->v, l->frames[i]);
 }
 
-static void copy_string(char *dst, const char *src)
-{
-    memcpy(dst, src, strlen(src) + 1);
-}
-
-/* Field by field: the strings up to their ends only (a verdict is ~470
- * bytes, its text mostly unused, often empty: textless kinds). */
 void verdict_list_add(struct verdict_list *l, const struct verdict_builder *b)
 {
-    if (l->n < l->cap) {
-        const struct verdict *v = &b->v;
-        struct verdict *o = &l->out[l->n];
-        o->rule = v->rule;
-        o->id = v->id;
-        o->kind = v->kind;
-        copy_string(o->text, v->text);
-        copy_string(o->expected, v->expected);
-        copy_string(o->seen, v->seen);
-        memcpy(o->frames, v->frames, sizeof o->frames);
-        o->nframes = v->nframes;
-    }
+    if (l->n < l->cap)
+        l->out[l->n] = b->v;
     l->n++;
 }
 
