@@ -73,6 +73,7 @@ struct analysis {
     bool finished;
     unsigned next_index;
     struct flow_report **reports;    /* retain_reports */
+    struct flow_report *spare_report; /* handed out, no longer read: the next one to fill */
     size_t nreports, reports_cap;
     struct frame_comments *comments; /* built by the first analysis_frame_comment after finish */
     struct frame_list malformed;
@@ -150,6 +151,7 @@ void analysis_destroy(struct analysis *a)
     for (size_t i = 0; i < a->nreports; i++)
         flow_report_free(a->reports[i]);
     free(a->reports);
+    flow_report_free(a->spare_report);
     frame_comments_free(a->comments);
     capdup_free(&a->dups);
     reasm_destroy(a->reasm);
@@ -215,7 +217,10 @@ static void publish(struct analysis *a, struct flow_report *r)
     if (a->opt.on_flow_done)
         a->opt.on_flow_done(r, a->opt.ctx);
     if (!a->opt.retain_reports) {
-        flow_report_free(r);
+        if (a->spare_report)
+            flow_report_free(r);
+        else
+            a->spare_report = r; /* r lived only for the call */
     } else if (!retain(a, r)) {
         out_of_memory(a);
         a->sum.lost_reports++;
@@ -227,7 +232,11 @@ static void publish(struct analysis *a, struct flow_report *r)
 static void judge(struct analysis *a, struct flow_entry *e)
 {
     flow_table_remove(&a->flows, e);
-    struct flow_report *r = flow_entry_unpack(e) ? flow_report_build(e, &a->checks) : NULL;
+    struct flow_report *r = NULL;
+    if (flow_table_unpack(&a->flows, e)) {
+        r = flow_report_build(e, &a->checks, a->spare_report);
+        a->spare_report = NULL;
+    }
     if (a->self && !a->by_creation)
         a->sub++;
     else if (a->self)
@@ -238,7 +247,7 @@ static void judge(struct analysis *a, struct flow_entry *e)
         out_of_memory(a);
         a->sum.lost_reports++;
     }
-    flow_entry_free(e);
+    flow_table_release(&a->flows, e);
 }
 
 /* ---- expire ------------------------------------------------------------------ */

@@ -103,9 +103,28 @@ static bool unpack_words(const uint8_t *src, size_t len, uint8_t *dst, size_t n)
 
 static int64_t flow_deadline(const struct flow_timeouts *to, const struct flow_entry *e);
 
+/* A zeroed tracker, a spare one if there is one. */
+static union flow_state *state_new(struct flow_table *t)
+{
+    if (!t->nspare)
+        return calloc(1, sizeof(union flow_state));
+    union flow_state *u = t->spare[--t->nspare];
+    memset(u, 0, sizeof *u);
+    return u;
+}
+
+/* A tracker no longer in use (owning nothing: its copies were freed). */
+static void state_release(struct flow_table *t, union flow_state *u)
+{
+    if (t->nspare < FLOW_TABLE_SPARE)
+        t->spare[t->nspare++] = u;
+    else
+        free(u);
+}
+
 /* Packs a flow that owns no payload copy (nothing but its own bytes to
  * keep); left as it is when there is no memory for it. */
-static void pack(const struct flow_table *t, struct flow_entry *e)
+static void pack(struct flow_table *t, struct flow_entry *e)
 {
     const struct stream_copy *c0, *c1;
     const void *state;
@@ -135,7 +154,7 @@ static void pack(const struct flow_table *t, struct flow_entry *e)
     e->packed_closed = e->proto == FLOW_TCP && e->u->tcp.closed;
     e->packed = p;
     e->packed_len = (uint32_t)n;
-    free(e->u);
+    state_release(t, e->u);
     e->u = NULL;
 }
 
@@ -184,16 +203,16 @@ bool flow_entry_tcp_closed(const struct flow_entry *e)
     return e->packed ? e->packed_closed : e->u->tcp.closed;
 }
 
-bool flow_entry_unpack(struct flow_entry *e)
+bool flow_table_unpack(struct flow_table *t, struct flow_entry *e)
 {
     if (!e->packed)
         return true;
-    union flow_state *u = malloc(sizeof *u);
+    union flow_state *u = t->nspare ? t->spare[--t->nspare] : malloc(sizeof *u);
     if (!u)
         return false;
     size_t size = e->proto == FLOW_TCP ? sizeof u->tcp : sizeof u->udp;
     if (!unpack_words(e->packed, e->packed_len, (uint8_t *)u, size)) {
-        free(u); /* cannot happen: we wrote it */
+        state_release(t, u); /* cannot happen: we wrote it */
         return false;
     }
     free(e->packed);
@@ -203,16 +222,16 @@ bool flow_entry_unpack(struct flow_entry *e)
     return true;
 }
 
-void flow_entry_free(struct flow_entry *e)
+void flow_table_release(struct flow_table *t, struct flow_entry *e)
 {
     if (e->packed) {
-        free(e->packed); /* owns nothing else (maybe_pack) */
+        free(e->packed); /* owns nothing else (pack) */
     } else if (e->u) {
         if (e->proto == FLOW_TCP)
             tcp_flow_free(&e->u->tcp);
         else
             udp_flow_free(&e->u->udp);
-        free(e->u);
+        state_release(t, e->u);
     }
     free(e->offloaded);
     free(e);
@@ -222,8 +241,10 @@ void flow_table_free(struct flow_table *t)
 {
     for (struct flow_entry *e = t->first, *next; e; e = next) {
         next = e->next;
-        flow_entry_free(e);
+        flow_table_release(t, e);
     }
+    while (t->nspare)
+        free(t->spare[--t->nspare]);
     free(t->buckets);
     deadline_heap_free(&t->deadlines);
     free(t->due);
@@ -266,14 +287,14 @@ static void canonical(const struct endpoint *x, const struct endpoint *y, struct
     hi->port = swap ? x->port : y->port;
 }
 
-struct flow_entry *flow_table_lookup(const struct flow_table *t, enum flow_proto proto,
+struct flow_entry *flow_table_lookup(struct flow_table *t, enum flow_proto proto,
                                      const struct endpoint *x, const struct endpoint *y)
 {
     struct endpoint lo, hi;
     canonical(x, y, &lo, &hi);
     for (struct flow_entry *e = t->buckets[bucket_of(t, proto, &lo, &hi)]; e; e = e->bucket_next)
         if (e->proto == proto && endpoint_equal(&e->lo, &lo) && endpoint_equal(&e->hi, &hi))
-            return flow_entry_unpack(e) ? e : NULL;
+            return flow_table_unpack(t, e) ? e : NULL;
     return NULL;
 }
 
@@ -315,9 +336,10 @@ struct flow_entry *flow_table_insert(struct flow_table *t, enum flow_proto proto
     struct flow_entry *e = calloc(1, sizeof *e);
     if (!e)
         return NULL;
-    e->u = calloc(1, sizeof *e->u);
+    e->u = state_new(t);
     if (!e->u || !deadline_heap_push(&t->deadlines, &e->due, INT64_MAX)) {
-        free(e->u);
+        if (e->u)
+            state_release(t, e->u);
         free(e);
         return NULL;
     }

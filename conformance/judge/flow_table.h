@@ -15,7 +15,7 @@
  *   for (size_t i = 0; i < n; i++) {
  *       flow_table_remove(&ft, ft.due[i]);
  *       judge(ft.due[i]);
- *       flow_entry_free(ft.due[i]);
+ *       flow_table_release(&ft, ft.due[i]);
  *   }
  *   flow_table_free(&ft);                             // frees what is still open
  *
@@ -78,6 +78,10 @@ struct flow_entry {
 /* Flows kept unpacked (about 1.7 KB each): more than the few thousand a
  * busy capture has in flight at once. */
 #define FLOW_TABLE_HOT 8192
+/* Trackers kept for reuse once their flow is packed or freed: each flow
+ * takes one at least twice (opened, unpacked for its judgement), and
+ * malloc does not cache blocks this size. */
+#define FLOW_TABLE_SPARE 16
 
 /* Capture-time timeouts, microseconds (analysis_options has the same). */
 struct flow_timeouts {
@@ -101,6 +105,8 @@ struct flow_table {
     struct deadline_heap deadlines;   /* every open flow's deadline */
     struct flow_entry *linger_first, *linger_last; /* closed TCP flows, by close */
     struct flow_entry **due;          /* flow_table_take_due's answer: room for every open flow */
+    union flow_state *spare[FLOW_TABLE_SPARE];
+    size_t nspare;
     size_t due_cap;
 };
 
@@ -111,7 +117,7 @@ void flow_table_free(struct flow_table *t);
 
 /* The open flow between x and y (in either direction), or NULL (also when
  * a packed flow cannot be unpacked: out of memory). Its e->u is there. */
-struct flow_entry *flow_table_lookup(const struct flow_table *t, enum flow_proto proto,
+struct flow_entry *flow_table_lookup(struct flow_table *t, enum flow_proto proto,
                                      const struct endpoint *x, const struct endpoint *y);
 /* A new zeroed flow, open, with no deadline until flow_table_touched: the
  * caller initialises e->u first. NULL on out of memory (nothing changed). */
@@ -120,7 +126,7 @@ struct flow_entry *flow_table_insert(struct flow_table *t, enum flow_proto proto
 /* After a packet updated e's flow: keeps its deadline no later than the
  * true one (closing, or a capture clock stepping back, brings it earlier). */
 void flow_table_touched(struct flow_table *t, struct flow_entry *e);
-/* Takes e out of the table (it stays allocated: flow_entry_free). */
+/* Takes e out of the table (it stays allocated: flow_table_release). */
 void flow_table_remove(struct flow_table *t, struct flow_entry *e);
 
 /* Lists the flows due before capture time `now` (INT64_MIN: none by time)
@@ -139,13 +145,13 @@ struct flow_entry *flow_table_oldest_idle(const struct flow_table *t);
 /* Makes e->u available again if e is packed (flow_table_oldest_idle,
  * take_due and first/next may hand out packed flows). false on out of
  * memory. */
-bool flow_entry_unpack(struct flow_entry *e);
+bool flow_table_unpack(struct flow_table *t, struct flow_entry *e);
 
 /* Whether a TCP flow is closed, packed or not. */
 bool flow_entry_tcp_closed(const struct flow_entry *e);
 
-/* Frees a flow taken out of the table. */
-void flow_entry_free(struct flow_entry *e);
+/* Frees a flow taken out of the table (its tracker may be kept for reuse). */
+void flow_table_release(struct flow_table *t, struct flow_entry *e);
 
 /* Records a frame whose TCP/UDP checksum was left to offload. false on out
  * of memory (only its frame comment is lost). */
