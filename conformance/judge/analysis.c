@@ -252,13 +252,24 @@ static void judge(struct analysis *a, struct flow_entry *e)
 
 /* ---- expire ------------------------------------------------------------------ */
 
+/* Judges the n flows take_due listed, in order, each fetched a few ahead. */
+#define PREFETCH_AHEAD 4
+static void judge_due(struct analysis *a, size_t n)
+{
+    for (size_t i = 0; i < n && i < PREFETCH_AHEAD; i++)
+        flow_table_prefetch(a->flows.due[i]);
+    for (size_t i = 0; i < n; i++) {
+        if (i + PREFETCH_AHEAD < n)
+            flow_table_prefetch(a->flows.due[i + PREFETCH_AHEAD]);
+        judge(a, a->flows.due[i]);
+    }
+}
+
 /* Judges the flows due, oldest first, and gives up on datagrams whose
  * fragments stopped coming. */
 static void expire(struct analysis *a, int64_t now)
 {
-    size_t n = flow_table_take_due(&a->flows, now, a->frame);
-    for (size_t i = 0; i < n; i++)
-        judge(a, a->flows.due[i]);
+    judge_due(a, flow_table_take_due(&a->flows, now, a->frame));
     reasm_expire(a->reasm, now, &a->reasm_failed);
 }
 
@@ -276,9 +287,7 @@ static bool linger_scan_due(struct analysis *a, uint32_t frame)
 
 static void expire_lingered(struct analysis *a)
 {
-    size_t n = flow_table_take_due(&a->flows, INT64_MIN, a->frame);
-    for (size_t i = 0; i < n; i++)
-        judge(a, a->flows.due[i]);
+    judge_due(a, flow_table_take_due(&a->flows, INT64_MIN, a->frame));
 }
 
 /* ---- route ------------------------------------------------------------------- */

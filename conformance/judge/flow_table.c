@@ -42,6 +42,17 @@ static inline uint64_t pair_at(const uint8_t *src, size_t i)
     return w;
 }
 
+/* A run of literal words is short (a few): a word at a time beats the
+ * string instructions memcpy of an unknown length becomes. */
+static inline void copy_words(uint8_t *dst, const uint8_t *src, size_t words)
+{
+    for (size_t k = 0; k < words; k++) {
+        uint32_t w;
+        memcpy(&w, src + 4 * k, 4);
+        memcpy(dst + 4 * k, &w, 4);
+    }
+}
+
 /* Four or two words at a time where it can (a run is at most 128 words). */
 static size_t pack_words(const uint8_t *src, size_t n, uint8_t *dst)
 {
@@ -75,28 +86,29 @@ static size_t pack_words(const uint8_t *src, size_t n, uint8_t *dst)
             }
             size_t run = i - start;
             dst[o++] = (uint8_t)(run - 1);
-            memcpy(dst + o, src + 4 * start, 4 * run);
+            copy_words(dst + o, src + 4 * start, run);
             o += 4 * run;
         }
     }
     return o;
 }
 
+/* Zeros everywhere first (one memset of the whole), then the literal runs
+ * word by word. */
 static bool unpack_words(const uint8_t *src, size_t len, uint8_t *dst, size_t n)
 {
     size_t i = 0, o = 0;
+    memset(dst, 0, n);
     while (i < len) {
         uint8_t t = src[i++];
-        size_t bytes = 4 * (t < 128 ? (size_t)t + 1 : (size_t)t - 127);
-        if (o + bytes > n || (t < 128 && i + bytes > len))
+        size_t words = t < 128 ? (size_t)t + 1 : (size_t)t - 127;
+        if (o + 4 * words > n || (t < 128 && i + 4 * words > len))
             return false;
         if (t < 128) {
-            memcpy(dst + o, src + i, bytes);
-            i += bytes;
-        } else {
-            memset(dst + o, 0, bytes);
+            copy_words(dst + o, src + i, words);
+            i += 4 * words;
         }
-        o += bytes;
+        o += 4 * words;
     }
     return o == n;
 }
@@ -220,6 +232,15 @@ bool flow_table_unpack(struct flow_table *t, struct flow_entry *e)
     e->packed_len = 0;
     e->u = u;
     return true;
+}
+
+void flow_table_prefetch(const struct flow_entry *e)
+{
+    const char *p = (const char *)e->packed;
+    __builtin_prefetch((const char *)e + 64);
+    __builtin_prefetch((const char *)e + 128);
+    for (uint32_t at = 0; p && at < e->packed_len; at += 64)
+        __builtin_prefetch(p + at);
 }
 
 void flow_table_release(struct flow_table *t, struct flow_entry *e)

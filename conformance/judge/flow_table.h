@@ -43,16 +43,23 @@ union flow_state {
     struct udp_flow udp;
 };
 
+/* What a lookup and the walk over closed flows read comes first: a cold
+ * flow costs them one or two cache lines. */
 struct flow_entry {
     struct flow_entry *bucket_next;
-    struct flow_entry *prev, *next;   /* all open flows, in creation order */
-    uint64_t created;                 /* position in that order */
     /* Queued no later than the flow's true deadline: a packet that brings
      * the deadline earlier moves it, one that pushes it later leaves it to
      * flow_table_take_due to find out. */
     struct deadline_node due;
+    /* TCP, closed: in the table's closed list, in the order they closed. */
+    struct flow_entry *linger_next;
+    uint32_t first_frame, closed_frame;
+    bool lingering;
     enum flow_proto proto;
     struct endpoint lo, hi;           /* canonical key: lo < hi */
+    struct flow_entry *linger_prev;
+    struct flow_entry *prev, *next;   /* all open flows, in creation order */
+    uint64_t created;                 /* position in that order */
     uint32_t *offloaded;              /* frames with offloaded checksums (kept for comments) */
     size_t noffloaded, offloaded_cap;
     /* The tracker, NULL while packed. Only the FLOW_TABLE_HOT flows
@@ -69,10 +76,6 @@ struct flow_entry {
     bool hot;                         /* in the table's hot list */
     int64_t packed_deadline;          /* flow_deadline while packed */
     struct flow_entry *hot_prev, *hot_next; /* least recently touched first */
-    /* TCP, closed: in the table's closed list, in the order they closed. */
-    bool lingering;
-    uint32_t first_frame, closed_frame;
-    struct flow_entry *linger_prev, *linger_next;
 };
 
 /* Flows kept unpacked (about 1.7 KB each): more than the few thousand a
@@ -149,6 +152,10 @@ bool flow_table_unpack(struct flow_table *t, struct flow_entry *e);
 
 /* Whether a TCP flow is closed, packed or not. */
 bool flow_entry_tcp_closed(const struct flow_entry *e);
+
+/* Asks the cache for what judging e will read (packed tracker, entry),
+ * a few flows ahead of judging it: the flows due are mostly cold. */
+void flow_table_prefetch(const struct flow_entry *e);
 
 /* Frees a flow taken out of the table (its tracker may be kept for reuse). */
 void flow_table_release(struct flow_table *t, struct flow_entry *e);
