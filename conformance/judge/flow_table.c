@@ -170,20 +170,43 @@ static void pack(struct flow_table *t, struct flow_entry *e)
     e->u = NULL;
 }
 
+/* The lists a flow is in through one of its links (hot, lingering). */
+static struct flow_link *link_of(struct flow_entry *e, size_t link)
+{
+    return (struct flow_link *)((char *)e + link);
+}
+
+static void list_append(struct flow_list *l, struct flow_entry *e, size_t link)
+{
+    link_of(e, link)->prev = l->last;
+    link_of(e, link)->next = NULL;
+    if (l->last)
+        link_of(l->last, link)->next = e;
+    else
+        l->first = e;
+    l->last = e;
+}
+
+static void list_unlink(struct flow_list *l, struct flow_entry *e, size_t link)
+{
+    struct flow_link *at = link_of(e, link);
+    if (at->prev)
+        link_of(at->prev, link)->next = at->next;
+    else
+        l->first = at->next;
+    if (at->next)
+        link_of(at->next, link)->prev = at->prev;
+    else
+        l->last = at->prev;
+    at->prev = at->next = NULL;
+}
+
 static void hot_unlink(struct flow_table *t, struct flow_entry *e)
 {
-    if (!e->hot)
+    if (!e->is_hot)
         return;
-    if (e->hot_prev)
-        e->hot_prev->hot_next = e->hot_next;
-    else
-        t->hot_first = e->hot_next;
-    if (e->hot_next)
-        e->hot_next->hot_prev = e->hot_prev;
-    else
-        t->hot_last = e->hot_prev;
-    e->hot_prev = e->hot_next = NULL;
-    e->hot = false;
+    list_unlink(&t->hot, e, offsetof(struct flow_entry, hot));
+    e->is_hot = false;
     t->hot_count--;
 }
 
@@ -191,20 +214,14 @@ static void hot_unlink(struct flow_table *t, struct flow_entry *e)
  * beyond FLOW_TABLE_HOT leave it, packed. */
 static void hot_touch(struct flow_table *t, struct flow_entry *e)
 {
-    if (e->hot && t->hot_last == e)
+    if (e->is_hot && t->hot.last == e)
         return;
     hot_unlink(t, e);
-    e->hot = true;
-    e->hot_prev = t->hot_last;
-    e->hot_next = NULL;
-    if (t->hot_last)
-        t->hot_last->hot_next = e;
-    else
-        t->hot_first = e;
-    t->hot_last = e;
+    e->is_hot = true;
+    list_append(&t->hot, e, offsetof(struct flow_entry, hot));
     t->hot_count++;
     while (t->hot_count > FLOW_TABLE_HOT) {
-        struct flow_entry *cold = t->hot_first;
+        struct flow_entry *cold = t->hot.first;
         hot_unlink(t, cold);
         pack(t, cold);
     }
@@ -394,15 +411,7 @@ static void linger_unlink(struct flow_table *t, struct flow_entry *e)
 {
     if (!e->lingering)
         return;
-    if (e->linger_prev)
-        e->linger_prev->linger_next = e->linger_next;
-    else
-        t->linger_first = e->linger_next;
-    if (e->linger_next)
-        e->linger_next->linger_prev = e->linger_prev;
-    else
-        t->linger_last = e->linger_prev;
-    e->linger_prev = e->linger_next = NULL;
+    list_unlink(&t->lingering, e, offsetof(struct flow_entry, linger));
     e->lingering = false;
 }
 
@@ -413,13 +422,7 @@ static void linger_append(struct flow_table *t, struct flow_entry *e)
     e->lingering = true;
     e->first_frame = e->u->tcp.first_frame;
     e->closed_frame = e->u->tcp.last_frame;
-    e->linger_prev = t->linger_last;
-    e->linger_next = NULL;
-    if (t->linger_last)
-        t->linger_last->linger_next = e;
-    else
-        t->linger_first = e;
-    t->linger_last = e;
+    list_append(&t->lingering, e, offsetof(struct flow_entry, linger));
 }
 
 void flow_table_remove(struct flow_table *t, struct flow_entry *e)
@@ -531,8 +534,8 @@ static size_t take_lingered(struct flow_table *t, uint32_t frame, size_t n)
     uint64_t linger = t->timeouts.closed_linger_frames;
     if (!linger)
         return n;
-    for (struct flow_entry *e = t->linger_first; e && e->closed_frame + linger < frame;
-         e = e->linger_next) {
+    for (struct flow_entry *e = t->lingering.first; e && e->closed_frame + linger < frame;
+         e = e->linger.next) {
         if (e->first_frame + 2 * linger < frame && e->due.slot) { /* slot 0: taken by time */
             deadline_heap_remove(&t->deadlines, &e->due);
             t->due[n++] = e;

@@ -43,6 +43,14 @@ union flow_state {
     struct udp_flow udp;
 };
 
+/* A place in one of the table's lists of flows (flow_list). */
+struct flow_link {
+    struct flow_entry *prev, *next;
+};
+struct flow_list {
+    struct flow_entry *first, *last;
+};
+
 /* What a lookup and the walk over closed flows read comes first: a cold
  * flow costs them one or two cache lines. */
 struct flow_entry {
@@ -52,12 +60,11 @@ struct flow_entry {
      * flow_table_take_due to find out. */
     struct deadline_node due;
     /* TCP, closed: in the table's closed list, in the order they closed. */
-    struct flow_entry *linger_next;
+    struct flow_link linger;
     uint32_t first_frame, closed_frame;
     bool lingering;
     enum flow_proto proto;
     struct endpoint lo, hi;           /* canonical key: lo < hi */
-    struct flow_entry *linger_prev;
     struct flow_entry *prev, *next;   /* all open flows, in creation order */
     uint64_t created;                 /* position in that order */
     uint32_t *offloaded;              /* frames with offloaded checksums (kept for comments) */
@@ -73,9 +80,9 @@ struct flow_entry {
     uint8_t *packed;
     uint32_t packed_len;
     bool packed_closed;               /* TCP: u->tcp.closed while packed */
-    bool hot;                         /* in the table's hot list */
+    bool is_hot;                      /* in the table's hot list */
     int64_t packed_deadline;          /* flow_deadline while packed */
-    struct flow_entry *hot_prev, *hot_next; /* least recently touched first */
+    struct flow_link hot;             /* least recently touched first */
 };
 
 /* Flows kept unpacked (about 1.7 KB each): more than the few thousand a
@@ -103,10 +110,10 @@ struct flow_table {
     struct flow_entry *first, *last;
     uint64_t created;
     size_t count, max_count;          /* open now; high-water mark */
-    struct flow_entry *hot_first, *hot_last; /* unpacked, by last touch */
+    struct flow_list hot;             /* unpacked, by last touch */
     size_t hot_count;
     struct deadline_heap deadlines;   /* every open flow's deadline */
-    struct flow_entry *linger_first, *linger_last; /* closed TCP flows, by close */
+    struct flow_list lingering;       /* closed TCP flows, by close */
     struct flow_entry **due;          /* flow_table_take_due's answer: room for every open flow */
     union flow_state *spare[FLOW_TABLE_SPARE];
     size_t nspare;
