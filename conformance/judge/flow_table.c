@@ -516,6 +516,28 @@ static int cmp_created(const void *x, const void *y)
     return a->created < b->created ? -1 : a->created > b->created;
 }
 
+/* The flows due come nearly in creation order (short connections close a
+ * few apart): an insertion sort, which hands over to qsort once it has
+ * shifted more than a few places per flow on average. */
+static void sort_by_creation(struct flow_entry **v, size_t n)
+{
+    size_t shifted = 0;
+    for (size_t i = 1; i < n; i++) {
+        struct flow_entry *e = v[i];
+        size_t j = i;
+        while (j > 0 && v[j - 1]->created > e->created) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = e;
+        shifted += i - j;
+        if (shifted > 32 * n) {
+            qsort(v, n, sizeof *v, cmp_created);
+            return;
+        }
+    }
+}
+
 struct flow_entry *flow_table_oldest_idle(const struct flow_table *t)
 {
     struct deadline_node *top = deadline_heap_top((struct deadline_heap *)&t->deadlines);
@@ -558,6 +580,6 @@ size_t flow_table_take_due(struct flow_table *t, int64_t now, uint32_t frame)
     }
     n = take_lingered(t, frame, n);
     if (n > 1) /* t->due is still NULL before the first flow */
-        qsort(t->due, n, sizeof *t->due, cmp_created);
+        sort_by_creation(t->due, n);
     return n;
 }
