@@ -6,8 +6,9 @@
  *   mixed  PACKETS frames of CONCURRENCY interleaved TCP connections and UDP
  *          flows with large payloads (few flows, many packets each);
  *   conns  a busy time server: CONNS connections of 8 small frames, 16 in
- *          flight, packets 1 us apart (every connection still lingers for
- *          late packets when the capture ends: what memory per flow costs).
+ *          flight, packets 1 us apart (within the 2 s a closed connection
+ *          lingers for late packets: the frame bound on lingering, not the
+ *          seconds, decides the memory).
  * Rounds alternate between four programs: wirecheck --jobs 1, wirecheck
  * --jobs CORES, tshark and tcpdump (the order rotates each round); CPU time
  * (user + system), wall time and peak RSS (wait4) of each are recorded and

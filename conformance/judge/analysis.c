@@ -69,9 +69,11 @@ struct analysis {
     struct capdup dups;
     struct reasm *reasm;
     int64_t next_scan;
+    uint64_t next_linger_scan;       /* frame: closed flows whose frames of linger are over */
     bool finished;
     unsigned next_index;
     struct flow_report **reports;    /* retain_reports */
+    struct flow_report *spare_report; /* handed out, no longer read: the next one to fill */
     size_t nreports, reports_cap;
     struct frame_comments *comments; /* built by the first analysis_frame_comment after finish */
     struct frame_list malformed;
@@ -103,6 +105,7 @@ void analysis_options_default(struct analysis_options *o)
     o->tcp_idle_usec = 300 * 1000000LL;
     o->udp_idle_usec = 60 * 1000000LL;
     o->closed_linger_usec = 2 * 1000000LL;
+    o->closed_linger_frames = ANALYSIS_DEFAULT_LINGER_FRAMES;
     o->max_flows = ANALYSIS_DEFAULT_MAX_FLOWS;
 }
 
@@ -121,7 +124,7 @@ struct analysis *analysis_create(const struct analysis_options *o)
                                          .waived = a->opt.waived_rules,
                                          .only = a->opt.only_rules };
     struct flow_timeouts t = { a->opt.tcp_idle_usec, a->opt.udp_idle_usec,
-                               a->opt.closed_linger_usec };
+                               a->opt.closed_linger_usec, a->opt.closed_linger_frames };
     bool flows_ok = flow_table_init(&a->flows, &t);
     capdup_init(&a->dups);
     a->reasm = reasm_create(REASM_SLOTS, REASM_TIMEOUT_USEC);
@@ -148,6 +151,7 @@ void analysis_destroy(struct analysis *a)
     for (size_t i = 0; i < a->nreports; i++)
         flow_report_free(a->reports[i]);
     free(a->reports);
+    flow_report_free(a->spare_report);
     frame_comments_free(a->comments);
     capdup_free(&a->dups);
     reasm_destroy(a->reasm);
@@ -213,7 +217,10 @@ static void publish(struct analysis *a, struct flow_report *r)
     if (a->opt.on_flow_done)
         a->opt.on_flow_done(r, a->opt.ctx);
     if (!a->opt.retain_reports) {
-        flow_report_free(r);
+        if (a->spare_report)
+            flow_report_free(r);
+        else
+            a->spare_report = r; /* r lived only for the call */
     } else if (!retain(a, r)) {
         out_of_memory(a);
         a->sum.lost_reports++;
@@ -225,7 +232,11 @@ static void publish(struct analysis *a, struct flow_report *r)
 static void judge(struct analysis *a, struct flow_entry *e)
 {
     flow_table_remove(&a->flows, e);
-    struct flow_report *r = flow_entry_unpack(e) ? flow_report_build(e, &a->checks) : NULL;
+    struct flow_report *r = NULL;
+    if (flow_table_unpack(&a->flows, e)) {
+        r = flow_report_build(e, &a->checks, a->spare_report);
+        a->spare_report = NULL;
+    }
     if (a->self && !a->by_creation)
         a->sub++;
     else if (a->self)
@@ -236,19 +247,47 @@ static void judge(struct analysis *a, struct flow_entry *e)
         out_of_memory(a);
         a->sum.lost_reports++;
     }
-    flow_entry_free(e);
+    flow_table_release(&a->flows, e);
 }
 
 /* ---- expire ------------------------------------------------------------------ */
+
+/* Judges the n flows take_due listed, in order, each fetched a few ahead. */
+#define PREFETCH_AHEAD 4
+static void judge_due(struct analysis *a, size_t n)
+{
+    for (size_t i = 0; i < n && i < PREFETCH_AHEAD; i++)
+        flow_table_prefetch(a->flows.due[i]);
+    for (size_t i = 0; i < n; i++) {
+        if (i + PREFETCH_AHEAD < n)
+            flow_table_prefetch(a->flows.due[i + PREFETCH_AHEAD]);
+        judge(a, a->flows.due[i]);
+    }
+}
 
 /* Judges the flows due, oldest first, and gives up on datagrams whose
  * fragments stopped coming. */
 static void expire(struct analysis *a, int64_t now)
 {
-    size_t n = flow_table_take_due(&a->flows, now);
-    for (size_t i = 0; i < n; i++)
-        judge(a, a->flows.due[i]);
+    judge_due(a, flow_table_take_due(&a->flows, now, a->frame));
     reasm_expire(a->reasm, now, &a->reasm_failed);
+}
+
+/* Between the scans in capture time, every closed_linger_frames / 4 frames:
+ * the closed flows that lingered their frames (analysis.h). Only those: the
+ * others keep to the capture-time schedule. */
+static bool linger_scan_due(struct analysis *a, uint32_t frame)
+{
+    uint32_t every = a->opt.closed_linger_frames / 4;
+    if (!a->opt.closed_linger_frames || frame < a->next_linger_scan)
+        return false;
+    a->next_linger_scan = (uint64_t)frame + (every ? every : 1);
+    return true;
+}
+
+static void expire_lingered(struct analysis *a)
+{
+    judge_due(a, flow_table_take_due(&a->flows, INT64_MIN, a->frame));
 }
 
 /* ---- route ------------------------------------------------------------------- */
@@ -548,7 +587,7 @@ static void work_item(struct analysis *b, const struct item *it)
     case ITEM_SCAN: {
         b->event = it->seq;
         b->by_creation = true;
-        size_t n = flow_table_take_due(&b->flows, it->ts);
+        size_t n = flow_table_take_due(&b->flows, it->ts, it->frame);
         for (size_t i = 0; i < n; i++)
             judge(b, b->flows.due[i]);
         break;
@@ -748,6 +787,27 @@ static enum dissect_error judge_packet(struct analysis *a, struct packet *p, enu
     return DISSECT_OK;
 }
 
+/* Every SCAN_INTERVAL_USEC of capture time, the flows due are judged;
+ * between, every closed_linger_frames / 4 frames (a->frame), the closed
+ * ones that lingered their frames. */
+static void scan_due(struct analysis *a, int64_t ts)
+{
+    if (ts >= a->next_scan) {
+        if (a->shards) {
+            scan_shards(a, ts);
+            reasm_expire(a->reasm, ts, &a->reasm_failed);
+        } else {
+            expire(a, ts);
+        }
+        a->next_scan = ts + SCAN_INTERVAL_USEC;
+    } else if (linger_scan_due(a, a->frame)) {
+        if (a->shards)
+            scan_shards(a, INT64_MIN);
+        else
+            expire_lingered(a);
+    }
+}
+
 enum dissect_error analysis_feed(struct analysis *a, uint32_t frame, int64_t ts_usec,
                                  int linktype, uint32_t caplen, uint32_t wirelen,
                                  const uint8_t *bytes)
@@ -761,15 +821,7 @@ enum dissect_error analysis_feed(struct analysis *a, uint32_t frame, int64_t ts_
     a->sum.frames++;
     a->frame = frame;
     enum dissect_error err = dissect_frame(&p, frame, ts_usec, linktype, bytes, caplen, wirelen);
-    if (ts_usec >= a->next_scan) {
-        if (a->shards) {
-            scan_shards(a, ts_usec);
-            reasm_expire(a->reasm, ts_usec, &a->reasm_failed);
-        } else {
-            expire(a, ts_usec);
-        }
-        a->next_scan = ts_usec + SCAN_INTERVAL_USEC;
-    }
+    scan_due(a, ts_usec);
     return judge_packet(a, &p, err, 0);
 }
 

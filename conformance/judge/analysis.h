@@ -97,6 +97,13 @@ struct analysis_options {
     int64_t tcp_idle_usec;    /* open TCP flow with no packets */
     int64_t udp_idle_usec;    /* UDP flow with no packets */
     int64_t closed_linger_usec; /* closed TCP flow kept for late packets */
+    /* ...but no longer than this many frames after its close and twice as
+     * many after its first frame (0: no bound): in a capture of more than
+     * a few 10k frames a second the frames bound what lingers, not the
+     * seconds. Looked at every closed_linger_frames / 4 frames. The second
+     * bound keeps reports in the order of the flows' first frames when
+     * every connection is short. */
+    uint32_t closed_linger_frames;
     /* Keep judged flows (and their payloads) for analysis_report(). */
     bool retain_reports;
     /* Record what frame comments need without retaining reports: every
@@ -145,8 +152,10 @@ struct analysis_options {
 
 #define ANALYSIS_DEFAULT_MAX_FLOWS ((size_t)1 << 19)
 
-/* Defaults: payload_cap 64 KiB, tcp idle 300 s, udp idle 60 s, linger 2 s,
- * max_flows ANALYSIS_DEFAULT_MAX_FLOWS, retain_reports false, loss_injected false, no callbacks. */
+#define ANALYSIS_DEFAULT_LINGER_FRAMES 65536u
+
+/* Defaults: payload_cap 64 KiB, tcp idle 300 s, udp idle 60 s, linger 2 s
+ * and ANALYSIS_DEFAULT_LINGER_FRAMES, max_flows ANALYSIS_DEFAULT_MAX_FLOWS, retain_reports false, loss_injected false, no callbacks. */
 void analysis_options_default(struct analysis_options *o);
 
 /* NULL on out of memory. */

@@ -32,15 +32,30 @@ static struct flow_report *new_report(void)
     return r;
 }
 
+static void free_owned(struct flow_report *r)
+{
+    free(r->offloaded_frames);
+    free(r->payload[0]);
+    free(r->payload[1]);
+}
+
 void flow_report_free(struct flow_report *r)
 {
     if (!r)
         return;
     free(r->verdicts);
-    free(r->offloaded_frames);
-    free(r->payload[0]);
-    free(r->payload[1]);
+    free_owned(r);
     free(r);
+}
+
+/* A report emptied but for its verdict array (RULE_COUNT long). */
+static struct flow_report *reused_report(struct flow_report *r)
+{
+    struct verdict *verdicts = r->verdicts;
+    free_owned(r);
+    memset(r, 0, sizeof *r);
+    r->verdicts = verdicts;
+    return r;
 }
 
 static enum teardown_kind tcp_teardown(const struct tcp_flow *f)
@@ -119,9 +134,10 @@ static int cmp_u32(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
-struct flow_report *flow_report_build(struct flow_entry *e, const struct checks_options *co)
+struct flow_report *flow_report_build(struct flow_entry *e, const struct checks_options *co,
+                                      struct flow_report *reuse)
 {
-    struct flow_report *r = new_report();
+    struct flow_report *r = reuse ? reused_report(reuse) : new_report();
     if (!r)
         return NULL;
     if (e->proto == FLOW_TCP)

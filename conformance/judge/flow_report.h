@@ -3,8 +3,8 @@
  *
  *   flow_table_remove(&table, e);
  *   struct checks_options co = { .loss_injected = ... };
- *   struct flow_report *r = flow_report_build(e, &co);  // NULL: out of memory
- *   flow_entry_free(e);           // r took the payload and offloaded frames
+ *   struct flow_report *r = flow_report_build(e, &co, NULL);  // NULL: out of memory
+ *   flow_table_release(&table, e); // r took the payload and offloaded frames
  *   ... hand r out ...
  *   flow_report_free(r);
  *
@@ -23,9 +23,12 @@
 #include "flow_table.h"
 
 /* The report of a flow taken out of the table. The flow's payload copy and
- * its list of offloaded frames move into the report (sorted). NULL on out
- * of memory (the flow is left as it was). */
-struct flow_report *flow_report_build(struct flow_entry *e, const struct checks_options *co);
+ * its list of offloaded frames move into the report (sorted). `reuse`: a
+ * report handed out before and no longer read, emptied and filled again
+ * (its verdict array stays: no allocation), or NULL. NULL on out of memory
+ * (the flow is left as it was). */
+struct flow_report *flow_report_build(struct flow_entry *e, const struct checks_options *co,
+                                      struct flow_report *reuse);
 
 /* The capture pseudo-flow: malformed frames (the first one's reason given)
  * and datagrams never reassembled. NULL on out of memory. */

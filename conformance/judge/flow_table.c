@@ -42,6 +42,17 @@ static inline uint64_t pair_at(const uint8_t *src, size_t i)
     return w;
 }
 
+/* A run of literal words is short (a few): a word at a time beats the
+ * string instructions memcpy of an unknown length becomes. */
+static inline void copy_words(uint8_t *dst, const uint8_t *src, size_t words)
+{
+    for (size_t k = 0; k < words; k++) {
+        uint32_t w;
+        memcpy(&w, src + 4 * k, 4);
+        memcpy(dst + 4 * k, &w, 4);
+    }
+}
+
 /* Four or two words at a time where it can (a run is at most 128 words). */
 static size_t pack_words(const uint8_t *src, size_t n, uint8_t *dst)
 {
@@ -75,37 +86,57 @@ static size_t pack_words(const uint8_t *src, size_t n, uint8_t *dst)
             }
             size_t run = i - start;
             dst[o++] = (uint8_t)(run - 1);
-            memcpy(dst + o, src + 4 * start, 4 * run);
+            copy_words(dst + o, src + 4 * start, run);
             o += 4 * run;
         }
     }
     return o;
 }
 
+/* Zeros everywhere first (one memset of the whole), then the literal runs
+ * word by word. */
 static bool unpack_words(const uint8_t *src, size_t len, uint8_t *dst, size_t n)
 {
     size_t i = 0, o = 0;
+    memset(dst, 0, n);
     while (i < len) {
         uint8_t t = src[i++];
-        size_t bytes = 4 * (t < 128 ? (size_t)t + 1 : (size_t)t - 127);
-        if (o + bytes > n || (t < 128 && i + bytes > len))
+        size_t words = t < 128 ? (size_t)t + 1 : (size_t)t - 127;
+        if (o + 4 * words > n || (t < 128 && i + 4 * words > len))
             return false;
         if (t < 128) {
-            memcpy(dst + o, src + i, bytes);
-            i += bytes;
-        } else {
-            memset(dst + o, 0, bytes);
+            copy_words(dst + o, src + i, words);
+            i += 4 * words;
         }
-        o += bytes;
+        o += 4 * words;
     }
     return o == n;
 }
 
 static int64_t flow_deadline(const struct flow_timeouts *to, const struct flow_entry *e);
 
+/* A zeroed tracker, a spare one if there is one. */
+static union flow_state *state_new(struct flow_table *t)
+{
+    if (!t->nspare)
+        return calloc(1, sizeof(union flow_state));
+    union flow_state *u = t->spare[--t->nspare];
+    memset(u, 0, sizeof *u);
+    return u;
+}
+
+/* A tracker no longer in use (owning nothing: its copies were freed). */
+static void state_release(struct flow_table *t, union flow_state *u)
+{
+    if (t->nspare < FLOW_TABLE_SPARE)
+        t->spare[t->nspare++] = u;
+    else
+        free(u);
+}
+
 /* Packs a flow that owns no payload copy (nothing but its own bytes to
  * keep); left as it is when there is no memory for it. */
-static void pack(const struct flow_table *t, struct flow_entry *e)
+static void pack(struct flow_table *t, struct flow_entry *e)
 {
     const struct stream_copy *c0, *c1;
     const void *state;
@@ -135,24 +166,47 @@ static void pack(const struct flow_table *t, struct flow_entry *e)
     e->packed_closed = e->proto == FLOW_TCP && e->u->tcp.closed;
     e->packed = p;
     e->packed_len = (uint32_t)n;
-    free(e->u);
+    state_release(t, e->u);
     e->u = NULL;
+}
+
+/* The lists a flow is in through one of its links (hot, lingering). */
+static struct flow_link *link_of(struct flow_entry *e, size_t link)
+{
+    return (struct flow_link *)((char *)e + link);
+}
+
+static void list_append(struct flow_list *l, struct flow_entry *e, size_t link)
+{
+    link_of(e, link)->prev = l->last;
+    link_of(e, link)->next = NULL;
+    if (l->last)
+        link_of(l->last, link)->next = e;
+    else
+        l->first = e;
+    l->last = e;
+}
+
+static void list_unlink(struct flow_list *l, struct flow_entry *e, size_t link)
+{
+    struct flow_link *at = link_of(e, link);
+    if (at->prev)
+        link_of(at->prev, link)->next = at->next;
+    else
+        l->first = at->next;
+    if (at->next)
+        link_of(at->next, link)->prev = at->prev;
+    else
+        l->last = at->prev;
+    at->prev = at->next = NULL;
 }
 
 static void hot_unlink(struct flow_table *t, struct flow_entry *e)
 {
-    if (!e->hot)
+    if (!e->is_hot)
         return;
-    if (e->hot_prev)
-        e->hot_prev->hot_next = e->hot_next;
-    else
-        t->hot_first = e->hot_next;
-    if (e->hot_next)
-        e->hot_next->hot_prev = e->hot_prev;
-    else
-        t->hot_last = e->hot_prev;
-    e->hot_prev = e->hot_next = NULL;
-    e->hot = false;
+    list_unlink(&t->hot, e, offsetof(struct flow_entry, hot));
+    e->is_hot = false;
     t->hot_count--;
 }
 
@@ -160,20 +214,14 @@ static void hot_unlink(struct flow_table *t, struct flow_entry *e)
  * beyond FLOW_TABLE_HOT leave it, packed. */
 static void hot_touch(struct flow_table *t, struct flow_entry *e)
 {
-    if (e->hot && t->hot_last == e)
+    if (e->is_hot && t->hot.last == e)
         return;
     hot_unlink(t, e);
-    e->hot = true;
-    e->hot_prev = t->hot_last;
-    e->hot_next = NULL;
-    if (t->hot_last)
-        t->hot_last->hot_next = e;
-    else
-        t->hot_first = e;
-    t->hot_last = e;
+    e->is_hot = true;
+    list_append(&t->hot, e, offsetof(struct flow_entry, hot));
     t->hot_count++;
     while (t->hot_count > FLOW_TABLE_HOT) {
-        struct flow_entry *cold = t->hot_first;
+        struct flow_entry *cold = t->hot.first;
         hot_unlink(t, cold);
         pack(t, cold);
     }
@@ -184,16 +232,16 @@ bool flow_entry_tcp_closed(const struct flow_entry *e)
     return e->packed ? e->packed_closed : e->u->tcp.closed;
 }
 
-bool flow_entry_unpack(struct flow_entry *e)
+bool flow_table_unpack(struct flow_table *t, struct flow_entry *e)
 {
     if (!e->packed)
         return true;
-    union flow_state *u = malloc(sizeof *u);
+    union flow_state *u = t->nspare ? t->spare[--t->nspare] : malloc(sizeof *u);
     if (!u)
         return false;
     size_t size = e->proto == FLOW_TCP ? sizeof u->tcp : sizeof u->udp;
     if (!unpack_words(e->packed, e->packed_len, (uint8_t *)u, size)) {
-        free(u); /* cannot happen: we wrote it */
+        state_release(t, u); /* cannot happen: we wrote it */
         return false;
     }
     free(e->packed);
@@ -203,16 +251,25 @@ bool flow_entry_unpack(struct flow_entry *e)
     return true;
 }
 
-void flow_entry_free(struct flow_entry *e)
+void flow_table_prefetch(const struct flow_entry *e)
+{
+    const char *p = (const char *)e->packed;
+    __builtin_prefetch((const char *)e + 64);
+    __builtin_prefetch((const char *)e + 128);
+    for (uint32_t at = 0; p && at < e->packed_len; at += 64)
+        __builtin_prefetch(p + at);
+}
+
+void flow_table_release(struct flow_table *t, struct flow_entry *e)
 {
     if (e->packed) {
-        free(e->packed); /* owns nothing else (maybe_pack) */
+        free(e->packed); /* owns nothing else (pack) */
     } else if (e->u) {
         if (e->proto == FLOW_TCP)
             tcp_flow_free(&e->u->tcp);
         else
             udp_flow_free(&e->u->udp);
-        free(e->u);
+        state_release(t, e->u);
     }
     free(e->offloaded);
     free(e);
@@ -222,8 +279,10 @@ void flow_table_free(struct flow_table *t)
 {
     for (struct flow_entry *e = t->first, *next; e; e = next) {
         next = e->next;
-        flow_entry_free(e);
+        flow_table_release(t, e);
     }
+    while (t->nspare)
+        free(t->spare[--t->nspare]);
     free(t->buckets);
     deadline_heap_free(&t->deadlines);
     free(t->due);
@@ -266,14 +325,22 @@ static void canonical(const struct endpoint *x, const struct endpoint *y, struct
     hi->port = swap ? x->port : y->port;
 }
 
-struct flow_entry *flow_table_lookup(const struct flow_table *t, enum flow_proto proto,
+/* Both keys built by canonical (padding zeroed, unused address bytes zero
+ * as the dissector leaves them): whole structs compare, in a few
+ * instructions instead of a call to memcmp per endpoint. */
+static inline bool key_equal(const struct endpoint *x, const struct endpoint *y)
+{
+    return memcmp(x, y, sizeof *x) == 0;
+}
+
+struct flow_entry *flow_table_lookup(struct flow_table *t, enum flow_proto proto,
                                      const struct endpoint *x, const struct endpoint *y)
 {
     struct endpoint lo, hi;
     canonical(x, y, &lo, &hi);
     for (struct flow_entry *e = t->buckets[bucket_of(t, proto, &lo, &hi)]; e; e = e->bucket_next)
-        if (e->proto == proto && endpoint_equal(&e->lo, &lo) && endpoint_equal(&e->hi, &hi))
-            return flow_entry_unpack(e) ? e : NULL;
+        if (e->proto == proto && key_equal(&e->lo, &lo) && key_equal(&e->hi, &hi))
+            return flow_table_unpack(t, e) ? e : NULL;
     return NULL;
 }
 
@@ -315,9 +382,10 @@ struct flow_entry *flow_table_insert(struct flow_table *t, enum flow_proto proto
     struct flow_entry *e = calloc(1, sizeof *e);
     if (!e)
         return NULL;
-    e->u = calloc(1, sizeof *e->u);
+    e->u = state_new(t);
     if (!e->u || !deadline_heap_push(&t->deadlines, &e->due, INT64_MAX)) {
-        free(e->u);
+        if (e->u)
+            state_release(t, e->u);
         free(e);
         return NULL;
     }
@@ -339,6 +407,24 @@ struct flow_entry *flow_table_insert(struct flow_table *t, enum flow_proto proto
     return e;
 }
 
+static void linger_unlink(struct flow_table *t, struct flow_entry *e)
+{
+    if (!e->lingering)
+        return;
+    list_unlink(&t->lingering, e, offsetof(struct flow_entry, linger));
+    e->lingering = false;
+}
+
+/* A TCP flow that just closed joins the closed list, last: the list stays
+ * in the order of the frames that closed them. */
+static void linger_append(struct flow_table *t, struct flow_entry *e)
+{
+    e->lingering = true;
+    e->first_frame = e->u->tcp.first_frame;
+    e->closed_frame = e->u->tcp.last_frame;
+    list_append(&t->lingering, e, offsetof(struct flow_entry, linger));
+}
+
 void flow_table_remove(struct flow_table *t, struct flow_entry *e)
 {
     struct flow_entry **pp = &t->buckets[bucket_of(t, e->proto, &e->lo, &e->hi)];
@@ -356,6 +442,7 @@ void flow_table_remove(struct flow_table *t, struct flow_entry *e)
         t->last = e->prev;
     deadline_heap_remove(&t->deadlines, &e->due);
     hot_unlink(t, e);
+    linger_unlink(t, e);
     t->count--;
 }
 
@@ -409,6 +496,8 @@ void flow_table_touched(struct flow_table *t, struct flow_entry *e)
         deadline_heap_move(&t->deadlines, &e->due, deadline);
     /* A closed TCP flow only waits for late packets: packed at once. */
     if (e->proto == FLOW_TCP && e->u->tcp.closed) {
+        if (!e->lingering)
+            linger_append(t, e);
         hot_unlink(t, e);
         pack(t, e);
     } else {
@@ -427,6 +516,28 @@ static int cmp_created(const void *x, const void *y)
     return a->created < b->created ? -1 : a->created > b->created;
 }
 
+/* The flows due come nearly in creation order (short connections close a
+ * few apart): an insertion sort, which hands over to qsort once it has
+ * shifted more than a few places per flow on average. */
+static void sort_by_creation(struct flow_entry **v, size_t n)
+{
+    size_t shifted = 0;
+    for (size_t i = 1; i < n; i++) {
+        struct flow_entry *e = v[i];
+        size_t j = i;
+        while (j > 0 && v[j - 1]->created > e->created) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = e;
+        shifted += i - j;
+        if (shifted > 32 * n) {
+            qsort(v, n, sizeof *v, cmp_created);
+            return;
+        }
+    }
+}
+
 struct flow_entry *flow_table_oldest_idle(const struct flow_table *t)
 {
     struct deadline_node *top = deadline_heap_top((struct deadline_heap *)&t->deadlines);
@@ -436,7 +547,26 @@ struct flow_entry *flow_table_oldest_idle(const struct flow_table *t)
 /* A flow whose queued deadline passed but whose true one has not is queued
  * again at the true one. Sorted by creation: the order a walk over all open
  * flows would find them in, so reports keep their order. */
-size_t flow_table_take_due(struct flow_table *t, int64_t now)
+/* Closed flows whose frames of linger are over, and which started long
+ * enough ago: a short connection that closed before an older one is not
+ * judged ahead of it (see analysis.h). The closed list is in close order:
+ * the walk stops at the first that closed too recently. */
+static size_t take_lingered(struct flow_table *t, uint32_t frame, size_t n)
+{
+    uint64_t linger = t->timeouts.closed_linger_frames;
+    if (!linger)
+        return n;
+    for (struct flow_entry *e = t->lingering.first; e && e->closed_frame + linger < frame;
+         e = e->linger.next) {
+        if (e->first_frame + 2 * linger < frame && e->due.slot) { /* slot 0: taken by time */
+            deadline_heap_remove(&t->deadlines, &e->due);
+            t->due[n++] = e;
+        }
+    }
+    return n;
+}
+
+size_t flow_table_take_due(struct flow_table *t, int64_t now, uint32_t frame)
 {
     size_t n = 0;
     struct deadline_node *top;
@@ -448,7 +578,8 @@ size_t flow_table_take_due(struct flow_table *t, int64_t now)
         else
             deadline_heap_move(&t->deadlines, top, deadline);
     }
+    n = take_lingered(t, frame, n);
     if (n > 1) /* t->due is still NULL before the first flow */
-        qsort(t->due, n, sizeof *t->due, cmp_created);
+        sort_by_creation(t->due, n);
     return n;
 }

@@ -78,12 +78,13 @@ static void emit(void *ctx, const uint8_t *bytes, size_t len)
     feed_frame(ctx, bytes, len);
 }
 
-static struct feeder *start(bool retain)
+static struct feeder *start_lingering(bool retain, uint32_t closed_linger_frames)
 {
     static struct feeder f;
     memset(&f, 0, sizeof f);
     struct analysis_options o;
     analysis_options_default(&o);
+    o.closed_linger_frames = closed_linger_frames;
     o.retain_reports = retain;
     o.on_packet = on_packet;
     o.on_flow_done = on_flow_done;
@@ -92,6 +93,11 @@ static struct feeder *start(bool retain)
     assert_non_null(f.a);
     f.ts = 1000000;
     return &f;
+}
+
+static struct feeder *start(bool retain)
+{
+    return start_lingering(retain, ANALYSIS_DEFAULT_LINGER_FRAMES);
 }
 
 /* A TCP session with a request and a reply, then a UDP exchange. */
@@ -338,6 +344,61 @@ static void test_failed_insert_is_counted(void **state)
     analysis_destroy(f->a);
 }
 
+/* A closed connection lingers for late packets 2 s of capture time, but in
+ * a busy capture no more than closed_linger_frames frames after its close
+ * (and twice that after its first frame): a late ACK within them still
+ * joins it; one after them finds it judged and starts a new flow. */
+static void test_closed_linger_frames(void **state)
+{
+    (void)state;
+    struct feeder *f = start_lingering(true, 16);
+    struct pb_conv a, b;
+    pb_conv_init(&a, WC_LINK_EN10MB, "10.0.0.1", 40000, "10.0.0.2", 3434, emit, f);
+    pb_conv_init(&b, WC_LINK_EN10MB, "10.0.0.3", 40000, "10.0.0.2", 3434, emit, f);
+    pb_conv_clean_session(&a, "hello", "world!");
+    uint32_t a_closed = f->frame;
+    f->frame = a_closed + 15;                    /* 16 frames after the close: within */
+    pb_conv_tcp(&a, 0, TCP_ACK, NULL, 0);       /* the last ACK again */
+    uint32_t a_late = f->frame;
+    assert_int_equal(f->flows_done, 0);
+    pb_conv_clean_session(&b, "hello", "world!");
+    uint32_t b_first = a_late + 1, b_closed = f->frame;
+    assert_true(f->flows_done <= 1); /* a may be: more than 32 frames after its first */
+    /* 17 frames after b's close and 33 after its first frame: b is judged
+     * now, before the late ACK (a no later than that). */
+    f->frame = b_first + 32 > b_closed + 16 ? b_first + 32 : b_closed + 16;
+    pb_conv_tcp(&b, 0, TCP_ACK, NULL, 0);
+    uint32_t b_late = f->frame;
+    assert_int_equal(f->flows_done, 2);
+    analysis_finish(f->a);
+
+    assert_int_equal(analysis_report_count(f->a), 3);
+    const struct flow_report *ra = analysis_report(f->a, 0), *rb = analysis_report(f->a, 1),
+                             *rl = analysis_report(f->a, 2);
+    assert_int_equal(ra->first_frame, 1);
+    assert_int_equal(ra->last_frame, a_late);
+    assert_int_equal(ra->teardown, TEARDOWN_FIN);
+    assert_int_equal(rb->first_frame, b_first);
+    assert_int_equal(rb->last_frame, b_closed);
+    assert_int_equal(rb->teardown, TEARDOWN_FIN);
+    /* The late ACK on its own: a flow caught mid-stream. */
+    assert_int_equal(rl->first_frame, b_late);
+    assert_int_equal(rl->last_frame, b_late);
+    assert_false(rl->handshake_seen);
+    analysis_destroy(f->a);
+
+    /* 0: no bound in frames, only the 2 s. */
+    f = start_lingering(true, 0);
+    pb_conv_init(&a, WC_LINK_EN10MB, "10.0.0.1", 40000, "10.0.0.2", 3434, emit, f);
+    pb_conv_clean_session(&a, "hello", "world!");
+    f->frame += 1000000;
+    pb_conv_tcp(&a, 0, TCP_ACK, NULL, 0);
+    analysis_finish(f->a);
+    assert_int_equal(analysis_report_count(f->a), 1);
+    assert_int_equal(analysis_report(f->a, 0)->last_frame, f->frame);
+    analysis_destroy(f->a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -345,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_capture_duplicates),
         cmocka_unit_test(test_frame_comments),
         cmocka_unit_test(test_failed_insert_is_counted),
+        cmocka_unit_test(test_closed_linger_frames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
