@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "netaddr.h"
+#include "textput.h"
 
 /* One served connection: the state machine (first, so a struct tcp_conn *
  * in conns[] is also its slot), the peer and where it sits. */
@@ -78,28 +79,8 @@ static void log_text(const struct tcp_server *s, enum tcp_server_log kind, const
         s->cfg.log(s->cfg.log_arg, kind, text, len);
 }
 
-/* Log lines are built by hand, not by printf: formatting was a visible
- * share of the server's own time per connection. */
-static char *put_str(char *p, const char *str)
-{
-    size_t n = strlen(str);
-    memcpy(p, str, n);
-    return p + n;
-}
-
-static char *put_u64(char *p, uint64_t v)
-{
-    char d[20];
-    int n = 0;
-    do {
-        d[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *p++ = d[--n];
-    return p;
-}
-
+/* Log lines are built by hand (textput.h, net_put_addr), not by printf:
+ * formatting was a visible share of the server's own time per connection. */
 static char *put_i64(char *p, int64_t v)
 {
     if (v < 0) {
@@ -109,21 +90,9 @@ static char *put_i64(char *p, int64_t v)
     return put_u64(p, (uint64_t)v);
 }
 
-/* ADDR:PORT as net_format writes it; IPv4 without inet_ntop/snprintf. */
 static char *put_peer(char *p, const struct net_addr *a)
 {
-    if (a->ss.ss_family == AF_INET && a->len >= (socklen_t)sizeof(struct sockaddr_in)) {
-        const struct sockaddr_in *sin = (const struct sockaddr_in *)&a->ss;
-        const uint8_t *b = (const uint8_t *)&sin->sin_addr;
-        for (int i = 0; i < 4; i++) {
-            p = put_u64(p, b[i]);
-            *p++ = i < 3 ? '.' : ':';
-        }
-        return put_u64(p, ntohs(sin->sin_port));
-    }
-    char peer[NET_ADDRSTR_LEN];
-    net_format((const struct sockaddr *)&a->ss, a->len, peer);
-    return put_str(p, peer);
+    return net_put_addr(p, (const struct sockaddr *)&a->ss, a->len);
 }
 
 static void close_conn(struct tcp_server *s, size_t i, int64_t now)
