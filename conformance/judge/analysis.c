@@ -25,13 +25,19 @@
 #define REASM_TIMEOUT_USEC (30 * 1000000LL)
 
 /* ---- shards (analysis_options.jobs) --------------------------------------------
+ * The reader (the caller of analysis_feed) only copies frames into a chunk.
+ * The work goes in steps: in each, every shard thread dissects its slice of
+ * the chunk read last (and hashes it for capdup), then works the items the
+ * reader routed to it, while the reader drops capture duplicates,
+ * reassembles and routes the chunk dissected in the step before (in frame
+ * order: what needs one thread), then reads on.
  * The reader numbers what it hands the shards: each routed packet and each
  * scan for due flows is an event (seq). A shard's report carries the key
  * (event, sub): sub counts the judgements of a packet, and is the flow's
  * creation number (the event of its first packet) for a scan or the finish,
  * where several shards judge at once and one thread goes by creation. All
- * of a batch's events are done when its shards are: the reader merges the
- * batch's reports by key, which is the order one thread judges in. */
+ * of a step's events are done when its shards are: the reader merges the
+ * step's reports by key, which is the order one thread judges in. */
 enum item_kind { ITEM_PACKET, ITEM_SCAN, ITEM_FINISH };
 struct item {
     enum item_kind kind;
@@ -44,9 +50,32 @@ struct keyed_report {
     uint64_t event, sub;
     struct flow_report *r;
 };
-#define BATCH_ITEMS 4096
-#define OUT_MAX 256                  /* reports a shard holds before it waits */
+#define OUT_MAX 1024                 /* reports a shard holds before it waits */
 #define FINISH_EVENT (UINT64_MAX - 1)
+
+/* A frame as read, its bytes at chunk.bytes + at. */
+struct raw_frame {
+    uint32_t frame, caplen, wirelen;
+    int linktype;
+    int64_t ts;
+    size_t at;
+};
+
+/* Frames read in a row (at most CHUNK_FRAMES, or CHUNK_BYTES unless one
+ * frame is more). Two take turns: the reader fills one while the shards
+ * dissect the other; then the reader judges that one in frame order. */
+struct chunk {
+    struct raw_frame *frames;
+    size_t n;
+    uint8_t *bytes;
+    size_t nbytes, bytes_cap;
+    struct packet *pkts;             /* dissected, one per frame */
+    enum dissect_error *errs;
+    struct capdup_entry *keys;       /* capdup_key's, where has_key */
+    bool *has_key;
+};
+#define CHUNK_FRAMES 2048
+#define CHUNK_BYTES ((size_t)2 << 20)
 
 struct shard {
     struct analysis *a;              /* its own flows; collects, publishes nothing */
@@ -54,11 +83,13 @@ struct shard {
     bool started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    bool go, done, quit;
+    bool go, items_go, done, quit;
     bool paused;                     /* out is full: the reader hands some out first */
+    struct chunk *slice_of;          /* go: dissect frames [lo, hi) of it (NULL: none) */
+    size_t lo, hi;
     struct item *fill, *work;        /* the reader fills one while the shard works the other */
-    size_t nfill, nwork, cap;
-    struct keyed_report *out;        /* the work batch's reports, by key */
+    size_t nfill, nwork, fill_cap, work_cap;
+    struct keyed_report *out;        /* the step's reports, by key */
     size_t nout, out_cap;
 };
 
@@ -83,7 +114,9 @@ struct analysis {
     struct shard *shards;
     unsigned nshards;
     uint64_t seq;                    /* events handed out */
-    bool in_flight;                  /* the shards work a batch */
+    bool in_flight;                  /* the shards work a step */
+    struct chunk chunks[2];
+    unsigned reading;                /* chunks[reading] is being read, the other dissected */
     /* A shard: */
     struct shard *self;
     uint64_t event;                  /* being worked */
@@ -458,31 +491,72 @@ static void batch_sync(struct analysis *a)
     a->in_flight = false;
 }
 
-/* Hands every shard what the reader filled (the previous batch first
- * finished and handed out). */
-static void batch_start(struct analysis *a)
+/* Phase one of a step: each shard dissects its slice of c (NULL or empty:
+ * nothing to dissect). */
+static void shards_go(struct analysis *a, struct chunk *c)
 {
-    batch_sync(a);
+    for (unsigned i = 0; i < a->nshards; i++) {
+        struct shard *sh = &a->shards[i];
+        pthread_mutex_lock(&sh->mu);
+        sh->slice_of = c && c->n ? c : NULL;
+        sh->lo = sh->slice_of ? c->n * i / a->nshards : 0;
+        sh->hi = sh->slice_of ? c->n * (i + 1) / a->nshards : 0;
+        sh->go = true;
+        pthread_cond_broadcast(&sh->cv);
+        pthread_mutex_unlock(&sh->mu);
+    }
+}
+
+/* Phase two: each shard works what the reader routed to it since. */
+static void shards_hand_items(struct analysis *a)
+{
     for (unsigned i = 0; i < a->nshards; i++) {
         struct shard *sh = &a->shards[i];
         pthread_mutex_lock(&sh->mu);
         struct item *t = sh->work;
+        size_t cap = sh->work_cap;
         sh->work = sh->fill;
-        sh->fill = t;
+        sh->work_cap = sh->fill_cap;
         sh->nwork = sh->nfill;
+        sh->fill = t;
+        sh->fill_cap = cap;
         sh->nfill = 0;
-        sh->go = true;
+        sh->items_go = true;
         pthread_cond_broadcast(&sh->cv);
         pthread_mutex_unlock(&sh->mu);
     }
     a->in_flight = true;
 }
 
+static void judge_chunk(struct analysis *a, struct chunk *c);
+static void broadcast(struct analysis *a, enum item_kind kind, int64_t ts);
+
+/* One step: the shards finish the last one (its reports handed out), then
+ * dissect the chunk just read while the reader judges the one they
+ * dissected before; `last` adds the finish to what they work. */
+static void step(struct analysis *a, bool last)
+{
+    batch_sync(a);
+    struct chunk *read = &a->chunks[a->reading], *dissected = &a->chunks[!a->reading];
+    shards_go(a, read);
+    judge_chunk(a, dissected);
+    if (last)
+        broadcast(a, ITEM_FINISH, 0);
+    shards_hand_items(a);
+    a->reading = !a->reading;
+}
+
+/* Room for one more item in the shard's next batch; NULL, counted, on out of
+ * memory. */
 static struct item *next_item(struct analysis *a, unsigned shard)
 {
-    if (a->shards[shard].nfill == a->shards[shard].cap)
-        batch_start(a);
     struct shard *sh = &a->shards[shard];
+    void *fill = array_reserve(sh->fill, &sh->fill_cap, sh->nfill + 1, sizeof *sh->fill, 1024);
+    if (!fill) {
+        out_of_memory(a);
+        return NULL;
+    }
+    sh->fill = fill;
     return &sh->fill[sh->nfill++];
 }
 
@@ -498,6 +572,10 @@ static void dispatch(struct analysis *a, const struct packet *p)
     else
         return;
     struct item *it = next_item(a, i);
+    if (!it) {
+        a->sum.untracked_frames++;
+        return;
+    }
     it->kind = ITEM_PACKET;
     it->seq = a->seq++;
     it->ts = p->ts_usec;
@@ -508,12 +586,13 @@ static void dispatch(struct analysis *a, const struct packet *p)
 
 static void broadcast(struct analysis *a, enum item_kind kind, int64_t ts)
 {
-    for (unsigned i = 0; i < a->nshards; i++)
-        if (a->shards[i].nfill == a->shards[i].cap)
-            batch_start(a);
     uint64_t seq = a->seq++;
     for (unsigned i = 0; i < a->nshards; i++) {
         struct item *it = next_item(a, i);
+        if (!it) { /* that shard's flows are not judged then (or never: lost) */
+            a->sum.lost_reports++;
+            continue;
+        }
         it->kind = kind;
         it->seq = seq;
         it->ts = ts;
@@ -528,8 +607,8 @@ static void scan_shards(struct analysis *a, int64_t now)
 
 static void finish_shards(struct analysis *a)
 {
-    broadcast(a, ITEM_FINISH, 0);
-    batch_start(a);
+    step(a, false); /* the last frames read are dissected */
+    step(a, true);  /* and judged; then the finish */
     batch_sync(a);
 }
 
@@ -562,6 +641,17 @@ static void work_item(struct analysis *b, const struct item *it)
     }
 }
 
+/* What a shard does ahead of the reader: dissect, and hash for capdup. */
+static void dissect_slice(struct chunk *c, size_t lo, size_t hi)
+{
+    for (size_t i = lo; i < hi; i++) {
+        const struct raw_frame *f = &c->frames[i];
+        c->errs[i] = dissect_frame(&c->pkts[i], f->frame, f->ts, f->linktype, c->bytes + f->at,
+                                   f->caplen, f->wirelen);
+        c->has_key[i] = c->errs[i] == DISSECT_OK && capdup_key(&c->pkts[i], &c->keys[i]);
+    }
+}
+
 static void *shard_main(void *arg)
 {
     struct shard *sh = arg;
@@ -574,6 +664,15 @@ static void *shard_main(void *arg)
             return NULL;
         }
         sh->go = false;
+        struct chunk *c = sh->slice_of;
+        size_t lo = sh->lo, hi = sh->hi;
+        pthread_mutex_unlock(&sh->mu);
+        if (c)
+            dissect_slice(c, lo, hi);
+        pthread_mutex_lock(&sh->mu);
+        while (!sh->items_go && !sh->quit)
+            pthread_cond_wait(&sh->cv, &sh->mu);
+        sh->items_go = false;
         pthread_mutex_unlock(&sh->mu);
         for (size_t i = 0; i < sh->nwork; i++)
             work_item(sh->a, &sh->work[i]);
@@ -582,6 +681,26 @@ static void *shard_main(void *arg)
         pthread_cond_broadcast(&sh->cv);
         pthread_mutex_unlock(&sh->mu);
     }
+}
+
+static void chunk_free(struct chunk *c)
+{
+    free(c->frames);
+    free(c->bytes);
+    free(c->pkts);
+    free(c->errs);
+    free(c->keys);
+    free(c->has_key);
+}
+
+static bool chunk_init(struct chunk *c)
+{
+    c->frames = malloc(CHUNK_FRAMES * sizeof *c->frames);
+    c->pkts = malloc(CHUNK_FRAMES * sizeof *c->pkts);
+    c->errs = malloc(CHUNK_FRAMES * sizeof *c->errs);
+    c->keys = malloc(CHUNK_FRAMES * sizeof *c->keys);
+    c->has_key = malloc(CHUNK_FRAMES * sizeof *c->has_key);
+    return c->frames && c->pkts && c->errs && c->keys && c->has_key;
 }
 
 static void shards_destroy(struct analysis *a)
@@ -609,13 +728,15 @@ static void shards_destroy(struct analysis *a)
     free(a->shards);
     a->shards = NULL;
     a->nshards = 0;
+    chunk_free(&a->chunks[0]);
+    chunk_free(&a->chunks[1]);
 }
 
 /* false on out of memory or no thread. */
 static bool shards_create(struct analysis *a, unsigned jobs)
 {
     a->shards = calloc(jobs, sizeof *a->shards);
-    if (!a->shards)
+    if (!a->shards || !chunk_init(&a->chunks[0]) || !chunk_init(&a->chunks[1]))
         return false;
     a->nshards = jobs;
     struct analysis_options so = a->opt;
@@ -627,10 +748,7 @@ static bool shards_create(struct analysis *a, unsigned jobs)
     for (unsigned i = 0; i < jobs; i++) {
         struct shard *sh = &a->shards[i];
         sh->a = analysis_create(&so);
-        sh->cap = BATCH_ITEMS;
-        sh->fill = malloc(sh->cap * sizeof *sh->fill);
-        sh->work = malloc(sh->cap * sizeof *sh->work);
-        if (!sh->a || !sh->fill || !sh->work)
+        if (!sh->a)
             return false;
         sh->a->self = sh;
         if (pthread_mutex_init(&sh->mu, NULL) != 0)
@@ -688,9 +806,10 @@ static void tell_packet(const struct analysis *a, const struct packet *p)
 /* Capture duplicates, fragments, then the packet's flow: what every decoded
  * packet goes through, a tunnel's inner one too (depth > 0). An inner
  * packet that does not decode is not judged (the port may not be a tunnel
- * at all) and not counted as malformed. */
+ * at all) and not counted as malformed. `dup_key`: p's capdup_key, if a
+ * shard hashed it already (NULL: hashed here). */
 static enum dissect_error judge_packet(struct analysis *a, struct packet *p, enum dissect_error err,
-                                       int depth);
+                                       int depth, const struct capdup_entry *dup_key);
 
 /* A tunnel's inner packet (VXLAN, GENEVE, GRE, IP in IP, IPv6 in IP) is
  * judged as a packet of its own, same frame number; tunnels in tunnels up
@@ -704,13 +823,14 @@ static void judge_inner(struct analysis *a, const struct packet *outer, int dept
     struct packet p;
     enum dissect_error err = dissect_frame(&p, outer->frame, outer->ts_usec, t.linktype, t.bytes,
                                            t.caplen, t.wirelen);
-    judge_packet(a, &p, err, depth + 1);
+    judge_packet(a, &p, err, depth + 1, NULL);
 }
 
 static enum dissect_error judge_packet(struct analysis *a, struct packet *p, enum dissect_error err,
-                                       int depth)
+                                       int depth, const struct capdup_entry *dup_key)
 {
-    if (err == DISSECT_OK && (p->duplicate_of = capdup_check(&a->dups, p))) {
+    if (err == DISSECT_OK && (p->duplicate_of = dup_key ? capdup_check_key(&a->dups, dup_key)
+                                                        : capdup_check(&a->dups, p))) {
         if (!depth)
             a->sum.duplicates++;
         if ((a->opt.retain_reports || a->opt.annotate) && !depth)
@@ -748,6 +868,60 @@ static enum dissect_error judge_packet(struct analysis *a, struct packet *p, enu
     return DISSECT_OK;
 }
 
+/* Every SCAN_INTERVAL_USEC of capture time, the flows due are judged. */
+static void scan_due(struct analysis *a, int64_t ts)
+{
+    if (ts < a->next_scan)
+        return;
+    if (a->shards) {
+        scan_shards(a, ts);
+        reasm_expire(a->reasm, ts, &a->reasm_failed);
+    } else {
+        expire(a, ts);
+    }
+    a->next_scan = ts + SCAN_INTERVAL_USEC;
+}
+
+/* The reader's part of a step: what analysis_feed does with one thread, on
+ * frames the shards dissected. */
+static void judge_chunk(struct analysis *a, struct chunk *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        a->sum.frames++;
+        a->frame = c->frames[i].frame;
+        scan_due(a, c->frames[i].ts);
+        judge_packet(a, &c->pkts[i], c->errs[i], 0, c->has_key[i] ? &c->keys[i] : NULL);
+    }
+    c->n = c->nbytes = 0;
+}
+
+/* Copies a frame into the chunk being read (a full one first goes to the
+ * shards); false on out of memory. */
+static bool read_frame(struct analysis *a, uint32_t frame, int64_t ts, int linktype,
+                       uint32_t caplen, uint32_t wirelen, const uint8_t *bytes)
+{
+    struct chunk *c = &a->chunks[a->reading];
+    if (c->n == CHUNK_FRAMES || (c->nbytes && c->nbytes + caplen > CHUNK_BYTES)) {
+        step(a, false);
+        c = &a->chunks[a->reading];
+    }
+    if (caplen > c->bytes_cap - c->nbytes) {
+        size_t cap = c->bytes_cap ? c->bytes_cap : CHUNK_BYTES;
+        while (cap - c->nbytes < caplen)
+            cap *= 2;
+        uint8_t *more = realloc(c->bytes, cap);
+        if (!more)
+            return false;
+        c->bytes = more;
+        c->bytes_cap = cap;
+    }
+    if (caplen)
+        memcpy(c->bytes + c->nbytes, bytes, caplen);
+    c->frames[c->n++] = (struct raw_frame){ frame, caplen, wirelen, linktype, ts, c->nbytes };
+    c->nbytes += caplen;
+    return true;
+}
+
 enum dissect_error analysis_feed(struct analysis *a, uint32_t frame, int64_t ts_usec,
                                  int linktype, uint32_t caplen, uint32_t wirelen,
                                  const uint8_t *bytes)
@@ -758,19 +932,20 @@ enum dissect_error analysis_feed(struct analysis *a, uint32_t frame, int64_t ts_
         ts_usec = ANALYSIS_TS_LIMIT;
     else if (ts_usec < -ANALYSIS_TS_LIMIT)
         ts_usec = -ANALYSIS_TS_LIMIT;
+    if (a->shards) {
+        if (!read_frame(a, frame, ts_usec, linktype, caplen, wirelen, bytes)) {
+            a->sum.frames++; /* not judged: never a pass */
+            a->sum.untracked_frames++;
+            if (!a->sum.oom_frame)
+                a->sum.oom_frame = frame ? frame : 1;
+        }
+        return DISSECT_OK;
+    }
     a->sum.frames++;
     a->frame = frame;
     enum dissect_error err = dissect_frame(&p, frame, ts_usec, linktype, bytes, caplen, wirelen);
-    if (ts_usec >= a->next_scan) {
-        if (a->shards) {
-            scan_shards(a, ts_usec);
-            reasm_expire(a->reasm, ts_usec, &a->reasm_failed);
-        } else {
-            expire(a, ts_usec);
-        }
-        a->next_scan = ts_usec + SCAN_INTERVAL_USEC;
-    }
-    return judge_packet(a, &p, err, 0);
+    scan_due(a, ts_usec);
+    return judge_packet(a, &p, err, 0, NULL);
 }
 
 void analysis_finish(struct analysis *a)
