@@ -41,16 +41,20 @@
 enum item_kind { ITEM_PACKET, ITEM_SCAN, ITEM_FINISH };
 struct item {
     enum item_kind kind;
+    uint32_t frame;                  /* being fed */
     uint64_t seq;
     int64_t ts;
-    uint32_t frame;                  /* being fed */
-    struct packet p;                 /* ITEM_PACKET: without its byte pointers */
+    /* ITEM_PACKET: the packet in its chunk, or (NULL) the shard's copy
+     * own[own] of one that is not there (a tunnel's inner packet, a
+     * reassembled datagram: its bytes are not kept, nor pointed to). */
+    const struct packet *p;
+    size_t own;
 };
 struct keyed_report {
     uint64_t event, sub;
     struct flow_report *r;
 };
-#define OUT_MAX 1024                 /* reports a shard holds before it waits */
+#define OUT_MAX 128                  /* reports a shard holds before it waits */
 #define FINISH_EVENT (UINT64_MAX - 1)
 
 /* A frame as read, its bytes at chunk.bytes + at. */
@@ -62,8 +66,10 @@ struct raw_frame {
 };
 
 /* Frames read in a row (at most CHUNK_FRAMES, or CHUNK_BYTES unless one
- * frame is more). Two take turns: the reader fills one while the shards
- * dissect the other; then the reader judges that one in frame order. */
+ * frame is more). Three take turns: the reader fills one while the shards
+ * dissect another; then the reader judges that one in frame order, and the
+ * shards work its packets in place (their bytes too stay put) while the
+ * reader reads into the third. */
 struct chunk {
     struct raw_frame *frames;
     size_t n;
@@ -89,9 +95,22 @@ struct shard {
     size_t lo, hi;
     struct item *fill, *work;        /* the reader fills one while the shard works the other */
     size_t nfill, nwork, fill_cap, work_cap;
+    struct packet *own_fill, *own_work; /* packets of items that are in no chunk */
+    size_t nown_fill, own_fill_cap, own_work_cap;
     struct keyed_report *out;        /* the step's reports, by key */
     size_t nout, out_cap;
+    /* Reports handed out, for the shard to free when it next runs: malloc
+     * then gets back memory the thread touched last. */
+    struct flow_report **spent;
+    size_t nspent, spent_cap;
 };
+
+static void free_spent(struct shard *sh)
+{
+    for (size_t i = 0; i < sh->nspent; i++)
+        flow_report_free(sh->spent[i]);
+    sh->nspent = 0;
+}
 
 struct analysis {
     struct analysis_options opt;
@@ -115,8 +134,10 @@ struct analysis {
     unsigned nshards;
     uint64_t seq;                    /* events handed out */
     bool in_flight;                  /* the shards work a step */
-    struct chunk chunks[2];
-    unsigned reading;                /* chunks[reading] is being read, the other dissected */
+    struct chunk chunks[3];
+    unsigned reading;                /* chunks[reading] is being read, the next one dissected,
+                                        the one after judged (its packets being worked) */
+    const struct packet *chunk_packet; /* judge_chunk's, being judged */
     /* A shard: */
     struct shard *self;
     uint64_t event;                  /* being worked */
@@ -240,6 +261,7 @@ static void publish(struct analysis *a, struct flow_report *r)
             while (sh->paused)
                 pthread_cond_wait(&sh->cv, &sh->mu);
             pthread_mutex_unlock(&sh->mu);
+            free_spent(sh);
         }
         return;
     }
@@ -429,7 +451,15 @@ static void emit(struct analysis *a, uint64_t event, uint64_t sub, bool all)
         r->index = a->next_index++;
         if (a->opt.on_flow_done)
             a->opt.on_flow_done(r, a->opt.ctx);
-        flow_report_free(r);
+        struct shard *sh = &a->shards[from];
+        void *spent = array_reserve(sh->spent, &sh->spent_cap, sh->nspent + 1,
+                                    sizeof *sh->spent, 256);
+        if (spent) {
+            sh->spent = spent;
+            sh->spent[sh->nspent++] = r;
+        } else {
+            flow_report_free(r);
+        }
     }
     for (unsigned i = 0; i < a->nshards; i++) {
         struct shard *sh = &a->shards[i];
@@ -521,6 +551,13 @@ static void shards_hand_items(struct analysis *a)
         sh->fill = t;
         sh->fill_cap = cap;
         sh->nfill = 0;
+        struct packet *o = sh->own_work;
+        cap = sh->own_work_cap;
+        sh->own_work = sh->own_fill;
+        sh->own_work_cap = sh->own_fill_cap;
+        sh->own_fill = o;
+        sh->own_fill_cap = cap;
+        sh->nown_fill = 0;
         sh->items_go = true;
         pthread_cond_broadcast(&sh->cv);
         pthread_mutex_unlock(&sh->mu);
@@ -533,17 +570,19 @@ static void broadcast(struct analysis *a, enum item_kind kind, int64_t ts);
 
 /* One step: the shards finish the last one (its reports handed out), then
  * dissect the chunk just read while the reader judges the one they
- * dissected before; `last` adds the finish to what they work. */
+ * dissected before; `last` adds the finish to what they work. The chunk
+ * whose packets they worked is read into next. */
 static void step(struct analysis *a, bool last)
 {
     batch_sync(a);
-    struct chunk *read = &a->chunks[a->reading], *dissected = &a->chunks[!a->reading];
+    struct chunk *read = &a->chunks[a->reading], *dissected = &a->chunks[(a->reading + 2) % 3];
     shards_go(a, read);
     judge_chunk(a, dissected);
     if (last)
         broadcast(a, ITEM_FINISH, 0);
     shards_hand_items(a);
-    a->reading = !a->reading;
+    a->reading = (a->reading + 1) % 3;
+    a->chunks[a->reading].n = a->chunks[a->reading].nbytes = 0;
 }
 
 /* Room for one more item in the shard's next batch; NULL, counted, on out of
@@ -580,8 +619,23 @@ static void dispatch(struct analysis *a, const struct packet *p)
     it->seq = a->seq++;
     it->ts = p->ts_usec;
     it->frame = a->frame;
-    it->p = *p;
-    it->p.ip_payload = it->p.payload = NULL; /* payload_cap 0: the flows never read them */
+    it->p = p;
+    if (p == a->chunk_packet && !p->reassembled)
+        return;
+    struct shard *sh = &a->shards[i];
+    void *own = array_reserve(sh->own_fill, &sh->own_fill_cap, sh->nown_fill + 1,
+                              sizeof *sh->own_fill, 64);
+    if (!own) {
+        out_of_memory(a);
+        a->sum.untracked_frames++;
+        sh->nfill--;
+        return;
+    }
+    sh->own_fill = own;
+    it->p = NULL;
+    it->own = sh->nown_fill++;
+    sh->own_fill[it->own] = *p;
+    sh->own_fill[it->own].ip_payload = sh->own_fill[it->own].payload = NULL; /* payload_cap 0 */
 }
 
 static void broadcast(struct analysis *a, enum item_kind kind, int64_t ts)
@@ -613,8 +667,9 @@ static void finish_shards(struct analysis *a)
 }
 
 /* A shard's analysis works one item. */
-static void work_item(struct analysis *b, const struct item *it)
+static void work_item(struct shard *sh, const struct item *it)
 {
+    struct analysis *b = sh->a;
     b->frame = it->frame;
     b->sub = 0;
     switch (it->kind) {
@@ -622,7 +677,7 @@ static void work_item(struct analysis *b, const struct item *it)
         b->event = it->seq;
         b->by_creation = false;
         b->flows.created = it->seq; /* a flow's creation: its first packet's event */
-        route(b, &it->p);
+        route(b, it->p ? it->p : &sh->own_work[it->own]);
         break;
     case ITEM_SCAN: {
         b->event = it->seq;
@@ -674,8 +729,9 @@ static void *shard_main(void *arg)
             pthread_cond_wait(&sh->cv, &sh->mu);
         sh->items_go = false;
         pthread_mutex_unlock(&sh->mu);
+        free_spent(sh);
         for (size_t i = 0; i < sh->nwork; i++)
-            work_item(sh->a, &sh->work[i]);
+            work_item(sh, &sh->work[i]);
         pthread_mutex_lock(&sh->mu);
         sh->done = true;
         pthread_cond_broadcast(&sh->cv);
@@ -720,24 +776,31 @@ static void shards_destroy(struct analysis *a)
             pthread_mutex_destroy(&sh->mu);
             pthread_cond_destroy(&sh->cv);
         }
+        free_spent(sh);
+        free(sh->spent);
         analysis_destroy(sh->a);
         free(sh->fill);
         free(sh->work);
+        free(sh->own_fill);
+        free(sh->own_work);
         free(sh->out);
     }
     free(a->shards);
     a->shards = NULL;
     a->nshards = 0;
-    chunk_free(&a->chunks[0]);
-    chunk_free(&a->chunks[1]);
+    for (int i = 0; i < 3; i++)
+        chunk_free(&a->chunks[i]);
 }
 
 /* false on out of memory or no thread. */
 static bool shards_create(struct analysis *a, unsigned jobs)
 {
     a->shards = calloc(jobs, sizeof *a->shards);
-    if (!a->shards || !chunk_init(&a->chunks[0]) || !chunk_init(&a->chunks[1]))
+    if (!a->shards)
         return false;
+    for (int i = 0; i < 3; i++)
+        if (!chunk_init(&a->chunks[i]))
+            return false;
     a->nshards = jobs;
     struct analysis_options so = a->opt;
     so.jobs = 0;
@@ -890,9 +953,10 @@ static void judge_chunk(struct analysis *a, struct chunk *c)
         a->sum.frames++;
         a->frame = c->frames[i].frame;
         scan_due(a, c->frames[i].ts);
+        a->chunk_packet = &c->pkts[i];
         judge_packet(a, &c->pkts[i], c->errs[i], 0, c->has_key[i] ? &c->keys[i] : NULL);
     }
-    c->n = c->nbytes = 0;
+    a->chunk_packet = NULL;
 }
 
 /* Copies a frame into the chunk being read (a full one first goes to the

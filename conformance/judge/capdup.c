@@ -77,8 +77,14 @@ uint32_t capdup_check(struct capdup *d, const struct packet *p)
 uint32_t capdup_check_key(struct capdup *d, const struct capdup_entry *key)
 {
     const struct capdup_entry k = *key;
-    for (size_t i = 0; i < d->used; i++) {
-        if (d->prefix[i] != k.prefix_hash)
+    /* The low 32 bits of the prefix hash against every entry's in one pass
+     * (a loop without an exit, on 32-bit lanes, vectorizes): nearly always
+     * no entry can be a copy, and the ring is not walked. */
+    uint32_t tag = (uint32_t)k.prefix_hash, maybe = 0;
+    for (size_t i = 0; i < ANALYSIS_DUP_FRAMES; i++)
+        maybe |= -(uint32_t)(d->tag[i] == tag);
+    for (size_t i = 0; maybe && i < d->used; i++) {
+        if (d->ring[i].prefix_hash != k.prefix_hash)
             continue;
         const struct capdup_entry *e = &d->ring[i];
         int64_t dt = k.ts - e->ts;
@@ -101,7 +107,7 @@ uint32_t capdup_check_key(struct capdup *d, const struct capdup_entry *key)
             return e->frame;
     }
     d->ring[d->next] = k;
-    d->prefix[d->next] = k.prefix_hash;
+    d->tag[d->next] = tag;
     d->next = (d->next + 1) % ANALYSIS_DUP_FRAMES;
     if (d->used < ANALYSIS_DUP_FRAMES)
         d->used++;

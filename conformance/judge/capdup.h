@@ -45,7 +45,7 @@ struct capdup_note {
 
 struct capdup {
     struct capdup_entry ring[ANALYSIS_DUP_FRAMES];
-    uint64_t prefix[ANALYSIS_DUP_FRAMES]; /* ring[i].prefix_hash, side by side */
+    uint32_t tag[ANALYSIS_DUP_FRAMES]; /* ring[i].prefix_hash's low bits, side by side */
     size_t next, used;
     struct capdup_note *notes; /* in the order noted (annotate indexes them) */
     size_t nnotes, notes_cap;
