@@ -135,8 +135,9 @@ struct analysis {
     uint64_t seq;                    /* events handed out */
     bool in_flight;                  /* the shards work a step */
     struct chunk chunks[3];
-    unsigned reading;                /* chunks[reading] is being read, the next one dissected,
-                                        the one after judged (its packets being worked) */
+    unsigned reading;                /* chunks[reading] is being read, the one read before it
+                                        dissected, the one before that judged (its packets
+                                        being worked) */
     const struct packet *chunk_packet; /* judge_chunk's, being judged */
     /* A shard: */
     struct shard *self;
@@ -756,7 +757,9 @@ static bool chunk_init(struct chunk *c)
     c->errs = malloc(CHUNK_FRAMES * sizeof *c->errs);
     c->keys = malloc(CHUNK_FRAMES * sizeof *c->keys);
     c->has_key = malloc(CHUNK_FRAMES * sizeof *c->has_key);
-    return c->frames && c->pkts && c->errs && c->keys && c->has_key;
+    c->bytes = malloc(CHUNK_BYTES); /* never NULL after: array_reserve keeps it */
+    c->bytes_cap = c->bytes ? CHUNK_BYTES : 0;
+    return c->frames && c->pkts && c->errs && c->keys && c->has_key && c->bytes;
 }
 
 static void shards_destroy(struct analysis *a)
@@ -969,16 +972,11 @@ static bool read_frame(struct analysis *a, uint32_t frame, int64_t ts, int linkt
         step(a, false);
         c = &a->chunks[a->reading];
     }
-    if (caplen > c->bytes_cap - c->nbytes) {
-        size_t cap = c->bytes_cap ? c->bytes_cap : CHUNK_BYTES;
-        while (cap - c->nbytes < caplen)
-            cap *= 2;
-        uint8_t *more = realloc(c->bytes, cap);
-        if (!more)
-            return false;
-        c->bytes = more;
-        c->bytes_cap = cap;
-    }
+    uint8_t *bytes_room = array_reserve(c->bytes, &c->bytes_cap, c->nbytes + caplen, 1,
+                                        CHUNK_BYTES);
+    if (!bytes_room)
+        return false;
+    c->bytes = bytes_room;
     if (caplen)
         memcpy(c->bytes + c->nbytes, bytes, caplen);
     c->frames[c->n++] = (struct raw_frame){ frame, caplen, wirelen, linktype, ts, c->nbytes };
