@@ -25,26 +25,28 @@
 #define REASM_TIMEOUT_USEC (30 * 1000000LL)
 
 /* ---- shards (analysis_options.jobs) --------------------------------------------
- * The reader (the caller of analysis_feed) only copies frames into a chunk.
- * The work goes in steps: in each, every shard thread dissects its slice of
- * the chunk read last (and hashes it for capdup), then works the items the
- * reader routed to it, while the reader drops capture duplicates,
- * reassembles and routes the chunk dissected in the step before (in frame
- * order: what needs one thread), then reads on.
+ * The reader (the caller of analysis_feed) copies frames into chunks. Each
+ * full chunk goes to the shard threads, every one dissecting its slice (and
+ * hashing it for capdup); two chunks later the reader drops capture
+ * duplicates, reassembles and routes it, in frame order (what needs one
+ * thread), into one batch of items per shard, which each shard then works
+ * on its own flows. Nothing waits for a step to end: the reader reads on
+ * while the shards work through their queues, and waits only for a chunk
+ * still being dissected or worked when it needs it (CHUNKS in flight).
  * The reader numbers what it hands the shards: each routed packet and each
  * scan for due flows is an event (seq). A shard's report carries the key
  * (event, sub): sub counts the judgements of a packet, and is the flow's
  * creation number (the event of its first packet) for a scan or the finish,
- * where several shards judge at once and one thread goes by creation. All
- * of a step's events are done when its shards are: the reader merges the
- * step's reports by key, which is the order one thread judges in. */
+ * where several shards judge at once and one thread goes by creation. The
+ * reader hands reports out merged by key, which is the order one thread
+ * judges in, each as soon as no shard can still come up with a smaller one. */
 enum item_kind { ITEM_PACKET, ITEM_SCAN, ITEM_FINISH };
 struct item {
     enum item_kind kind;
     uint32_t frame;                  /* being fed */
     uint64_t seq;
     int64_t ts;
-    /* ITEM_PACKET: the packet in its chunk, or (NULL) the shard's copy
+    /* ITEM_PACKET: the packet in its chunk, or (NULL) the batch's copy
      * own[own] of one that is not there (a tunnel's inner packet, a
      * reassembled datagram: its bytes are not kept, nor pointed to). */
     const struct packet *p;
@@ -55,6 +57,7 @@ struct keyed_report {
     struct flow_report *r;
 };
 #define OUT_MAX 128                  /* reports a shard holds before it waits */
+#define PUBLISH_BATCH 64             /* reports a shard keeps to itself before it locks */
 #define FINISH_EVENT (UINT64_MAX - 1)
 
 /* A frame as read, its bytes at chunk.bytes + at. */
@@ -65,11 +68,18 @@ struct raw_frame {
     size_t at;
 };
 
+/* What the reader routed to one shard from one chunk. */
+struct batch {
+    struct item *items;
+    size_t n, cap;
+    struct packet *own;              /* packets of items that are in no chunk */
+    size_t nown, own_cap;
+};
+
 /* Frames read in a row (at most CHUNK_FRAMES, or CHUNK_BYTES unless one
- * frame is more). Three take turns: the reader fills one while the shards
- * dissect another; then the reader judges that one in frame order, and the
- * shards work its packets in place (their bytes too stay put) while the
- * reader reads into the third. */
+ * frame is more), their packets once dissected, and the batches routed from
+ * them: the shards' items point into it, so it is read into again only
+ * once every shard worked its batch. */
 struct chunk {
     struct raw_frame *frames;
     size_t n;
@@ -79,30 +89,54 @@ struct chunk {
     enum dissect_error *errs;
     struct capdup_entry *keys;       /* capdup_key's, where has_key */
     bool *has_key;
+    struct batch *batch;             /* one per shard */
+    unsigned dissected, worked;      /* shards done with their slice, their batch (pipe mu) */
 };
-#define CHUNK_FRAMES 2048
-#define CHUNK_BYTES ((size_t)2 << 20)
+#define CHUNK_FRAMES 1024
+#define CHUNK_BYTES ((size_t)512 << 10)
+#define CHUNKS 16                    /* in flight: read, dissected, judged, worked */
+#define JUDGE_BEHIND 4               /* chunks read after the one the reader judges */
+#define READ_AHEAD 4                 /* chunks freed before a waiting reader reads on */
+
+enum task_kind { TASK_DISSECT, TASK_WORK };
+struct task {
+    enum task_kind kind;
+    struct chunk *c;
+    uint64_t end;                    /* TASK_WORK: every event below it is the chunk's or earlier */
+};
+#define QUEUE_CAP (2 * CHUNKS)
+
+/* What the reader and the shards share, under mu. */
+struct pipe {
+    pthread_mutex_t mu;
+    pthread_cond_t work;             /* a shard: a task queued, or go on after a pause */
+    pthread_cond_t progress;         /* the reader: a task done, or a shard paused */
+    uint64_t progressed;             /* counts those */
+    unsigned paused;                 /* shards waiting for the reader to hand reports out */
+    bool quit;
+};
 
 struct shard {
     struct analysis *a;              /* its own flows; collects, publishes nothing */
+    struct pipe *pipe;
+    unsigned index, count;
     pthread_t thread;
     bool started;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool go, items_go, done, quit;
+    /* Under pipe->mu: */
+    struct task queue[QUEUE_CAP];
+    size_t qhead, qlen;
+    uint64_t worked_below;           /* every event below it is worked: its reports are in out */
     bool paused;                     /* out is full: the reader hands some out first */
-    struct chunk *slice_of;          /* go: dissect frames [lo, hi) of it (NULL: none) */
-    size_t lo, hi;
-    struct item *fill, *work;        /* the reader fills one while the shard works the other */
-    size_t nfill, nwork, fill_cap, work_cap;
-    struct packet *own_fill, *own_work; /* packets of items that are in no chunk */
-    size_t nown_fill, own_fill_cap, own_work_cap;
-    struct keyed_report *out;        /* the step's reports, by key */
+    struct keyed_report *out;        /* by key */
     size_t nout, out_cap;
     /* Reports handed out, for the shard to free when it next runs: malloc
      * then gets back memory the thread touched last. */
     struct flow_report **spent;
     size_t nspent, spent_cap;
+    /* The shard's own: the batch its items come from; reports not yet in out. */
+    const struct batch *working;
+    struct keyed_report *pending;
+    size_t npending, pending_cap;
 };
 
 static void free_spent(struct shard *sh)
@@ -133,11 +167,10 @@ struct analysis {
     struct shard *shards;
     unsigned nshards;
     uint64_t seq;                    /* events handed out */
-    bool in_flight;                  /* the shards work a step */
-    struct chunk chunks[3];
-    unsigned reading;                /* chunks[reading] is being read, the one read before it
-                                        dissected, the one before that judged (its packets
-                                        being worked) */
+    struct pipe *pipe;
+    struct chunk *chunks;            /* CHUNKS: chunk k is chunks[k % CHUNKS] */
+    uint64_t nread, njudged;         /* chunks handed to the shards, judged */
+    struct chunk *judging;           /* judge_chunk's: the batches items go to */
     const struct packet *chunk_packet; /* judge_chunk's, being judged */
     /* A shard: */
     struct shard *self;
@@ -148,6 +181,7 @@ struct analysis {
 
 static bool shards_create(struct analysis *a, unsigned jobs);
 static void shards_destroy(struct analysis *a);
+static void shard_publish(struct analysis *a, struct flow_report *r);
 static void scan_shards(struct analysis *a, int64_t now);
 static void finish_shards(struct analysis *a);
 
@@ -241,29 +275,7 @@ static void publish(struct analysis *a, struct flow_report *r)
     else if (r->proto == FLOW_UDP)
         a->sum.udp_flows++;
     if (a->self) {
-        struct shard *sh = a->self;
-        void *out = array_reserve(sh->out, &sh->out_cap, sh->nout + 1, sizeof *sh->out, 256);
-        if (!out) {
-            out_of_memory(a);
-            a->sum.lost_reports++;
-            flow_report_free(r);
-            return;
-        }
-        sh->out = out;
-        /* Held until merged: only the verdicts there are (RULE_COUNT were room). */
-        void *v = realloc(r->verdicts, (r->nverdicts ? r->nverdicts : 1) * sizeof *r->verdicts);
-        if (v)
-            r->verdicts = v;
-        sh->out[sh->nout++] = (struct keyed_report){ a->event, a->sub, r };
-        if (sh->nout >= OUT_MAX) { /* a scan or the finish may judge thousands */
-            pthread_mutex_lock(&sh->mu);
-            sh->paused = true;
-            pthread_cond_broadcast(&sh->cv);
-            while (sh->paused)
-                pthread_cond_wait(&sh->cv, &sh->mu);
-            pthread_mutex_unlock(&sh->mu);
-            free_spent(sh);
-        }
+        shard_publish(a, r);
         return;
     }
     if (a->opt.on_flow_done)
@@ -422,182 +434,236 @@ static unsigned shard_of(const struct analysis *a, const struct ip_addr *x, uint
     return (unsigned)((h >> 32) % a->nshards);
 }
 
-static bool key_le(const struct keyed_report *k, uint64_t event, uint64_t sub)
+static bool key_less(const struct keyed_report *k, const struct keyed_report *than)
 {
-    return k->event < event || (k->event == event && k->sub <= sub);
+    return k->event < than->event || (k->event == than->event && k->sub < than->sub);
 }
 
-/* Hands out, merged by key, the shards' reports up to (event, sub)
- * (every one if all). */
-static void emit(struct analysis *a, uint64_t event, uint64_t sub, bool all)
+/* Moves the shard's pending reports to out (pipe mutex held); out full,
+ * the shard waits for the reader to hand some out (a scan or the finish
+ * may judge thousands) if `may_wait`. */
+static void shard_flush(struct shard *sh, bool may_wait)
 {
-    size_t at[64] = {0};
-    for (;;) {
-        struct keyed_report *best = NULL;
-        unsigned from = 0;
+    struct pipe *pp = sh->pipe;
+    void *out = array_reserve(sh->out, &sh->out_cap, sh->nout + sh->npending, sizeof *sh->out, 256);
+    if (!out) {
+        out_of_memory(sh->a);
+        for (size_t i = 0; i < sh->npending; i++) {
+            sh->a->sum.lost_reports++;
+            flow_report_free(sh->pending[i].r);
+        }
+        sh->npending = 0;
+        return;
+    }
+    sh->out = out;
+    memcpy(sh->out + sh->nout, sh->pending, sh->npending * sizeof *sh->out);
+    sh->nout += sh->npending;
+    sh->npending = 0;
+    if (may_wait && sh->nout >= OUT_MAX) {
+        sh->paused = true;
+        pp->paused++;
+        pp->progressed++;
+        pthread_cond_signal(&pp->progress);
+        while (sh->paused && !pp->quit)
+            pthread_cond_wait(&pp->work, &pp->mu);
+        free_spent(sh);
+    }
+}
+
+/* A shard's report waits to be merged: kept by the shard, then in out. */
+static void shard_publish(struct analysis *a, struct flow_report *r)
+{
+    struct shard *sh = a->self;
+    /* Held until merged: only the verdicts there are (RULE_COUNT were room). */
+    void *v = realloc(r->verdicts, (r->nverdicts ? r->nverdicts : 1) * sizeof *r->verdicts);
+    if (v)
+        r->verdicts = v;
+    void *pending = array_reserve(sh->pending, &sh->pending_cap, sh->npending + 1,
+                                  sizeof *sh->pending, PUBLISH_BATCH);
+    if (!pending) {
+        out_of_memory(a);
+        a->sum.lost_reports++;
+        flow_report_free(r);
+        return;
+    }
+    sh->pending = pending;
+    sh->pending[sh->npending++] = (struct keyed_report){ a->event, a->sub, r };
+    if (sh->npending >= PUBLISH_BATCH) {
+        pthread_mutex_lock(&sh->pipe->mu);
+        shard_flush(sh, true);
+        pthread_mutex_unlock(&sh->pipe->mu);
+    }
+}
+
+#define EMIT_MAX 256
+
+/* Hands out, merged by key, the reports no shard can still precede: a
+ * shard with none waiting may come up with a smaller one until it has
+ * worked that event. Returns how many (at most EMIT_MAX at a time). */
+static size_t emit(struct analysis *a)
+{
+    struct pipe *pp = a->pipe;
+    struct keyed_report taken[EMIT_MAX];
+    unsigned from[EMIT_MAX];
+    size_t n = 0, at[64] = {0};
+    pthread_mutex_lock(&pp->mu);
+    while (n < EMIT_MAX) {
+        const struct keyed_report *best = NULL;
+        unsigned b = 0;
         for (unsigned i = 0; i < a->nshards; i++) {
-            struct shard *sh = &a->shards[i];
-            if (at[i] == sh->nout)
-                continue;
-            struct keyed_report *k = &sh->out[at[i]];
-            if (!best || k->event < best->event || (k->event == best->event && k->sub < best->sub)) {
-                best = k;
-                from = i;
+            const struct shard *sh = &a->shards[i];
+            if (at[i] < sh->nout && (!best || key_less(&sh->out[at[i]], best))) {
+                best = &sh->out[at[i]];
+                b = i;
             }
         }
-        if (!best || (!all && !key_le(best, event, sub)))
+        bool safe = best != NULL;
+        for (unsigned i = 0; safe && i < a->nshards; i++)
+            safe = at[i] < a->shards[i].nout || a->shards[i].worked_below > best->event;
+        if (!safe)
             break;
-        at[from]++;
-        struct flow_report *r = best->r;
-        r->index = a->next_index++;
+        taken[n] = *best;
+        from[n++] = b;
+        at[b]++;
+    }
+    bool wake = false;
+    for (unsigned i = 0; i < a->nshards; i++) {
+        struct shard *sh = &a->shards[i];
+        if (!at[i])
+            continue;
+        memmove(sh->out, sh->out + at[i], (sh->nout - at[i]) * sizeof *sh->out);
+        sh->nout -= at[i];
+        if (sh->paused && sh->nout < OUT_MAX) {
+            sh->paused = false;
+            a->pipe->paused--;
+            wake = true;
+        }
+    }
+    if (wake)
+        pthread_cond_broadcast(&pp->work);
+    pthread_mutex_unlock(&pp->mu);
+    for (size_t i = 0; i < n; i++) {
+        taken[i].r->index = a->next_index++;
         if (a->opt.on_flow_done)
-            a->opt.on_flow_done(r, a->opt.ctx);
-        struct shard *sh = &a->shards[from];
+            a->opt.on_flow_done(taken[i].r, a->opt.ctx);
+    }
+    if (!n)
+        return 0;
+    pthread_mutex_lock(&pp->mu);
+    for (size_t i = 0; i < n; i++) {
+        struct shard *sh = &a->shards[from[i]];
         void *spent = array_reserve(sh->spent, &sh->spent_cap, sh->nspent + 1,
                                     sizeof *sh->spent, 256);
         if (spent) {
             sh->spent = spent;
-            sh->spent[sh->nspent++] = r;
+            sh->spent[sh->nspent++] = taken[i].r;
         } else {
-            flow_report_free(r);
+            flow_report_free(taken[i].r);
         }
     }
-    for (unsigned i = 0; i < a->nshards; i++) {
-        struct shard *sh = &a->shards[i];
-        if (!at[i])
-            continue; /* out may still be NULL */
-        memmove(sh->out, sh->out + at[i], (sh->nout - at[i]) * sizeof *sh->out);
-        sh->nout -= at[i];
-    }
+    pthread_mutex_unlock(&pp->mu);
+    return n;
 }
 
-/* The shards finish the batch they work; its reports are handed out, merged
- * by key. A shard whose reports fill up waits: what no shard can still
- * precede (up to the smallest last key of the waiting ones) is handed out,
- * which empties at least that one. */
-static void batch_sync(struct analysis *a)
+static bool chunk_dissected(const struct analysis *a, const struct chunk *c)
 {
-    if (!a->in_flight)
-        return;
+    return c->dissected == a->nshards;
+}
+
+static bool chunk_worked(const struct analysis *a, const struct chunk *c)
+{
+    return c->worked == a->nshards;
+}
+
+/* Waits until done(c) (read under the pipe's mutex), handing reports out
+ * meanwhile: a shard may be waiting for that. */
+static void wait_for(struct analysis *a, bool (*done)(const struct analysis *, const struct chunk *),
+                     const struct chunk *c)
+{
+    struct pipe *pp = a->pipe;
     for (;;) {
-        bool all_done = true;
-        for (unsigned i = 0; i < a->nshards; i++) {
-            struct shard *sh = &a->shards[i];
-            pthread_mutex_lock(&sh->mu);
-            while (!sh->done && !sh->paused)
-                pthread_cond_wait(&sh->cv, &sh->mu);
-            all_done &= sh->done;
-            pthread_mutex_unlock(&sh->mu);
-        }
-        if (all_done)
-            break;
-        uint64_t event = UINT64_MAX, sub = UINT64_MAX;
-        for (unsigned i = 0; i < a->nshards; i++) {
-            struct shard *sh = &a->shards[i];
-            if (sh->done)
-                continue;
-            const struct keyed_report *last = &sh->out[sh->nout - 1]; /* paused: full */
-            if (key_le(last, event, sub)) {
-                event = last->event;
-                sub = last->sub;
-            }
-        }
-        emit(a, event, sub, false);
-        for (unsigned i = 0; i < a->nshards; i++) {
-            struct shard *sh = &a->shards[i];
-            if (sh->done || sh->nout >= OUT_MAX)
-                continue;
-            pthread_mutex_lock(&sh->mu);
-            sh->paused = false;
-            pthread_cond_broadcast(&sh->cv);
-            pthread_mutex_unlock(&sh->mu);
-        }
-    }
-    emit(a, 0, 0, true);
-    for (unsigned i = 0; i < a->nshards; i++) { /* the shards rest until the next go */
-        pthread_mutex_lock(&a->shards[i].mu);
-        a->shards[i].done = false;
-        pthread_mutex_unlock(&a->shards[i].mu);
-    }
-    a->in_flight = false;
-}
-
-/* Phase one of a step: each shard dissects its slice of c (NULL or empty:
- * nothing to dissect). */
-static void shards_go(struct analysis *a, struct chunk *c)
-{
-    for (unsigned i = 0; i < a->nshards; i++) {
-        struct shard *sh = &a->shards[i];
-        pthread_mutex_lock(&sh->mu);
-        sh->slice_of = c && c->n ? c : NULL;
-        sh->lo = sh->slice_of ? c->n * i / a->nshards : 0;
-        sh->hi = sh->slice_of ? c->n * (i + 1) / a->nshards : 0;
-        sh->go = true;
-        pthread_cond_broadcast(&sh->cv);
-        pthread_mutex_unlock(&sh->mu);
+        pthread_mutex_lock(&pp->mu);
+        bool ok = done(a, c);
+        uint64_t seen = pp->progressed;
+        pthread_mutex_unlock(&pp->mu);
+        if (ok)
+            return;
+        if (emit(a))
+            continue;
+        pthread_mutex_lock(&pp->mu);
+        pthread_cond_broadcast(&pp->work); /* whatever is queued gets done */
+        while (pp->progressed == seen)
+            pthread_cond_wait(&pp->progress, &pp->mu);
+        pthread_mutex_unlock(&pp->mu);
     }
 }
 
-/* Phase two: each shard works what the reader routed to it since. */
-static void shards_hand_items(struct analysis *a)
+/* Queues a task for every shard (pipe mutex held). A shard that ran out of
+ * work is woken only once WAKE_TASKS wait for it (or the reader is about to
+ * wait): fewer sleeps and wake-ups, the reader being ahead anyway. */
+#define WAKE_TASKS 4
+static void queue_task(struct analysis *a, enum task_kind kind, struct chunk *c, uint64_t end)
 {
     for (unsigned i = 0; i < a->nshards; i++) {
         struct shard *sh = &a->shards[i];
-        pthread_mutex_lock(&sh->mu);
-        struct item *t = sh->work;
-        size_t cap = sh->work_cap;
-        sh->work = sh->fill;
-        sh->work_cap = sh->fill_cap;
-        sh->nwork = sh->nfill;
-        sh->fill = t;
-        sh->fill_cap = cap;
-        sh->nfill = 0;
-        struct packet *o = sh->own_work;
-        cap = sh->own_work_cap;
-        sh->own_work = sh->own_fill;
-        sh->own_work_cap = sh->own_fill_cap;
-        sh->own_fill = o;
-        sh->own_fill_cap = cap;
-        sh->nown_fill = 0;
-        sh->items_go = true;
-        pthread_cond_broadcast(&sh->cv);
-        pthread_mutex_unlock(&sh->mu);
+        sh->queue[(sh->qhead + sh->qlen++) % QUEUE_CAP] = (struct task){ kind, c, end };
     }
-    a->in_flight = true;
+    if (a->shards[0].qlen >= WAKE_TASKS)
+        pthread_cond_broadcast(&a->pipe->work);
 }
 
 static void judge_chunk(struct analysis *a, struct chunk *c);
 static void broadcast(struct analysis *a, enum item_kind kind, int64_t ts);
 
-/* One step: the shards finish the last one (its reports handed out), then
- * dissect the chunk just read while the reader judges the one they
- * dissected before; `last` adds the finish to what they work. The chunk
- * whose packets they worked is read into next. */
+/* The chunk just read goes to the shards to dissect; the reader judges the
+ * one read JUDGE_BEHIND before it (every one left, with the finish after
+ * them, if `last`), hands out what reports it can, and readies the next
+ * chunk to read into. */
 static void step(struct analysis *a, bool last)
 {
-    batch_sync(a);
-    struct chunk *read = &a->chunks[a->reading], *dissected = &a->chunks[(a->reading + 2) % 3];
-    shards_go(a, read);
-    judge_chunk(a, dissected);
-    if (last)
-        broadcast(a, ITEM_FINISH, 0);
-    shards_hand_items(a);
-    a->reading = (a->reading + 1) % 3;
-    a->chunks[a->reading].n = a->chunks[a->reading].nbytes = 0;
+    struct pipe *pp = a->pipe;
+    struct chunk *c = &a->chunks[a->nread++ % CHUNKS];
+    pthread_mutex_lock(&pp->mu);
+    c->dissected = c->n ? 0 : a->nshards;
+    if (c->n)
+        queue_task(a, TASK_DISSECT, c, 0);
+    pthread_mutex_unlock(&pp->mu);
+    while (a->njudged + JUDGE_BEHIND < a->nread || (last && a->njudged < a->nread)) {
+        struct chunk *d = &a->chunks[a->njudged++ % CHUNKS];
+        bool final = last && a->njudged == a->nread;
+        wait_for(a, chunk_dissected, d);
+        judge_chunk(a, d);
+        if (final)
+            broadcast(a, ITEM_FINISH, 0);
+        pthread_mutex_lock(&pp->mu);
+        d->worked = 0;
+        queue_task(a, TASK_WORK, d, final ? UINT64_MAX : a->seq);
+        pthread_mutex_unlock(&pp->mu);
+    }
+    emit(a);
+    /* Chunks are worked in order: when the reader has to wait, it waits
+     * for READ_AHEAD of them, not to be woken for each. */
+    struct chunk *next = &a->chunks[a->nread % CHUNKS];
+    if (!chunk_worked(a, next))
+        wait_for(a, chunk_worked, &a->chunks[(a->nread + READ_AHEAD - 1) % CHUNKS]);
+    wait_for(a, chunk_worked, next);
+    next->n = next->nbytes = 0;
+    for (unsigned i = 0; i < a->nshards; i++)
+        next->batch[i].n = next->batch[i].nown = 0;
 }
 
-/* Room for one more item in the shard's next batch; NULL, counted, on out of
- * memory. */
+/* Room for one more item in the shard's batch from the chunk being judged;
+ * NULL, counted, on out of memory. */
 static struct item *next_item(struct analysis *a, unsigned shard)
 {
-    struct shard *sh = &a->shards[shard];
-    void *fill = array_reserve(sh->fill, &sh->fill_cap, sh->nfill + 1, sizeof *sh->fill, 1024);
-    if (!fill) {
+    struct batch *b = &a->judging->batch[shard];
+    void *items = array_reserve(b->items, &b->cap, b->n + 1, sizeof *b->items, 256);
+    if (!items) {
         out_of_memory(a);
         return NULL;
     }
-    sh->fill = fill;
-    return &sh->fill[sh->nfill++];
+    b->items = items;
+    return &b->items[b->n++];
 }
 
 static void dispatch(struct analysis *a, const struct packet *p)
@@ -623,20 +689,19 @@ static void dispatch(struct analysis *a, const struct packet *p)
     it->p = p;
     if (p == a->chunk_packet && !p->reassembled)
         return;
-    struct shard *sh = &a->shards[i];
-    void *own = array_reserve(sh->own_fill, &sh->own_fill_cap, sh->nown_fill + 1,
-                              sizeof *sh->own_fill, 64);
+    struct batch *b = &a->judging->batch[i];
+    void *own = array_reserve(b->own, &b->own_cap, b->nown + 1, sizeof *b->own, 64);
     if (!own) {
         out_of_memory(a);
         a->sum.untracked_frames++;
-        sh->nfill--;
+        b->n--;
         return;
     }
-    sh->own_fill = own;
+    b->own = own;
     it->p = NULL;
-    it->own = sh->nown_fill++;
-    sh->own_fill[it->own] = *p;
-    sh->own_fill[it->own].ip_payload = sh->own_fill[it->own].payload = NULL; /* payload_cap 0 */
+    it->own = b->nown++;
+    b->own[it->own] = *p;
+    b->own[it->own].ip_payload = b->own[it->own].payload = NULL; /* payload_cap 0 */
 }
 
 static void broadcast(struct analysis *a, enum item_kind kind, int64_t ts)
@@ -660,11 +725,15 @@ static void scan_shards(struct analysis *a, int64_t now)
     broadcast(a, ITEM_SCAN, now);
 }
 
+/* The last frames read are dissected and judged, the finish after them;
+ * once every shard worked all, every report is handed out. */
 static void finish_shards(struct analysis *a)
 {
-    step(a, false); /* the last frames read are dissected */
-    step(a, true);  /* and judged; then the finish */
-    batch_sync(a);
+    step(a, true);
+    for (size_t i = 0; i < CHUNKS; i++)
+        wait_for(a, chunk_worked, &a->chunks[i]);
+    while (emit(a))
+        ;
 }
 
 /* A shard's analysis works one item. */
@@ -678,7 +747,7 @@ static void work_item(struct shard *sh, const struct item *it)
         b->event = it->seq;
         b->by_creation = false;
         b->flows.created = it->seq; /* a flow's creation: its first packet's event */
-        route(b, it->p ? it->p : &sh->own_work[it->own]);
+        route(b, it->p ? it->p : &sh->working->own[it->own]);
         break;
     case ITEM_SCAN: {
         b->event = it->seq;
@@ -711,36 +780,49 @@ static void dissect_slice(struct chunk *c, size_t lo, size_t hi)
 static void *shard_main(void *arg)
 {
     struct shard *sh = arg;
+    struct pipe *pp = sh->pipe;
+    pthread_mutex_lock(&pp->mu);
     for (;;) {
-        pthread_mutex_lock(&sh->mu);
-        while (!sh->go && !sh->quit)
-            pthread_cond_wait(&sh->cv, &sh->mu);
-        if (!sh->go) {
-            pthread_mutex_unlock(&sh->mu);
-            return NULL;
-        }
-        sh->go = false;
-        struct chunk *c = sh->slice_of;
-        size_t lo = sh->lo, hi = sh->hi;
-        pthread_mutex_unlock(&sh->mu);
-        if (c)
-            dissect_slice(c, lo, hi);
-        pthread_mutex_lock(&sh->mu);
-        while (!sh->items_go && !sh->quit)
-            pthread_cond_wait(&sh->cv, &sh->mu);
-        sh->items_go = false;
-        pthread_mutex_unlock(&sh->mu);
+        while (!sh->qlen && !pp->quit)
+            pthread_cond_wait(&pp->work, &pp->mu);
+        if (pp->quit)
+            break;
+        struct task t = sh->queue[sh->qhead];
+        sh->qhead = (sh->qhead + 1) % QUEUE_CAP;
+        sh->qlen--;
         free_spent(sh);
-        for (size_t i = 0; i < sh->nwork; i++)
-            work_item(sh, &sh->work[i]);
-        pthread_mutex_lock(&sh->mu);
-        sh->done = true;
-        pthread_cond_broadcast(&sh->cv);
-        pthread_mutex_unlock(&sh->mu);
+        pthread_mutex_unlock(&pp->mu);
+        if (t.kind == TASK_DISSECT) {
+            dissect_slice(t.c, t.c->n * sh->index / sh->count,
+                          t.c->n * (sh->index + 1) / sh->count);
+        } else {
+            const struct batch *b = &t.c->batch[sh->index];
+            sh->working = b;
+            for (size_t i = 0; i < b->n; i++)
+                work_item(sh, &b->items[i]);
+        }
+        pthread_mutex_lock(&pp->mu);
+        unsigned done;
+        if (t.kind == TASK_DISSECT) {
+            done = ++t.c->dissected;
+        } else {
+            shard_flush(sh, false); /* worked_below now covers them */
+            done = ++t.c->worked;
+            if (t.end > sh->worked_below)
+                sh->worked_below = t.end;
+        }
+        /* The reader waits for a whole chunk, or to hand out a paused
+         * shard's reports, which this shard's progress may allow. */
+        if (done == sh->count || pp->paused) {
+            pp->progressed++;
+            pthread_cond_signal(&pp->progress);
+        }
     }
+    pthread_mutex_unlock(&pp->mu);
+    return NULL;
 }
 
-static void chunk_free(struct chunk *c)
+static void chunk_free(struct chunk *c, unsigned nshards)
 {
     free(c->frames);
     free(c->bytes);
@@ -748,9 +830,14 @@ static void chunk_free(struct chunk *c)
     free(c->errs);
     free(c->keys);
     free(c->has_key);
+    for (unsigned i = 0; c->batch && i < nshards; i++) {
+        free(c->batch[i].items);
+        free(c->batch[i].own);
+    }
+    free(c->batch);
 }
 
-static bool chunk_init(struct chunk *c)
+static bool chunk_init(struct chunk *c, unsigned nshards)
 {
     c->frames = malloc(CHUNK_FRAMES * sizeof *c->frames);
     c->pkts = malloc(CHUNK_FRAMES * sizeof *c->pkts);
@@ -759,40 +846,46 @@ static bool chunk_init(struct chunk *c)
     c->has_key = malloc(CHUNK_FRAMES * sizeof *c->has_key);
     c->bytes = malloc(CHUNK_BYTES); /* never NULL after: array_reserve keeps it */
     c->bytes_cap = c->bytes ? CHUNK_BYTES : 0;
-    return c->frames && c->pkts && c->errs && c->keys && c->has_key && c->bytes;
+    c->batch = calloc(nshards, sizeof *c->batch);
+    c->worked = nshards; /* free to read into */
+    return c->frames && c->pkts && c->errs && c->keys && c->has_key && c->bytes && c->batch;
 }
 
 static void shards_destroy(struct analysis *a)
 {
     if (!a->shards)
         return;
-    if (a->in_flight)
-        batch_sync(a);
+    struct pipe *pp = a->pipe;
+    if (pp) {
+        pthread_mutex_lock(&pp->mu);
+        pp->quit = true;
+        pthread_cond_broadcast(&pp->work);
+        pthread_mutex_unlock(&pp->mu);
+    }
     for (unsigned i = 0; i < a->nshards; i++) {
         struct shard *sh = &a->shards[i];
-        if (sh->started) {
-            pthread_mutex_lock(&sh->mu);
-            sh->quit = true;
-            pthread_cond_broadcast(&sh->cv);
-            pthread_mutex_unlock(&sh->mu);
+        if (sh->started)
             pthread_join(sh->thread, NULL);
-            pthread_mutex_destroy(&sh->mu);
-            pthread_cond_destroy(&sh->cv);
-        }
         free_spent(sh);
         free(sh->spent);
-        analysis_destroy(sh->a);
-        free(sh->fill);
-        free(sh->work);
-        free(sh->own_fill);
-        free(sh->own_work);
+        free(sh->pending);
+        for (size_t k = 0; k < sh->nout; k++) /* not handed out: no analysis_finish */
+            flow_report_free(sh->out[k].r);
         free(sh->out);
+        analysis_destroy(sh->a);
+    }
+    for (size_t i = 0; a->chunks && i < CHUNKS; i++)
+        chunk_free(&a->chunks[i], a->nshards);
+    free(a->chunks);
+    if (pp) {
+        pthread_cond_destroy(&pp->progress);
+        pthread_cond_destroy(&pp->work);
+        pthread_mutex_destroy(&pp->mu);
+        free(pp);
     }
     free(a->shards);
     a->shards = NULL;
     a->nshards = 0;
-    for (int i = 0; i < 3; i++)
-        chunk_free(&a->chunks[i]);
 }
 
 /* false on out of memory or no thread. */
@@ -801,10 +894,32 @@ static bool shards_create(struct analysis *a, unsigned jobs)
     a->shards = calloc(jobs, sizeof *a->shards);
     if (!a->shards)
         return false;
-    for (int i = 0; i < 3; i++)
-        if (!chunk_init(&a->chunks[i]))
-            return false;
     a->nshards = jobs;
+    a->chunks = calloc(CHUNKS, sizeof *a->chunks);
+    if (!a->chunks)
+        return false;
+    for (size_t i = 0; i < CHUNKS; i++)
+        if (!chunk_init(&a->chunks[i], jobs))
+            return false;
+    struct pipe *pp = calloc(1, sizeof *pp);
+    if (!pp)
+        return false;
+    if (pthread_mutex_init(&pp->mu, NULL) != 0) {
+        free(pp);
+        return false;
+    }
+    if (pthread_cond_init(&pp->work, NULL) != 0) {
+        pthread_mutex_destroy(&pp->mu);
+        free(pp);
+        return false;
+    }
+    if (pthread_cond_init(&pp->progress, NULL) != 0) {
+        pthread_cond_destroy(&pp->work);
+        pthread_mutex_destroy(&pp->mu);
+        free(pp);
+        return false;
+    }
+    a->pipe = pp;
     struct analysis_options so = a->opt;
     so.jobs = 0;
     so.on_flow_done = NULL;
@@ -817,17 +932,11 @@ static bool shards_create(struct analysis *a, unsigned jobs)
         if (!sh->a)
             return false;
         sh->a->self = sh;
-        if (pthread_mutex_init(&sh->mu, NULL) != 0)
+        sh->pipe = pp;
+        sh->index = i;
+        sh->count = jobs;
+        if (pthread_create(&sh->thread, NULL, shard_main, sh) != 0)
             return false;
-        if (pthread_cond_init(&sh->cv, NULL) != 0) {
-            pthread_mutex_destroy(&sh->mu);
-            return false;
-        }
-        if (pthread_create(&sh->thread, NULL, shard_main, sh) != 0) {
-            pthread_cond_destroy(&sh->cv);
-            pthread_mutex_destroy(&sh->mu);
-            return false;
-        }
         sh->started = true;
     }
     return true;
@@ -952,6 +1061,7 @@ static void scan_due(struct analysis *a, int64_t ts)
  * frames the shards dissected. */
 static void judge_chunk(struct analysis *a, struct chunk *c)
 {
+    a->judging = c;
     for (size_t i = 0; i < c->n; i++) {
         a->sum.frames++;
         a->frame = c->frames[i].frame;
@@ -967,10 +1077,10 @@ static void judge_chunk(struct analysis *a, struct chunk *c)
 static bool read_frame(struct analysis *a, uint32_t frame, int64_t ts, int linktype,
                        uint32_t caplen, uint32_t wirelen, const uint8_t *bytes)
 {
-    struct chunk *c = &a->chunks[a->reading];
+    struct chunk *c = &a->chunks[a->nread % CHUNKS];
     if (c->n == CHUNK_FRAMES || (c->nbytes && c->nbytes + caplen > CHUNK_BYTES)) {
         step(a, false);
-        c = &a->chunks[a->reading];
+        c = &a->chunks[a->nread % CHUNKS];
     }
     uint8_t *bytes_room = array_reserve(c->bytes, &c->bytes_cap, c->nbytes + caplen, 1,
                                         CHUNK_BYTES);
