@@ -5,7 +5,8 @@
  * frames (many chunks), interleaved TCP connections (clean, reset, reusing
  * a 4-tuple, left open), UDP exchanges answered by ICMP port unreachable,
  * fragmented datagrams, capture duplicates, and seconds of capture time
- * (scans judge lingering flows mid-capture). */
+ * (scans judge lingering flows mid-capture); and thousands of flows judged
+ * at the end (the shards wait for the reader to hand their reports out). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -119,6 +120,38 @@ static void build(struct capture *c)
     }
 }
 
+/* Thousands of one-datagram flows, all judged at the end, then a burst of
+ * reports from one shard: the shards hold more reports than they may and
+ * wait for the reader to hand them out. */
+static void build_many_flows(struct capture *c)
+{
+    memset(c, 0, sizeof *c);
+    c->ts = 1700000000LL * 1000000;
+    for (unsigned i = 0; i < 6000; i++) {
+        struct pb_conv udp;
+        char client[32];
+        snprintf(client, sizeof client, "10.5.%u.%u", i / 250, i % 250 + 1);
+        pb_conv_init(&udp, WC_LINK_EN10MB, client, (uint16_t)(20000 + i % 7), "10.6.0.1", 53,
+                     emit, c);
+        pb_conv_udp(&udp, 0, "q", 1);
+        if (i % 20 == 0)
+            pb_conv_port_unreachable(&udp, "q", 1);
+    }
+    /* Last, one 4-tuple reused by SYN after SYN: each judges the one before,
+     * all on one shard, while the others have nothing left to do. */
+    struct pb_conv reused;
+    pb_conv_init(&reused, WC_LINK_EN10MB, "10.7.0.1", 40000, "10.7.0.2", 80, emit, c);
+    for (uint32_t i = 0; i < 1500; i++)
+        pb_conv_tcp_raw(&reused, 0, TCP_SYN, 1000 + i * 7919, 0, NULL, 0, NULL, 0);
+}
+
+static void free_capture(struct capture *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free(c->f[i].bytes);
+    free(c->f);
+}
+
 struct run {
     char *text;
     size_t len;
@@ -158,6 +191,24 @@ static char *judge(const struct capture *c, unsigned jobs)
     return run.text;
 }
 
+/* The capture judged with 2, 3 and 4 threads (`rounds` times each: the
+ * threads interleave differently each time) gives what one thread gives. */
+static void same_as_one_thread(const struct capture *c, const char *one, int rounds)
+{
+    for (unsigned jobs = 2; jobs <= 4 * (unsigned)rounds + 1; jobs++) {
+        unsigned n = 2 + (jobs - 2) % 3;
+        char *many = judge(c, n);
+        if (strcmp(one, many) != 0) {
+            size_t at = 0;
+            while (one[at] && one[at] == many[at])
+                at++;
+            fail_msg("--jobs %u differs from one thread at byte %zu: '%.80s' vs '%.80s'", n, at,
+                     one + at, many + at);
+        }
+        free(many);
+    }
+}
+
 static void test_jobs_judge_as_one_thread(void **state)
 {
     (void)state;
@@ -167,27 +218,28 @@ static void test_jobs_judge_as_one_thread(void **state)
     char *one = judge(&c, 1);
     assert_non_null(strstr(one, "capture duplicate"));
     assert_non_null(strstr(one, "UDP"));
-    for (unsigned jobs = 2; jobs <= 4; jobs++) {
-        char *many = judge(&c, jobs);
-        if (strcmp(one, many) != 0) {
-            size_t at = 0;
-            while (one[at] && one[at] == many[at])
-                at++;
-            fail_msg("--jobs %u differs from one thread at byte %zu: '%.80s' vs '%.80s'", jobs, at,
-                     one + at, many + at);
-        }
-        free(many);
-    }
+    same_as_one_thread(&c, one, 1);
     free(one);
-    for (size_t i = 0; i < c.n; i++)
-        free(c.f[i].bytes);
-    free(c.f);
+    free_capture(&c);
+}
+
+static void test_jobs_many_flows_at_the_end(void **state)
+{
+    (void)state;
+    struct capture c;
+    build_many_flows(&c);
+    char *one = judge(&c, 1);
+    assert_non_null(strstr(one, "1500 TCP connection(s), 6000 UDP flow(s)"));
+    same_as_one_thread(&c, one, 3);
+    free(one);
+    free_capture(&c);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jobs_judge_as_one_thread),
+        cmocka_unit_test(test_jobs_many_flows_at_the_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
