@@ -1057,7 +1057,7 @@ static void scan_due(struct analysis *a, int64_t ts)
     a->next_scan = ts + SCAN_INTERVAL_USEC;
 }
 
-/* The reader's part of a step: what analysis_feed does with one thread, on
+/* The reader's part of a chunk: what analysis_feed does with one thread, on
  * frames the shards dissected. */
 static void judge_chunk(struct analysis *a, struct chunk *c)
 {
