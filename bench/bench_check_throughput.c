@@ -148,7 +148,7 @@ static double free_cores(int n)
                 volatile uint64_t x = 0;
                 for (uint64_t j = 0; j < 200000000u; j++)
                     x += j * j;
-                _exit(0);
+                _exit(x == 1); /* read: the loop is the point */
             }
             if (pid < 0)
                 return 0;
