@@ -126,10 +126,10 @@ struct analysis_options {
      * flood then stays within 256 MiB: ~400 bytes a half-open flow). */
     size_t max_flows;
     /* Worker threads (0 or 1: none). With more, the caller of
-     * analysis_feed only copies frames into chunks of a few thousand; the
-     * `jobs` threads dissect each chunk in slices, then the caller drops
-     * capture duplicates, reassembles and routes it in frame order while
-     * they dissect the next; the flows are sharded over the threads by a
+     * analysis_feed only copies frames into chunks of a thousand; the
+     * `jobs` threads dissect each chunk in slices, a few chunks later the
+     * caller drops capture duplicates, reassembles and routes it in frame
+     * order while they go on; the flows are sharded over the threads by a
      * symmetric hash of their addresses and ports (an ICMP error by the
      * tuple it quotes), and the reports are handed to on_flow_done (on the
      * caller's thread) in the very order one thread gives. Only for a
