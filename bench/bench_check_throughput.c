@@ -13,7 +13,8 @@
  * --jobs CORES, tshark and tcpdump (the order rotates each round); CPU time
  * (user + system), wall time and peak RSS (wait4) of each are recorded and
  * the medians printed; --jobs scaling is the wall time ratio (on a shared
- * machine it needs idle cores: the load average is printed). Then wirecheck judges each shape
+ * machine it needs idle cores: the load average is printed, and each round
+ * measures how many cores are free, free_cores). Then wirecheck judges each shape
  * again at twice the size (mixed: twice the packets, the same flows open at
  * once; conns: twice the connections): how its peak RSS grows. Last, with
  * a SYN flood of 2M SYN-only flows shows the
@@ -133,6 +134,33 @@ static bool on_path(const char *name)
     return false;
 }
 
+/* How many cores are free right now: `n` processes spinning on the same
+ * fixed work at once, against one alone; n x (time of one) / (time of n).
+ * On a shared machine this bounds what --jobs can gain in the same minute. */
+static double free_cores(int n)
+{
+    double t[2];
+    for (int k = 0; k < 2; k++) {
+        int procs = k ? n : 1;
+        double start = bench_now_s();
+        for (int i = 0; i < procs; i++) {
+            pid_t pid = fork();
+            if (pid == 0) {
+                volatile uint64_t x = 0;
+                for (uint64_t j = 0; j < 200000000u; j++)
+                    x += j * j;
+                _exit(x == 1); /* read: the loop is the point */
+            }
+            if (pid < 0)
+                return 0;
+        }
+        while (wait(NULL) > 0) {
+        }
+        t[k] = bench_now_s() - start;
+    }
+    return n * t[0] / t[1];
+}
+
 enum { WC, WJ, TS, TD, NPROG };
 static const char *const names[NPROG] = {"wirecheck -j1", "wirecheck -jN", "tshark conv,tcp",
                                          "tcpdump -r"};
@@ -178,9 +206,10 @@ static struct shape_result run_shape(const char *label, const char *wirecheck, c
         {"tshark", "-r", cap, "-q", "-z", "conv,tcp", NULL},
         {"tcpdump", "-r", cap, "-w", "/dev/null", NULL},
     };
-    double cpu[NPROG][MAX_ROUNDS], wall[NPROG][MAX_ROUNDS];
+    double cpu[NPROG][MAX_ROUNDS], wall[NPROG][MAX_ROUNDS], cores[MAX_ROUNDS];
     for (int i = 0; i < rounds; i++) {
         printf("round %d:", i + 1);
+        cores[i] = free_cores(atoi(jobs_arg));
         for (int k = 0; k < NPROG; k++) {
             int p = (i + k) % NPROG; /* rotate who goes first */
             /* wirecheck's output (--quiet: the summary line) goes to a file,
@@ -199,9 +228,9 @@ static struct shape_result run_shape(const char *label, const char *wirecheck, c
                 return res;
             }
         }
-        printf(" CPU s: wirecheck %.2f (--jobs %s: %.2f, wall %.2f / %.2f), tshark %.2f, "
-               "tcpdump %.2f\n", cpu[WC][i], jobs_arg, cpu[WJ][i], wall[WC][i], wall[WJ][i],
-               cpu[TS][i], cpu[TD][i]);
+        printf(" CPU s: wirecheck %.2f (--jobs %s: %.2f, wall %.2f / %.2f; cores free %.2f), "
+               "tshark %.2f, tcpdump %.2f\n", cpu[WC][i], jobs_arg, cpu[WJ][i], wall[WC][i],
+               wall[WJ][i], cores[i], cpu[TS][i], cpu[TD][i]);
         fflush(stdout);
     }
     printf("wirecheck says:\n");
@@ -216,8 +245,9 @@ static struct shape_result run_shape(const char *label, const char *wirecheck, c
                "  peak RSS %7.1f MB\n",
                names[p], res.cpu[p], res.wall[p], mp / res.cpu[p], res.cpu[p] / res.cpu[TD],
                res.rss[p] / 1024.0);
-    printf("--jobs %s: %.2fx the --jobs 1 throughput (wall %.2f s -> %.2f s)\n", jobs_arg,
-           res.wall[WC] / res.wall[WJ], res.wall[WC], res.wall[WJ]);
+    printf("--jobs %s: %.2fx the --jobs 1 throughput (wall %.2f s -> %.2f s; median cores free "
+           "meanwhile %.2f of %s)\n", jobs_arg, res.wall[WC] / res.wall[WJ], res.wall[WC],
+           res.wall[WJ], bench_median(cores, rounds), jobs_arg);
     unlink(cap);
 
     /* How memory grows with the capture. */

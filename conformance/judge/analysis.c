@@ -25,42 +25,126 @@
 #define REASM_TIMEOUT_USEC (30 * 1000000LL)
 
 /* ---- shards (analysis_options.jobs) --------------------------------------------
+ * The reader (the caller of analysis_feed) copies frames into chunks. Each
+ * full chunk goes to the shard threads, every one dissecting its slice (and
+ * hashing it for capdup); two chunks later the reader drops capture
+ * duplicates, reassembles and routes it, in frame order (what needs one
+ * thread), into one batch of items per shard, which each shard then works
+ * on its own flows. Nothing waits for a step to end: the reader reads on
+ * while the shards work through their queues, and waits only for a chunk
+ * still being dissected or worked when it needs it (CHUNKS in flight).
  * The reader numbers what it hands the shards: each routed packet and each
  * scan for due flows is an event (seq). A shard's report carries the key
  * (event, sub): sub counts the judgements of a packet, and is the flow's
  * creation number (the event of its first packet) for a scan or the finish,
- * where several shards judge at once and one thread goes by creation. All
- * of a batch's events are done when its shards are: the reader merges the
- * batch's reports by key, which is the order one thread judges in. */
+ * where several shards judge at once and one thread goes by creation. The
+ * reader hands reports out merged by key, which is the order one thread
+ * judges in, each as soon as no shard can still come up with a smaller one. */
 enum item_kind { ITEM_PACKET, ITEM_SCAN, ITEM_FINISH };
 struct item {
     enum item_kind kind;
+    uint32_t frame;                  /* being fed */
     uint64_t seq;
     int64_t ts;
-    uint32_t frame;                  /* being fed */
-    struct packet p;                 /* ITEM_PACKET: without its byte pointers */
+    /* ITEM_PACKET: the packet in its chunk, or (NULL) the batch's copy
+     * own[own] of one that is not there (a tunnel's inner packet, a
+     * reassembled datagram: its bytes are not kept, nor pointed to). */
+    const struct packet *p;
+    size_t own;
 };
 struct keyed_report {
     uint64_t event, sub;
     struct flow_report *r;
 };
-#define BATCH_ITEMS 4096
-#define OUT_MAX 256                  /* reports a shard holds before it waits */
+#define OUT_MAX 128                  /* reports a shard holds before it waits */
+#define PUBLISH_BATCH 64             /* reports a shard keeps to itself before it locks */
 #define FINISH_EVENT (UINT64_MAX - 1)
+
+/* A frame as read, its bytes at chunk.bytes + at. */
+struct raw_frame {
+    uint32_t frame, caplen, wirelen;
+    int linktype;
+    int64_t ts;
+    size_t at;
+};
+
+/* What the reader routed to one shard from one chunk. */
+struct batch {
+    struct item *items;
+    size_t n, cap;
+    struct packet *own;              /* packets of items that are in no chunk */
+    size_t nown, own_cap;
+};
+
+/* Frames read in a row (at most CHUNK_FRAMES, or CHUNK_BYTES unless one
+ * frame is more), their packets once dissected, and the batches routed from
+ * them: the shards' items point into it, so it is read into again only
+ * once every shard worked its batch. */
+struct chunk {
+    struct raw_frame *frames;
+    size_t n;
+    uint8_t *bytes;
+    size_t nbytes, bytes_cap;
+    struct packet *pkts;             /* dissected, one per frame */
+    enum dissect_error *errs;
+    struct capdup_entry *keys;       /* capdup_key's, where has_key */
+    bool *has_key;
+    struct batch *batch;             /* one per shard */
+    unsigned dissected, worked;      /* shards done with their slice, their batch (pipe mu) */
+};
+#define CHUNK_FRAMES 1024
+#define CHUNK_BYTES ((size_t)512 << 10)
+#define CHUNKS 16                    /* in flight: read, dissected, judged, worked */
+#define JUDGE_BEHIND 4               /* chunks read after the one the reader judges */
+#define READ_AHEAD 4                 /* chunks freed before a waiting reader reads on */
+
+enum task_kind { TASK_DISSECT, TASK_WORK };
+struct task {
+    enum task_kind kind;
+    struct chunk *c;
+    uint64_t end;                    /* TASK_WORK: every event below it is the chunk's or earlier */
+};
+#define QUEUE_CAP (2 * CHUNKS)
+
+/* What the reader and the shards share, under mu. */
+struct pipe {
+    pthread_mutex_t mu;
+    pthread_cond_t work;             /* a shard: a task queued, or go on after a pause */
+    pthread_cond_t progress;         /* the reader: a task done, or a shard paused */
+    uint64_t progressed;             /* counts those */
+    unsigned paused;                 /* shards waiting for the reader to hand reports out */
+    bool quit;
+};
 
 struct shard {
     struct analysis *a;              /* its own flows; collects, publishes nothing */
+    struct pipe *pipe;
+    unsigned index, count;
     pthread_t thread;
     bool started;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool go, done, quit;
+    /* Under pipe->mu: */
+    struct task queue[QUEUE_CAP];
+    size_t qhead, qlen;
+    uint64_t worked_below;           /* every event below it is worked: its reports are in out */
     bool paused;                     /* out is full: the reader hands some out first */
-    struct item *fill, *work;        /* the reader fills one while the shard works the other */
-    size_t nfill, nwork, cap;
-    struct keyed_report *out;        /* the work batch's reports, by key */
+    struct keyed_report *out;        /* by key */
     size_t nout, out_cap;
+    /* Reports handed out, for the shard to free when it next runs: malloc
+     * then gets back memory the thread touched last. */
+    struct flow_report **spent;
+    size_t nspent, spent_cap;
+    /* The shard's own: the batch its items come from; reports not yet in out. */
+    const struct batch *working;
+    struct keyed_report *pending;
+    size_t npending, pending_cap;
 };
+
+static void free_spent(struct shard *sh)
+{
+    for (size_t i = 0; i < sh->nspent; i++)
+        flow_report_free(sh->spent[i]);
+    sh->nspent = 0;
+}
 
 struct analysis {
     struct analysis_options opt;
@@ -85,7 +169,11 @@ struct analysis {
     struct shard *shards;
     unsigned nshards;
     uint64_t seq;                    /* events handed out */
-    bool in_flight;                  /* the shards work a batch */
+    struct pipe *pipe;
+    struct chunk *chunks;            /* CHUNKS: chunk k is chunks[k % CHUNKS] */
+    uint64_t nread, njudged;         /* chunks handed to the shards, judged */
+    struct chunk *judging;           /* judge_chunk's: the batches items go to */
+    const struct packet *chunk_packet; /* judge_chunk's, being judged */
     /* A shard: */
     struct shard *self;
     uint64_t event;                  /* being worked */
@@ -95,6 +183,7 @@ struct analysis {
 
 static bool shards_create(struct analysis *a, unsigned jobs);
 static void shards_destroy(struct analysis *a);
+static void shard_publish(struct analysis *a, struct flow_report *r);
 static void scan_shards(struct analysis *a, int64_t now);
 static void finish_shards(struct analysis *a);
 
@@ -190,28 +279,7 @@ static void publish(struct analysis *a, struct flow_report *r)
     else if (r->proto == FLOW_UDP)
         a->sum.udp_flows++;
     if (a->self) {
-        struct shard *sh = a->self;
-        void *out = array_reserve(sh->out, &sh->out_cap, sh->nout + 1, sizeof *sh->out, 256);
-        if (!out) {
-            out_of_memory(a);
-            a->sum.lost_reports++;
-            flow_report_free(r);
-            return;
-        }
-        sh->out = out;
-        /* Held until merged: only the verdicts there are (RULE_COUNT were room). */
-        void *v = realloc(r->verdicts, (r->nverdicts ? r->nverdicts : 1) * sizeof *r->verdicts);
-        if (v)
-            r->verdicts = v;
-        sh->out[sh->nout++] = (struct keyed_report){ a->event, a->sub, r };
-        if (sh->nout >= OUT_MAX) { /* a scan or the finish may judge thousands */
-            pthread_mutex_lock(&sh->mu);
-            sh->paused = true;
-            pthread_cond_broadcast(&sh->cv);
-            while (sh->paused)
-                pthread_cond_wait(&sh->cv, &sh->mu);
-            pthread_mutex_unlock(&sh->mu);
-        }
+        shard_publish(a, r);
         return;
     }
     if (a->opt.on_flow_done)
@@ -405,124 +473,236 @@ static unsigned shard_of(const struct analysis *a, const struct ip_addr *x, uint
     return (unsigned)((h >> 32) % a->nshards);
 }
 
-static bool key_le(const struct keyed_report *k, uint64_t event, uint64_t sub)
+static bool key_less(const struct keyed_report *k, const struct keyed_report *than)
 {
-    return k->event < event || (k->event == event && k->sub <= sub);
+    return k->event < than->event || (k->event == than->event && k->sub < than->sub);
 }
 
-/* Hands out, merged by key, the shards' reports up to (event, sub)
- * (every one if all). */
-static void emit(struct analysis *a, uint64_t event, uint64_t sub, bool all)
+/* Moves the shard's pending reports to out (pipe mutex held); out full,
+ * the shard waits for the reader to hand some out (a scan or the finish
+ * may judge thousands) if `may_wait`. */
+static void shard_flush(struct shard *sh, bool may_wait)
 {
-    size_t at[64] = {0};
-    for (;;) {
-        struct keyed_report *best = NULL;
-        unsigned from = 0;
+    struct pipe *pp = sh->pipe;
+    void *out = array_reserve(sh->out, &sh->out_cap, sh->nout + sh->npending, sizeof *sh->out, 256);
+    if (!out) {
+        out_of_memory(sh->a);
+        for (size_t i = 0; i < sh->npending; i++) {
+            sh->a->sum.lost_reports++;
+            flow_report_free(sh->pending[i].r);
+        }
+        sh->npending = 0;
+        return;
+    }
+    sh->out = out;
+    memcpy(sh->out + sh->nout, sh->pending, sh->npending * sizeof *sh->out);
+    sh->nout += sh->npending;
+    sh->npending = 0;
+    if (may_wait && sh->nout >= OUT_MAX) {
+        sh->paused = true;
+        pp->paused++;
+        pp->progressed++;
+        pthread_cond_signal(&pp->progress);
+        while (sh->paused && !pp->quit)
+            pthread_cond_wait(&pp->work, &pp->mu);
+        free_spent(sh);
+    }
+}
+
+/* A shard's report waits to be merged: kept by the shard, then in out. */
+static void shard_publish(struct analysis *a, struct flow_report *r)
+{
+    struct shard *sh = a->self;
+    /* Held until merged: only the verdicts there are (RULE_COUNT were room). */
+    void *v = realloc(r->verdicts, (r->nverdicts ? r->nverdicts : 1) * sizeof *r->verdicts);
+    if (v)
+        r->verdicts = v;
+    void *pending = array_reserve(sh->pending, &sh->pending_cap, sh->npending + 1,
+                                  sizeof *sh->pending, PUBLISH_BATCH);
+    if (!pending) {
+        out_of_memory(a);
+        a->sum.lost_reports++;
+        flow_report_free(r);
+        return;
+    }
+    sh->pending = pending;
+    sh->pending[sh->npending++] = (struct keyed_report){ a->event, a->sub, r };
+    if (sh->npending >= PUBLISH_BATCH) {
+        pthread_mutex_lock(&sh->pipe->mu);
+        shard_flush(sh, true);
+        pthread_mutex_unlock(&sh->pipe->mu);
+    }
+}
+
+#define EMIT_MAX 256
+
+/* Hands out, merged by key, the reports no shard can still precede: a
+ * shard with none waiting may come up with a smaller one until it has
+ * worked that event. Returns how many (at most EMIT_MAX at a time). */
+static size_t emit(struct analysis *a)
+{
+    struct pipe *pp = a->pipe;
+    struct keyed_report taken[EMIT_MAX];
+    unsigned from[EMIT_MAX];
+    size_t n = 0, at[64] = {0};
+    pthread_mutex_lock(&pp->mu);
+    while (n < EMIT_MAX) {
+        const struct keyed_report *best = NULL;
+        unsigned b = 0;
         for (unsigned i = 0; i < a->nshards; i++) {
-            struct shard *sh = &a->shards[i];
-            if (at[i] == sh->nout)
-                continue;
-            struct keyed_report *k = &sh->out[at[i]];
-            if (!best || k->event < best->event || (k->event == best->event && k->sub < best->sub)) {
-                best = k;
-                from = i;
+            const struct shard *sh = &a->shards[i];
+            if (at[i] < sh->nout && (!best || key_less(&sh->out[at[i]], best))) {
+                best = &sh->out[at[i]];
+                b = i;
             }
         }
-        if (!best || (!all && !key_le(best, event, sub)))
+        bool safe = best != NULL;
+        for (unsigned i = 0; safe && i < a->nshards; i++)
+            safe = at[i] < a->shards[i].nout || a->shards[i].worked_below > best->event;
+        if (!safe)
             break;
-        at[from]++;
-        struct flow_report *r = best->r;
-        r->index = a->next_index++;
-        if (a->opt.on_flow_done)
-            a->opt.on_flow_done(r, a->opt.ctx);
-        flow_report_free(r);
+        taken[n] = *best;
+        from[n++] = b;
+        at[b]++;
     }
+    bool wake = false;
     for (unsigned i = 0; i < a->nshards; i++) {
         struct shard *sh = &a->shards[i];
         if (!at[i])
-            continue; /* out may still be NULL */
+            continue;
         memmove(sh->out, sh->out + at[i], (sh->nout - at[i]) * sizeof *sh->out);
         sh->nout -= at[i];
-    }
-}
-
-/* The shards finish the batch they work; its reports are handed out, merged
- * by key. A shard whose reports fill up waits: what no shard can still
- * precede (up to the smallest last key of the waiting ones) is handed out,
- * which empties at least that one. */
-static void batch_sync(struct analysis *a)
-{
-    if (!a->in_flight)
-        return;
-    for (;;) {
-        bool all_done = true;
-        for (unsigned i = 0; i < a->nshards; i++) {
-            struct shard *sh = &a->shards[i];
-            pthread_mutex_lock(&sh->mu);
-            while (!sh->done && !sh->paused)
-                pthread_cond_wait(&sh->cv, &sh->mu);
-            all_done &= sh->done;
-            pthread_mutex_unlock(&sh->mu);
-        }
-        if (all_done)
-            break;
-        uint64_t event = UINT64_MAX, sub = UINT64_MAX;
-        for (unsigned i = 0; i < a->nshards; i++) {
-            struct shard *sh = &a->shards[i];
-            if (sh->done)
-                continue;
-            const struct keyed_report *last = &sh->out[sh->nout - 1]; /* paused: full */
-            if (key_le(last, event, sub)) {
-                event = last->event;
-                sub = last->sub;
-            }
-        }
-        emit(a, event, sub, false);
-        for (unsigned i = 0; i < a->nshards; i++) {
-            struct shard *sh = &a->shards[i];
-            if (sh->done || sh->nout >= OUT_MAX)
-                continue;
-            pthread_mutex_lock(&sh->mu);
+        if (sh->paused && sh->nout < OUT_MAX) {
             sh->paused = false;
-            pthread_cond_broadcast(&sh->cv);
-            pthread_mutex_unlock(&sh->mu);
+            a->pipe->paused--;
+            wake = true;
         }
     }
-    emit(a, 0, 0, true);
-    for (unsigned i = 0; i < a->nshards; i++) { /* the shards rest until the next go */
-        pthread_mutex_lock(&a->shards[i].mu);
-        a->shards[i].done = false;
-        pthread_mutex_unlock(&a->shards[i].mu);
+    if (wake)
+        pthread_cond_broadcast(&pp->work);
+    pthread_mutex_unlock(&pp->mu);
+    for (size_t i = 0; i < n; i++) {
+        taken[i].r->index = a->next_index++;
+        if (a->opt.on_flow_done)
+            a->opt.on_flow_done(taken[i].r, a->opt.ctx);
     }
-    a->in_flight = false;
+    if (!n)
+        return 0;
+    pthread_mutex_lock(&pp->mu);
+    for (size_t i = 0; i < n; i++) {
+        struct shard *sh = &a->shards[from[i]];
+        void *spent = array_reserve(sh->spent, &sh->spent_cap, sh->nspent + 1,
+                                    sizeof *sh->spent, 256);
+        if (spent) {
+            sh->spent = spent;
+            sh->spent[sh->nspent++] = taken[i].r;
+        } else {
+            flow_report_free(taken[i].r);
+        }
+    }
+    pthread_mutex_unlock(&pp->mu);
+    return n;
 }
 
-/* Hands every shard what the reader filled (the previous batch first
- * finished and handed out). */
-static void batch_start(struct analysis *a)
+static bool chunk_dissected(const struct analysis *a, const struct chunk *c)
 {
-    batch_sync(a);
+    return c->dissected == a->nshards;
+}
+
+static bool chunk_worked(const struct analysis *a, const struct chunk *c)
+{
+    return c->worked == a->nshards;
+}
+
+/* Waits until done(c) (read under the pipe's mutex), handing reports out
+ * meanwhile: a shard may be waiting for that. */
+static void wait_for(struct analysis *a, bool (*done)(const struct analysis *, const struct chunk *),
+                     const struct chunk *c)
+{
+    struct pipe *pp = a->pipe;
+    for (;;) {
+        pthread_mutex_lock(&pp->mu);
+        bool ok = done(a, c);
+        uint64_t seen = pp->progressed;
+        pthread_mutex_unlock(&pp->mu);
+        if (ok)
+            return;
+        if (emit(a))
+            continue;
+        pthread_mutex_lock(&pp->mu);
+        pthread_cond_broadcast(&pp->work); /* whatever is queued gets done */
+        while (pp->progressed == seen)
+            pthread_cond_wait(&pp->progress, &pp->mu);
+        pthread_mutex_unlock(&pp->mu);
+    }
+}
+
+/* Queues a task for every shard (pipe mutex held). A shard that ran out of
+ * work is woken only once WAKE_TASKS wait for it (or the reader is about to
+ * wait): fewer sleeps and wake-ups, the reader being ahead anyway. */
+#define WAKE_TASKS 4
+static void queue_task(struct analysis *a, enum task_kind kind, struct chunk *c, uint64_t end)
+{
     for (unsigned i = 0; i < a->nshards; i++) {
         struct shard *sh = &a->shards[i];
-        pthread_mutex_lock(&sh->mu);
-        struct item *t = sh->work;
-        sh->work = sh->fill;
-        sh->fill = t;
-        sh->nwork = sh->nfill;
-        sh->nfill = 0;
-        sh->go = true;
-        pthread_cond_broadcast(&sh->cv);
-        pthread_mutex_unlock(&sh->mu);
+        sh->queue[(sh->qhead + sh->qlen++) % QUEUE_CAP] = (struct task){ kind, c, end };
     }
-    a->in_flight = true;
+    if (a->shards[0].qlen >= WAKE_TASKS)
+        pthread_cond_broadcast(&a->pipe->work);
 }
 
+static void judge_chunk(struct analysis *a, struct chunk *c);
+static void broadcast(struct analysis *a, enum item_kind kind, int64_t ts);
+
+/* The chunk just read goes to the shards to dissect; the reader judges the
+ * one read JUDGE_BEHIND before it (every one left, with the finish after
+ * them, if `last`), hands out what reports it can, and readies the next
+ * chunk to read into. */
+static void step(struct analysis *a, bool last)
+{
+    struct pipe *pp = a->pipe;
+    struct chunk *c = &a->chunks[a->nread++ % CHUNKS];
+    pthread_mutex_lock(&pp->mu);
+    c->dissected = c->n ? 0 : a->nshards;
+    if (c->n)
+        queue_task(a, TASK_DISSECT, c, 0);
+    pthread_mutex_unlock(&pp->mu);
+    while (a->njudged + JUDGE_BEHIND < a->nread || (last && a->njudged < a->nread)) {
+        struct chunk *d = &a->chunks[a->njudged++ % CHUNKS];
+        bool final = last && a->njudged == a->nread;
+        wait_for(a, chunk_dissected, d);
+        judge_chunk(a, d);
+        if (final)
+            broadcast(a, ITEM_FINISH, 0);
+        pthread_mutex_lock(&pp->mu);
+        d->worked = 0;
+        queue_task(a, TASK_WORK, d, final ? UINT64_MAX : a->seq);
+        pthread_mutex_unlock(&pp->mu);
+    }
+    emit(a);
+    /* Chunks are worked in order: when the reader has to wait, it waits
+     * for READ_AHEAD of them, not to be woken for each. */
+    struct chunk *next = &a->chunks[a->nread % CHUNKS];
+    if (!chunk_worked(a, next))
+        wait_for(a, chunk_worked, &a->chunks[(a->nread + READ_AHEAD - 1) % CHUNKS]);
+    wait_for(a, chunk_worked, next);
+    next->n = next->nbytes = 0;
+    for (unsigned i = 0; i < a->nshards; i++)
+        next->batch[i].n = next->batch[i].nown = 0;
+}
+
+/* Room for one more item in the shard's batch from the chunk being judged;
+ * NULL, counted, on out of memory. */
 static struct item *next_item(struct analysis *a, unsigned shard)
 {
-    if (a->shards[shard].nfill == a->shards[shard].cap)
-        batch_start(a);
-    struct shard *sh = &a->shards[shard];
-    return &sh->fill[sh->nfill++];
+    struct batch *b = &a->judging->batch[shard];
+    void *items = array_reserve(b->items, &b->cap, b->n + 1, sizeof *b->items, 256);
+    if (!items) {
+        out_of_memory(a);
+        return NULL;
+    }
+    b->items = items;
+    return &b->items[b->n++];
 }
 
 static void dispatch(struct analysis *a, const struct packet *p)
@@ -537,22 +717,41 @@ static void dispatch(struct analysis *a, const struct packet *p)
     else
         return;
     struct item *it = next_item(a, i);
+    if (!it) {
+        a->sum.untracked_frames++;
+        return;
+    }
     it->kind = ITEM_PACKET;
     it->seq = a->seq++;
     it->ts = p->ts_usec;
     it->frame = a->frame;
-    it->p = *p;
-    it->p.ip_payload = it->p.payload = NULL; /* payload_cap 0: the flows never read them */
+    it->p = p;
+    if (p == a->chunk_packet && !p->reassembled)
+        return;
+    struct batch *b = &a->judging->batch[i];
+    void *own = array_reserve(b->own, &b->own_cap, b->nown + 1, sizeof *b->own, 64);
+    if (!own) {
+        out_of_memory(a);
+        a->sum.untracked_frames++;
+        b->n--;
+        return;
+    }
+    b->own = own;
+    it->p = NULL;
+    it->own = b->nown++;
+    b->own[it->own] = *p;
+    b->own[it->own].ip_payload = b->own[it->own].payload = NULL; /* payload_cap 0 */
 }
 
 static void broadcast(struct analysis *a, enum item_kind kind, int64_t ts)
 {
-    for (unsigned i = 0; i < a->nshards; i++)
-        if (a->shards[i].nfill == a->shards[i].cap)
-            batch_start(a);
     uint64_t seq = a->seq++;
     for (unsigned i = 0; i < a->nshards; i++) {
         struct item *it = next_item(a, i);
+        if (!it) { /* that shard's flows are not judged then (or never: lost) */
+            a->sum.lost_reports++;
+            continue;
+        }
         it->kind = kind;
         it->seq = seq;
         it->ts = ts;
@@ -565,16 +764,21 @@ static void scan_shards(struct analysis *a, int64_t now)
     broadcast(a, ITEM_SCAN, now);
 }
 
+/* The last frames read are dissected and judged, the finish after them;
+ * once every shard worked all, every report is handed out. */
 static void finish_shards(struct analysis *a)
 {
-    broadcast(a, ITEM_FINISH, 0);
-    batch_start(a);
-    batch_sync(a);
+    step(a, true);
+    for (size_t i = 0; i < CHUNKS; i++)
+        wait_for(a, chunk_worked, &a->chunks[i]);
+    while (emit(a))
+        ;
 }
 
 /* A shard's analysis works one item. */
-static void work_item(struct analysis *b, const struct item *it)
+static void work_item(struct shard *sh, const struct item *it)
 {
+    struct analysis *b = sh->a;
     b->frame = it->frame;
     b->sub = 0;
     switch (it->kind) {
@@ -582,7 +786,7 @@ static void work_item(struct analysis *b, const struct item *it)
         b->event = it->seq;
         b->by_creation = false;
         b->flows.created = it->seq; /* a flow's creation: its first packet's event */
-        route(b, &it->p);
+        route(b, it->p ? it->p : &sh->working->own[it->own]);
         break;
     case ITEM_SCAN: {
         b->event = it->seq;
@@ -601,49 +805,122 @@ static void work_item(struct analysis *b, const struct item *it)
     }
 }
 
+/* What a shard does ahead of the reader: dissect, and hash for capdup. */
+static void dissect_slice(struct chunk *c, size_t lo, size_t hi)
+{
+    for (size_t i = lo; i < hi; i++) {
+        const struct raw_frame *f = &c->frames[i];
+        c->errs[i] = dissect_frame(&c->pkts[i], f->frame, f->ts, f->linktype, c->bytes + f->at,
+                                   f->caplen, f->wirelen);
+        c->has_key[i] = c->errs[i] == DISSECT_OK && capdup_key(&c->pkts[i], &c->keys[i]);
+    }
+}
+
 static void *shard_main(void *arg)
 {
     struct shard *sh = arg;
+    struct pipe *pp = sh->pipe;
+    pthread_mutex_lock(&pp->mu);
     for (;;) {
-        pthread_mutex_lock(&sh->mu);
-        while (!sh->go && !sh->quit)
-            pthread_cond_wait(&sh->cv, &sh->mu);
-        if (!sh->go) {
-            pthread_mutex_unlock(&sh->mu);
-            return NULL;
+        while (!sh->qlen && !pp->quit)
+            pthread_cond_wait(&pp->work, &pp->mu);
+        if (pp->quit)
+            break;
+        struct task t = sh->queue[sh->qhead];
+        sh->qhead = (sh->qhead + 1) % QUEUE_CAP;
+        sh->qlen--;
+        free_spent(sh);
+        pthread_mutex_unlock(&pp->mu);
+        if (t.kind == TASK_DISSECT) {
+            dissect_slice(t.c, t.c->n * sh->index / sh->count,
+                          t.c->n * (sh->index + 1) / sh->count);
+        } else {
+            const struct batch *b = &t.c->batch[sh->index];
+            sh->working = b;
+            for (size_t i = 0; i < b->n; i++)
+                work_item(sh, &b->items[i]);
         }
-        sh->go = false;
-        pthread_mutex_unlock(&sh->mu);
-        for (size_t i = 0; i < sh->nwork; i++)
-            work_item(sh->a, &sh->work[i]);
-        pthread_mutex_lock(&sh->mu);
-        sh->done = true;
-        pthread_cond_broadcast(&sh->cv);
-        pthread_mutex_unlock(&sh->mu);
+        pthread_mutex_lock(&pp->mu);
+        unsigned done;
+        if (t.kind == TASK_DISSECT) {
+            done = ++t.c->dissected;
+        } else {
+            shard_flush(sh, false); /* worked_below now covers them */
+            done = ++t.c->worked;
+            if (t.end > sh->worked_below)
+                sh->worked_below = t.end;
+        }
+        /* The reader waits for a whole chunk, or to hand out a paused
+         * shard's reports, which this shard's progress may allow. */
+        if (done == sh->count || pp->paused) {
+            pp->progressed++;
+            pthread_cond_signal(&pp->progress);
+        }
     }
+    pthread_mutex_unlock(&pp->mu);
+    return NULL;
+}
+
+static void chunk_free(struct chunk *c, unsigned nshards)
+{
+    free(c->frames);
+    free(c->bytes);
+    free(c->pkts);
+    free(c->errs);
+    free(c->keys);
+    free(c->has_key);
+    for (unsigned i = 0; c->batch && i < nshards; i++) {
+        free(c->batch[i].items);
+        free(c->batch[i].own);
+    }
+    free(c->batch);
+}
+
+static bool chunk_init(struct chunk *c, unsigned nshards)
+{
+    c->frames = malloc(CHUNK_FRAMES * sizeof *c->frames);
+    c->pkts = malloc(CHUNK_FRAMES * sizeof *c->pkts);
+    c->errs = malloc(CHUNK_FRAMES * sizeof *c->errs);
+    c->keys = malloc(CHUNK_FRAMES * sizeof *c->keys);
+    c->has_key = malloc(CHUNK_FRAMES * sizeof *c->has_key);
+    c->bytes = malloc(CHUNK_BYTES); /* never NULL after: array_reserve keeps it */
+    c->bytes_cap = c->bytes ? CHUNK_BYTES : 0;
+    c->batch = calloc(nshards, sizeof *c->batch);
+    c->worked = nshards; /* free to read into */
+    return c->frames && c->pkts && c->errs && c->keys && c->has_key && c->bytes && c->batch;
 }
 
 static void shards_destroy(struct analysis *a)
 {
     if (!a->shards)
         return;
-    if (a->in_flight)
-        batch_sync(a);
+    struct pipe *pp = a->pipe;
+    if (pp) {
+        pthread_mutex_lock(&pp->mu);
+        pp->quit = true;
+        pthread_cond_broadcast(&pp->work);
+        pthread_mutex_unlock(&pp->mu);
+    }
     for (unsigned i = 0; i < a->nshards; i++) {
         struct shard *sh = &a->shards[i];
-        if (sh->started) {
-            pthread_mutex_lock(&sh->mu);
-            sh->quit = true;
-            pthread_cond_broadcast(&sh->cv);
-            pthread_mutex_unlock(&sh->mu);
+        if (sh->started)
             pthread_join(sh->thread, NULL);
-            pthread_mutex_destroy(&sh->mu);
-            pthread_cond_destroy(&sh->cv);
-        }
-        analysis_destroy(sh->a);
-        free(sh->fill);
-        free(sh->work);
+        free_spent(sh);
+        free(sh->spent);
+        free(sh->pending);
+        for (size_t k = 0; k < sh->nout; k++) /* not handed out: no analysis_finish */
+            flow_report_free(sh->out[k].r);
         free(sh->out);
+        analysis_destroy(sh->a);
+    }
+    for (size_t i = 0; a->chunks && i < CHUNKS; i++)
+        chunk_free(&a->chunks[i], a->nshards);
+    free(a->chunks);
+    if (pp) {
+        pthread_cond_destroy(&pp->progress);
+        pthread_cond_destroy(&pp->work);
+        pthread_mutex_destroy(&pp->mu);
+        free(pp);
     }
     free(a->shards);
     a->shards = NULL;
@@ -657,6 +934,31 @@ static bool shards_create(struct analysis *a, unsigned jobs)
     if (!a->shards)
         return false;
     a->nshards = jobs;
+    a->chunks = calloc(CHUNKS, sizeof *a->chunks);
+    if (!a->chunks)
+        return false;
+    for (size_t i = 0; i < CHUNKS; i++)
+        if (!chunk_init(&a->chunks[i], jobs))
+            return false;
+    struct pipe *pp = calloc(1, sizeof *pp);
+    if (!pp)
+        return false;
+    if (pthread_mutex_init(&pp->mu, NULL) != 0) {
+        free(pp);
+        return false;
+    }
+    if (pthread_cond_init(&pp->work, NULL) != 0) {
+        pthread_mutex_destroy(&pp->mu);
+        free(pp);
+        return false;
+    }
+    if (pthread_cond_init(&pp->progress, NULL) != 0) {
+        pthread_cond_destroy(&pp->work);
+        pthread_mutex_destroy(&pp->mu);
+        free(pp);
+        return false;
+    }
+    a->pipe = pp;
     struct analysis_options so = a->opt;
     so.jobs = 0;
     so.on_flow_done = NULL;
@@ -666,23 +968,14 @@ static bool shards_create(struct analysis *a, unsigned jobs)
     for (unsigned i = 0; i < jobs; i++) {
         struct shard *sh = &a->shards[i];
         sh->a = analysis_create(&so);
-        sh->cap = BATCH_ITEMS;
-        sh->fill = malloc(sh->cap * sizeof *sh->fill);
-        sh->work = malloc(sh->cap * sizeof *sh->work);
-        if (!sh->a || !sh->fill || !sh->work)
+        if (!sh->a)
             return false;
         sh->a->self = sh;
-        if (pthread_mutex_init(&sh->mu, NULL) != 0)
+        sh->pipe = pp;
+        sh->index = i;
+        sh->count = jobs;
+        if (pthread_create(&sh->thread, NULL, shard_main, sh) != 0)
             return false;
-        if (pthread_cond_init(&sh->cv, NULL) != 0) {
-            pthread_mutex_destroy(&sh->mu);
-            return false;
-        }
-        if (pthread_create(&sh->thread, NULL, shard_main, sh) != 0) {
-            pthread_cond_destroy(&sh->cv);
-            pthread_mutex_destroy(&sh->mu);
-            return false;
-        }
         sh->started = true;
     }
     return true;
@@ -727,9 +1020,10 @@ static void tell_packet(const struct analysis *a, const struct packet *p)
 /* Capture duplicates, fragments, then the packet's flow: what every decoded
  * packet goes through, a tunnel's inner one too (depth > 0). An inner
  * packet that does not decode is not judged (the port may not be a tunnel
- * at all) and not counted as malformed. */
+ * at all) and not counted as malformed. `dup_key`: p's capdup_key, if a
+ * shard hashed it already (NULL: hashed here). */
 static enum dissect_error judge_packet(struct analysis *a, struct packet *p, enum dissect_error err,
-                                       int depth);
+                                       int depth, const struct capdup_entry *dup_key);
 
 /* A tunnel's inner packet (VXLAN, GENEVE, GRE, IP in IP, IPv6 in IP) is
  * judged as a packet of its own, same frame number; tunnels in tunnels up
@@ -743,13 +1037,14 @@ static void judge_inner(struct analysis *a, const struct packet *outer, int dept
     struct packet p;
     enum dissect_error err = dissect_frame(&p, outer->frame, outer->ts_usec, t.linktype, t.bytes,
                                            t.caplen, t.wirelen);
-    judge_packet(a, &p, err, depth + 1);
+    judge_packet(a, &p, err, depth + 1, NULL);
 }
 
 static enum dissect_error judge_packet(struct analysis *a, struct packet *p, enum dissect_error err,
-                                       int depth)
+                                       int depth, const struct capdup_entry *dup_key)
 {
-    if (err == DISSECT_OK && (p->duplicate_of = capdup_check(&a->dups, p))) {
+    if (err == DISSECT_OK && (p->duplicate_of = dup_key ? capdup_check_key(&a->dups, dup_key)
+                                                        : capdup_check(&a->dups, p))) {
         if (!depth)
             a->sum.duplicates++;
         if ((a->opt.retain_reports || a->opt.annotate) && !depth)
@@ -808,6 +1103,43 @@ static void scan_due(struct analysis *a, int64_t ts)
     }
 }
 
+/* The reader's part of a chunk: what analysis_feed does with one thread, on
+ * frames the shards dissected. */
+static void judge_chunk(struct analysis *a, struct chunk *c)
+{
+    a->judging = c;
+    for (size_t i = 0; i < c->n; i++) {
+        a->sum.frames++;
+        a->frame = c->frames[i].frame;
+        scan_due(a, c->frames[i].ts);
+        a->chunk_packet = &c->pkts[i];
+        judge_packet(a, &c->pkts[i], c->errs[i], 0, c->has_key[i] ? &c->keys[i] : NULL);
+    }
+    a->chunk_packet = NULL;
+}
+
+/* Copies a frame into the chunk being read (a full one first goes to the
+ * shards); false on out of memory. */
+static bool read_frame(struct analysis *a, uint32_t frame, int64_t ts, int linktype,
+                       uint32_t caplen, uint32_t wirelen, const uint8_t *bytes)
+{
+    struct chunk *c = &a->chunks[a->nread % CHUNKS];
+    if (c->n == CHUNK_FRAMES || (c->nbytes && c->nbytes + caplen > CHUNK_BYTES)) {
+        step(a, false);
+        c = &a->chunks[a->nread % CHUNKS];
+    }
+    uint8_t *bytes_room = array_reserve(c->bytes, &c->bytes_cap, c->nbytes + caplen, 1,
+                                        CHUNK_BYTES);
+    if (!bytes_room)
+        return false;
+    c->bytes = bytes_room;
+    if (caplen)
+        memcpy(c->bytes + c->nbytes, bytes, caplen);
+    c->frames[c->n++] = (struct raw_frame){ frame, caplen, wirelen, linktype, ts, c->nbytes };
+    c->nbytes += caplen;
+    return true;
+}
+
 enum dissect_error analysis_feed(struct analysis *a, uint32_t frame, int64_t ts_usec,
                                  int linktype, uint32_t caplen, uint32_t wirelen,
                                  const uint8_t *bytes)
@@ -818,11 +1150,20 @@ enum dissect_error analysis_feed(struct analysis *a, uint32_t frame, int64_t ts_
         ts_usec = ANALYSIS_TS_LIMIT;
     else if (ts_usec < -ANALYSIS_TS_LIMIT)
         ts_usec = -ANALYSIS_TS_LIMIT;
+    if (a->shards) {
+        if (!read_frame(a, frame, ts_usec, linktype, caplen, wirelen, bytes)) {
+            a->sum.frames++; /* not judged: never a pass */
+            a->sum.untracked_frames++;
+            if (!a->sum.oom_frame)
+                a->sum.oom_frame = frame ? frame : 1;
+        }
+        return DISSECT_OK;
+    }
     a->sum.frames++;
     a->frame = frame;
     enum dissect_error err = dissect_frame(&p, frame, ts_usec, linktype, bytes, caplen, wirelen);
     scan_due(a, ts_usec);
-    return judge_packet(a, &p, err, 0);
+    return judge_packet(a, &p, err, 0, NULL);
 }
 
 void analysis_finish(struct analysis *a)

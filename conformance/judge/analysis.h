@@ -132,11 +132,14 @@ struct analysis_options {
      * incomplete, counted in summary.evicted_flows. Default 512Ki (a SYN
      * flood then stays within 256 MiB: ~400 bytes a half-open flow). */
     size_t max_flows;
-    /* Worker threads (0 or 1: none). With more, one reader (the caller)
-     * dissects, drops capture duplicates and reassembles; the flows are
-     * sharded over `jobs` threads by a symmetric hash of their addresses and
-     * ports (an ICMP error by the tuple it quotes), and the reports are
-     * handed to on_flow_done in the very order one thread gives. Only for a
+    /* Worker threads (0 or 1: none). With more, the caller of
+     * analysis_feed only copies frames into chunks of a thousand; the
+     * `jobs` threads dissect each chunk in slices, a few chunks later the
+     * caller drops capture duplicates, reassembles and routes it in frame
+     * order while they go on; the flows are sharded over the threads by a
+     * symmetric hash of their addresses and ports (an ICMP error by the
+     * tuple it quotes), and the reports are handed to on_flow_done (on the
+     * caller's thread) in the very order one thread gives. Only for a
      * caller that wants neither payloads, retained reports, annotations nor
      * on_packet (`check` without --verbose/--write): otherwise 1. With more
      * flows open than max_flows, each shard holds max_flows / jobs, so which
@@ -174,7 +177,8 @@ int64_t analysis_timestamp(int64_t sec, int64_t usec);
 /* Feeds one frame. `frame` is the 1-based frame number, frames in capture
  * order. Returns the dissector's verdict on the frame (DISSECT_OK,
  * DISSECT_NOT_IP for frames that are simply not IP, or the malformation);
- * malformed frames are also recorded as packet.well_formed failures. */
+ * malformed frames are also recorded as packet.well_formed failures. With
+ * jobs > 1 the frame is dissected later, on another thread: DISSECT_OK. */
 enum dissect_error analysis_feed(struct analysis *a, uint32_t frame, int64_t ts_usec,
                                  int linktype, uint32_t caplen, uint32_t wirelen,
                                  const uint8_t *bytes);

@@ -30,8 +30,10 @@ static uint64_t dir_hash(const struct ip_addr *src, uint16_t sport, const struct
 /* Hashes the IP packet's captured bytes with the fields a forwarding hop or
  * a second capture point may change zeroed: TTL / hop limit and the IPv4
  * header checksum. */
-static void packet_key(const struct packet *p, struct capdup_entry *k)
+bool capdup_key(const struct packet *p, struct capdup_entry *k)
 {
+    if (!p->ip_payload || p->ip_header_len < WC_IPV4_MIN_HEADER_LEN)
+        return false;
     const uint8_t *ip = p->ip_payload - p->ip_header_len;
     size_t n = (size_t)p->ip_header_len + p->ip_payload_caplen;
     uint8_t head[CAPDUP_PREFIX];
@@ -57,6 +59,7 @@ static void packet_key(const struct packet *p, struct capdup_entry *k)
     k->rdir = dir_hash(&p->dst, p->dport, &p->src, p->sport, p->proto);
     k->frame = p->frame;
     k->ts = p->ts_usec;
+    return true;
 }
 
 /* A stack sends the very same bytes twice within the window only when the
@@ -67,12 +70,21 @@ static void packet_key(const struct packet *p, struct capdup_entry *k)
  * as the original of a later duplicate. */
 uint32_t capdup_check(struct capdup *d, const struct packet *p)
 {
-    if (!p->ip_payload || p->ip_header_len < WC_IPV4_MIN_HEADER_LEN)
-        return 0;
     struct capdup_entry k;
-    packet_key(p, &k);
-    for (size_t i = 0; i < d->used; i++) {
-        if (d->prefix[i] != k.prefix_hash)
+    return capdup_key(p, &k) ? capdup_check_key(d, &k) : 0;
+}
+
+uint32_t capdup_check_key(struct capdup *d, const struct capdup_entry *key)
+{
+    const struct capdup_entry k = *key;
+    /* The low 32 bits of the prefix hash against every entry's in one pass
+     * (a loop without an exit, on 32-bit lanes, vectorizes): nearly always
+     * no entry can be a copy, and the ring is not walked. */
+    uint32_t tag = (uint32_t)k.prefix_hash, maybe = 0;
+    for (size_t i = 0; i < ANALYSIS_DUP_FRAMES; i++)
+        maybe |= -(uint32_t)(d->tag[i] == tag);
+    for (size_t i = 0; maybe && i < d->used; i++) {
+        if (d->ring[i].prefix_hash != k.prefix_hash)
             continue;
         const struct capdup_entry *e = &d->ring[i];
         int64_t dt = k.ts - e->ts;
@@ -95,7 +107,7 @@ uint32_t capdup_check(struct capdup *d, const struct packet *p)
             return e->frame;
     }
     d->ring[d->next] = k;
-    d->prefix[d->next] = k.prefix_hash;
+    d->tag[d->next] = tag;
     d->next = (d->next + 1) % ANALYSIS_DUP_FRAMES;
     if (d->used < ANALYSIS_DUP_FRAMES)
         d->used++;

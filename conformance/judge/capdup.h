@@ -9,6 +9,8 @@
  *   for each dissected frame p (no error):
  *       if ((p.duplicate_of = capdup_check(&d, &p)))
  *           capdup_note(&d, p.frame, p.duplicate_of);   // for annotate's comments
+ *   // or: struct capdup_entry k; capdup_key(&p, &k) on a worker thread,
+ *   //     then capdup_check_key(&d, &k) on the thread that owns d, in order
  *   capdup_free(&d);
  *
  * Memory: a fixed ring of the last ANALYSIS_DUP_FRAMES packets, plus one
@@ -43,7 +45,7 @@ struct capdup_note {
 
 struct capdup {
     struct capdup_entry ring[ANALYSIS_DUP_FRAMES];
-    uint64_t prefix[ANALYSIS_DUP_FRAMES]; /* ring[i].prefix_hash, side by side */
+    uint32_t tag[ANALYSIS_DUP_FRAMES]; /* ring[i].prefix_hash's low bits, side by side */
     size_t next, used;
     struct capdup_note *notes; /* in the order noted (annotate indexes them) */
     size_t nnotes, notes_cap;
@@ -55,6 +57,13 @@ void capdup_free(struct capdup *d);
 /* The frame number of the first copy if p (dissected without error) is a
  * capture duplicate, else 0, and p is remembered as a possible original. */
 uint32_t capdup_check(struct capdup *d, const struct packet *p);
+
+/* capdup_check in two steps, for a caller that hashes packets on other
+ * threads ahead of the one that keeps the ring (check --jobs):
+ * capdup_key is pure (false: p is never compared, capdup_check says 0);
+ * capdup_check_key is capdup_check with that key. */
+bool capdup_key(const struct packet *p, struct capdup_entry *k);
+uint32_t capdup_check_key(struct capdup *d, const struct capdup_entry *k);
 
 /* Remembers that `frame` duplicates `original` (d->notes). false on out of
  * memory (only the frame's comment is lost). */
