@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "array_reserve.h"
 #include "hash_mix.h"
@@ -23,94 +26,83 @@ bool flow_table_init(struct flow_table *t, const struct flow_timeouts *timeouts)
 
 /* ---- packing ------------------------------------------------------------------ */
 
-/* Run-length coding of zero words (32 bits: most of a tracker is zero
- * counts and empty frame lists): a token t < 128 is followed by t + 1
- * literal words; t >= 128 stands for t - 127 zero words. */
-#define PACK_BOUND(n) ((n) + (n) / 512 + 4)
+/* Zero words left out (32 bits: most of a tracker is zero counts and empty
+ * frame lists): a bitmap of the nonzero words, one bit per word, then those
+ * words in order. Both directions cost a pass over the bitmap's set bits,
+ * not a branch per word. */
+#define PACK_WORDS_MAX (sizeof(union flow_state) / 4)
+#define PACK_BITMAP_BYTES(words) (((words) + 63) / 64 * 8)
 
-static inline uint32_t word_at(const uint8_t *src, size_t i)
+/* Bit k of nz: word k of src is not zero. */
+static void nonzero_words(const uint8_t *src, size_t words, uint64_t *nz)
 {
-    uint32_t w;
-    memcpy(&w, src + 4 * i, 4);
-    return w;
-}
-
-static inline uint64_t pair_at(const uint8_t *src, size_t i)
-{
-    uint64_t w;
-    memcpy(&w, src + 4 * i, 8);
-    return w;
-}
-
-/* A run of literal words is short (a few): a word at a time beats the
- * string instructions memcpy of an unknown length becomes. */
-static inline void copy_words(uint8_t *dst, const uint8_t *src, size_t words)
-{
-    for (size_t k = 0; k < words; k++) {
+    size_t k = 0;
+    memset(nz, 0, PACK_BITMAP_BYTES(words));
+#ifdef __SSE2__
+    const __m128i zero = _mm_setzero_si128();
+    for (; k + 16 <= words; k += 16) {
+        const __m128i *at = (const __m128i *)(const void *)(src + 4 * k);
+        __m128i z0 = _mm_cmpeq_epi32(_mm_loadu_si128(at), zero);
+        __m128i z1 = _mm_cmpeq_epi32(_mm_loadu_si128(at + 1), zero);
+        __m128i z2 = _mm_cmpeq_epi32(_mm_loadu_si128(at + 2), zero);
+        __m128i z3 = _mm_cmpeq_epi32(_mm_loadu_si128(at + 3), zero);
+        /* -1 or 0 per word, narrowed to a byte each, in order. */
+        __m128i z = _mm_packs_epi16(_mm_packs_epi32(z0, z1), _mm_packs_epi32(z2, z3));
+        unsigned zeros = (unsigned)_mm_movemask_epi8(z);
+        nz[k / 64] |= (uint64_t)(~zeros & 0xffffu) << (k % 64);
+    }
+#endif
+    for (; k < words; k++) {
         uint32_t w;
         memcpy(&w, src + 4 * k, 4);
-        memcpy(dst + 4 * k, &w, 4);
+        nz[k / 64] |= (uint64_t)(w != 0) << (k % 64);
     }
 }
 
-/* Four or two words at a time where it can (a run is at most 128 words). */
-static size_t pack_words(const uint8_t *src, size_t n, uint8_t *dst)
+/* The packed size of a tracker of `words` words with bitmap nz. */
+static size_t packed_size(const uint64_t *nz, size_t words)
 {
-    size_t words = n / 4, i = 0, o = 0;
-    while (i < words) {
-        size_t start = i;
-        if (word_at(src, i) == 0) {
-            i++;
-            while (i + 4 <= words && i - start <= 124 && (pair_at(src, i) | pair_at(src, i + 2)) == 0)
-                i += 4;
-            while (i + 2 <= words && i - start <= 126 && pair_at(src, i) == 0)
-                i += 2;
-            if (i < words && i - start < 128 && word_at(src, i) == 0)
-                i++;
-            dst[o++] = (uint8_t)(127 + (i - start));
-        } else {
-            i++;
-            for (;;) {
-                if (i + 2 <= words && i - start <= 126) {
-                    uint64_t w = pair_at(src, i);
-                    if ((uint32_t)w && (uint32_t)(w >> 32)) {
-                        i += 2;
-                        continue;
-                    }
-                }
-                if (i < words && i - start < 128 && word_at(src, i) != 0) {
-                    i++;
-                    continue;
-                }
-                break;
-            }
-            size_t run = i - start;
-            dst[o++] = (uint8_t)(run - 1);
-            copy_words(dst + o, src + 4 * start, run);
-            o += 4 * run;
+    size_t nonzero = 0;
+    for (size_t b = 0; b < PACK_BITMAP_BYTES(words) / 8; b++)
+        nonzero += (size_t)__builtin_popcountll(nz[b]);
+    return PACK_BITMAP_BYTES(words) + 4 * nonzero;
+}
+
+/* Writes the packed form of src (`words` words, bitmap nz) to dst. */
+static void pack_words(const uint8_t *src, size_t words, const uint64_t *nz, uint8_t *dst)
+{
+    size_t o = PACK_BITMAP_BYTES(words);
+    memcpy(dst, nz, o);
+    for (size_t b = 0; b < PACK_BITMAP_BYTES(words) / 8; b++) {
+        for (uint64_t bits = nz[b]; bits; bits &= bits - 1) {
+            size_t k = 64 * b + (size_t)__builtin_ctzll(bits);
+            memcpy(dst + o, src + 4 * k, 4);
+            o += 4;
         }
     }
-    return o;
 }
 
-/* Zeros everywhere first (one memset of the whole), then the literal runs
- * word by word. */
+/* Zeros everywhere first (one memset of the whole), then the nonzero
+ * words where the bitmap puts them; the sizes are checked once, before. */
 static bool unpack_words(const uint8_t *src, size_t len, uint8_t *dst, size_t n)
 {
-    size_t i = 0, o = 0;
+    size_t words = n / 4, i = PACK_BITMAP_BYTES(words);
+    uint64_t nz[PACK_BITMAP_BYTES(PACK_WORDS_MAX) / 8];
+    if (len < i || words > PACK_WORDS_MAX)
+        return false;
+    memcpy(nz, src, i);
+    if (words % 64 && nz[words / 64] >> (words % 64))
+        return false;                 /* a word past the end */
+    if (packed_size(nz, words) != len)
+        return false;
     memset(dst, 0, n);
-    while (i < len) {
-        uint8_t t = src[i++];
-        size_t words = t < 128 ? (size_t)t + 1 : (size_t)t - 127;
-        if (o + 4 * words > n || (t < 128 && i + 4 * words > len))
-            return false;
-        if (t < 128) {
-            copy_words(dst + o, src + i, words);
-            i += 4 * words;
+    for (size_t b = 0; b < PACK_BITMAP_BYTES(words) / 8; b++) {
+        for (uint64_t bits = nz[b]; bits; bits &= bits - 1) {
+            memcpy(dst + 4 * (64 * b + (size_t)__builtin_ctzll(bits)), src + i, 4);
+            i += 4;
         }
-        o += 4 * words;
     }
-    return o == n;
+    return true;
 }
 
 static int64_t flow_deadline(const struct flow_timeouts *to, const struct flow_entry *e);
@@ -156,12 +148,13 @@ static void pack(struct flow_table *t, struct flow_entry *e)
         return;
     _Static_assert(sizeof(struct tcp_flow) % 4 == 0 && sizeof(struct udp_flow) % 4 == 0,
                    "packed in 32-bit words");
-    uint8_t buf[PACK_BOUND(sizeof(union flow_state))];
-    size_t n = pack_words(state, size, buf);
+    uint64_t nz[PACK_BITMAP_BYTES(PACK_WORDS_MAX) / 8];
+    nonzero_words(state, size / 4, nz);
+    size_t n = packed_size(nz, size / 4);
     uint8_t *p = malloc(n);
     if (!p)
         return;
-    memcpy(p, buf, n);
+    pack_words(state, size / 4, nz, p);
     e->packed_deadline = flow_deadline(&t->timeouts, e);
     e->packed_closed = e->proto == FLOW_TCP && e->u->tcp.closed;
     e->packed = p;
