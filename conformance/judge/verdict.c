@@ -89,7 +89,12 @@ void verdict_add_frame(struct verdict *v, uint32_t frame)
 {
     if (frame == 0 || v->nframes == VERDICT_MAX_FRAMES)
         return;
-    /* Kept in ascending order, as a reader scans a capture. */
+    /* Kept in ascending order, as a reader scans a capture; most frames
+     * come in that order: appended. */
+    if (v->nframes == 0 || v->frames[v->nframes - 1] < frame) {
+        v->frames[v->nframes++] = frame;
+        return;
+    }
     unsigned at = v->nframes;
     for (unsigned i = 0; i < v->nframes; i++) {
         if (v->frames[i] == frame)
