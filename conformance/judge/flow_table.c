@@ -26,12 +26,23 @@ bool flow_table_init(struct flow_table *t, const struct flow_timeouts *timeouts)
 
 /* ---- packing ------------------------------------------------------------------ */
 
-/* Zero words left out (32 bits: most of a tracker is zero counts and empty
+/* Zero words left out (64 bits: most of a tracker is zero counts and empty
  * frame lists): a bitmap of the nonzero words, one bit per word, then those
  * words in order. Both directions cost a pass over the bitmap's set bits,
- * not a branch per word. */
-#define PACK_WORDS_MAX (sizeof(union flow_state) / 4)
+ * not a branch per word; 64-bit words take half the passes 32-bit ones
+ * would (a closed time-server connection: 46 of them against 75) for a
+ * packed form about 10% larger. */
+#define PACK_WORDS_MAX (sizeof(union flow_state) / 8)
 #define PACK_BITMAP_BYTES(words) (((words) + 63) / 64 * 8)
+
+/* The even bits of x (bit 2i -> bit i), 16 of them. */
+static inline unsigned even_bits16(unsigned x)
+{
+    x &= 0x5555u;
+    x = (x | x >> 1) & 0x3333u;
+    x = (x | x >> 2) & 0x0f0fu;
+    return (x | x >> 4) & 0x00ffu;
+}
 
 /* Bit k of nz: word k of src is not zero. */
 static void nonzero_words(const uint8_t *src, size_t words, uint64_t *nz)
@@ -40,21 +51,21 @@ static void nonzero_words(const uint8_t *src, size_t words, uint64_t *nz)
     memset(nz, 0, PACK_BITMAP_BYTES(words));
 #ifdef __SSE2__
     const __m128i zero = _mm_setzero_si128();
-    for (; k + 16 <= words; k += 16) {
-        const __m128i *at = (const __m128i *)(const void *)(src + 4 * k);
+    for (; k + 8 <= words; k += 8) {
+        const __m128i *at = (const __m128i *)(const void *)(src + 8 * k);
         __m128i z0 = _mm_cmpeq_epi32(_mm_loadu_si128(at), zero);
         __m128i z1 = _mm_cmpeq_epi32(_mm_loadu_si128(at + 1), zero);
         __m128i z2 = _mm_cmpeq_epi32(_mm_loadu_si128(at + 2), zero);
         __m128i z3 = _mm_cmpeq_epi32(_mm_loadu_si128(at + 3), zero);
-        /* -1 or 0 per word, narrowed to a byte each, in order. */
+        /* -1 or 0 per 32-bit half, narrowed to a byte each, in order. */
         __m128i z = _mm_packs_epi16(_mm_packs_epi32(z0, z1), _mm_packs_epi32(z2, z3));
-        unsigned zeros = (unsigned)_mm_movemask_epi8(z);
-        nz[k / 64] |= (uint64_t)(~zeros & 0xffffu) << (k % 64);
+        unsigned nonzero_halves = ~(unsigned)_mm_movemask_epi8(z) & 0xffffu;
+        nz[k / 64] |= (uint64_t)even_bits16(nonzero_halves | nonzero_halves >> 1) << (k % 64);
     }
 #endif
     for (; k < words; k++) {
-        uint32_t w;
-        memcpy(&w, src + 4 * k, 4);
+        uint64_t w;
+        memcpy(&w, src + 8 * k, 8);
         nz[k / 64] |= (uint64_t)(w != 0) << (k % 64);
     }
 }
@@ -65,7 +76,7 @@ static size_t packed_size(const uint64_t *nz, size_t words)
     size_t nonzero = 0;
     for (size_t b = 0; b < PACK_BITMAP_BYTES(words) / 8; b++)
         nonzero += (size_t)__builtin_popcountll(nz[b]);
-    return PACK_BITMAP_BYTES(words) + 4 * nonzero;
+    return PACK_BITMAP_BYTES(words) + 8 * nonzero;
 }
 
 /* Writes the packed form of src (`words` words, bitmap nz) to dst. */
@@ -76,8 +87,8 @@ static void pack_words(const uint8_t *src, size_t words, const uint64_t *nz, uin
     for (size_t b = 0; b < PACK_BITMAP_BYTES(words) / 8; b++) {
         for (uint64_t bits = nz[b]; bits; bits &= bits - 1) {
             size_t k = 64 * b + (size_t)__builtin_ctzll(bits);
-            memcpy(dst + o, src + 4 * k, 4);
-            o += 4;
+            memcpy(dst + o, src + 8 * k, 8);
+            o += 8;
         }
     }
 }
@@ -86,7 +97,7 @@ static void pack_words(const uint8_t *src, size_t words, const uint64_t *nz, uin
  * words where the bitmap puts them; the sizes are checked once, before. */
 static bool unpack_words(const uint8_t *src, size_t len, uint8_t *dst, size_t n)
 {
-    size_t words = n / 4, i = PACK_BITMAP_BYTES(words);
+    size_t words = n / 8, i = PACK_BITMAP_BYTES(words);
     uint64_t nz[PACK_BITMAP_BYTES(PACK_WORDS_MAX) / 8];
     if (len < i || words > PACK_WORDS_MAX)
         return false;
@@ -98,8 +109,8 @@ static bool unpack_words(const uint8_t *src, size_t len, uint8_t *dst, size_t n)
     memset(dst, 0, n);
     for (size_t b = 0; b < PACK_BITMAP_BYTES(words) / 8; b++) {
         for (uint64_t bits = nz[b]; bits; bits &= bits - 1) {
-            memcpy(dst + 4 * (64 * b + (size_t)__builtin_ctzll(bits)), src + i, 4);
-            i += 4;
+            memcpy(dst + 8 * (64 * b + (size_t)__builtin_ctzll(bits)), src + i, 8);
+            i += 8;
         }
     }
     return true;
@@ -107,14 +118,14 @@ static bool unpack_words(const uint8_t *src, size_t len, uint8_t *dst, size_t n)
 
 static int64_t flow_deadline(const struct flow_timeouts *to, const struct flow_entry *e);
 
-/* A zeroed tracker, a spare one if there is one. */
+/* A tracker for a new flow, a spare one if there is one; not zeroed:
+ * tcp_flow_init and udp_flow_init, which the caller runs next, set it
+ * whole. */
 static union flow_state *state_new(struct flow_table *t)
 {
     if (!t->nspare)
-        return calloc(1, sizeof(union flow_state));
-    union flow_state *u = t->spare[--t->nspare];
-    memset(u, 0, sizeof *u);
-    return u;
+        return malloc(sizeof(union flow_state));
+    return t->spare[--t->nspare];
 }
 
 /* A tracker no longer in use (owning nothing: its copies were freed). */
@@ -146,15 +157,15 @@ static void pack(struct flow_table *t, struct flow_entry *e)
     }
     if (e->packed || c0->bytes || c1->bytes || c0->have || c1->have)
         return;
-    _Static_assert(sizeof(struct tcp_flow) % 4 == 0 && sizeof(struct udp_flow) % 4 == 0,
-                   "packed in 32-bit words");
+    _Static_assert(sizeof(struct tcp_flow) % 8 == 0 && sizeof(struct udp_flow) % 8 == 0,
+                   "packed in 64-bit words");
     uint64_t nz[PACK_BITMAP_BYTES(PACK_WORDS_MAX) / 8];
-    nonzero_words(state, size / 4, nz);
-    size_t n = packed_size(nz, size / 4);
+    nonzero_words(state, size / 8, nz);
+    size_t n = packed_size(nz, size / 8);
     uint8_t *p = malloc(n);
     if (!p)
         return;
-    pack_words(state, size / 4, nz, p);
+    pack_words(state, size / 8, nz, p);
     e->packed_deadline = flow_deadline(&t->timeouts, e);
     e->packed_closed = e->proto == FLOW_TCP && e->u->tcp.closed;
     e->packed = p;

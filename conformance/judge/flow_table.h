@@ -129,8 +129,9 @@ void flow_table_free(struct flow_table *t);
  * a packed flow cannot be unpacked: out of memory). Its e->u is there. */
 struct flow_entry *flow_table_lookup(struct flow_table *t, enum flow_proto proto,
                                      const struct endpoint *x, const struct endpoint *y);
-/* A new zeroed flow, open, with no deadline until flow_table_touched: the
- * caller initialises e->u first. NULL on out of memory (nothing changed). */
+/* A new flow, open, with no deadline until flow_table_touched: the caller
+ * initialises e->u first (tcp_flow_init or udp_flow_init: the tracker is
+ * not zeroed). NULL on out of memory (nothing changed). */
 struct flow_entry *flow_table_insert(struct flow_table *t, enum flow_proto proto,
                                      const struct endpoint *x, const struct endpoint *y);
 /* After a packet updated e's flow: keeps its deadline no later than the
