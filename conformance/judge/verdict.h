@@ -45,13 +45,15 @@ bool verdict_parse(const char *s, enum verdict_kind *out);
 
 struct verdict {
     enum rule_id rule;
-    const char *id;       /* == rule_get(rule)->id */
     enum verdict_kind kind;
+    const char *id;       /* == rule_get(rule)->id */
+    uint32_t frames[VERDICT_MAX_FRAMES];
+    unsigned nframes;
+    /* The strings last: a textless verdict is copied without them (its
+     * fields above in one piece, see verdict_list_add). */
     char text[160];       /* one line: what was checked and what was seen */
     char expected[96];    /* failures only */
     char seen[160];       /* failures only */
-    uint32_t frames[VERDICT_MAX_FRAMES];
-    unsigned nframes;
 };
 
 /* Adds a frame number (0 ignored, duplicates ignored, extra ones dropped),
