@@ -10,7 +10,6 @@
 #endif
 
 #include "array_reserve.h"
-#include "hash_mix.h"
 
 #define INITIAL_BUCKETS 1024
 
@@ -312,13 +311,29 @@ static int endpoint_cmp(const struct endpoint *x, const struct endpoint *y)
     return x2 == y2 ? 0 : x2 < y2 ? -1 : 1;
 }
 
+/* Multiplies, folding the 128-bit product: one mixing step. */
+static inline uint64_t mul_fold(uint64_t x, uint64_t y)
+{
+    __uint128_t r = (__uint128_t)x * y;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+/* The key's three word pairs mixed side by side (independent multiplies,
+ * not one chain of seven: every packet hashes its flow's key). */
 static size_t bucket_of(const struct flow_table *t, enum flow_proto proto,
                         const struct endpoint *lo, const struct endpoint *hi)
 {
-    uint64_t h = hash_mix_word(14695981039346656037ull, (uint64_t)proto);
-    h = hash_mix_endpoint(h, lo);
-    h = hash_mix_endpoint(h, hi);
-    h ^= h >> 31;
+    uint64_t l0, l1, h0, h1;
+    memcpy(&l0, lo->ip.bytes, 8);
+    memcpy(&l1, lo->ip.bytes + 8, 8);
+    memcpy(&h0, hi->ip.bytes, 8);
+    memcpy(&h1, hi->ip.bytes + 8, 8);
+    uint64_t l2 = (uint64_t)proto << 32 | (uint64_t)lo->ip.family << 16 | lo->port;
+    uint64_t h2 = (uint64_t)hi->ip.family << 16 | hi->port;
+    uint64_t h = mul_fold(l0 ^ 0x9E3779B97F4A7C15ull, h0 ^ 0xC2B2AE3D27D4EB4Full) ^
+                 mul_fold(l1 ^ 0x165667B19E3779F9ull, h1 ^ 0xD6E8FEB86659FD93ull) ^
+                 mul_fold(l2 ^ 0xA0761D6478BD642Full, h2 ^ 0xE7037ED1A0B428DBull);
+    h = mul_fold(h, 0x9E3779B97F4A7C15ull);
     return (size_t)(h & (t->nbuckets - 1));
 }
 
@@ -326,14 +341,15 @@ static size_t bucket_of(const struct flow_table *t, enum flow_proto proto,
 static void canonical(const struct endpoint *x, const struct endpoint *y, struct endpoint *lo,
                       struct endpoint *hi)
 {
-    /* Zero the padding so memcmp/hash over whole structs are stable. */
-    memset(lo, 0, sizeof *lo);
-    memset(hi, 0, sizeof *hi);
     bool swap = endpoint_cmp(x, y) > 0;
-    lo->ip = swap ? y->ip : x->ip;
-    lo->port = swap ? y->port : x->port;
-    hi->ip = swap ? x->ip : y->ip;
-    hi->port = swap ? x->port : y->port;
+    *lo = swap ? *y : *x;
+    *hi = swap ? *x : *y;
+    /* Zero the padding so memcmp over whole structs is stable. */
+    _Static_assert(offsetof(struct endpoint, port) == sizeof(struct ip_addr) + 1 &&
+                       sizeof(struct endpoint) == offsetof(struct endpoint, port) + 2,
+                   "one padding byte, before the port");
+    ((uint8_t *)lo)[sizeof(struct ip_addr)] = 0;
+    ((uint8_t *)hi)[sizeof(struct ip_addr)] = 0;
 }
 
 /* Both keys built by canonical (padding zeroed, unused address bytes zero
