@@ -73,8 +73,9 @@ struct flow_entry {
      * touched last keep theirs as it is, if not closed; the others (a closed
      * TCP flow lingering for late packets, a SYN flood's half-open flows,
      * idle ones)
-     * are kept run-length coded (the zero words, most of it, left out),
-     * which a packet or the judgement unpacks. A flow with payload copies
+     * are kept packed (a bitmap of the nonzero 64-bit words, then those
+     * words: the zero ones, most of it, left out), which a packet or the
+     * judgement unpacks. A flow with payload copies
      * is never packed. */
     union flow_state *u;
     uint8_t *packed;
