@@ -5,6 +5,7 @@
 
 #include "checks.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,22 +17,19 @@ void checks_add_frames(struct verdict_builder *b, const struct frame_list *l)
         verdict_add_frame(&b->v, l->frames[i]);
 }
 
-/* A textless verdict (its kind's text unread: `check --quiet`'s passes) is
- * copied without its 416 bytes of empty strings. */
+/* A textless verdict (its kind's text unread: `check --quiet`'s passes;
+ * its strings were never formatted, so empty) is copied without its 416
+ * bytes of empty strings. */
 void verdict_list_add(struct verdict_list *l, const struct verdict_builder *b)
 {
     if (l->n < l->cap) {
         const struct verdict *v = &b->v;
         struct verdict *o = &l->out[l->n];
-        if (v->text[0] || v->expected[0] || v->seen[0]) {
+        if (verdict_wants_text(b) && (v->text[0] || v->expected[0] || v->seen[0])) {
             *o = *v;
         } else {
-            o->rule = v->rule;
-            o->id = v->id;
-            o->kind = v->kind;
+            memcpy(o, v, offsetof(struct verdict, text));
             o->text[0] = o->expected[0] = o->seen[0] = '\0';
-            memcpy(o->frames, v->frames, sizeof o->frames);
-            o->nframes = v->nframes;
         }
     }
     l->n++;

@@ -5,9 +5,11 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "array_reserve.h"
-#include "hash_mix.h"
 
 #define INITIAL_BUCKETS 1024
 
@@ -23,106 +25,106 @@ bool flow_table_init(struct flow_table *t, const struct flow_timeouts *timeouts)
 
 /* ---- packing ------------------------------------------------------------------ */
 
-/* Run-length coding of zero words (32 bits: most of a tracker is zero
- * counts and empty frame lists): a token t < 128 is followed by t + 1
- * literal words; t >= 128 stands for t - 127 zero words. */
-#define PACK_BOUND(n) ((n) + (n) / 512 + 4)
+/* Zero words left out (64 bits: most of a tracker is zero counts and empty
+ * frame lists): a bitmap of the nonzero words, one bit per word, then those
+ * words in order. Both directions cost a pass over the bitmap's set bits,
+ * not a branch per word; 64-bit words take half the passes 32-bit ones
+ * would (a closed time-server connection: 46 of them against 75) for a
+ * packed form about 10% larger. */
+#define PACK_WORDS_MAX (sizeof(union flow_state) / 8)
+#define PACK_BITMAP_BYTES(words) (((words) + 63) / 64 * 8)
 
-static inline uint32_t word_at(const uint8_t *src, size_t i)
+/* The even bits of x (bit 2i -> bit i), 16 of them. */
+static inline unsigned even_bits16(unsigned x)
 {
-    uint32_t w;
-    memcpy(&w, src + 4 * i, 4);
-    return w;
+    x &= 0x5555u;
+    x = (x | x >> 1) & 0x3333u;
+    x = (x | x >> 2) & 0x0f0fu;
+    return (x | x >> 4) & 0x00ffu;
 }
 
-static inline uint64_t pair_at(const uint8_t *src, size_t i)
+/* Bit k of nz: word k of src is not zero. */
+static void nonzero_words(const uint8_t *src, size_t words, uint64_t *nz)
 {
-    uint64_t w;
-    memcpy(&w, src + 4 * i, 8);
-    return w;
-}
-
-/* A run of literal words is short (a few): a word at a time beats the
- * string instructions memcpy of an unknown length becomes. */
-static inline void copy_words(uint8_t *dst, const uint8_t *src, size_t words)
-{
-    for (size_t k = 0; k < words; k++) {
-        uint32_t w;
-        memcpy(&w, src + 4 * k, 4);
-        memcpy(dst + 4 * k, &w, 4);
+    size_t k = 0;
+    memset(nz, 0, PACK_BITMAP_BYTES(words));
+#ifdef __SSE2__
+    const __m128i zero = _mm_setzero_si128();
+    for (; k + 8 <= words; k += 8) {
+        const __m128i *at = (const __m128i *)(const void *)(src + 8 * k);
+        __m128i z0 = _mm_cmpeq_epi32(_mm_loadu_si128(at), zero);
+        __m128i z1 = _mm_cmpeq_epi32(_mm_loadu_si128(at + 1), zero);
+        __m128i z2 = _mm_cmpeq_epi32(_mm_loadu_si128(at + 2), zero);
+        __m128i z3 = _mm_cmpeq_epi32(_mm_loadu_si128(at + 3), zero);
+        /* -1 or 0 per 32-bit half, narrowed to a byte each, in order. */
+        __m128i z = _mm_packs_epi16(_mm_packs_epi32(z0, z1), _mm_packs_epi32(z2, z3));
+        unsigned nonzero_halves = ~(unsigned)_mm_movemask_epi8(z) & 0xffffu;
+        nz[k / 64] |= (uint64_t)even_bits16(nonzero_halves | nonzero_halves >> 1) << (k % 64);
+    }
+#endif
+    for (; k < words; k++) {
+        uint64_t w;
+        memcpy(&w, src + 8 * k, 8);
+        nz[k / 64] |= (uint64_t)(w != 0) << (k % 64);
     }
 }
 
-/* Four or two words at a time where it can (a run is at most 128 words). */
-static size_t pack_words(const uint8_t *src, size_t n, uint8_t *dst)
+/* The packed size of a tracker of `words` words with bitmap nz. */
+static size_t packed_size(const uint64_t *nz, size_t words)
 {
-    size_t words = n / 4, i = 0, o = 0;
-    while (i < words) {
-        size_t start = i;
-        if (word_at(src, i) == 0) {
-            i++;
-            while (i + 4 <= words && i - start <= 124 && (pair_at(src, i) | pair_at(src, i + 2)) == 0)
-                i += 4;
-            while (i + 2 <= words && i - start <= 126 && pair_at(src, i) == 0)
-                i += 2;
-            if (i < words && i - start < 128 && word_at(src, i) == 0)
-                i++;
-            dst[o++] = (uint8_t)(127 + (i - start));
-        } else {
-            i++;
-            for (;;) {
-                if (i + 2 <= words && i - start <= 126) {
-                    uint64_t w = pair_at(src, i);
-                    if ((uint32_t)w && (uint32_t)(w >> 32)) {
-                        i += 2;
-                        continue;
-                    }
-                }
-                if (i < words && i - start < 128 && word_at(src, i) != 0) {
-                    i++;
-                    continue;
-                }
-                break;
-            }
-            size_t run = i - start;
-            dst[o++] = (uint8_t)(run - 1);
-            copy_words(dst + o, src + 4 * start, run);
-            o += 4 * run;
+    size_t nonzero = 0;
+    for (size_t b = 0; b < PACK_BITMAP_BYTES(words) / 8; b++)
+        nonzero += (size_t)__builtin_popcountll(nz[b]);
+    return PACK_BITMAP_BYTES(words) + 8 * nonzero;
+}
+
+/* Writes the packed form of src (`words` words, bitmap nz) to dst. */
+static void pack_words(const uint8_t *src, size_t words, const uint64_t *nz, uint8_t *dst)
+{
+    size_t o = PACK_BITMAP_BYTES(words);
+    memcpy(dst, nz, o);
+    for (size_t b = 0; b < PACK_BITMAP_BYTES(words) / 8; b++) {
+        for (uint64_t bits = nz[b]; bits; bits &= bits - 1) {
+            size_t k = 64 * b + (size_t)__builtin_ctzll(bits);
+            memcpy(dst + o, src + 8 * k, 8);
+            o += 8;
         }
     }
-    return o;
 }
 
-/* Zeros everywhere first (one memset of the whole), then the literal runs
- * word by word. */
+/* Zeros everywhere first (one memset of the whole), then the nonzero
+ * words where the bitmap puts them; the sizes are checked once, before. */
 static bool unpack_words(const uint8_t *src, size_t len, uint8_t *dst, size_t n)
 {
-    size_t i = 0, o = 0;
+    size_t words = n / 8, i = PACK_BITMAP_BYTES(words);
+    uint64_t nz[PACK_BITMAP_BYTES(PACK_WORDS_MAX) / 8];
+    if (len < i || words > PACK_WORDS_MAX)
+        return false;
+    memcpy(nz, src, i);
+    if (words % 64 && nz[words / 64] >> (words % 64))
+        return false;                 /* a word past the end */
+    if (packed_size(nz, words) != len)
+        return false;
     memset(dst, 0, n);
-    while (i < len) {
-        uint8_t t = src[i++];
-        size_t words = t < 128 ? (size_t)t + 1 : (size_t)t - 127;
-        if (o + 4 * words > n || (t < 128 && i + 4 * words > len))
-            return false;
-        if (t < 128) {
-            copy_words(dst + o, src + i, words);
-            i += 4 * words;
+    for (size_t b = 0; b < PACK_BITMAP_BYTES(words) / 8; b++) {
+        for (uint64_t bits = nz[b]; bits; bits &= bits - 1) {
+            memcpy(dst + 8 * (64 * b + (size_t)__builtin_ctzll(bits)), src + i, 8);
+            i += 8;
         }
-        o += 4 * words;
     }
-    return o == n;
+    return true;
 }
 
 static int64_t flow_deadline(const struct flow_timeouts *to, const struct flow_entry *e);
 
-/* A zeroed tracker, a spare one if there is one. */
+/* A tracker for a new flow, a spare one if there is one; not zeroed:
+ * tcp_flow_init and udp_flow_init, which the caller runs next, set it
+ * whole. */
 static union flow_state *state_new(struct flow_table *t)
 {
     if (!t->nspare)
-        return calloc(1, sizeof(union flow_state));
-    union flow_state *u = t->spare[--t->nspare];
-    memset(u, 0, sizeof *u);
-    return u;
+        return malloc(sizeof(union flow_state));
+    return t->spare[--t->nspare];
 }
 
 /* A tracker no longer in use (owning nothing: its copies were freed). */
@@ -154,14 +156,15 @@ static void pack(struct flow_table *t, struct flow_entry *e)
     }
     if (e->packed || c0->bytes || c1->bytes || c0->have || c1->have)
         return;
-    _Static_assert(sizeof(struct tcp_flow) % 4 == 0 && sizeof(struct udp_flow) % 4 == 0,
-                   "packed in 32-bit words");
-    uint8_t buf[PACK_BOUND(sizeof(union flow_state))];
-    size_t n = pack_words(state, size, buf);
+    _Static_assert(sizeof(struct tcp_flow) % 8 == 0 && sizeof(struct udp_flow) % 8 == 0,
+                   "packed in 64-bit words");
+    uint64_t nz[PACK_BITMAP_BYTES(PACK_WORDS_MAX) / 8];
+    nonzero_words(state, size / 8, nz);
+    size_t n = packed_size(nz, size / 8);
     uint8_t *p = malloc(n);
     if (!p)
         return;
-    memcpy(p, buf, n);
+    pack_words(state, size / 8, nz, p);
     e->packed_deadline = flow_deadline(&t->timeouts, e);
     e->packed_closed = e->proto == FLOW_TCP && e->u->tcp.closed;
     e->packed = p;
@@ -291,23 +294,46 @@ void flow_table_free(struct flow_table *t)
 
 /* ---- keys ------------------------------------------------------------------ */
 
+/* A total order on endpoints (which one is the key's lo: any order both
+ * directions agree on), from whole words instead of a call to memcmp. */
 static int endpoint_cmp(const struct endpoint *x, const struct endpoint *y)
 {
-    if (x->ip.family != y->ip.family)
-        return x->ip.family < y->ip.family ? -1 : 1;
-    int c = memcmp(x->ip.bytes, y->ip.bytes, sizeof x->ip.bytes);
-    if (c)
-        return c;
-    return x->port == y->port ? 0 : x->port < y->port ? -1 : 1;
+    uint64_t x0, x1, y0, y1;
+    memcpy(&x0, x->ip.bytes, 8);
+    memcpy(&x1, x->ip.bytes + 8, 8);
+    memcpy(&y0, y->ip.bytes, 8);
+    memcpy(&y1, y->ip.bytes + 8, 8);
+    uint64_t x2 = (uint64_t)x->ip.family << 16 | x->port, y2 = (uint64_t)y->ip.family << 16 | y->port;
+    if (x0 != y0)
+        return x0 < y0 ? -1 : 1;
+    if (x1 != y1)
+        return x1 < y1 ? -1 : 1;
+    return x2 == y2 ? 0 : x2 < y2 ? -1 : 1;
 }
 
+/* Multiplies, folding the 128-bit product: one mixing step. */
+static inline uint64_t mul_fold(uint64_t x, uint64_t y)
+{
+    __uint128_t r = (__uint128_t)x * y;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+/* The key's three word pairs mixed side by side (independent multiplies,
+ * not one chain of seven: every packet hashes its flow's key). */
 static size_t bucket_of(const struct flow_table *t, enum flow_proto proto,
                         const struct endpoint *lo, const struct endpoint *hi)
 {
-    uint64_t h = hash_mix_word(14695981039346656037ull, (uint64_t)proto);
-    h = hash_mix_endpoint(h, lo);
-    h = hash_mix_endpoint(h, hi);
-    h ^= h >> 31;
+    uint64_t l0, l1, h0, h1;
+    memcpy(&l0, lo->ip.bytes, 8);
+    memcpy(&l1, lo->ip.bytes + 8, 8);
+    memcpy(&h0, hi->ip.bytes, 8);
+    memcpy(&h1, hi->ip.bytes + 8, 8);
+    uint64_t l2 = (uint64_t)proto << 32 | (uint64_t)lo->ip.family << 16 | lo->port;
+    uint64_t h2 = (uint64_t)hi->ip.family << 16 | hi->port;
+    uint64_t h = mul_fold(l0 ^ 0x9E3779B97F4A7C15ull, h0 ^ 0xC2B2AE3D27D4EB4Full) ^
+                 mul_fold(l1 ^ 0x165667B19E3779F9ull, h1 ^ 0xD6E8FEB86659FD93ull) ^
+                 mul_fold(l2 ^ 0xA0761D6478BD642Full, h2 ^ 0xE7037ED1A0B428DBull);
+    h = mul_fold(h, 0x9E3779B97F4A7C15ull);
     return (size_t)(h & (t->nbuckets - 1));
 }
 
@@ -315,14 +341,15 @@ static size_t bucket_of(const struct flow_table *t, enum flow_proto proto,
 static void canonical(const struct endpoint *x, const struct endpoint *y, struct endpoint *lo,
                       struct endpoint *hi)
 {
-    /* Zero the padding so memcmp/hash over whole structs are stable. */
-    memset(lo, 0, sizeof *lo);
-    memset(hi, 0, sizeof *hi);
     bool swap = endpoint_cmp(x, y) > 0;
-    lo->ip = swap ? y->ip : x->ip;
-    lo->port = swap ? y->port : x->port;
-    hi->ip = swap ? x->ip : y->ip;
-    hi->port = swap ? x->port : y->port;
+    *lo = swap ? *y : *x;
+    *hi = swap ? *x : *y;
+    /* Zero the padding so memcmp over whole structs is stable. */
+    _Static_assert(offsetof(struct endpoint, port) == sizeof(struct ip_addr) + 1 &&
+                       sizeof(struct endpoint) == offsetof(struct endpoint, port) + 2,
+                   "one padding byte, before the port");
+    ((uint8_t *)lo)[sizeof(struct ip_addr)] = 0;
+    ((uint8_t *)hi)[sizeof(struct ip_addr)] = 0;
 }
 
 /* Both keys built by canonical (padding zeroed, unused address bytes zero

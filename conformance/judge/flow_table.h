@@ -73,8 +73,9 @@ struct flow_entry {
      * touched last keep theirs as it is, if not closed; the others (a closed
      * TCP flow lingering for late packets, a SYN flood's half-open flows,
      * idle ones)
-     * are kept run-length coded (the zero words, most of it, left out),
-     * which a packet or the judgement unpacks. A flow with payload copies
+     * are kept packed (a bitmap of the nonzero 64-bit words, then those
+     * words: the zero ones, most of it, left out), which a packet or the
+     * judgement unpacks. A flow with payload copies
      * is never packed. */
     union flow_state *u;
     uint8_t *packed;
@@ -129,8 +130,9 @@ void flow_table_free(struct flow_table *t);
  * a packed flow cannot be unpacked: out of memory). Its e->u is there. */
 struct flow_entry *flow_table_lookup(struct flow_table *t, enum flow_proto proto,
                                      const struct endpoint *x, const struct endpoint *y);
-/* A new zeroed flow, open, with no deadline until flow_table_touched: the
- * caller initialises e->u first. NULL on out of memory (nothing changed). */
+/* A new flow, open, with no deadline until flow_table_touched: the caller
+ * initialises e->u first (tcp_flow_init or udp_flow_init: the tracker is
+ * not zeroed). NULL on out of memory (nothing changed). */
 struct flow_entry *flow_table_insert(struct flow_table *t, enum flow_proto proto,
                                      const struct endpoint *x, const struct endpoint *y);
 /* After a packet updated e's flow: keeps its deadline no later than the

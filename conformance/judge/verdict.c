@@ -37,51 +37,11 @@ bool verdict_parse(const char *s, enum verdict_kind *out)
     return false;
 }
 
-static bool wants_text(const struct verdict_builder *b)
-{
-    return !(b->textless_kinds >> b->v.kind & 1u);
-}
-
-/* The one place verdict text is formatted: skipped for kinds nobody reads. */
-__attribute__((format(printf, 4, 0)))
-static void format_text(const struct verdict_builder *b, char *dst, size_t size, const char *fmt,
-                        va_list ap)
-{
-    if (wants_text(b))
-        vsnprintf(dst, size, fmt, ap);
-}
-
-void verdict_init(struct verdict_builder *b, enum rule_id r, enum verdict_kind kind,
-                  const char *fmt, ...)
-{
-    struct verdict *v = &b->v;
-    /* Every field, but not the unused tails of the strings (a verdict is
-     * ~460 bytes, most of it text nobody reads when it is textless). */
-    v->text[0] = v->expected[0] = v->seen[0] = '\0';
-    memset(v->frames, 0, sizeof v->frames);
-    v->nframes = 0;
-    v->rule = r;
-    v->id = rule_get(r)->id;
-    v->kind = kind;
-    va_list ap;
-    va_start(ap, fmt);
-    format_text(b, v->text, sizeof v->text, fmt, ap);
-    va_end(ap);
-}
-
-void verdict_expect(struct verdict_builder *b, const char *fmt, ...)
+void verdict_format(char *dst, size_t size, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    format_text(b, b->v.expected, sizeof b->v.expected, fmt, ap);
-    va_end(ap);
-}
-
-void verdict_seen(struct verdict_builder *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    format_text(b, b->v.seen, sizeof b->v.seen, fmt, ap);
+    vsnprintf(dst, size, fmt, ap);
     va_end(ap);
 }
 
@@ -89,7 +49,12 @@ void verdict_add_frame(struct verdict *v, uint32_t frame)
 {
     if (frame == 0 || v->nframes == VERDICT_MAX_FRAMES)
         return;
-    /* Kept in ascending order, as a reader scans a capture. */
+    /* Kept in ascending order, as a reader scans a capture; most frames
+     * come in that order: appended. */
+    if (v->nframes == 0 || v->frames[v->nframes - 1] < frame) {
+        v->frames[v->nframes++] = frame;
+        return;
+    }
     unsigned at = v->nframes;
     for (unsigned i = 0; i < v->nframes; i++) {
         if (v->frames[i] == frame)

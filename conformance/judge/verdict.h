@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "rules.h"
 
@@ -44,13 +45,15 @@ bool verdict_parse(const char *s, enum verdict_kind *out);
 
 struct verdict {
     enum rule_id rule;
-    const char *id;       /* == rule_get(rule)->id */
     enum verdict_kind kind;
+    const char *id;       /* == rule_get(rule)->id */
+    uint32_t frames[VERDICT_MAX_FRAMES];
+    unsigned nframes;
+    /* The strings last: a textless verdict is copied without them (its
+     * fields above in one piece, see verdict_list_add). */
     char text[160];       /* one line: what was checked and what was seen */
     char expected[96];    /* failures only */
     char seen[160];       /* failures only */
-    uint32_t frames[VERDICT_MAX_FRAMES];
-    unsigned nframes;
 };
 
 /* Adds a frame number (0 ignored, duplicates ignored, extra ones dropped),
@@ -75,13 +78,54 @@ static inline void verdict_builder_start(struct verdict_builder *b, unsigned tex
 
 /* Builders used by the rule functions (and by tests). Text is printf-style
  * and silently truncated to fit. verdict_init starts b->v afresh (rule,
- * kind, text; everything else cleared); the others add to it. */
-void verdict_init(struct verdict_builder *b, enum rule_id r, enum verdict_kind kind,
-                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-void verdict_expect(struct verdict_builder *b, const char *expected_fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void verdict_seen(struct verdict_builder *b, const char *seen_fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+ * kind, text; everything else cleared); the others add to it.
+ * They are macros so that a text nobody reads (the builder's textless
+ * kinds) costs neither its formatting nor its arguments' evaluation: the
+ * arguments must have no side effects (they are read only when the text is
+ * wanted). b is evaluated once. */
+#define verdict_init(b, r, kind, ...)                                                        \
+    do {                                                                                  \
+        struct verdict_builder *verdict_b_ = (b);                                         \
+        verdict_start(verdict_b_, (r), (kind));                                           \
+        if (verdict_wants_text(verdict_b_))                                               \
+            verdict_format(verdict_b_->v.text, sizeof verdict_b_->v.text, __VA_ARGS__);   \
+    } while (0)
+#define verdict_expect(b, ...)                                                             \
+    do {                                                                                  \
+        struct verdict_builder *verdict_b_ = (b);                                         \
+        if (verdict_wants_text(verdict_b_))                                               \
+            verdict_format(verdict_b_->v.expected, sizeof verdict_b_->v.expected,         \
+                           __VA_ARGS__);                                                  \
+    } while (0)
+#define verdict_seen(b, ...)                                                               \
+    do {                                                                                  \
+        struct verdict_builder *verdict_b_ = (b);                                         \
+        if (verdict_wants_text(verdict_b_))                                               \
+            verdict_format(verdict_b_->v.seen, sizeof verdict_b_->v.seen, __VA_ARGS__);   \
+    } while (0)
+
+/* What verdict_init does before its text: every field but the unused
+ * tails of the strings (a verdict is ~460 bytes, most of it text nobody
+ * reads when it is textless). */
+static inline void verdict_start(struct verdict_builder *b, enum rule_id r, enum verdict_kind kind)
+{
+    struct verdict *v = &b->v;
+    v->text[0] = v->expected[0] = v->seen[0] = '\0';
+    memset(v->frames, 0, sizeof v->frames);
+    v->nframes = 0;
+    v->rule = r;
+    v->id = rule_get(r)->id;
+    v->kind = kind;
+}
+
+/* Whether the text of b's verdict (of its kind) is read by anyone. */
+static inline bool verdict_wants_text(const struct verdict_builder *b)
+{
+    return !(b->textless_kinds >> b->v.kind & 1u);
+}
+
+/* vsnprintf into one of a verdict's strings (the macros above). */
+void verdict_format(char *dst, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ---- renderers --------------------------------------------------------- */
 

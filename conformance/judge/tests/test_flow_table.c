@@ -1,0 +1,94 @@
+/* The flow table's packed trackers: a closed TCP flow is packed at once
+ * and a packet's lookup unpacks it; what comes back is the tracker, byte
+ * for byte, whatever its zero and nonzero words (sparse, dense, the first
+ * and last words, runs across a bitmap word). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "flow_table.h"
+
+static const struct flow_timeouts timeouts = {
+    .tcp_idle_usec = 300 * 1000000LL,
+    .udp_idle_usec = 60 * 1000000LL,
+    .closed_linger_usec = 2 * 1000000LL,
+    .closed_linger_frames = 65536,
+};
+
+static struct endpoint endpoint_v4(uint8_t last, uint16_t port)
+{
+    struct endpoint e;
+    memset(&e, 0, sizeof e);
+    e.ip.family = 4;
+    e.ip.bytes[0] = 10;
+    e.ip.bytes[3] = last;
+    e.port = port;
+    return e;
+}
+
+/* Fills the tracker's 64-bit words: word k nonzero when keep(k) says so
+ * (a value that differs in both halves from word to word), zero otherwise;
+ * then makes it a closed flow without payload copies (what is packed). */
+static void fill_closed(struct tcp_flow *f, bool (*keep)(size_t), uint64_t seed)
+{
+    uint8_t *bytes = (uint8_t *)f;
+    for (size_t k = 0; k < sizeof *f / 8; k++) {
+        uint64_t w = keep(k) ? (seed + k) * 0x9E3779B97F4A7C15ull | 1 : 0;
+        memcpy(bytes + 8 * k, &w, 8);
+    }
+    memset(&f->side[0].copy, 0, sizeof f->side[0].copy);
+    memset(&f->side[1].copy, 0, sizeof f->side[1].copy);
+    f->closed = true;
+    f->first_ts = f->last_ts = f->closed_ts = 1000;
+}
+
+static bool none(size_t k) { (void)k; return false; }
+static bool all(size_t k) { (void)k; return true; }
+static bool every_third(size_t k) { return k % 3 == 0; }
+static bool ends_only(size_t k) { return k == 0 || k == sizeof(struct tcp_flow) / 8 - 1; }
+/* Runs of nonzero words straddling the 64-word bitmap boundaries. */
+static bool across_bitmap_words(size_t k) { return k % 64 >= 60 || k % 64 < 5; }
+
+static void test_packed_tracker_comes_back_whole(void **state)
+{
+    (void)state;
+    bool (*const patterns[])(size_t) = {none, all, every_third, ends_only, across_bitmap_words};
+    struct flow_table t;
+    assert_true(flow_table_init(&t, &timeouts));
+    for (size_t i = 0; i < sizeof patterns / sizeof patterns[0]; i++) {
+        struct endpoint client = endpoint_v4((uint8_t)(1 + i), (uint16_t)(40000 + i));
+        struct endpoint server = endpoint_v4(200, 37);
+        struct flow_entry *e = flow_table_insert(&t, FLOW_TCP, &client, &server);
+        assert_non_null(e);
+        fill_closed(&e->u->tcp, patterns[i], i);
+        struct tcp_flow before;
+        memcpy(&before, &e->u->tcp, sizeof before);
+
+        flow_table_touched(&t, e);          /* closed: packed at once */
+        assert_null(e->u);
+        assert_non_null(e->packed);
+        assert_true(flow_entry_tcp_closed(e));
+        if (patterns[i] != all)
+            assert_true(e->packed_len < sizeof before);
+
+        /* Found from the other direction, unpacked. */
+        assert_ptr_equal(flow_table_lookup(&t, FLOW_TCP, &server, &client), e);
+        assert_non_null(e->u);
+        assert_null(e->packed);
+        assert_memory_equal(&e->u->tcp, &before, sizeof before);
+    }
+    flow_table_free(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_packed_tracker_comes_back_whole),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
