@@ -9,7 +9,8 @@
  *
  * Invariants: reply_len <= cap; reply_ok implies status SIO_OK; the return
  * value is status OK && reply_ok; `why` is NUL-terminated and set whenever
- * the session failed; the client sent exactly its message when status OK. */
+ * the session failed; the client sent exactly its message when status OK;
+ * the reply printed as tcp-client prints it (fuzz_check_reply_print). */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -69,6 +70,8 @@ static void run_one(const uint8_t *data, size_t size, const struct client_config
         FUZZ_CHECK(s.shutdowns == (cfg->shutdown_write ? 1u : 0u), "%zu shutdowns",
                    s.shutdowns);
     }
+    if (res.reply_len > 0 || res.status == SIO_OK)
+        fuzz_check_reply_print(buf, res.reply_len); /* as tcp-client prints it */
     if (res.reply_ok && cfg->expect == EXPECT_ECHO)
         FUZZ_CHECK(res.reply_len == cfg->send_len && memcmp(buf, cfg->send, cfg->send_len) == 0,
                    "echo judged ok but differs from what was sent");
