@@ -279,6 +279,43 @@ static void tcp_server_seeds(void)
     server_begin(TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
     op_arg(SCRIPT_WAIT_FAIL, 0); client(0, 1); str("x"); op_arg(SCRIPT_WAIT_FAIL, 1);
     done(t, "echo-wait-failures");
+    /* Watch-set failures: the stop pipe's at the start (the loop ends), a
+     * new connection's (it ends, the next is served), one that changes what
+     * it waits for, the listener's removal at a pause (EMFILE) and at a stop
+     * (the loop ends). */
+    server_begin(TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
+    op_arg(SCRIPT_WATCH_FAIL, 0);
+    done(t, "echo-watch-fails-at-start");
+    server_begin(TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
+    client(0, 1); op_arg(SCRIPT_WATCH_FAIL, 1); client(1, 2); str("x"); op(SCRIPT_EOF);
+    done(t, "echo-watch-fails-new-conn");
+    server_begin(TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
+    client(0, 1); str("x"); op(SCRIPT_SEND_AGAIN); op_arg(SCRIPT_WATCH_FAIL, 0); str("y");
+    op(SCRIPT_EOF);
+    done(t, "echo-watch-fails-on-change");
+    server_begin(TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
+    client(0, 1); op(SCRIPT_EAGAIN); str("x"); op(SCRIPT_SEND_AGAIN);
+    op_arg(SCRIPT_WATCH_FAIL, 0); str("y"); op(SCRIPT_EOF);
+    done(t, "echo-watch-fails-registered-conn");
+    server_begin(TCP_SERVICE_TIME, CLOSE_MODE_FIN);
+    op_arg(SCRIPT_ACCEPT_FAIL, 2); op_arg(SCRIPT_WATCH_FAIL, 0); client(0, 1);
+    done(t, "time-watch-fails-at-pause");
+    server_begin(TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
+    client(0, 1); op(SCRIPT_STOP); op_arg(SCRIPT_WATCH_FAIL, 0); str("x");
+    done(t, "echo-watch-fails-at-stop");
+    /* Two silent clients 100 ms apart (a failed accept ends the first
+     * burst): the first times out, the second is still open when the table
+     * is scanned. */
+    server_begin(TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
+    client(0, 1); op(SCRIPT_EAGAIN); op_arg(SCRIPT_ACCEPT_FAIL, 0);
+    must(script_add_clock(&B, 1)); client(0, 2);
+    op(SCRIPT_EAGAIN); op(SCRIPT_TIMEOUT); str("late"); op(SCRIPT_EOF);
+    done(t, "echo-one-of-two-times-out");
+    /* A second stop during the grace changes nothing. */
+    server_begin(TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
+    client(0, 1); op(SCRIPT_EAGAIN); op(SCRIPT_STOP); str("a"); op(SCRIPT_STOP); str("b");
+    op(SCRIPT_EOF);
+    done(t, "echo-stop-twice");
     /* Stop: the listener goes, open connections get their grace. */
     server_begin(TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
     client(0, 7000); client(1, 7001); str("late"); op(SCRIPT_STOP); op(SCRIPT_TIMEOUT);
