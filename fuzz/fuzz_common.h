@@ -118,7 +118,7 @@ static inline void fuzz_tcp_server_config_bytes(enum tcp_service svc, enum close
 FUZZ_NO_COVERAGE static inline void fuzz_check_reply_print(const uint8_t *reply, size_t n)
 {
     size_t cap = escape_bound(n) + 1;
-    char *text = malloc(cap);
+    char *text = malloc(cap); /* exactly cap: ASan sees a byte written past it */
     FUZZ_CHECK(text != NULL, "out of memory");
     size_t need = escape_bytes(reply, n, text, cap);
     size_t len = strlen(text);

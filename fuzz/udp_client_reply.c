@@ -89,8 +89,11 @@ FUZZ_NO_COVERAGE static bool same_endpoint(const struct sockaddr_storage *a,
 /* One client: the reply buffer of `cap` bytes; the server at the script's
  * peer (127.0.0.1) or, with v6, at [::1] on the same port (replies from
  * it are FOREIGN with source 1, the peer over IPv6); per_try_ms 0 is
- * udp-client without --expect-reply (send once, wait for nothing). */
-static void run(const uint8_t *data, size_t size, size_t cap, bool v6, int64_t per_try_ms)
+ * udp-client without --expect-reply (send once, wait for nothing); print:
+ * the reply printed as udp-client does (one configuration: escaping is
+ * most of an execution's cost). */
+static void run(const uint8_t *data, size_t size, size_t cap, bool v6, int64_t per_try_ms,
+                bool print)
 {
     static struct script s;
     script_init(&s, data, size, false);
@@ -132,7 +135,8 @@ static void run(const uint8_t *data, size_t size, size_t cap, bool v6, int64_t p
                    "accepted a reply from family %d, not the server's %d (or another address "
                    "or port)", t.last_from.ss_family, server.ss_family);
         FUZZ_CHECK(t.sends >= 1, "a reply accepted before anything was sent");
-        fuzz_check_reply_print(reply, out.reply_len); /* as udp-client prints it */
+        if (print)
+            fuzz_check_reply_print(reply, out.reply_len); /* as udp-client prints it */
     } else {
         FUZZ_CHECK(out.reply_len == 0 && !out.reply_truncated, "failed exchange with a reply");
     }
@@ -141,9 +145,9 @@ static void run(const uint8_t *data, size_t size, size_t cap, bool v6, int64_t p
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    run(data, size, 8, false, 1000); /* most replies truncated */
-    run(data, size, 2048, false, 1000);
-    run(data, size, 2048, true, 1000);
-    run(data, size, 8, false, 0);
+    run(data, size, 8, false, 1000, false); /* most replies truncated */
+    run(data, size, 2048, false, 1000, true);
+    run(data, size, 2048, true, 1000, false);
+    run(data, size, 8, false, 0, false);
     return 0;
 }
