@@ -65,20 +65,6 @@ bool cursor_le32(struct cursor *c, uint32_t *out)
     return b != NULL;
 }
 
-bool cursor_le64(struct cursor *c, uint64_t *out)
-{
-    uint32_t lo, hi;
-    bool ok = cursor_le32(c, &lo) && cursor_le32(c, &hi);
-    *out = ok ? (uint64_t)hi << 32 | lo : 0;
-    return ok;
-}
-
-bool cursor_bytes(struct cursor *c, size_t n, const uint8_t **out)
-{
-    *out = take(c, n);
-    return *out != NULL;
-}
-
 bool cursor_copy(struct cursor *c, void *dst, size_t n)
 {
     const uint8_t *b = take(c, n);

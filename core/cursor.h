@@ -29,9 +29,6 @@ bool cursor_be16(struct cursor *c, uint16_t *out);
 bool cursor_be32(struct cursor *c, uint32_t *out);
 bool cursor_le16(struct cursor *c, uint16_t *out);
 bool cursor_le32(struct cursor *c, uint32_t *out);
-bool cursor_le64(struct cursor *c, uint64_t *out);
-/* Points *out at the next n bytes (no copy) and advances past them. */
-bool cursor_bytes(struct cursor *c, size_t n, const uint8_t **out);
 bool cursor_copy(struct cursor *c, void *dst, size_t n);
 bool cursor_skip(struct cursor *c, size_t n);
 /* Splits the next n bytes off as their own cursor, advancing past them. */

@@ -21,7 +21,7 @@ void script_init(struct script *s, const uint8_t *schedule, size_t len, bool str
     s->target_fd = s->pending_fd = -1;
     s->open_conns = 0;
     s->stop_pending = s->exhausted_stop_sent = false;
-    s->shut_fault_count = 0;
+    s->shut_fault_count = s->watch_fault_count = 0;
     s->accepts = s->closes = s->abortive_closes = s->bad_closes = s->waits = 0;
     memset(s->watched, 0, sizeof s->watched);
     s->p = schedule;
@@ -112,11 +112,11 @@ SCRIPT_DECODER static inline size_t rd_end(const struct script *s, const struct 
     return r->failed ? s->len : s->off + r->off;
 }
 
-/* The opcode a byte names: a loop opcode (0x20..0x26) whole, else its low
+/* The opcode a byte names: a loop opcode (0x20..0x27) whole, else its low
  * 4 bits. */
 SCRIPT_DECODER static inline unsigned op_of(uint8_t b)
 {
-    return b >= SCRIPT_ACCEPT && b <= SCRIPT_STOP ? b : b & 0x0fu;
+    return b >= SCRIPT_ACCEPT && b <= SCRIPT_WATCH_FAIL ? b : b & 0x0fu;
 }
 
 static void select_target(struct script *s, uint8_t k);
@@ -138,6 +138,11 @@ SCRIPT_DECODER static void apply_state_ops(struct script *s)
             u8 = rd_u8(&c);
             if (s->shut_fault_count < sizeof s->shut_faults)
                 s->shut_faults[s->shut_fault_count++] = u8;
+            break;
+        case SCRIPT_WATCH_FAIL:
+            u8 = rd_u8(&c);
+            if (s->watch_fault_count < sizeof s->watch_faults)
+                s->watch_faults[s->watch_fault_count++] = u8;
             break;
         case SCRIPT_SEND_ZERO:
             queue_send_fault(s, SCRIPT_SEND_ZERO, 0);
@@ -636,6 +641,12 @@ SCRIPT_DECODER static int script_watch(void *ctx, int set, enum sockio_watch_op 
     (void)set;
     struct script *s = ctx;
     tick(s);
+    apply_state_ops(s); /* watch faults at the head apply to this call */
+    if (s->watch_fault_count > 0) {
+        uint8_t arg = s->watch_faults[0];
+        memmove(s->watch_faults, s->watch_faults + 1, --s->watch_fault_count);
+        return (int)fail(arg & 1 ? ENOSPC : ENOMEM);
+    }
     if (fd < 0 || fd >= SCRIPT_FD_LIMIT)
         return (int)fail(EBADF);
     bool on = is_watched(s, fd);

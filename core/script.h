@@ -34,7 +34,7 @@
  *  14 PEER_PORT  port:u16be           source port of the datagrams from now on
  *  15 CLOCK      step:u8              the clock advances step * 100 ms
  * The servers' event loop (tcp_server_loop.h) adds these whole-byte opcodes
- * (0x20..0x26; any other byte is its low 4 bits, as above):
+ * (0x20..0x27; any other byte is its low 4 bits, as above):
  *  0x20 ACCEPT      addr:u8 port:u16be   a client connects: the next accept
  *                                        returns a new fd (the lowest free of
  *                                        SCRIPT_CONN_FDS, else EMFILE) from
@@ -52,6 +52,9 @@
  *                                        ECONNRESET, ENOBUFS, EINVAL (err&3)
  *  0x25 SEND_ZERO                        the next send returns 0
  *  0x26 STOP                             the stop fd becomes readable (SIGTERM)
+ *  0x27 WATCH_FAIL  err:u8               the next change to the watch set
+ *                                        (epoll_ctl) fails: ENOMEM or ENOSPC
+ *                                        (err&1)
  * Receive events (DATA .. TRUNC) belong to the target connection: another
  * connection's receive gets EAGAIN and its wait does not wake; before any
  * ACCEPT every fd is the target (the single-connection harnesses). A wait
@@ -91,7 +94,7 @@ enum script_op {
     SCRIPT_SEND_SHORT, SCRIPT_SEND_AGAIN, SCRIPT_SEND_RESET, SCRIPT_SEND_EINTR,
     SCRIPT_PEER_PORT, SCRIPT_CLOCK,
     SCRIPT_ACCEPT = 0x20, SCRIPT_ACCEPT_FAIL, SCRIPT_CONN, SCRIPT_WAIT_FAIL, SCRIPT_SHUT_FAIL,
-    SCRIPT_SEND_ZERO, SCRIPT_STOP,
+    SCRIPT_SEND_ZERO, SCRIPT_STOP, SCRIPT_WATCH_FAIL,
 };
 
 /* Descriptors of the event loop's scripted world: accepted connections are
@@ -160,8 +163,8 @@ struct script {
     int target_fd, pending_fd;
     uint64_t open_conns;
     bool stop_pending, exhausted_stop_sent;
-    uint8_t shut_faults[8];
-    size_t shut_fault_count;
+    uint8_t shut_faults[8], watch_faults[8];
+    size_t shut_fault_count, watch_fault_count;
     size_t accepts, closes, abortive_closes, bad_closes, waits;
     uint64_t watched[SCRIPT_FD_LIMIT / 64];
     struct { uint32_t events; void *tag; } watch[SCRIPT_FD_LIMIT];
@@ -194,7 +197,8 @@ bool script_add_send_short(struct script_builder *b, uint8_t max);
 bool script_add_peer_port(struct script_builder *b, uint16_t port);
 bool script_add_clock(struct script_builder *b, uint8_t step);
 /* ACCEPT (addr: 0 127.0.0.1, 1 ::1, 2 2001:db8::7, 3 ::ffff:192.0.2.7) and
- * the one-argument loop opcodes (ACCEPT_FAIL, CONN, WAIT_FAIL, SHUT_FAIL). */
+ * the one-argument loop opcodes (ACCEPT_FAIL, CONN, WAIT_FAIL, SHUT_FAIL,
+ * WATCH_FAIL). */
 bool script_add_accept(struct script_builder *b, uint8_t addr, uint16_t port);
 bool script_add_op_arg(struct script_builder *b, enum script_op op, uint8_t arg);
 bool script_add_source(struct script_builder *b, enum script_source from);

@@ -271,29 +271,6 @@ bool udp_server_echo(const struct sockio *io, int fd, const uint8_t *buf,
     return n >= 0;
 }
 
-void udp_server_handle_one(const struct sockio *io, int fd, uint8_t *buf, size_t max,
-                           int64_t deadline, struct udp_echo_guard *echo,
-                           struct udp_server_event *ev)
-{
-    /* Field by field: zeroing the 4 KiB line per datagram showed up at
-     * hundreds of thousands of datagrams a second. */
-    ev->status = SIO_OK;
-    ev->err = 0;
-    ev->echoed = ev->echo_refused = false;
-    ev->refusal = UDP_ECHO_ALLOWED;
-    ev->line[0] = '\0';
-    ev->line_len = 0;
-    struct datagram d;
-    ev->status = sockio_recv_datagram(io, fd, buf, max, deadline, &d, &ev->err);
-    if (ev->status != SIO_OK)
-        return;
-    ev->line_len = udp_server_log_line(&d, buf, max, ev->line);
-    if (!echo)
-        return;
-    ev->echoed = udp_server_echo(io, fd, buf, &d, echo, io->ops->now_ms(io->ctx), &ev->refusal);
-    ev->echo_refused = ev->refusal != UDP_ECHO_ALLOWED;
-}
-
 void udp_client_exchange(const struct sockio *io, int fd, const struct sockaddr *server,
                          const uint8_t *msg, size_t len, unsigned tries, int64_t per_try_ms,
                          uint8_t *reply, size_t cap, struct udp_exchange *out)

@@ -64,8 +64,9 @@ bool tcp_client_judge(enum reply_expect expect, const uint8_t *sent, size_t sent
  *
  *   struct udp_echo_guard g;
  *   udp_echo_guard_init(&g, (struct sockaddr *)&bound.ss, bound.len);
- *   udp_server_handle_one(io, fd, buf, max, deadline, &g, &ev);  // NULL: no echo
- * (udp-server itself runs udp_loop.h, which guards its echoes alike.)
+ *   if (udp_echo_check(&g, (struct sockaddr *)&d.from, now_ms) == UDP_ECHO_ALLOWED) ...
+ * (udp-server runs udp_loop.h: udp_server_log_line and udp_server_echo, which
+ * asks the guard, for each datagram.)
  */
 #define UDP_ECHO_RATE 100   /* replies per second per source address */
 #define UDP_ECHO_BURST 200  /* tokens a quiet source may spend at once */
@@ -111,16 +112,6 @@ enum udp_echo_refusal udp_echo_check(struct udp_echo_guard *g, const struct sock
 #define UDP_LINE_TEXT 4096
 #define UDP_LINE_CAP (UDP_LINE_TEXT + 256)
 
-struct udp_server_event {
-    enum sio_status status;
-    int err;
-    bool echoed;
-    bool echo_refused;
-    enum udp_echo_refusal refusal; /* why, when echo_refused */
-    char line[UDP_LINE_CAP]; /* what the server prints for this datagram */
-    size_t line_len;         /* strlen(line) */
-};
-
 /* The line the server logs for a datagram received into buf (d from
  * sockio_recv_datagram or sockio_recv_batch), NUL-terminated, without a
  * newline: "Received: TEXT from ADDR:PORT", or "Truncated: datagram of N
@@ -136,17 +127,6 @@ size_t udp_server_log_line(const struct datagram *d, const uint8_t *buf, size_t 
 bool udp_server_echo(const struct sockio *io, int fd, const uint8_t *buf,
                      const struct datagram *d, struct udp_echo_guard *echo, int64_t now_ms,
                      enum udp_echo_refusal *refusal);
-
-/* Receives one datagram into buf[max], formats its line, echoes it back when
- * `echo` is given and it allows the reply. status SIO_TIMEOUT when nothing
- * came before deadline. A datagram whose escaped form does not fit the line
- * ends with " [cut: N of M bytes shown]". One datagram of what udp_loop_run
- * does for each (udp_loop.h, the loop udp-server runs), for a caller that
- * waits and receives on its own, and for tests that look at one datagram's
- * outcome. */
-void udp_server_handle_one(const struct sockio *io, int fd, uint8_t *buf, size_t max,
-                           int64_t deadline, struct udp_echo_guard *echo,
-                           struct udp_server_event *ev);
 
 /* ---- udp-client ---- */
 

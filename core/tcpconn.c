@@ -291,20 +291,3 @@ void tcp_conn_end(struct tcp_conn *c, enum conn_end why)
     if (c->phase != PHASE_DONE)
         finish(c, why, 0);
 }
-
-enum conn_end tcp_conn_serve_one(const struct sockio *io, struct tcp_conn *c, int max_steps)
-{
-    for (int i = 0; i < max_steps && !tcp_conn_done(c); i++) {
-        int64_t now = io->ops->now_ms(io->ctx);
-        int64_t left = c->deadline - now;
-        struct pollfd p = {.fd = c->fd, .events = tcp_conn_wanted_events(c)};
-        int n = left <= 0 ? 0 : io->ops->poll(io->ctx, &p, 1, left > 60000 ? 60000 : (int)left);
-        now = io->ops->now_ms(io->ctx);
-        if (n > 0)
-            tcp_conn_on_ready(io, c, now);
-        else if (n < 0 && errno != EINTR)
-            finish(c, CONN_ERROR, errno);
-        tcp_conn_check_deadline(c, now);
-    }
-    return c->end;
-}

@@ -1,7 +1,8 @@
 /* One accepted TCP connection of tcp-time-server as a state machine over the
- * sockio seam. The server's event loop drives many of these with one poll;
- * the fuzz harness and the tests drive one through a scripted sockio with
- * tcp_conn_serve_one. Both run exactly this code.
+ * sockio seam. The server's event loop (core/tcp_server_loop.c) drives many
+ * of these with one wait; its fuzz harness runs that loop over a scripted
+ * sockio, and the unit tests drive one connection with a poll loop of
+ * their own.
  *
  *   time:    send the reply, then per close mode:
  *              fin    shutdown(SHUT_WR) and drain the peer until its FIN, so
@@ -92,9 +93,5 @@ void tcp_conn_check_deadline(struct tcp_conn *c, int64_t now);
 static inline bool tcp_conn_done(const struct tcp_conn *c) { return c->phase == PHASE_DONE; }
 /* The shell must close with SO_LINGER 0 (abortive) rather than a plain close. */
 static inline bool tcp_conn_wants_abort(const struct tcp_conn *c) { return c->end == CONN_ABORT; }
-
-/* Drives one connection to its end through io (poll, then I/O), at most
- * max_steps polls. Returns how it ended (CONN_OPEN if steps ran out). */
-enum conn_end tcp_conn_serve_one(const struct sockio *io, struct tcp_conn *c, int max_steps);
 
 #endif

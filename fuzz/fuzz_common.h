@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "escape.h"
 #include "sockio.h"
 #include "tcp_server_loop.h"
 
@@ -107,6 +108,43 @@ static inline void fuzz_tcp_server_config_bytes(enum tcp_service svc, enum close
     out[1] = (uint8_t)(4 | 2 << 5);
 }
 
+
+/* The clients' printing of a reply ("Received: TEXT"): escape_bytes into
+ * escape_bound + 1 bytes as tcp-client and udp-client do, then into a
+ * 16-byte buffer (a cut). Checks: the whole text fits and is as long as
+ * escape_bytes says, within the bound, with no control byte, DEL or C1
+ * control (0xc2 0x80..0x9f) in it; the cut text is a prefix of it, ends at
+ * a whole escape (the next piece would not fit) and reports the same need. */
+FUZZ_NO_COVERAGE static inline void fuzz_check_reply_print(const uint8_t *reply, size_t n)
+{
+    size_t cap = escape_bound(n) + 1;
+    char *text = malloc(cap); /* exactly cap: ASan sees a byte written past it */
+    FUZZ_CHECK(text != NULL, "out of memory");
+    size_t need = escape_bytes(reply, n, text, cap);
+    size_t len = strlen(text);
+    FUZZ_CHECK(need == len && need <= escape_bound(n) && need >= n,
+               "escape of %zu bytes: %zu written, %zu needed", n, len, need);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        FUZZ_CHECK(c >= 0x20 && c != 0x7f, "byte 0x%02x in the printed reply", c);
+        FUZZ_CHECK(c != 0xc2 || i + 1 >= len || (unsigned char)text[i + 1] < 0x80 ||
+                       (unsigned char)text[i + 1] > 0x9f,
+                   "C1 control in the printed reply");
+    }
+    char cut[16];
+    size_t cut_need = escape_bytes(reply, n, cut, sizeof cut);
+    size_t cut_len = strlen(cut);
+    FUZZ_CHECK(cut_need == need && cut_len <= sizeof cut - 1 && memcmp(cut, text, cut_len) == 0,
+               "cut escape: %zu bytes, need %zu (whole: %zu)", cut_len, cut_need, need);
+    if (cut_len < len) {
+        const uint8_t *next = (const uint8_t *)text + cut_len;
+        size_t piece = next[0] != '\\' ? utf8_sequence_len(next, len - cut_len)
+                       : next[1] == '\\' ? 2 : 4;
+        FUZZ_CHECK(piece > sizeof cut - 1 - cut_len,
+                   "cut escape stopped at %zu bytes, the next %zu-byte piece fits", cut_len, piece);
+    }
+    free(text);
+}
 
 /* ---- taps: a harness's wrapper around the scripted sockio ----------------
  * A tap struct starts with `struct sockio inner` and overrides only the calls

@@ -139,6 +139,10 @@ static void tcp_client_seeds(void)
         big[i] = (uint8_t)('a' + i % 26);
     begin(); data(big, sizeof big); done(t, "oversize-long-chunk");
     begin(); data(big, 300); op(SCRIPT_EOF); done(t, "echo-long-300");
+    /* What tcp-client prints: backslashes (2 characters each) past the
+     * harness's 16-byte cut, invisible and C1 characters. */
+    begin(); str("\\\\\\\\\\\\ a\xe2\x80\xae b\xc2\x85"); op(SCRIPT_EOF);
+    done(t, "reply-backslashes-invisible");
 }
 
 /* tcp_server_recv: the configuration bytes, then the schedule the loop
@@ -275,6 +279,43 @@ static void tcp_server_seeds(void)
     server_begin(TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
     op_arg(SCRIPT_WAIT_FAIL, 0); client(0, 1); str("x"); op_arg(SCRIPT_WAIT_FAIL, 1);
     done(t, "echo-wait-failures");
+    /* Watch-set failures: the stop pipe's at the start (the loop ends), a
+     * new connection's (it ends, the next is served), one that changes what
+     * it waits for, the listener's removal at a pause (EMFILE) and at a stop
+     * (the loop ends). */
+    server_begin(TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
+    op_arg(SCRIPT_WATCH_FAIL, 0);
+    done(t, "echo-watch-fails-at-start");
+    server_begin(TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
+    client(0, 1); op_arg(SCRIPT_WATCH_FAIL, 1); client(1, 2); str("x"); op(SCRIPT_EOF);
+    done(t, "echo-watch-fails-new-conn");
+    server_begin(TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
+    client(0, 1); str("x"); op(SCRIPT_SEND_AGAIN); op_arg(SCRIPT_WATCH_FAIL, 0); str("y");
+    op(SCRIPT_EOF);
+    done(t, "echo-watch-fails-on-change");
+    server_begin(TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
+    client(0, 1); op(SCRIPT_EAGAIN); str("x"); op(SCRIPT_SEND_AGAIN);
+    op_arg(SCRIPT_WATCH_FAIL, 0); str("y"); op(SCRIPT_EOF);
+    done(t, "echo-watch-fails-registered-conn");
+    server_begin(TCP_SERVICE_TIME, CLOSE_MODE_FIN);
+    op_arg(SCRIPT_ACCEPT_FAIL, 2); op_arg(SCRIPT_WATCH_FAIL, 0); client(0, 1);
+    done(t, "time-watch-fails-at-pause");
+    server_begin(TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
+    client(0, 1); op(SCRIPT_STOP); op_arg(SCRIPT_WATCH_FAIL, 0); str("x");
+    done(t, "echo-watch-fails-at-stop");
+    /* Two silent clients 100 ms apart (a failed accept ends the first
+     * burst): the first times out, the second is still open when the table
+     * is scanned. */
+    server_begin(TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
+    client(0, 1); op(SCRIPT_EAGAIN); op_arg(SCRIPT_ACCEPT_FAIL, 0);
+    must(script_add_clock(&B, 1)); client(0, 2);
+    op(SCRIPT_EAGAIN); op(SCRIPT_TIMEOUT); str("late"); op(SCRIPT_EOF);
+    done(t, "echo-one-of-two-times-out");
+    /* A second stop during the grace changes nothing. */
+    server_begin(TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
+    client(0, 1); op(SCRIPT_EAGAIN); op(SCRIPT_STOP); str("a"); op(SCRIPT_STOP); str("b");
+    op(SCRIPT_EOF);
+    done(t, "echo-stop-twice");
     /* Stop: the listener goes, open connections get their grace. */
     server_begin(TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
     client(0, 7000); client(1, 7001); str("late"); op(SCRIPT_STOP); op(SCRIPT_TIMEOUT);
@@ -327,6 +368,19 @@ static void udp_server_seeds(void)
     static uint8_t ff[4000];
     memset(ff, 0xff, sizeof ff);
     begin(); data(ff, sizeof ff); done(t, "escape-cut");
+    /* The escape's code-point classes: below U+00AD, invisible (U+00AD,
+     * U+200B, U+202E, U+FEFF, a tag U+E0001), past the last invisible range
+     * (U+F0000), a bad continuation and a sequence cut by the datagram's end;
+     * then backslashes (2 characters each) filling the 4 KiB line. */
+    begin();
+    str("\xc2\xa9 \xc2\xad \xe2\x80\x8b \xe2\x80\xae \xef\xbb\xbf \xf3\xa0\x80\x81 "
+        "\xf3\xb0\x80\x80 \xe2\x28\xa1 \xe2\x80");
+    done(t, "utf8-invisible-and-edges");
+    static uint8_t backslashes[2100];
+    memset(backslashes, '\\', sizeof backslashes);
+    begin(); data(backslashes, sizeof backslashes); done(t, "backslashes-fill-line");
+    begin(); must(script_add_peer_port(&B, 1194)); str("openvpn");
+    must(script_add_peer_port(&B, 1434)); str("ms-sql"); done(t, "port-1194-1434-reflectors");
     begin(); must(script_add_clock(&B, 20)); str("late"); done(t, "clock");
     /* The loop's own paths: IPv6 sources (the harness's second server is
      * bound to [::]:3434, so [::1]:3434 is itself), a batch cut short by
@@ -379,6 +433,11 @@ static void udp_client_seeds(void)
     begin(); op(SCRIPT_SEND_RESET); done(t, "send-error");
     begin(); op(SCRIPT_EOF); done(t, "empty-reply");
     begin(); must(script_add_clock(&B, 20)); str(msg); done(t, "clock-past-try");
+    /* The harness's third client talks to [::1]: its reply comes from the
+     * peer over IPv6 (the others take it as foreign), after a v4 one. */
+    begin(); str(msg); must(script_add_source(&B, SCRIPT_FROM_PEER_V6)); str(msg);
+    done(t, "reply-v4-then-v6");
+    begin(); str("\\\\\\\\\\ \xe2\x80\x8b"); done(t, "reply-backslashes");
     begin(); op(SCRIPT_EAGAIN); op(SCRIPT_FOREIGN); str("a"); op(SCRIPT_FOREIGN); str("b");
     op(SCRIPT_TIMEOUT); str(msg); done(t, "foreign-flood-then-retry");
 }

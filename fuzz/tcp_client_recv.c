@@ -9,7 +9,9 @@
  *
  * Invariants: reply_len <= cap; reply_ok implies status SIO_OK; the return
  * value is status OK && reply_ok; `why` is NUL-terminated and set whenever
- * the session failed; the client sent exactly its message when status OK. */
+ * the session failed; the client sent exactly its message when status OK;
+ * the reply printed as tcp-client prints it (fuzz_check_reply_print; in the
+ * configuration that reads the whole stream into 4 KiB). */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,6 +33,9 @@ struct client_config {
     bool shutdown_write;
     bool close_after_reply;
     size_t cap;
+    bool print; /* also print the reply as tcp-client does (one config: the
+                   same bytes reach every config, and escaping them is most
+                   of an execution's cost) */
 };
 
 static void run_one(const uint8_t *data, size_t size, const struct client_config *cfg)
@@ -69,6 +74,8 @@ static void run_one(const uint8_t *data, size_t size, const struct client_config
         FUZZ_CHECK(s.shutdowns == (cfg->shutdown_write ? 1u : 0u), "%zu shutdowns",
                    s.shutdowns);
     }
+    if (cfg->print && (res.reply_len > 0 || res.status == SIO_OK))
+        fuzz_check_reply_print(buf, res.reply_len); /* as tcp-client prints it */
     if (res.reply_ok && cfg->expect == EXPECT_ECHO)
         FUZZ_CHECK(res.reply_len == cfg->send_len && memcmp(buf, cfg->send, cfg->send_len) == 0,
                    "echo judged ok but differs from what was sent");
@@ -84,16 +91,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             long_msg[i] = (uint8_t)('a' + i % 26);
     const struct client_config configs[] = {
         /* tcp-client --expect time: the reply fits exactly, then with room. */
-        {EXPECT_TIME, NULL, 0, false, false, TIMEMSG_LEN},
-        {EXPECT_TIME, NULL, 0, false, false, 4096},
+        {EXPECT_TIME, NULL, 0, false, false, TIMEMSG_LEN, false},
+        {EXPECT_TIME, NULL, 0, false, false, 4096, true},
         /* --expect echo --send ... --shutdown: read the echo to EOF. */
-        {EXPECT_ECHO, echo, echo_len, true, false, 4096},
+        {EXPECT_ECHO, echo, echo_len, true, false, 4096, false},
         /* --expect echo --close-after-reply: read exactly the echo. */
-        {EXPECT_ECHO, echo, echo_len, false, true, 4096},
+        {EXPECT_ECHO, echo, echo_len, false, true, 4096, false},
         /* an echo larger than the reply limit. */
-        {EXPECT_ECHO, long_msg, sizeof long_msg, false, true, 256},
+        {EXPECT_ECHO, long_msg, sizeof long_msg, false, true, 256, false},
         /* --expect any with a tiny limit: overflow. */
-        {EXPECT_ANY, NULL, 0, false, false, 16},
+        {EXPECT_ANY, NULL, 0, false, false, 16, false},
     };
     for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++)
         run_one(data, size, &configs[i]);

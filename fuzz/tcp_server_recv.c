@@ -2,11 +2,12 @@
  * core/tcp_server_loop.h), the very loop the program runs, over a scripted
  * sockio: clients connect (IPv4 and IPv6 peers), several at once,
  * interleave their bytes, fail to be accepted, get evicted, never send
- * their FIN; waits, shutdowns and sends fail; a stop comes.
+ * their FIN; waits, watch-set changes, shutdowns and sends fail; a stop
+ * comes.
  *
  * Input: two configuration bytes (fuzz_tcp_server_config in fuzz_common.h:
  * service, close mode, 1..4 slots, count, timeout, lifetime, grace), then a
- * schedule (core/script.h, with the event-loop opcodes 0x20..0x26). Once
+ * schedule (core/script.h, with the event-loop opcodes 0x20..0x27). Once
  * the schedule is exhausted every peer closes and the stop comes, so every
  * run ends.
  *
@@ -17,7 +18,11 @@
  *
  * Invariants:
  *   loop     returns 0, or -1 with "epoll_wait" only after a wait failed
- *            with an errno other than EINTR; on 0 nothing is left open:
+ *            with an errno other than EINTR, with "epoll" or "epoll_ctl
+ *            (listener)" only after a change to the watch set failed (a
+ *            connection whose change fails ends, the loop goes on); a
+ *            change fails only when the script says so (no EEXIST, ENOENT,
+ *            EBADF: the loop's own mistakes); on 0 nothing is left open:
  *            every accepted fd closed exactly once, nothing else closed;
  *            served + evicted + shut == accepted == accepts; count honoured;
  *            at most max_conns + 1 open at once (the newcomer before its
@@ -63,6 +68,7 @@ struct tap {
     size_t open, max_open, accepts, closes, log_lines;
     size_t waits, max_waits;
     bool wait_failed; /* a wait failed with an errno that ends the loop */
+    bool watch_failed; /* a change to the watch set failed */
     char closed_peer[NET_ADDRSTR_LEN]; /* of the fd closed last, for its log line */
 };
 
@@ -168,6 +174,18 @@ FUZZ_NO_COVERAGE static int tap_wait(void *ctx, int set, struct sockio_event *ev
     return n;
 }
 
+FUZZ_NO_COVERAGE static int tap_watch(void *ctx, int set, enum sockio_watch_op op, int fd,
+                                      uint32_t events, void *tag)
+{
+    struct tap *t = ctx;
+    int rc = t->inner.ops->watch(t->inner.ctx, set, op, fd, events, tag);
+    FUZZ_CHECK(rc == 0 || errno == ENOMEM || errno == ENOSPC,
+               "watch of fd %d failed with %s: the loop's own mistake", fd, strerror(errno));
+    if (rc != 0)
+        t->watch_failed = true;
+    return rc;
+}
+
 FUZZ_NO_COVERAGE static int tap_close(void *ctx, int fd, bool abortive)
 {
     struct tap *t = ctx;
@@ -208,7 +226,7 @@ static ssize_t tap_sendto(void *ctx, int fd, const void *buf, size_t len, int fl
 static const struct sockio_ops tap_ops = {
     .recv = tap_recv, .recvfrom = tap_recvfrom, .send = tap_send, .sendto = tap_sendto,
     .accept = tap_accept, .shutdown = tap_shutdown, .poll = tap_pass_poll,
-    .now_ms = tap_pass_now_ms, .watch_open = tap_pass_watch_open, .watch = tap_pass_watch,
+    .now_ms = tap_pass_now_ms, .watch_open = tap_pass_watch_open, .watch = tap_watch,
     .wait = tap_wait, .close = tap_close, .read = tap_pass_read,
 };
 
@@ -268,8 +286,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc = tcp_server_run(&srv);
 
     if (rc != 0) {
-        FUZZ_CHECK(t.wait_failed && strcmp(srv.fail_what, "epoll_wait") == 0,
-                   "loop failed: %s: %s", srv.fail_what, strerror(srv.fail_errno));
+        bool wait = t.wait_failed && strcmp(srv.fail_what, "epoll_wait") == 0;
+        bool watch = t.watch_failed && (strcmp(srv.fail_what, "epoll") == 0 ||
+                                        strcmp(srv.fail_what, "epoll_ctl (listener)") == 0);
+        FUZZ_CHECK(wait || watch, "loop failed: %s: %s", srv.fail_what, strerror(srv.fail_errno));
     } else {
         FUZZ_CHECK(srv.nconns == 0 && t.open == 0, "%zu connections left open", t.open);
         FUZZ_CHECK(s.closes == s.accepts && s.bad_closes == 0 && s.open_conns == 0,

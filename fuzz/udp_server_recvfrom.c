@@ -12,9 +12,10 @@
  *   B  --max 2048 (long lines cut at 4 KiB), batches of 8, echo, bound to
  *      the IPv6 wildcard [::]:3434;
  *   C  --max 16, batches of 3, --count 5 (reached inside a batch), print
- *      only;
+ *      only, a log without a flush hook;
  *   D  --max 16, --count 3, on a seam without recvmmsg (the one-datagram
- *      fallback).
+ *      fallback); its log fails (EPIPE) at the second write or the second
+ *      flush, whichever comes first.
  *
  * A thin tap between the loop and the scripted sockio remembers the
  * datagrams of the last receive and checks every sendto and every write.
@@ -26,7 +27,9 @@
  * byte below 0x20, no 0x7f, no UTF-8 C1 control). Never a sendto to port 0,
  * a port below 1024, or the server itself; an echo goes to the source of a
  * datagram of the batch (in order) and carries exactly the bytes kept of
- * it. --count is never passed, and reached exactly when the loop says so. */
+ * it. --count is never passed, and reached exactly when the loop says so
+ * (unless the log failed first). The loop ends LOG_FAILED (errno EPIPE)
+ * exactly when the log failed, and writes or flushes nothing after that. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -65,6 +68,9 @@ struct tap {
     unsigned long datagrams, receives, log_writes, flushes, refusals, sendtos, recv_errors;
     unsigned long wait_failures; /* polls the script failed with other than EINTR */
     bool stop_at_clock;
+    /* The log fails (EPIPE: stdout closed) at this write / flush, 0 never. */
+    unsigned long fail_write_at, fail_flush_at;
+    bool log_failed;
     /* Last: only what a receive filled is read, so a run clears what is above. */
     struct seen batch[UDP_LOOP_BATCH_MAX]; /* the last receive's datagrams */
 };
@@ -304,6 +310,12 @@ FUZZ_NO_COVERAGE static bool tap_write_log(void *ctx, const char *text, size_t l
     }
     FUZZ_CHECK(t->logged == t->batch_len, "a write with %u of the batch's %u datagrams", t->logged,
                t->batch_len);
+    FUZZ_CHECK(!t->log_failed, "a write after the log failed");
+    if (t->log_writes == t->fail_write_at) {
+        t->log_failed = true;
+        errno = EPIPE;
+        return false;
+    }
     return true;
 }
 
@@ -312,7 +324,13 @@ FUZZ_NO_COVERAGE static bool tap_flush_log(void *ctx)
     struct tap *t = ctx;
     FUZZ_CHECK(t->logged == t->batch_len, "a flush with %u of the batch's %u lines written",
                t->logged, t->batch_len);
+    FUZZ_CHECK(!t->log_failed, "a flush after the log failed");
     t->flushes++;
+    if (t->flushes == t->fail_flush_at) {
+        t->log_failed = true;
+        errno = EPIPE;
+        return false;
+    }
     return true;
 }
 
@@ -334,6 +352,8 @@ struct server {
     struct udp_loop_config c;
     const struct sockio_ops *ops;
     bool stop_at_clock;
+    bool no_flush; /* no flush_log hook */
+    unsigned long fail_write_at, fail_flush_at;
     struct udp_loop *loop;
     uint8_t *bytes;
 };
@@ -355,8 +375,11 @@ FUZZ_NO_COVERAGE static void run(struct server *srv, const uint8_t *data, size_t
     t.max = srv->c.max;
     t.bytes = srv->bytes;
     t.stop_at_clock = srv->stop_at_clock;
+    t.fail_write_at = srv->fail_write_at;
+    t.fail_flush_at = srv->fail_flush_at;
     struct sockio io = {.ops = srv->ops, .ctx = &t};
-    struct udp_loop_hooks hooks = {.write_log = tap_write_log, .flush_log = tap_flush_log,
+    struct udp_loop_hooks hooks = {.write_log = tap_write_log,
+                                   .flush_log = srv->no_flush ? NULL : tap_flush_log,
                                    .recv_error = tap_recv_error,
                                    .stop_requested = tap_stop_requested, .ctx = &t};
 
@@ -367,7 +390,10 @@ FUZZ_NO_COVERAGE static void run(struct server *srv, const uint8_t *data, size_t
             break;
     }
     const struct udp_loop_stats *st = udp_loop_stats(srv->loop);
-    FUZZ_CHECK(end != UDP_LOOP_LOG_FAILED, "loop failed: %d", end);
+    FUZZ_CHECK((end == UDP_LOOP_LOG_FAILED) == t.log_failed, "log failed %d, the loop ended %d",
+               t.log_failed, end);
+    FUZZ_CHECK(end != UDP_LOOP_LOG_FAILED || udp_loop_err(srv->loop) == EPIPE,
+               "log failure with errno %d", udp_loop_err(srv->loop));
     FUZZ_CHECK(end != UDP_LOOP_WAIT_FAILED || t.wait_failures > 0,
                "the wait failed but the script failed none");
     FUZZ_CHECK(st->handled == t.datagrams, "%lu datagrams handled, %lu received", st->handled,
@@ -375,7 +401,9 @@ FUZZ_NO_COVERAGE static void run(struct server *srv, const uint8_t *data, size_t
     FUZZ_CHECK(t.logged == t.batch_len, "the last batch's lines were not all written");
     FUZZ_CHECK(t.log_writes == t.receives && st->writes == t.receives,
                "%lu writes for %lu receives", t.log_writes, t.receives);
-    FUZZ_CHECK(t.flushes == st->flushes && (t.receives == 0 || t.flushes > 0),
+    FUZZ_CHECK(t.flushes == st->flushes &&
+                   (srv->no_flush ? t.flushes == 0
+                                  : t.receives == 0 || t.flushes > 0 || t.log_failed),
                "%lu flushes for %lu receives", t.flushes, t.receives);
     FUZZ_CHECK(t.refusals == st->refused, "%lu refusals logged, %lu counted", t.refusals,
                st->refused);
@@ -385,7 +413,7 @@ FUZZ_NO_COVERAGE static void run(struct server *srv, const uint8_t *data, size_t
     if (srv->c.count > 0) {
         FUZZ_CHECK(st->handled <= srv->c.count, "--count %lu passed: %lu", srv->c.count,
                    st->handled);
-        FUZZ_CHECK((end == UDP_LOOP_COUNT) == (st->handled == srv->c.count),
+        FUZZ_CHECK(t.log_failed || (end == UDP_LOOP_COUNT) == (st->handled == srv->c.count),
                    "--count reached (%lu) but the loop says %d", st->handled, end);
     }
     if (end == UDP_LOOP_STOPPED)
@@ -405,10 +433,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
          .ops = &tap_ops},
         {.c = {.max = 16, .batch = 3, .count = 5, .stop_fd = -1,
                .self = (struct sockaddr *)&self_v4, .self_len = sizeof self_v4},
-         .ops = &tap_ops},
+         .ops = &tap_ops, .no_flush = true},
         {.c = {.max = 16, .batch = 4, .count = 3, .stop_fd = -1,
                .self = (struct sockaddr *)&self_v4, .self_len = sizeof self_v4},
-         .ops = &tap_ops_one_at_a_time},
+         .ops = &tap_ops_one_at_a_time, .fail_write_at = 2, .fail_flush_at = 2},
     };
     if (self_v4.sin_port == 0) {
         init_byte_class();

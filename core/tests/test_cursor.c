@@ -23,7 +23,6 @@ static void assert_failed_closed(struct cursor *c)
     uint8_t u8 = 0xaa;
     uint16_t u16 = 0xaaaa;
     uint32_t u32 = 0xaaaaaaaa;
-    uint64_t u64 = 0xaaaaaaaaaaaaaaaaull;
     assert_false(cursor_u8(c, &u8));
     assert_int_equal(u8, 0);
     u16 = 0xaaaa;
@@ -37,15 +36,6 @@ static void assert_failed_closed(struct cursor *c)
     u32 = 0xaaaaaaaa;
     assert_false(cursor_le32(c, &u32));
     assert_int_equal(u32, 0);
-    assert_false(cursor_le64(c, &u64));
-    assert_int_equal(u64, 0);
-
-    const uint8_t *ptr = bytes8;
-    assert_false(cursor_bytes(c, 0, &ptr));
-    assert_null(ptr);
-    ptr = bytes8;
-    assert_false(cursor_bytes(c, 1, &ptr));
-    assert_null(ptr);
 
     uint8_t dst[4];
     memset(dst, 0xaa, sizeof dst);
@@ -183,31 +173,6 @@ static void test_be32_le32_bounds(void **state)
     assert_int_equal(v, 0xccddeeffu);
 }
 
-static void test_le64_bounds(void **state)
-{
-    (void)state;
-    struct cursor c;
-    uint64_t v;
-    cursor_init(&c, bytes8, 8);
-    assert_true(cursor_le64(&c, &v));
-    assert_true(v == 0x0807060504030201ull);
-    assert_int_equal(cursor_remaining(&c), 0);
-    assert_true(cursor_ok(&c));
-
-    static const uint8_t hi[8] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe};
-    cursor_init(&c, hi, 8);
-    assert_true(cursor_le64(&c, &v));
-    assert_true(v == 0xfeffffffffffffffull);
-
-    for (size_t len = 0; len < 8; len++) {
-        cursor_init(&c, bytes8, len);
-        v = ~0ull;
-        assert_false(cursor_le64(&c, &v));
-        assert_true(v == 0);
-        assert_failed_closed(&c);
-    }
-}
-
 static void test_sequential_reads(void **state)
 {
     (void)state;
@@ -228,32 +193,6 @@ static void test_sequential_reads(void **state)
     assert_false(cursor_le16(&c, &b));
     assert_int_equal(b, 0);
     assert_int_equal(cursor_offset(&c), 7);
-    assert_failed_closed(&c);
-}
-
-static void test_bytes(void **state)
-{
-    (void)state;
-    struct cursor c;
-    const uint8_t *p = NULL;
-    cursor_init(&c, bytes8, sizeof bytes8);
-    assert_true(cursor_bytes(&c, 3, &p));
-    assert_ptr_equal(p, bytes8);
-    assert_true(cursor_bytes(&c, 5, &p)); /* exactly the rest */
-    assert_ptr_equal(p, bytes8 + 3);
-    assert_int_equal(cursor_remaining(&c), 0);
-    assert_true(cursor_bytes(&c, 0, &p)); /* zero at the very end is fine */
-    assert_ptr_equal(p, bytes8 + 8);
-    assert_true(cursor_ok(&c));
-    assert_false(cursor_bytes(&c, 1, &p)); /* one past */
-    assert_null(p);
-    assert_failed_closed(&c);
-
-    /* a huge n must not wrap around the bounds check */
-    cursor_init(&c, bytes8, sizeof bytes8);
-    assert_true(cursor_skip(&c, 1));
-    assert_false(cursor_bytes(&c, SIZE_MAX, &p));
-    assert_null(p);
     assert_failed_closed(&c);
 }
 
@@ -314,8 +253,6 @@ static void test_zero_length(void **state)
     assert_false(cursor_peek_u8(&c, 0, &v));
     assert_int_equal(v, 0);
     assert_true(cursor_ok(&c)); /* peek never fails the cursor */
-    const uint8_t *p;
-    assert_true(cursor_bytes(&c, 0, &p));
     assert_true(cursor_skip(&c, 0));
     struct cursor sub;
     assert_true(cursor_sub(&c, 0, &sub));
@@ -514,9 +451,7 @@ int main(void)
         cmocka_unit_test(test_u8_bounds),
         cmocka_unit_test(test_be16_le16_bounds),
         cmocka_unit_test(test_be32_le32_bounds),
-        cmocka_unit_test(test_le64_bounds),
         cmocka_unit_test(test_sequential_reads),
-        cmocka_unit_test(test_bytes),
         cmocka_unit_test(test_copy),
         cmocka_unit_test(test_skip),
         cmocka_unit_test(test_zero_length),

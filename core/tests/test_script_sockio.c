@@ -783,7 +783,7 @@ static void test_datagram_truncated(void **state)
  * bytes (len) but reports the wire length, so with TRUNC wire=3000 len=10
  * and a 100-byte buffer sockio_recv_datagram() says d.len = 100 stored
  * bytes while only 10 were written: bytes 10..99 are whatever the buffer
- * held before (uninitialised memory in a harness; udp_server_handle_one
+ * held before (uninitialised memory in a harness; udp-server's loop
  * escapes them into its line and echoes them). The script should fill
  * min(len, wire) bytes (e.g. zero padding after the scripted data). */
 static void test_datagram_truncated_fills_what_it_reports(void **state)

@@ -404,7 +404,36 @@ static void test_client_judge(void **state)
 /* The server's own address in these tests: 127.0.0.1:7777 (the scripted
  * peer is 127.0.0.1 at the port a schedule names). */
 static struct udp_echo_guard guard;
+
+/* One datagram as udp_loop_run handles each (udp_loop.h, the loop
+ * udp-server runs): received into buf[max], its line, its echo when `echo`
+ * is given and allows it. */
+struct udp_server_event {
+    enum sio_status status;
+    int err;
+    bool echoed;
+    bool echo_refused;
+    enum udp_echo_refusal refusal; /* why, when echo_refused */
+    char line[UDP_LINE_CAP];
+    size_t line_len;
+};
 static struct udp_server_event sev;
+
+static void udp_server_handle_one(const struct sockio *io, int fd, uint8_t *buf, size_t max,
+                                  int64_t deadline, struct udp_echo_guard *echo,
+                                  struct udp_server_event *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    struct datagram d;
+    ev->status = sockio_recv_datagram(io, fd, buf, max, deadline, &d, &ev->err);
+    if (ev->status != SIO_OK)
+        return;
+    ev->line_len = udp_server_log_line(&d, buf, max, ev->line);
+    if (!echo)
+        return;
+    ev->echoed = udp_server_echo(io, fd, buf, &d, echo, io->ops->now_ms(io->ctx), &ev->refusal);
+    ev->echo_refused = ev->refusal != UDP_ECHO_ALLOWED;
+}
 
 static struct udp_echo_guard *echo_guard(void)
 {

@@ -244,6 +244,39 @@ static void test_wait_failures(void **state)
     tcp_server_free(&srv);
 }
 
+/* Watch-set failures: a connection whose registration fails ends as a
+ * socket error and the loop serves the next; the listener's removal failing
+ * at a stop ends the loop with -1, naming the call; the stop pipe's
+ * registration failing at the start ends it at once. */
+static void test_watch_failures(void **state)
+{
+    (void)state;
+    sched_begin();
+    sched_accept(0, 1);
+    sched_op_arg(SCRIPT_WATCH_FAIL, 0); /* ENOMEM, for the new connection's watch */
+    sched_accept(0, 2);
+    sched_str("hi");
+    sched_op(SCRIPT_EOF);
+    struct tcp_server_config cfg = config(TCP_SERVICE_ECHO, 2, 16);
+    assert_int_equal(run_loop(&cfg), 0);
+    assert_string_equal(conn_log, "Served 127.0.0.1:1: socket error, 0 bytes sent, 0 received\n"
+                                  "Served 127.0.0.1:2: closed, 2 bytes sent, 2 received\n");
+
+    sched_begin();
+    sched_op(SCRIPT_STOP);
+    sched_op_arg(SCRIPT_WATCH_FAIL, 1); /* ENOSPC, for the listener's removal */
+    cfg = config(TCP_SERVICE_ECHO, 0, 16);
+    assert_int_equal(run_loop(&cfg), -1);
+    assert_string_equal(srv.fail_what, "epoll_ctl (listener)");
+    assert_int_equal(srv.fail_errno, ENOSPC);
+
+    sched_begin();
+    sched_op_arg(SCRIPT_WATCH_FAIL, 0);
+    assert_int_equal(run_loop(&cfg), -1);
+    assert_string_equal(srv.fail_what, "epoll");
+    assert_int_equal(srv.fail_errno, ENOMEM);
+}
+
 /* Abortive close mode: the loop closes with SO_LINGER 0 (the seam's
  * abortive close), after the whole reply. */
 static void test_rst_mode_closes_abortively(void **state)
@@ -327,6 +360,7 @@ int main(void)
         cmocka_unit_test(test_stop_with_grace),
         cmocka_unit_test(test_send_zero_and_shutdown_failure),
         cmocka_unit_test(test_wait_failures),
+        cmocka_unit_test(test_watch_failures),
         cmocka_unit_test(test_rst_mode_closes_abortively),
         cmocka_unit_test(test_script_accept_fds),
         cmocka_unit_test(test_script_poll_skips_loop_events),

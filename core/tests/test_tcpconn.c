@@ -1,5 +1,6 @@
 /* tcp-time-server's connection state machine (tcpconn.c) driven through
- * the scripted sockio with tcp_conn_serve_one, as its fuzz harness does. */
+ * the scripted sockio, one connection with a poll loop of the test's own
+ * (serve_one); the server's event loop drives it in test_tcp_server_loop.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +28,26 @@ static void open_conn(const struct sockio *io, enum tcp_service svc, enum close_
     const char *reply = svc == TCP_SERVICE_TIME ? REPLY : NULL;
     tcp_conn_open(&conn, 7, svc, mode, io->ops->now_ms(io->ctx), CONN_TIMEOUT_MS, reply,
                   reply ? REPLY_LEN : 0);
+}
+
+/* Drives the connection to its end as an event loop would (poll on what it
+ * wants, I/O, deadline), at most max_steps polls. Returns how it ended
+ * (CONN_OPEN if the steps ran out). */
+static enum conn_end serve_one(const struct sockio *io, struct tcp_conn *c, int max_steps)
+{
+    for (int i = 0; i < max_steps && !tcp_conn_done(c); i++) {
+        int64_t now = io->ops->now_ms(io->ctx);
+        int64_t left = c->deadline - now;
+        struct pollfd p = {.fd = c->fd, .events = tcp_conn_wanted_events(c)};
+        int n = left <= 0 ? 0 : io->ops->poll(io->ctx, &p, 1, left > 60000 ? 60000 : (int)left);
+        now = io->ops->now_ms(io->ctx);
+        if (n > 0)
+            tcp_conn_on_ready(io, c, now);
+        else if (n < 0 && errno != EINTR)
+            tcp_conn_end(c, CONN_ERROR);
+        tcp_conn_check_deadline(c, now);
+    }
+    return c->end;
 }
 
 static void assert_sent(const void *want, size_t n)
@@ -117,7 +138,7 @@ static void test_open_and_wanted_events(void **state)
     assert_int_equal(tcp_conn_wanted_events(&conn), 0);
     /* no steps: still open */
     open_conn(io, TCP_SERVICE_TIME, CLOSE_MODE_FIN);
-    assert_int_equal(tcp_conn_serve_one(io, &conn, 0), CONN_OPEN);
+    assert_int_equal(serve_one(io, &conn, 0), CONN_OPEN);
     assert_int_equal(sh_s.calls, 0);
 }
 
@@ -133,7 +154,7 @@ static void test_time_fin_clean(void **state)
     sched_op(SCRIPT_EOF);
     const struct sockio *io = sched_start(true);
     open_conn(io, TCP_SERVICE_TIME, CLOSE_MODE_FIN);
-    assert_int_equal(tcp_conn_serve_one(io, &conn, STEPS), CONN_CLEAN);
+    assert_int_equal(serve_one(io, &conn, STEPS), CONN_CLEAN);
     assert_sent(REPLY, REPLY_LEN);
     assert_int_equal(sh_s.shutdowns, 1);
     assert_int_equal(conn.bytes_out, REPLY_LEN);
@@ -191,7 +212,7 @@ static void test_time_send_short_sends_every_byte(void **state)
         sched_op(SCRIPT_EOF);
         const struct sockio *io = sched_start(true);
         open_conn(io, TCP_SERVICE_TIME, CLOSE_MODE_FIN);
-        assert_int_equal(tcp_conn_serve_one(io, &conn, STEPS), CONN_CLEAN);
+        assert_int_equal(serve_one(io, &conn, STEPS), CONN_CLEAN);
         assert_sent(REPLY, REPLY_LEN);
         assert_int_equal(sh_s.shutdowns, 1);
         assert_int_equal(conn.bytes_out, REPLY_LEN);
@@ -207,7 +228,7 @@ static void test_time_rst_aborts(void **state)
     sched_op(SCRIPT_EOF);
     const struct sockio *io = sched_start(true);
     open_conn(io, TCP_SERVICE_TIME, CLOSE_MODE_RST);
-    assert_int_equal(tcp_conn_serve_one(io, &conn, STEPS), CONN_ABORT);
+    assert_int_equal(serve_one(io, &conn, STEPS), CONN_ABORT);
     assert_sent(REPLY, REPLY_LEN);
     assert_int_equal(sh_s.shutdowns, 0);
     assert_true(tcp_conn_wants_abort(&conn));
@@ -222,7 +243,7 @@ static void test_time_unread(void **state)
     sched_op(SCRIPT_EOF);
     const struct sockio *io = sched_start(true);
     open_conn(io, TCP_SERVICE_TIME, CLOSE_MODE_UNREAD);
-    assert_int_equal(tcp_conn_serve_one(io, &conn, STEPS), CONN_UNREAD);
+    assert_int_equal(serve_one(io, &conn, STEPS), CONN_UNREAD);
     assert_sent(REPLY, REPLY_LEN);
     assert_int_equal(sh_s.shutdowns, 0);
     assert_int_equal(conn.bytes_in, 0);
@@ -239,7 +260,7 @@ static void test_time_send_epipe(void **state)
     sched_op(SCRIPT_EOF);
     const struct sockio *io = sched_start(true);
     open_conn(io, TCP_SERVICE_TIME, CLOSE_MODE_FIN);
-    assert_int_equal(tcp_conn_serve_one(io, &conn, STEPS), CONN_RESET);
+    assert_int_equal(serve_one(io, &conn, STEPS), CONN_RESET);
     assert_int_equal(conn.err, EPIPE);
     assert_sent(REPLY, 4);
     assert_int_equal(sh_s.shutdowns, 0);
@@ -256,7 +277,7 @@ static void test_time_peer_never_closes(void **state)
     const struct sockio *io = sched_start(true);
     open_conn(io, TCP_SERVICE_TIME, CLOSE_MODE_FIN);
     int64_t deadline = conn.deadline;
-    assert_int_equal(tcp_conn_serve_one(io, &conn, STEPS), CONN_TIMEOUT);
+    assert_int_equal(serve_one(io, &conn, STEPS), CONN_TIMEOUT);
     assert_int_equal(conn.err, ETIMEDOUT);
     assert_sent(REPLY, REPLY_LEN);
     assert_int_equal(sh_s.shutdowns, 1);
@@ -284,7 +305,7 @@ static void test_time_deadline_is_fixed(void **state)
     const struct sockio *io = sched_start(true);
     open_conn(io, TCP_SERVICE_TIME, CLOSE_MODE_FIN);
     int64_t start = sched_now();
-    assert_int_equal(tcp_conn_serve_one(io, &conn, STEPS), CONN_TIMEOUT);
+    assert_int_equal(serve_one(io, &conn, STEPS), CONN_TIMEOUT);
     assert_sent(REPLY, REPLY_LEN);
     assert_true(sched_now() >= start + CONN_TIMEOUT_MS);
     assert_true(sched_now() < start + CONN_TIMEOUT_MS + 2100);
@@ -316,7 +337,7 @@ static void test_echo_many_chunks(void **state)
     sched_op(SCRIPT_EOF);
     const struct sockio *io = sched_start(true);
     open_conn(io, TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
-    assert_int_equal(tcp_conn_serve_one(io, &conn, STEPS), CONN_CLEAN);
+    assert_int_equal(serve_one(io, &conn, STEPS), CONN_CLEAN);
     assert_sent(msg, sizeof msg);
     assert_int_equal(conn.bytes_in, sizeof msg);
     assert_int_equal(conn.bytes_out, sizeof msg);
@@ -335,7 +356,7 @@ static void test_echo_larger_than_buffer(void **state)
     sched_data(msg, 300);
     const struct sockio *io = sched_start(true); /* exhausted: EOF */
     open_conn(io, TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
-    assert_int_equal(tcp_conn_serve_one(io, &conn, STEPS), CONN_CLEAN);
+    assert_int_equal(serve_one(io, &conn, STEPS), CONN_CLEAN);
     assert_int_equal(sh_s.sent_total, sizeof msg + 300);
     assert_memory_equal(sh_s.sent, msg, sizeof msg);
     assert_memory_equal(sh_s.sent + sizeof msg, msg, 300);
@@ -382,7 +403,7 @@ static void test_echo_burst_limit(void **state)
     assert_int_equal(sh_s.calls, TCP_CONN_BURST);
     assert_int_equal(sh_s.sent_len, TCP_CONN_BURST / 2);
     assert_false(tcp_conn_done(&conn));
-    assert_int_equal(tcp_conn_serve_one(io, &conn, STEPS), CONN_CLEAN);
+    assert_int_equal(serve_one(io, &conn, STEPS), CONN_CLEAN);
     assert_int_equal(sh_s.sent_len, 40);
 }
 
@@ -398,7 +419,7 @@ static void test_echo_reset_mid_stream(void **state)
     sched_op(SCRIPT_EOF);
     const struct sockio *io = sched_start(true);
     open_conn(io, TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
-    assert_int_equal(tcp_conn_serve_one(io, &conn, STEPS), CONN_RESET);
+    assert_int_equal(serve_one(io, &conn, STEPS), CONN_RESET);
     assert_int_equal(conn.err, ECONNRESET);
     assert_sent("hello wor", 9);
     assert_int_equal(sh_s.shutdowns, 0);
@@ -413,7 +434,7 @@ static void test_echo_send_epipe(void **state)
     sched_op(SCRIPT_EOF);
     const struct sockio *io = sched_start(true);
     open_conn(io, TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
-    assert_int_equal(tcp_conn_serve_one(io, &conn, STEPS), CONN_RESET);
+    assert_int_equal(serve_one(io, &conn, STEPS), CONN_RESET);
     assert_int_equal(conn.err, EPIPE);
     assert_int_equal(sh_s.sent_len, 0);
 }
@@ -428,7 +449,7 @@ static void test_echo_peer_never_sends_eof(void **state)
     sched_op(SCRIPT_EOF);
     const struct sockio *io = sched_start(true);
     open_conn(io, TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
-    assert_int_equal(tcp_conn_serve_one(io, &conn, STEPS), CONN_TIMEOUT);
+    assert_int_equal(serve_one(io, &conn, STEPS), CONN_TIMEOUT);
     assert_int_equal(conn.err, ETIMEDOUT);
     assert_sent("ping", 4);
     assert_int_equal(sh_s.shutdowns, 0);
@@ -443,7 +464,7 @@ static void test_echo_idle_deadline_moves(void **state)
     trickle(20, 20);
     const struct sockio *io = sched_start(true);
     open_conn(io, TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
-    assert_int_equal(tcp_conn_serve_one(io, &conn, STEPS), CONN_CLEAN);
+    assert_int_equal(serve_one(io, &conn, STEPS), CONN_CLEAN);
     assert_int_equal(sh_s.sent_len, 20);
     assert_int_equal(conn.bytes_in, 20);
     /* and a gap longer than the idle timeout ends it */
@@ -455,7 +476,7 @@ static void test_echo_idle_deadline_moves(void **state)
     sched_op(SCRIPT_EOF);
     io = sched_start(true);
     open_conn(io, TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
-    assert_int_equal(tcp_conn_serve_one(io, &conn, STEPS), CONN_TIMEOUT);
+    assert_int_equal(serve_one(io, &conn, STEPS), CONN_TIMEOUT);
     assert_sent("a", 1);
 }
 
@@ -468,7 +489,7 @@ static void test_echo_rst_and_unread_modes(void **state)
     sched_op(SCRIPT_EOF);
     const struct sockio *io = sched_start(true);
     open_conn(io, TCP_SERVICE_ECHO, CLOSE_MODE_RST);
-    assert_int_equal(tcp_conn_serve_one(io, &conn, STEPS), CONN_ABORT);
+    assert_int_equal(serve_one(io, &conn, STEPS), CONN_ABORT);
     assert_sent("abc", 3);
     assert_int_equal(sh_s.shutdowns, 0);
     /* unread after the peer's EOF has nothing unread: a clean FIN */
@@ -477,7 +498,7 @@ static void test_echo_rst_and_unread_modes(void **state)
     sched_op(SCRIPT_EOF);
     io = sched_start(true);
     open_conn(io, TCP_SERVICE_ECHO, CLOSE_MODE_UNREAD);
-    assert_int_equal(tcp_conn_serve_one(io, &conn, STEPS), CONN_CLEAN);
+    assert_int_equal(serve_one(io, &conn, STEPS), CONN_CLEAN);
     assert_int_equal(sh_s.shutdowns, 1);
 }
 
@@ -496,7 +517,7 @@ static void test_discard(void **state)
     sched_op(SCRIPT_EOF);
     const struct sockio *io = sched_start(true);
     open_conn(io, TCP_SERVICE_DISCARD, CLOSE_MODE_FIN);
-    assert_int_equal(tcp_conn_serve_one(io, &conn, STEPS), CONN_CLEAN);
+    assert_int_equal(serve_one(io, &conn, STEPS), CONN_CLEAN);
     assert_int_equal(sh_s.sent_total, 0);
     assert_int_equal(conn.bytes_in, sizeof msg + 4);
     assert_int_equal(conn.bytes_out, 0);
@@ -507,14 +528,14 @@ static void test_discard(void **state)
     sched_op(SCRIPT_RESET);
     io = sched_start(true);
     open_conn(io, TCP_SERVICE_DISCARD, CLOSE_MODE_FIN);
-    assert_int_equal(tcp_conn_serve_one(io, &conn, STEPS), CONN_RESET);
+    assert_int_equal(serve_one(io, &conn, STEPS), CONN_RESET);
     assert_int_equal(sh_s.shutdowns, 0);
 
     sched_begin();
     sched_op(SCRIPT_TIMEOUT);
     io = sched_start(true);
     open_conn(io, TCP_SERVICE_DISCARD, CLOSE_MODE_FIN);
-    assert_int_equal(tcp_conn_serve_one(io, &conn, STEPS), CONN_TIMEOUT);
+    assert_int_equal(serve_one(io, &conn, STEPS), CONN_TIMEOUT);
 }
 
 static void test_random_schedules_end(void **state)
@@ -535,7 +556,7 @@ static void test_random_schedules_end(void **state)
         enum tcp_service svc = (enum tcp_service)(iter % 3);
         enum close_mode mode = (enum close_mode)((iter / 3) % 3);
         open_conn(io, svc, mode);
-        enum conn_end e = tcp_conn_serve_one(io, &conn, STEPS);
+        enum conn_end e = serve_one(io, &conn, STEPS);
         assert_true(e != CONN_OPEN);
         assert_true(tcp_conn_done(&conn));
         if (svc == TCP_SERVICE_ECHO)
@@ -596,14 +617,14 @@ static void test_reopen_after_reset_serves_like_new(void **state)
     sched_op(SCRIPT_RESET);
     const struct sockio *io = sched_start(true);
     open_conn(io, TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
-    assert_int_equal(tcp_conn_serve_one(io, &conn, STEPS), CONN_RESET);
+    assert_int_equal(serve_one(io, &conn, STEPS), CONN_RESET);
     assert_int_not_equal(conn.bytes_in, 0);
     /* the same memory as a time connection: the whole reply, FIN, clean */
     sched_begin();
     sched_op(SCRIPT_EOF);
     io = sched_start(true);
     open_conn(io, TCP_SERVICE_TIME, CLOSE_MODE_FIN);
-    assert_int_equal(tcp_conn_serve_one(io, &conn, STEPS), CONN_CLEAN);
+    assert_int_equal(serve_one(io, &conn, STEPS), CONN_CLEAN);
     assert_sent(REPLY, REPLY_LEN);
     assert_int_equal(conn.bytes_in, 0);
     assert_int_equal(conn.bytes_out, REPLY_LEN);
@@ -665,7 +686,7 @@ static void test_echo_trickle_ends_at_lifetime(void **state)
     open_conn(io, TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
     int64_t start = sched_now();
     tcp_conn_set_lifetime(&conn, start, 15000);
-    assert_int_equal(tcp_conn_serve_one(io, &conn, STEPS), CONN_LIFETIME);
+    assert_int_equal(serve_one(io, &conn, STEPS), CONN_LIFETIME);
     assert_int_equal(conn.err, ETIMEDOUT);
     assert_true(sched_now() >= start + 15000);
     assert_true(sched_now() < start + 15000 + 2100);
@@ -721,7 +742,7 @@ static void test_pick_victim(void **state)
     const struct sockio *io = sched_start(true);
     open_conn(io, TCP_SERVICE_ECHO, CLOSE_MODE_FIN);
     int64_t opened = conn.last_active;
-    assert_int_equal(tcp_conn_serve_one(io, &conn, STEPS), CONN_CLEAN);
+    assert_int_equal(serve_one(io, &conn, STEPS), CONN_CLEAN);
     assert_true(conn.last_active >= opened + 2000);
     tcp_conn_open(&pool[0], 10, TCP_SERVICE_ECHO, CLOSE_MODE_FIN, opened, 1000, NULL, 0);
     struct tcp_conn *pair[2] = {&conn, &pool[0]};
