@@ -570,6 +570,17 @@ SCRIPT_DECODER static int script_accept(void *ctx, int fd, struct sockaddr *addr
     return s->target_fd;
 }
 
+/* Takes the oldest fault queued for a call (SHUT_FAIL, WATCH_FAIL): its
+ * argument byte in *arg; false when none is queued. */
+SCRIPT_DECODER static bool take_fault(uint8_t *queue, size_t *count, uint8_t *arg)
+{
+    if (*count == 0)
+        return false;
+    *arg = queue[0];
+    memmove(queue, queue + 1, --*count);
+    return true;
+}
+
 SCRIPT_DECODER static int script_shutdown(void *ctx, int fd, int how)
 {
     (void)fd;
@@ -578,11 +589,9 @@ SCRIPT_DECODER static int script_shutdown(void *ctx, int fd, int how)
     struct script *s = ctx;
     tick(s);
     apply_state_ops(s); /* shutdown faults at the head apply to this call */
-    if (s->shut_fault_count > 0) {
-        uint8_t arg = s->shut_faults[0];
-        memmove(s->shut_faults, s->shut_faults + 1, --s->shut_fault_count);
+    uint8_t arg;
+    if (take_fault(s->shut_faults, &s->shut_fault_count, &arg))
         return (int)fail(errs[arg & 3]);
-    }
     s->shutdowns++;
     return 0;
 }
@@ -642,11 +651,9 @@ SCRIPT_DECODER static int script_watch(void *ctx, int set, enum sockio_watch_op 
     struct script *s = ctx;
     tick(s);
     apply_state_ops(s); /* watch faults at the head apply to this call */
-    if (s->watch_fault_count > 0) {
-        uint8_t arg = s->watch_faults[0];
-        memmove(s->watch_faults, s->watch_faults + 1, --s->watch_fault_count);
+    uint8_t arg;
+    if (take_fault(s->watch_faults, &s->watch_fault_count, &arg))
         return (int)fail(arg & 1 ? ENOSPC : ENOMEM);
-    }
     if (fd < 0 || fd >= SCRIPT_FD_LIMIT)
         return (int)fail(EBADF);
     bool on = is_watched(s, fd);
