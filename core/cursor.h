@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct cursor {
     const uint8_t *p;
@@ -19,23 +20,100 @@ struct cursor {
     bool failed;
 };
 
-void cursor_init(struct cursor *c, const void *p, size_t len);
+static inline void cursor_init(struct cursor *c, const void *p, size_t len)
+{
+    c->p = p;
+    c->len = p ? len : 0;
+    c->off = 0;
+    c->failed = false;
+}
 static inline bool cursor_ok(const struct cursor *c) { return !c->failed; }
 static inline size_t cursor_offset(const struct cursor *c) { return c->off; }
-size_t cursor_remaining(const struct cursor *c);
+static inline size_t cursor_remaining(const struct cursor *c)
+{
+    return c->failed ? 0 : c->len - c->off;
+}
 
-bool cursor_u8(struct cursor *c, uint8_t *out);
-bool cursor_be16(struct cursor *c, uint16_t *out);
-bool cursor_be32(struct cursor *c, uint32_t *out);
-bool cursor_le16(struct cursor *c, uint16_t *out);
-bool cursor_le32(struct cursor *c, uint32_t *out);
-bool cursor_copy(struct cursor *c, void *dst, size_t n);
-bool cursor_skip(struct cursor *c, size_t n);
+/* The one place that decides whether n more bytes exist. Inline (as are the
+ * fixed-size readers below) because a dissector reads a dozen header fields
+ * per packet: as calls they cost more than the reads themselves, inlined the
+ * compiler merges their checks. */
+extern const uint8_t cursor_nothing_[1];
+static inline const uint8_t *cursor_take_(struct cursor *c, size_t n)
+{
+    if (c->failed || n > c->len - c->off) {
+        c->failed = true;
+        return NULL;
+    }
+    if (!c->p)
+        return cursor_nothing_; /* n == 0 on an empty cursor: success, no pointer arithmetic on NULL */
+    const uint8_t *at = c->p + c->off;
+    c->off += n;
+    return at;
+}
+
+static inline bool cursor_u8(struct cursor *c, uint8_t *out)
+{
+    const uint8_t *b = cursor_take_(c, 1);
+    *out = b ? b[0] : 0;
+    return b != NULL;
+}
+
+static inline bool cursor_be16(struct cursor *c, uint16_t *out)
+{
+    const uint8_t *b = cursor_take_(c, 2);
+    *out = b ? (uint16_t)(b[0] << 8 | b[1]) : 0;
+    return b != NULL;
+}
+
+static inline bool cursor_be32(struct cursor *c, uint32_t *out)
+{
+    const uint8_t *b = cursor_take_(c, 4);
+    *out = b ? (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3] : 0;
+    return b != NULL;
+}
+
+static inline bool cursor_le16(struct cursor *c, uint16_t *out)
+{
+    const uint8_t *b = cursor_take_(c, 2);
+    *out = b ? (uint16_t)(b[1] << 8 | b[0]) : 0;
+    return b != NULL;
+}
+
+static inline bool cursor_le32(struct cursor *c, uint32_t *out)
+{
+    const uint8_t *b = cursor_take_(c, 4);
+    *out = b ? (uint32_t)b[3] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[1] << 8 | b[0] : 0;
+    return b != NULL;
+}
+
+static inline bool cursor_copy(struct cursor *c, void *dst, size_t n)
+{
+    const uint8_t *b = cursor_take_(c, n);
+    if (b)
+        memcpy(dst, b, n);
+    else
+        memset(dst, 0, n);
+    return b != NULL;
+}
+
 /* Splits the next n bytes off as their own cursor, advancing past them. */
-bool cursor_sub(struct cursor *c, size_t n, struct cursor *sub);
+static inline bool cursor_sub(struct cursor *c, size_t n, struct cursor *sub)
+{
+    const uint8_t *b = cursor_take_(c, n);
+    cursor_init(sub, b, b ? n : 0);
+    sub->failed = b == NULL;
+    return b != NULL;
+}
+
 /* The unread rest as a cursor; c is left at its end. */
 void cursor_rest(struct cursor *c, struct cursor *rest);
 /* Looks at byte `at` past the current position without consuming it. */
 bool cursor_peek_u8(const struct cursor *c, size_t at, uint8_t *out);
+
+static inline bool cursor_skip(struct cursor *c, size_t n)
+{
+    return cursor_take_(c, n) != NULL;
+}
 
 #endif

@@ -63,17 +63,32 @@ static enum dissect_error dissect_ipv4(struct packet *p, struct cursor *c, size_
     const uint8_t *hdr = c->p + cursor_offset(c);
     uint8_t vihl, tos;
     uint16_t total, id, frag, csum;
-    cursor_u8(c, &vihl);
-    cursor_u8(c, &tos);
-    cursor_be16(c, &total);
-    cursor_be16(c, &id);
-    cursor_be16(c, &frag);
-    cursor_u8(c, &p->ttl);
-    cursor_u8(c, &p->proto);
-    cursor_be16(c, &csum);
     p->src.family = p->dst.family = 4;
-    cursor_copy(c, p->src.bytes, 4);
-    cursor_copy(c, p->dst.bytes, 4);
+    if (cursor_remaining(c) >= WC_IPV4_MIN_HEADER_LEN) {
+        /* The fixed header captured whole: one bounds check, not ten. */
+        vihl = hdr[0];
+        total = (uint16_t)(hdr[2] << 8 | hdr[3]);
+        id = (uint16_t)(hdr[4] << 8 | hdr[5]);
+        frag = (uint16_t)(hdr[6] << 8 | hdr[7]);
+        p->ttl = hdr[8];
+        p->proto = hdr[9];
+        csum = (uint16_t)(hdr[10] << 8 | hdr[11]);
+        memcpy(p->src.bytes, hdr + 12, 4);
+        memcpy(p->dst.bytes, hdr + 16, 4);
+        cursor_skip(c, WC_IPV4_MIN_HEADER_LEN);
+    } else {
+        cursor_u8(c, &vihl);
+        cursor_u8(c, &tos);
+        cursor_be16(c, &total);
+        cursor_be16(c, &id);
+        cursor_be16(c, &frag);
+        cursor_u8(c, &p->ttl);
+        cursor_u8(c, &p->proto);
+        cursor_be16(c, &csum);
+        cursor_copy(c, p->src.bytes, 4);
+        cursor_copy(c, p->dst.bytes, 4);
+        (void)tos;
+    }
     if (!cursor_ok(c))
         return short_read(p, DISSECT_SHORT_IP, at);
     if (vihl >> 4 != 4)

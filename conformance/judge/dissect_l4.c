@@ -12,8 +12,13 @@ static uint32_t pseudo_header_sum(const struct packet *p, uint32_t l4_len)
 {
     size_t alen = p->src.family == 4 ? 4 : 16;
     const struct ip_addr *dst = p->final_dst.family ? &p->final_dst : &p->dst;
-    uint32_t sum = inet_sum(0, p->src.bytes, alen);
-    sum = inet_sum(sum, dst->bytes, alen);
+    /* The addresses' 16-bit words added straight (no call per address for
+     * 2 or 8 words): the sum is folded later, and a one's complement sum
+     * folds the same however it was carried (it is never 0: proto is not). */
+    uint32_t sum = 0;
+    for (size_t i = 0; i < alen; i += 2)
+        sum += (uint32_t)(p->src.bytes[i] << 8 | p->src.bytes[i + 1]) +
+               (uint32_t)(dst->bytes[i] << 8 | dst->bytes[i + 1]);
     sum += p->proto;
     sum += l4_len >> 16;
     sum += l4_len & 0xffff;
@@ -132,6 +137,11 @@ static enum dissect_error tcp_options(struct packet *p, struct cursor *c, size_t
     return DISSECT_OK;
 }
 
+static enum dissect_error dissect_tcp_rest(struct packet *p, struct cursor *c, size_t at,
+                                           uint32_t l4_len, const uint8_t *start,
+                                           uint32_t l4_caplen, uint8_t doff_byte, uint8_t flags,
+                                           uint16_t csum);
+
 static enum dissect_error dissect_tcp(struct packet *p, struct cursor *c, size_t at,
                                       uint32_t l4_len)
 {
@@ -140,6 +150,20 @@ static enum dissect_error dissect_tcp(struct packet *p, struct cursor *c, size_t
     uint8_t doff_byte, flags;
     uint16_t urg, csum;
     p->l4 = L4_TCP;
+    if (l4_caplen >= WC_TCP_MIN_HEADER_LEN) {
+        /* The fixed header captured whole: one bounds check, not eleven. */
+        const uint8_t *h = start;
+        p->sport = (uint16_t)(h[0] << 8 | h[1]);
+        p->dport = (uint16_t)(h[2] << 8 | h[3]);
+        p->seq = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | h[7];
+        p->ack = (uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 | (uint32_t)h[10] << 8 | h[11];
+        doff_byte = h[12];
+        flags = h[13];
+        p->window = (uint16_t)(h[14] << 8 | h[15]);
+        csum = (uint16_t)(h[16] << 8 | h[17]);
+        cursor_skip(c, WC_TCP_MIN_HEADER_LEN);
+        return dissect_tcp_rest(p, c, at, l4_len, start, l4_caplen, doff_byte, flags, csum);
+    }
     cursor_be16(c, &p->sport);
     cursor_be16(c, &p->dport);
     cursor_be32(c, &p->seq);
@@ -151,6 +175,17 @@ static enum dissect_error dissect_tcp(struct packet *p, struct cursor *c, size_t
     cursor_be16(c, &urg);
     if (!cursor_ok(c))
         return short_read(p, DISSECT_SHORT_TCP, at);
+    (void)urg;
+    return dissect_tcp_rest(p, c, at, l4_len, start, l4_caplen, doff_byte, flags, csum);
+}
+
+/* dissect_tcp past the fixed header's fields: the data offset, options,
+ * payload and checksum. */
+static enum dissect_error dissect_tcp_rest(struct packet *p, struct cursor *c, size_t at,
+                                           uint32_t l4_len, const uint8_t *start,
+                                           uint32_t l4_caplen, uint8_t doff_byte, uint8_t flags,
+                                           uint16_t csum)
+{
     p->tcp_flags = flags;
     uint32_t hlen = (uint32_t)(doff_byte >> 4) * 4;
     p->tcp_header_len = (uint16_t)hlen;
