@@ -38,7 +38,9 @@ static inline size_t cursor_remaining(const struct cursor *c)
  * fixed-size readers below) because a dissector reads a dozen header fields
  * per packet: as calls they cost more than the reads themselves, inlined the
  * compiler merges their checks. */
-extern const uint8_t cursor_nothing_[1];
+/* What a zero-length read of an empty cursor points at: any non-NULL byte
+ * will do, so each file has its own. */
+static const uint8_t cursor_nothing_[1];
 static inline const uint8_t *cursor_take_(struct cursor *c, size_t n)
 {
     if (c->failed || n > c->len - c->off) {
@@ -107,9 +109,25 @@ static inline bool cursor_sub(struct cursor *c, size_t n, struct cursor *sub)
 }
 
 /* The unread rest as a cursor; c is left at its end. */
-void cursor_rest(struct cursor *c, struct cursor *rest);
+static inline void cursor_rest(struct cursor *c, struct cursor *rest)
+{
+    size_t n = cursor_remaining(c);
+    cursor_init(rest, c->failed ? NULL : c->p + c->off, n);
+    rest->failed = c->failed;
+    if (!c->failed)
+        c->off = c->len;
+}
+
 /* Looks at byte `at` past the current position without consuming it. */
-bool cursor_peek_u8(const struct cursor *c, size_t at, uint8_t *out);
+static inline bool cursor_peek_u8(const struct cursor *c, size_t at, uint8_t *out)
+{
+    if (c->failed || at >= c->len - c->off) {
+        *out = 0;
+        return false;
+    }
+    *out = c->p[c->off + at];
+    return true;
+}
 
 static inline bool cursor_skip(struct cursor *c, size_t n)
 {
