@@ -7,7 +7,7 @@
  * elsewhere on the machine falls on all three) at 1, 8 and 64 connections in
  * flight. Each connection connects, reads to EOF, closes. Reported per
  * server: connections/s, the server's CPU per connection (from /proc) and
- * the load generator's CPU (client processes, from wait4), so a client-bound
+ * the load generator's CPU (client processes, as reaped), so a client-bound
  * run shows: from 8 in flight the load comes from two client processes, each
  * with half the connections. Ratios are medians of the per-round ratios.
  *
@@ -29,6 +29,7 @@
 
 #include "bench_util.h"
 #include "proc_cpu.h" /* testsupport */
+#include "process.h"   /* live: process_call */
 
 #define MAX_INFLIGHT 64
 static const int loads[] = {1, 8, 64};
@@ -135,45 +136,85 @@ struct load_total {
     int clients;
 };
 
+/* CPU (user + system) of the children reaped so far, in seconds. */
+static double children_cpu_s(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_CHILDREN, &ru) != 0)
+        return 0;
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* Counts newline-ended log lines read from fd so far. */
+static long count_lines(int fd, long lines)
+{
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        for (ssize_t i = 0; i < n; i++)
+            lines += buf[i] == '\n';
+    return lines;
+}
+
+/* Waits for a load process's result (process_call), counting the server's
+ * log lines on out_fd (-1: none) meanwhile; false if it brought none. */
+static bool collect(struct process_call *pc, int out_fd, long *logged)
+{
+    bool over = false;
+    while (!over) {
+        struct pollfd f[2] = {{.fd = pc->fd, .events = POLLIN}, {.fd = out_fd, .events = POLLIN}};
+        poll(f, out_fd >= 0 ? 2 : 1, 1000);
+        if (out_fd >= 0)
+            *logged = count_lines(out_fd, *logged);
+        over = f[0].revents && process_call_read(pc);
+    }
+    return process_call_finish(pc) == PROCESS_CALL_DONE;
+}
+
+struct client_job {
+    const struct sockaddr_in *to;
+    int inflight;
+    double seconds;
+    struct load_result r; /* filled in the load process, sent back */
+};
+
+static void client_job_run(void *ctx)
+{
+    struct client_job *j = ctx;
+    j->r = drive_load(j->to, j->inflight, j->seconds);
+}
+
 /* The load from `clients` processes, each with inflight/clients connections;
- * their CPU from wait4. */
+ * their CPU from what the reaped children used (nothing else ends meanwhile). */
 static struct load_total drive_clients(const struct sockaddr_in *to, int inflight, int clients,
                                        double seconds)
 {
     struct load_total t = {.clients = clients};
-    pid_t pids[2];
-    int fds[2];
+    struct client_job jobs[2];
+    struct process_call calls[2];
+    double cpu_before = children_cpu_s();
     for (int k = 0; k < clients; k++) {
-        int p[2];
-        if (pipe(p) != 0)
+        jobs[k] = (struct client_job){to, inflight / clients, seconds, {0}};
+        if (process_call_start(&calls[k], client_job_run, &jobs[k], &jobs[k].r, sizeof jobs[k].r) !=
+            PROCESS_CALL_DONE)
             exit(2);
-        pids[k] = fork();
-        if (pids[k] == 0) {
-            close(p[0]);
-            struct load_result r = drive_load(to, inflight / clients, seconds);
-            _exit(write(p[1], &r, sizeof r) == (ssize_t)sizeof r ? 0 : 1);
-        }
-        close(p[1]);
-        fds[k] = p[0];
     }
     for (int k = 0; k < clients; k++) {
-        struct load_result r = {0};
-        if (read(fds[k], &r, sizeof r) != (ssize_t)sizeof r)
-            r.failed = inflight;
-        close(fds[k]);
-        struct rusage ru;
-        if (wait4(pids[k], NULL, 0, &ru) > 0)
-            t.client_cpu += (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-                            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-        t.done += r.done;
-        t.failed += r.failed;
-        if (r.failed)
+        struct load_result *r = &jobs[k].r;
+        long unused = 0;
+        if (!collect(&calls[k], -1, &unused))
+            *r = (struct load_result){.failed = inflight};
+        t.done += r->done;
+        t.failed += r->failed;
+        if (r->failed)
             fprintf(stderr, "  client: %ld failed (%ld at connect, %ld by a recv error, %ld "
-                    "stalled for 1 s; first error: %s)\n", r.failed, r.refused, r.reset,
-                    r.stalled, r.first_errno ? strerror(r.first_errno) : "none");
-        if (r.seconds > t.seconds)
-            t.seconds = r.seconds;
+                    "stalled for 1 s; first error: %s)\n", r->failed, r->refused, r->reset,
+                    r->stalled, r->first_errno ? strerror(r->first_errno) : "none");
+        if (r->seconds > t.seconds)
+            t.seconds = r->seconds;
     }
+    t.client_cpu = children_cpu_s() - cpu_before;
     return t;
 }
 
@@ -342,17 +383,6 @@ struct udp_result {
     long sent, logged;
 };
 
-/* Counts newline-ended log lines read from fd so far. */
-static long count_lines(int fd, long lines)
-{
-    char buf[65536];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0)
-        for (ssize_t i = 0; i < n; i++)
-            lines += buf[i] == '\n';
-    return lines;
-}
-
 /* One sender: `rate` datagrams/s of "Hello UDP!" for `seconds`, paced in
  * 1 ms ticks (sendmmsg per tick). Returns how many left; *elapsed the time. */
 static long send_paced(const struct sockaddr_in *to, double rate, double seconds, double *elapsed)
@@ -394,44 +424,38 @@ static long send_paced(const struct sockaddr_in *to, double rate, double seconds
  * 200k/s: one cannot always keep up on a busy machine) while this process
  * counts the server's log lines on out_fd (-1: none); then waits for the log
  * to catch up (at most 1 s without a new line). */
+struct sender_job {
+    const struct sockaddr_in *to;
+    double rate, seconds;
+    double out[2]; /* datagrams sent, seconds taken: filled in the sender, sent back */
+};
+
+static void sender_job_run(void *ctx)
+{
+    struct sender_job *j = ctx;
+    j->out[0] = (double)send_paced(j->to, j->rate, j->seconds, &j->out[1]);
+}
+
 static struct udp_result offer_udp(int out_fd, const struct sockaddr_in *to, double rate,
                                    double seconds)
 {
     struct udp_result r = {.rate = rate};
-    int senders = rate > 200000 ? 2 : 1, fds[2];
-    pid_t pids[2];
+    int senders = rate > 200000 ? 2 : 1;
+    struct sender_job jobs[2];
+    struct process_call calls[2];
     for (int k = 0; k < senders; k++) {
-        int p[2];
-        if (pipe(p) != 0)
+        jobs[k] = (struct sender_job){to, rate / senders, seconds, {0, 0}};
+        if (process_call_start(&calls[k], sender_job_run, &jobs[k], jobs[k].out,
+                               sizeof jobs[k].out) != PROCESS_CALL_DONE)
             exit(2);
-        pids[k] = fork();
-        if (pids[k] == 0) {
-            close(p[0]);
-            double out[2];
-            out[0] = (double)send_paced(to, rate / senders, seconds, &out[1]);
-            _exit(write(p[1], out, sizeof out) == (ssize_t)sizeof out ? 0 : 1);
-        }
-        close(p[1]);
-        fds[k] = p[0];
     }
     double longest = 0;
-    for (int k = 0; k < senders; k++) {
-        double out[2] = {0, 0};
-        for (;;) { /* count the log while the senders run */
-            struct pollfd f[2] = {{.fd = fds[k], .events = POLLIN}, {.fd = out_fd, .events = POLLIN}};
-            poll(f, out_fd >= 0 ? 2 : 1, 1000);
-            if (out_fd >= 0)
-                r.logged = count_lines(out_fd, r.logged);
-            if (f[0].revents)
-                break;
-        }
-        if (read(fds[k], out, sizeof out) != (ssize_t)sizeof out)
-            out[0] = out[1] = 0;
-        close(fds[k]);
-        waitpid(pids[k], NULL, 0);
-        r.sent += (long)out[0];
-        if (out[1] > longest)
-            longest = out[1];
+    for (int k = 0; k < senders; k++) { /* the log is counted while the senders run */
+        if (!collect(&calls[k], out_fd, &r.logged))
+            jobs[k].out[0] = jobs[k].out[1] = 0;
+        r.sent += (long)jobs[k].out[0];
+        if (jobs[k].out[1] > longest)
+            longest = jobs[k].out[1];
     }
     r.achieved = longest > 0 ? (double)r.sent / longest : 0;
     while (out_fd >= 0 && r.logged < r.sent) {
