@@ -2,6 +2,13 @@
 
 #include <string.h>
 
+/* a + w with the carry out added back in (one's complement addition). */
+static inline uint64_t add_carry(uint64_t a, uint64_t w)
+{
+    a += w;
+    return a + (a < w);
+}
+
 uint32_t inet_sum(uint32_t sum, const uint8_t *p, size_t len)
 {
     /* RFC 1071: add 64-bit words in host order with end-around carry
@@ -15,37 +22,27 @@ uint32_t inet_sum(uint32_t sum, const uint8_t *p, size_t len)
         memcpy(&w1, p + i + 8, 8);
         memcpy(&w2, p + i + 16, 8);
         memcpy(&w3, p + i + 24, 8);
-        a0 += w0;
-        a0 += a0 < w0;
-        a1 += w1;
-        a1 += a1 < w1;
-        a2 += w2;
-        a2 += a2 < w2;
-        a3 += w3;
-        a3 += a3 < w3;
+        a0 = add_carry(a0, w0);
+        a1 = add_carry(a1, w1);
+        a2 = add_carry(a2, w2);
+        a3 = add_carry(a3, w3);
     }
-    a0 += a2;
-    a0 += a0 < a2;
-    a1 += a3;
-    a1 += a1 < a3;
+    a0 = add_carry(a0, a2);
+    a1 = add_carry(a1, a3);
     for (; i + 16 <= len; i += 16) {
         uint64_t w0, w1;
         memcpy(&w0, p + i, 8);
         memcpy(&w1, p + i + 8, 8);
-        a0 += w0;
-        a0 += a0 < w0;
-        a1 += w1;
-        a1 += a1 < w1;
+        a0 = add_carry(a0, w0);
+        a1 = add_carry(a1, w1);
     }
     if (i + 8 <= len) {
         uint64_t w;
         memcpy(&w, p + i, 8);
-        a0 += w;
-        a0 += a0 < w;
+        a0 = add_carry(a0, w);
         i += 8;
     }
-    a0 += a1;
-    a0 += a0 < a1;
+    a0 = add_carry(a0, a1);
     uint64_t acc = (a0 & 0xffffffffu) + (a0 >> 32);
     for (; i + 2 <= len; i += 2) {
         uint16_t h;
