@@ -47,13 +47,10 @@ struct run_options {
     unsigned ready_timeout_ms;    /* --ready-timeout; 0: RUNNER_READY_TIMEOUT_MS */
 };
 
-/* Runs case `c` on family 4 or 6. Always fills *r; returns false only for
- * CASE_ERROR (the environment, not the programs, is at fault). */
-bool runner_run_case(const struct case_spec *c, int family, const struct run_options *o,
-                     struct case_result *r);
-
-/* Several cases at once (`wirecheck run --jobs N`): each case process is a
- * job the caller polls beside the others.
+/* Runs case `c` on family 4 or 6 as a job: its case process is polled by
+ * the caller, beside others for `wirecheck run --jobs N`. The result always
+ * fills *r; runner_job_finish returns false only for CASE_ERROR (the
+ * environment, not the programs, is at fault).
  *
  *   struct runner_job j;
  *   if (runner_start_case(c, 4, &o, &r, &j)) {

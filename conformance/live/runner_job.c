@@ -1,11 +1,9 @@
 /* runner_job: the parent side of a case (runner.h): the case process
  * started with process_call, its result read back through the pipe or given
- * up at the case's timeout plus a margin, and runner_run_case, one job
- * waited for alone. */
+ * up at the case's timeout plus a margin. */
 #include "runner.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <string.h>
 
@@ -71,24 +69,4 @@ void runner_job_signal(const struct runner_job *j, int sig)
 {
     if (j->call.pid > 0)
         kill(j->call.pid, sig);
-}
-
-bool runner_run_case(const struct case_spec *c, int family, const struct run_options *o,
-                     struct case_result *r)
-{
-    struct runner_job j;
-    if (!runner_start_case(c, family, o, r, &j))
-        return false;
-    for (;;) {
-        int64_t left = j.deadline_ms - process_now_ms();
-        if (left <= 0)
-            break;
-        struct pollfd pfd = { .fd = j.call.fd, .events = POLLIN };
-        int rc = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
-        if (rc < 0 && errno != EINTR)
-            break;
-        if (rc > 0 && runner_job_read(&j))
-            break;
-    }
-    return runner_job_finish(&j);
 }
