@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "textput.h"
+
 struct udp_loop {
     struct udp_loop_config c;
     struct datagram_batch b;
@@ -99,13 +101,6 @@ static void note_stop_request(struct udp_loop *l, const struct sockio *io,
     l->drain_until = io->ops->now_ms(io->ctx) + UDP_LOOP_STOP_DRAIN_MS;
 }
 
-static void append(struct udp_loop *l, const char *s)
-{
-    size_t n = strlen(s);
-    memcpy(l->out + l->out_len, s, n);
-    l->out_len += n;
-}
-
 /* Logs (and echoes) the n datagrams the last receive left in the batch. */
 static void handle_batch(struct udp_loop *l, const struct sockio *io, int fd, unsigned n)
 {
@@ -122,9 +117,10 @@ static void handle_batch(struct udp_loop *l, const struct sockio *io, int fd, un
             l->st.echoed++;
         if (why != UDP_ECHO_ALLOWED) {
             l->st.refused++;
-            append(l, "Echo refused: ");
-            append(l, udp_echo_refusal_text(why));
-            append(l, "\n");
+            char *p = put_str(l->out + l->out_len, "Echo refused: ");
+            p = put_str(p, udp_echo_refusal_text(why));
+            *p++ = '\n';
+            l->out_len = (size_t)(p - l->out);
         }
     }
     l->st.handled += n;
