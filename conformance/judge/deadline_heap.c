@@ -61,11 +61,13 @@ static void restore_order(struct deadline_heap *h, size_t i)
         sift_down(h, i);
 }
 
-static bool reserve_one_more(struct deadline_heap *h)
+bool deadline_heap_reserve(struct deadline_heap *h, size_t count)
 {
-    if (h->count + 1 < h->cap)
+    if (count < h->cap) /* slot 0 is unused */
         return true;
-    size_t cap = h->cap ? h->cap * 2 : 64;
+    size_t cap = h->cap ? h->cap : 64;
+    while (cap <= count)
+        cap *= 2;
     struct deadline_slot *s = realloc(h->slots, cap * sizeof *s);
     if (!s)
         return false;
@@ -76,7 +78,7 @@ static bool reserve_one_more(struct deadline_heap *h)
 
 bool deadline_heap_push(struct deadline_heap *h, struct deadline_node *n, int64_t at)
 {
-    if (!reserve_one_more(h))
+    if (!deadline_heap_reserve(h, h->count + 1))
         return false;
     n->at = at;
     h->count++;

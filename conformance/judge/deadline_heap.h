@@ -50,6 +50,10 @@ void deadline_heap_free(struct deadline_heap *h);
  * memory. */
 bool deadline_heap_push(struct deadline_heap *h, struct deadline_node *n, int64_t at);
 
+/* Makes room for `count` nodes queued at once, so that pushes up to that
+ * many cannot fail. false on out of memory. */
+bool deadline_heap_reserve(struct deadline_heap *h, size_t count);
+
 /* Gives a queued node a new deadline, earlier or later. */
 void deadline_heap_move(struct deadline_heap *h, struct deadline_node *n, int64_t at);
 

@@ -18,6 +18,7 @@ bool flow_table_init(struct flow_table *t, const struct flow_timeouts *timeouts)
     memset(t, 0, sizeof *t);
     t->timeouts = *timeouts;
     deadline_heap_init(&t->deadlines);
+    deadline_heap_init(&t->lingering);
     t->nbuckets = INITIAL_BUCKETS;
     t->buckets = calloc(t->nbuckets, sizeof *t->buckets);
     return t->buckets != NULL;
@@ -173,7 +174,7 @@ static void pack(struct flow_table *t, struct flow_entry *e)
     e->u = NULL;
 }
 
-/* The lists a flow is in through one of its links (hot, lingering). */
+/* The list a flow is in through one of its links (hot). */
 static struct flow_link *link_of(struct flow_entry *e, size_t link)
 {
     return (struct flow_link *)((char *)e + link);
@@ -288,6 +289,7 @@ void flow_table_free(struct flow_table *t)
         free(t->spare[--t->nspare]);
     free(t->buckets);
     deadline_heap_free(&t->deadlines);
+    deadline_heap_free(&t->lingering);
     free(t->due);
     memset(t, 0, sizeof *t);
 }
@@ -404,7 +406,7 @@ struct flow_entry *flow_table_insert(struct flow_table *t, enum flow_proto proto
 {
     if (t->count + 1 > t->nbuckets)
         grow_buckets(t);
-    if (!reserve_due(t, t->count + 1))
+    if (!reserve_due(t, t->count + 1) || !deadline_heap_reserve(&t->lingering, t->count + 1))
         return NULL;
     struct flow_entry *e = calloc(1, sizeof *e);
     if (!e)
@@ -438,18 +440,24 @@ static void linger_unlink(struct flow_table *t, struct flow_entry *e)
 {
     if (!e->lingering)
         return;
-    list_unlink(&t->lingering, e, offsetof(struct flow_entry, linger));
+    deadline_heap_remove(&t->lingering, &e->linger_due);
     e->lingering = false;
 }
 
-/* A TCP flow that just closed joins the closed list, last: the list stays
- * in the order of the frames that closed them. */
+/* A TCP flow that just closed is queued by the frame its lingering in
+ * frames ends: closed_linger_frames after the frame that closed it, and
+ * twice that after its first frame (a short connection that closed before
+ * an older one is not judged ahead of it: see analysis.h). Cannot fail:
+ * insert reserved the room. */
 static void linger_append(struct flow_table *t, struct flow_entry *e)
 {
+    uint64_t linger = t->timeouts.closed_linger_frames;
     e->lingering = true;
-    e->first_frame = e->u->tcp.first_frame;
-    e->closed_frame = e->u->tcp.last_frame;
-    list_append(&t->lingering, e, offsetof(struct flow_entry, linger));
+    if (!linger)
+        return;
+    uint64_t after_close = e->u->tcp.last_frame + linger, after_first = e->u->tcp.first_frame + 2 * linger;
+    deadline_heap_push(&t->lingering, &e->linger_due,
+                       (int64_t)(after_close > after_first ? after_close : after_first));
 }
 
 void flow_table_remove(struct flow_table *t, struct flow_entry *e)
@@ -537,6 +545,11 @@ static struct flow_entry *entry_of(struct deadline_node *n)
     return (struct flow_entry *)((char *)n - offsetof(struct flow_entry, due));
 }
 
+static struct flow_entry *entry_of_linger(struct deadline_node *n)
+{
+    return (struct flow_entry *)((char *)n - offsetof(struct flow_entry, linger_due));
+}
+
 static int cmp_created(const void *x, const void *y)
 {
     const struct flow_entry *a = *(struct flow_entry *const *)x, *b = *(struct flow_entry *const *)y;
@@ -571,21 +584,14 @@ struct flow_entry *flow_table_oldest_idle(const struct flow_table *t)
     return top ? entry_of(top) : NULL;
 }
 
-/* A flow whose queued deadline passed but whose true one has not is queued
- * again at the true one. Sorted by creation: the order a walk over all open
- * flows would find them in, so reports keep their order. */
-/* Closed flows whose frames of linger are over, and which started long
- * enough ago: a short connection that closed before an older one is not
- * judged ahead of it (see analysis.h). The closed list is in close order:
- * the walk stops at the first that closed too recently. */
+/* Closed flows whose frames of linger are over (linger_append). One taken
+ * by time already (not queued there any more) is left to that. */
 static size_t take_lingered(struct flow_table *t, uint32_t frame, size_t n)
 {
-    uint64_t linger = t->timeouts.closed_linger_frames;
-    if (!linger)
-        return n;
-    for (struct flow_entry *e = t->lingering.first; e && e->closed_frame + linger < frame;
-         e = e->linger.next) {
-        if (e->first_frame + 2 * linger < frame && e->due.slot) { /* slot 0: taken by time */
+    struct deadline_node *top;
+    while ((top = deadline_heap_top(&t->lingering)) && top->at < (int64_t)frame) {
+        struct flow_entry *e = entry_of_linger(deadline_heap_pop(&t->lingering));
+        if (e->due.slot) {
             deadline_heap_remove(&t->deadlines, &e->due);
             t->due[n++] = e;
         }
@@ -593,6 +599,9 @@ static size_t take_lingered(struct flow_table *t, uint32_t frame, size_t n)
     return n;
 }
 
+/* A flow whose queued deadline passed but whose true one has not is queued
+ * again at the true one. Sorted by creation: the order a walk over all open
+ * flows would find them in, so reports keep their order. */
 size_t flow_table_take_due(struct flow_table *t, int64_t now, uint32_t frame)
 {
     size_t n = 0;

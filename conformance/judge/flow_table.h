@@ -59,9 +59,9 @@ struct flow_entry {
      * the deadline earlier moves it, one that pushes it later leaves it to
      * flow_table_take_due to find out. */
     struct deadline_node due;
-    /* TCP, closed: in the table's closed list, in the order they closed. */
-    struct flow_link linger;
-    uint32_t first_frame, closed_frame;
+    /* TCP, closed: queued in the table's linger heap at the frame its
+     * lingering in frames ends (flow_timeouts.closed_linger_frames). */
+    struct deadline_node linger_due;
     bool lingering;
     enum flow_proto proto;
     struct endpoint lo, hi;           /* canonical key: lo < hi */
@@ -114,7 +114,7 @@ struct flow_table {
     struct flow_list hot;             /* unpacked, by last touch */
     size_t hot_count;
     struct deadline_heap deadlines;   /* every open flow's deadline */
-    struct flow_list lingering;       /* closed TCP flows, by close */
+    struct deadline_heap lingering;   /* closed TCP flows, by the frame their linger ends */
     struct flow_entry **due;          /* flow_table_take_due's answer: room for every open flow */
     union flow_state *spare[FLOW_TABLE_SPARE];
     size_t nspare;

@@ -1,7 +1,8 @@
 /* The flow table's packed trackers: a closed TCP flow is packed at once
  * and a packet's lookup unpacks it; what comes back is the tracker, byte
  * for byte, whatever its zero and nonzero words (sparse, dense, the first
- * and last words, runs across a bitmap word). */
+ * and last words, runs across a bitmap word). And closed flows coming due
+ * by frames. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -85,10 +86,64 @@ static void test_packed_tracker_comes_back_whole(void **state)
     flow_table_free(&t);
 }
 
+/* A closed flow is due by frames once closed_linger_frames passed since its
+ * close and twice that since its first frame: which of the two ends later
+ * differs from flow to flow, so the flows come due in another order than
+ * they closed. Each scan takes exactly the ones due, oldest first. */
+static void test_closed_flows_due_by_frames(void **state)
+{
+    (void)state;
+    struct flow_timeouts few = timeouts;
+    few.closed_linger_frames = 100;
+    struct flow_table t;
+    assert_true(flow_table_init(&t, &few));
+    /* {first frame, closing frame}: due after max(close + 100, first + 200). */
+    static const uint32_t span[][2] = {
+        {1, 400},   /* long: due after 500 */
+        {290, 395}, /* short: due after 495 */
+        {350, 360}, /* closed first: due after 550 */
+        {380, 420}, /* due after 580 */
+        {10, 430},  /* long, closed last: due after 530 */
+    };
+    static const size_t order[] = {2, 1, 0, 3, 4}; /* the order they close in */
+    struct flow_entry *e[5];
+    for (size_t i = 0; i < 5; i++) {
+        struct endpoint client = endpoint_v4((uint8_t)(1 + i), 40000), server = endpoint_v4(200, 37);
+        assert_non_null(e[i] = flow_table_insert(&t, FLOW_TCP, &client, &server));
+    }
+    for (size_t k = 0; k < 5; k++) {
+        size_t i = order[k];
+        fill_closed(&e[i]->u->tcp, none, i);
+        e[i]->u->tcp.first_frame = span[i][0];
+        e[i]->u->tcp.last_frame = span[i][1];
+        flow_table_touched(&t, e[i]);
+    }
+    /* No time has passed (INT64_MIN): only frames decide. */
+    assert_int_equal(flow_table_take_due(&t, INT64_MIN, 495), 0);
+    assert_int_equal(flow_table_take_due(&t, INT64_MIN, 501), 2);
+    assert_ptr_equal(t.due[0], e[0]);        /* created first, listed first */
+    assert_ptr_equal(t.due[1], e[1]);
+    flow_table_remove(&t, e[0]);
+    flow_table_release(&t, e[0]);
+    flow_table_remove(&t, e[1]);
+    flow_table_release(&t, e[1]);
+    assert_int_equal(flow_table_take_due(&t, INT64_MIN, 531), 1);
+    assert_ptr_equal(t.due[0], e[4]);
+    flow_table_remove(&t, e[4]);
+    flow_table_release(&t, e[4]);
+    /* Taken by time first: not listed a second time by frames. */
+    assert_int_equal(flow_table_take_due(&t, 1000 + few.closed_linger_usec + 1, 540), 2);
+    assert_ptr_equal(t.due[0], e[2]);
+    assert_ptr_equal(t.due[1], e[3]);
+    assert_int_equal(flow_table_take_due(&t, INT64_MIN, 1000), 0);
+    flow_table_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_packed_tracker_comes_back_whole),
+        cmocka_unit_test(test_closed_flows_due_by_frames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
