@@ -21,32 +21,46 @@ void capdup_free(struct capdup *d)
     memset(d, 0, sizeof *d);
 }
 
-static uint64_t dir_hash(const struct ip_addr *src, uint16_t sport, const struct ip_addr *dst,
-                         uint16_t dport, uint8_t proto)
+/* One endpoint of a direction, the protocol mixed in first. */
+static uint64_t end_hash(uint8_t proto, const struct ip_addr *ip, uint16_t port)
 {
-    return hash_mix_addr_port(hash_mix_addr_port(hash_mix_word(proto, 0x2545F491u), src, sport), dst, dport);
+    return hash_mix_addr_port(hash_mix_word(proto, 0x2545F491u), ip, port);
 }
 
-/* Hashes the IP packet's captured bytes with the fields a forwarding hop or
- * a second capture point may change zeroed: TTL / hop limit and the IPv4
- * header checksum. */
+/* A direction from its two endpoints' hashes: the order matters (the
+ * source's is turned first), so dir_of(a, b) is the reverse of dir_of(b, a). */
+static uint64_t dir_of(uint64_t from, uint64_t to)
+{
+    return hash_mix_word(from << 32 | from >> 32, to);
+}
+
+/* The fields a forwarding hop or a second capture point may change, masked
+ * out of the IP header's first 16 bytes (two words): over IPv4 the TTL and
+ * the header checksum, over IPv6 the hop limit. Byte masks, so the words
+ * read in either byte order. */
+static const uint8_t v4_mask[16] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                    0x00, 0xff, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff};
+static const uint8_t v6_mask[16] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00,
+                                    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+/* Hashes the IP packet's captured bytes with those fields masked: the
+ * first two words by hand, the rest as they are (no copy of the packet). */
 bool capdup_key(const struct packet *p, struct capdup_entry *k)
 {
     if (!p->ip_payload || p->ip_header_len < WC_IPV4_MIN_HEADER_LEN)
         return false;
     const uint8_t *ip = p->ip_payload - p->ip_header_len;
-    size_t n = (size_t)p->ip_header_len + p->ip_payload_caplen;
-    uint8_t head[CAPDUP_PREFIX];
+    size_t n = (size_t)p->ip_header_len + p->ip_payload_caplen; /* >= 20 */
     size_t h = n < CAPDUP_PREFIX ? n : CAPDUP_PREFIX;
-    memcpy(head, ip, h);
-    if (p->ip_version == 4) {
-        head[8] = 0;                  /* TTL */
-        head[10] = head[11] = 0;      /* header checksum */
-    } else {
-        head[7] = 0;                  /* hop limit */
-    }
+    const uint8_t *mask = p->ip_version == 4 ? v4_mask : v6_mask;
+    uint64_t w0, w1, m0, m1;
+    memcpy(&w0, ip, 8);
+    memcpy(&w1, ip + 8, 8);
+    memcpy(&m0, mask, 8);
+    memcpy(&m1, mask + 8, 8);
     uint64_t seed = hash_mix_word(0x5bd1e995u, (uint64_t)p->ip_version << 32 | (p->ip_header_len + p->ip_payload_len));
-    k->prefix_hash = hash_mix_bytes(seed, head, h);
+    seed = hash_mix_word(hash_mix_word(seed, w0 & m0), w1 & m1);
+    k->prefix_hash = hash_mix_bytes(seed, ip + 16, h - 16);
     /* A verified L4 checksum in the prefix already stands for every byte
      * after it; only without one must the rest be hashed (most frames of a
      * capture taken off the wire skip the work). */
@@ -55,8 +69,9 @@ bool capdup_key(const struct packet *p, struct capdup_entry *k)
                                              : k->prefix_hash;
     k->captured = (uint32_t)n;
     k->length = p->ip_header_len + p->ip_payload_len;
-    k->dir = dir_hash(&p->src, p->sport, &p->dst, p->dport, p->proto);
-    k->rdir = dir_hash(&p->dst, p->dport, &p->src, p->sport, p->proto);
+    uint64_t src = end_hash(p->proto, &p->src, p->sport), dst = end_hash(p->proto, &p->dst, p->dport);
+    k->dir = dir_of(src, dst);
+    k->rdir = dir_of(dst, src);
     k->frame = p->frame;
     k->ts = p->ts_usec;
     return true;

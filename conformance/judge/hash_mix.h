@@ -40,20 +40,24 @@ static inline uint64_t hash_mix_endpoint(uint64_t h, const struct endpoint *e)
 
 /* Four independent lanes over 32-byte blocks: a 1500-byte packet hashes in
  * about a quarter of the time one serial multiply chain takes (every frame
- * of a capture goes through here). */
+ * of a capture goes through here). Shorter input goes straight to the
+ * serial steps: with no block, the lanes would differ from h by constants
+ * only, and folding them (x ^ y) would cancel h out. */
 static inline uint64_t hash_mix_bytes(uint64_t h, const uint8_t *p, size_t n)
 {
-    uint64_t lane[4] = {h, h ^ 0x9E3779B97F4A7C15ull, h ^ 0xC2B2AE3D27D4EB4Full,
-                        h ^ 0x165667B19E3779F9ull};
     size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        for (int k = 0; k < 4; k++) {
-            uint64_t w;
-            memcpy(&w, p + i + 8 * k, 8);
-            lane[k] = hash_mix_word(lane[k], w);
+    if (n >= 32) {
+        uint64_t lane[4] = {h, h ^ 0x9E3779B97F4A7C15ull, h ^ 0xC2B2AE3D27D4EB4Full,
+                            h ^ 0x165667B19E3779F9ull};
+        for (; i + 32 <= n; i += 32) {
+            for (int k = 0; k < 4; k++) {
+                uint64_t w;
+                memcpy(&w, p + i + 8 * k, 8);
+                lane[k] = hash_mix_word(lane[k], w);
+            }
         }
+        h = hash_mix_word(hash_mix_word(lane[0], lane[1]), hash_mix_word(lane[2], lane[3]));
     }
-    h = hash_mix_word(hash_mix_word(lane[0], lane[1]), hash_mix_word(lane[2], lane[3]));
     for (; i + 8 <= n; i += 8) {
         uint64_t w;
         memcpy(&w, p + i, 8);
