@@ -4,6 +4,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "array_reserve.h"
 #include "hash_mix.h"
@@ -19,19 +22,6 @@ void capdup_free(struct capdup *d)
 {
     free(d->notes);
     memset(d, 0, sizeof *d);
-}
-
-/* One endpoint of a direction, the protocol mixed in first. */
-static uint64_t end_hash(uint8_t proto, const struct ip_addr *ip, uint16_t port)
-{
-    return hash_mix_addr_port(hash_mix_word(proto, 0x2545F491u), ip, port);
-}
-
-/* A direction from its two endpoints' hashes: the order matters (the
- * source's is turned first), so dir_of(a, b) is the reverse of dir_of(b, a). */
-static uint64_t dir_of(uint64_t from, uint64_t to)
-{
-    return hash_mix_word(from << 32 | from >> 32, to);
 }
 
 /* The fields a forwarding hop or a second capture point may change, masked
@@ -69,9 +59,8 @@ bool capdup_key(const struct packet *p, struct capdup_entry *k)
                                              : k->prefix_hash;
     k->captured = (uint32_t)n;
     k->length = p->ip_header_len + p->ip_payload_len;
-    uint64_t src = end_hash(p->proto, &p->src, p->sport), dst = end_hash(p->proto, &p->dst, p->dport);
-    k->dir = dir_of(src, dst);
-    k->rdir = dir_of(dst, src);
+    k->dir = hash_mix_pair(p->proto, &p->src, p->sport, &p->dst, p->dport);
+    k->rdir = hash_mix_pair(p->proto, &p->dst, p->dport, &p->src, p->sport);
     k->frame = p->frame;
     k->ts = p->ts_usec;
     return true;
@@ -89,15 +78,31 @@ uint32_t capdup_check(struct capdup *d, const struct packet *p)
     return capdup_key(p, &k) ? capdup_check_key(d, &k) : 0;
 }
 
+/* The low 32 bits of the prefix hash against every entry's in one pass,
+ * four at a time: nearly always no entry can be a copy, and the ring is not
+ * walked. (Unused entries hold tag 0: a false "maybe" only costs the walk.) */
+static bool any_tag(const uint32_t tags[ANALYSIS_DUP_FRAMES], uint32_t tag)
+{
+#ifdef __SSE2__
+    _Static_assert(ANALYSIS_DUP_FRAMES % 4 == 0, "whole 128-bit loads");
+    const __m128i want = _mm_set1_epi32((int)tag);
+    __m128i hit = _mm_setzero_si128();
+    for (size_t i = 0; i < ANALYSIS_DUP_FRAMES; i += 4)
+        hit = _mm_or_si128(hit, _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)(const void *)(tags + i)), want));
+    return _mm_movemask_epi8(hit) != 0;
+#else
+    uint32_t maybe = 0;
+    for (size_t i = 0; i < ANALYSIS_DUP_FRAMES; i++)
+        maybe |= -(uint32_t)(tags[i] == tag);
+    return maybe != 0;
+#endif
+}
+
 uint32_t capdup_check_key(struct capdup *d, const struct capdup_entry *key)
 {
     const struct capdup_entry k = *key;
-    /* The low 32 bits of the prefix hash against every entry's in one pass
-     * (a loop without an exit, on 32-bit lanes, vectorizes): nearly always
-     * no entry can be a copy, and the ring is not walked. */
-    uint32_t tag = (uint32_t)k.prefix_hash, maybe = 0;
-    for (size_t i = 0; i < ANALYSIS_DUP_FRAMES; i++)
-        maybe |= -(uint32_t)(d->tag[i] == tag);
+    uint32_t tag = (uint32_t)k.prefix_hash;
+    bool maybe = any_tag(d->tag, tag);
     for (size_t i = 0; maybe && i < d->used; i++) {
         if (d->ring[i].prefix_hash != k.prefix_hash)
             continue;

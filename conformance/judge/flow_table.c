@@ -10,6 +10,7 @@
 #endif
 
 #include "array_reserve.h"
+#include "hash_mix.h"
 
 #define INITIAL_BUCKETS 1024
 
@@ -313,30 +314,12 @@ static int endpoint_cmp(const struct endpoint *x, const struct endpoint *y)
     return x2 == y2 ? 0 : x2 < y2 ? -1 : 1;
 }
 
-/* Multiplies, folding the 128-bit product: one mixing step. */
-static inline uint64_t mul_fold(uint64_t x, uint64_t y)
-{
-    __uint128_t r = (__uint128_t)x * y;
-    return (uint64_t)r ^ (uint64_t)(r >> 64);
-}
-
-/* The key's three word pairs mixed side by side (independent multiplies,
- * not one chain of seven: every packet hashes its flow's key). */
+/* Every packet hashes its flow's key (hash_mix_pair: independent
+ * multiplies). */
 static size_t bucket_of(const struct flow_table *t, enum flow_proto proto,
                         const struct endpoint *lo, const struct endpoint *hi)
 {
-    uint64_t l0, l1, h0, h1;
-    memcpy(&l0, lo->ip.bytes, 8);
-    memcpy(&l1, lo->ip.bytes + 8, 8);
-    memcpy(&h0, hi->ip.bytes, 8);
-    memcpy(&h1, hi->ip.bytes + 8, 8);
-    uint64_t l2 = (uint64_t)proto << 32 | (uint64_t)lo->ip.family << 16 | lo->port;
-    uint64_t h2 = (uint64_t)hi->ip.family << 16 | hi->port;
-    uint64_t h = mul_fold(l0 ^ 0x9E3779B97F4A7C15ull, h0 ^ 0xC2B2AE3D27D4EB4Full) ^
-                 mul_fold(l1 ^ 0x165667B19E3779F9ull, h1 ^ 0xD6E8FEB86659FD93ull) ^
-                 mul_fold(l2 ^ 0xA0761D6478BD642Full, h2 ^ 0xE7037ED1A0B428DBull);
-    h = mul_fold(h, 0x9E3779B97F4A7C15ull);
-    return (size_t)(h & (t->nbuckets - 1));
+    return (size_t)(hash_mix_pair(proto, &lo->ip, lo->port, &hi->ip, hi->port) & (t->nbuckets - 1));
 }
 
 /* Either direction of a flow gives the same key: the lower endpoint first. */
