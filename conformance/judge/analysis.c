@@ -59,6 +59,7 @@ struct keyed_report {
 #define OUT_MAX 128                  /* reports a shard holds before it waits */
 #define PUBLISH_BATCH 64             /* reports a shard keeps to itself before it locks */
 #define FINISH_EVENT (UINT64_MAX - 1)
+#define SHARD_REUSE_MAX 64           /* spent reports a shard keeps to fill again */
 
 /* A frame as read, its bytes at chunk.bytes + at. */
 struct raw_frame {
@@ -133,16 +134,26 @@ struct shard {
      * then gets back memory the thread touched last. */
     struct flow_report **spent;
     size_t nspent, spent_cap;
+    /* The shard's own: spent reports to fill again. */
+    struct flow_report *reuse[SHARD_REUSE_MAX];
+    size_t nreuse;
     /* The shard's own: the batch its items come from; reports not yet in out. */
     const struct batch *working;
     struct keyed_report *pending;
     size_t npending, pending_cap;
 };
 
+/* Reports handed out come back to be filled again (flow_report_build's
+ * reuse): a new one costs a malloc of RULE_COUNT verdicts, which the
+ * shard's arena gives and takes back from the system page by page. */
 static void free_spent(struct shard *sh)
 {
-    for (size_t i = 0; i < sh->nspent; i++)
-        flow_report_free(sh->spent[i]);
+    for (size_t i = 0; i < sh->nspent; i++) {
+        if (sh->nreuse < SHARD_REUSE_MAX)
+            sh->reuse[sh->nreuse++] = sh->spent[i];
+        else
+            flow_report_free(sh->spent[i]);
+    }
     sh->nspent = 0;
 }
 
@@ -513,10 +524,8 @@ static void shard_flush(struct shard *sh, bool may_wait)
 static void shard_publish(struct analysis *a, struct flow_report *r)
 {
     struct shard *sh = a->self;
-    /* Held until merged: only the verdicts there are (RULE_COUNT were room). */
-    void *v = realloc(r->verdicts, (r->nverdicts ? r->nverdicts : 1) * sizeof *r->verdicts);
-    if (v)
-        r->verdicts = v;
+    if (!a->spare_report && sh->nreuse)
+        a->spare_report = sh->reuse[--sh->nreuse]; /* for the next judgement */
     void *pending = array_reserve(sh->pending, &sh->pending_cap, sh->npending + 1,
                                   sizeof *sh->pending, PUBLISH_BATCH);
     if (!pending) {
@@ -906,6 +915,8 @@ static void shards_destroy(struct analysis *a)
         if (sh->started)
             pthread_join(sh->thread, NULL);
         free_spent(sh);
+        while (sh->nreuse)
+            flow_report_free(sh->reuse[--sh->nreuse]);
         free(sh->spent);
         free(sh->pending);
         for (size_t k = 0; k < sh->nout; k++) /* not handed out: no analysis_finish */
