@@ -26,8 +26,11 @@
 
 /* ---- shards (analysis_options.jobs) --------------------------------------------
  * The reader (the caller of analysis_feed) copies frames into chunks. Each
- * full chunk goes to the shard threads, every one dissecting its slice (and
- * hashing it for capdup); two chunks later the reader drops capture
+ * full chunk goes to the shard threads, every one dissecting its share (and
+ * hashing it for capdup): the frames whose flow it will most likely hold
+ * (peek_shard), so that a packet stays in the cache of the core that routes
+ * it, and the reader reads only a few bytes of what the shards found of a
+ * plain packet (chunk.plain). Two chunks later the reader drops capture
  * duplicates, reassembles and routes it, in frame order (what needs one
  * thread), into one batch of items per shard, which each shard then works
  * on its own flows. Nothing waits for a step to end: the reader reads on
@@ -67,6 +70,7 @@ struct raw_frame {
     int linktype;
     int64_t ts;
     size_t at;
+    unsigned shard;                  /* which one dissects it (peek_shard) */
 };
 
 /* What the reader routed to one shard from one chunk. */
@@ -90,8 +94,14 @@ struct chunk {
     enum dissect_error *errs;
     struct capdup_entry *keys;       /* capdup_key's, where has_key */
     bool *has_key;
+    /* What the reader needs of a plain packet (decoded, not a fragment, no
+     * tunnel inside), found by the shard that dissected it, so that the
+     * reader reads none of the packet: the shard to route it to, or -1
+     * (no flow: route() would do nothing). 0 when not plain. */
+    bool *plain;
+    int16_t *route_to;
     struct batch *batch;             /* one per shard */
-    unsigned dissected, worked;      /* shards done with their slice, their batch (pipe mu) */
+    unsigned dissected, worked;      /* shards done with their share, their batch (pipe mu) */
 };
 #define CHUNK_FRAMES 1024
 #define CHUNK_BYTES ((size_t)512 << 10)
@@ -475,13 +485,108 @@ static void route(struct analysis *a, const struct packet *p)
 
 /* ---- shards ------------------------------------------------------------------ */
 
-/* The same for (x, y) and (y, x). */
-static unsigned shard_of(const struct analysis *a, const struct ip_addr *x, uint16_t xp,
+/* The same for (x, y) and (y, x): sums of the two ends' words (an order
+ * both directions agree on without comparing them), two multiplies. Only
+ * the load's balance rests on it: flows whose sums meet share a shard. */
+static unsigned shard_of(unsigned nshards, const struct ip_addr *x, uint16_t xp,
                          const struct ip_addr *y, uint16_t yp)
 {
-    uint64_t h = hash_mix_addr_port(0x51ED270B, x, xp) + hash_mix_addr_port(0x51ED270B, y, yp);
-    h = hash_mix_word(h, 0x2545F491u);
-    return (unsigned)((h >> 32) % a->nshards);
+    uint64_t x0, x1, y0, y1;
+    memcpy(&x0, x->bytes, 8);
+    memcpy(&x1, x->bytes + 8, 8);
+    memcpy(&y0, y->bytes, 8);
+    memcpy(&y1, y->bytes + 8, 8);
+    uint64_t ports = (uint64_t)xp + yp + ((uint64_t)x->family << 32);
+    uint64_t h = hash_mix_fold((x0 + y0) ^ 0x9E3779B97F4A7C15ull, (x1 + y1) ^ 0xC2B2AE3D27D4EB4Full) ^
+                 hash_mix_fold(ports ^ 0x165667B19E3779F9ull, (ports ^ (x0 + y0)) | 1);
+    return (unsigned)((h >> 32) % nshards);
+}
+
+static uint16_t peek16(const uint8_t *b)
+{
+    return (uint16_t)(b[0] << 8 | b[1]);
+}
+
+/* The shard a frame's flow most likely belongs to, from a glance at its
+ * bytes: TCP or UDP over IPv4 (not a fragment) or IPv6 (no extension
+ * header) behind Ethernet (one VLAN tag at most), Linux cooked or no link
+ * header; -1 for anything else. Only where it is dissected depends on it
+ * (route_shard decides where it goes): the shard that dissects a packet
+ * is then the one that routes it, which finds it in its cache. */
+static int peek_shard(unsigned nshards, int linktype, const uint8_t *b, uint32_t len)
+{
+    uint16_t type;
+    size_t at;
+    switch (linktype) {
+    case WC_LINK_EN10MB:
+        if (len < 14)
+            return -1;
+        type = peek16(b + 12);
+        at = 14;
+        if (type == 0x8100 && len >= 18) {
+            type = peek16(b + 16);
+            at = 18;
+        }
+        break;
+    case WC_LINK_LINUX_SLL:
+        if (len < 16)
+            return -1;
+        type = peek16(b + 14);
+        at = 16;
+        break;
+    case WC_LINK_LINUX_SLL2:
+        if (len < 20)
+            return -1;
+        type = peek16(b);
+        at = 20;
+        break;
+    case WC_LINK_RAW: case WC_LINK_RAW_DLT: case WC_LINK_IPV4: case WC_LINK_IPV6:
+        if (len < 1)
+            return -1;
+        type = b[0] >> 4 == 4 ? 0x0800 : b[0] >> 4 == 6 ? 0x86DD : 0;
+        at = 0;
+        break;
+    default:
+        return -1;
+    }
+    struct ip_addr src, dst;
+    memset(&src, 0, sizeof src);
+    memset(&dst, 0, sizeof dst);
+    uint8_t proto;
+    size_t l4;
+    if (type == 0x0800 && len >= at + 20 && b[at] >> 4 == 4) {
+        if (peek16(b + at + 6) & 0x3fff)
+            return -1;                /* a fragment */
+        proto = b[at + 9];
+        src.family = dst.family = 4;
+        memcpy(src.bytes, b + at + 12, 4);
+        memcpy(dst.bytes, b + at + 16, 4);
+        l4 = at + 4 * (size_t)(b[at] & 15);
+    } else if (type == 0x86DD && len >= at + 40 && b[at] >> 4 == 6) {
+        proto = b[at + 6];
+        src.family = dst.family = 6;
+        memcpy(src.bytes, b + at + 8, 16);
+        memcpy(dst.bytes, b + at + 24, 16);
+        l4 = at + 40;
+    } else {
+        return -1;
+    }
+    if ((proto != WC_IPPROTO_TCP && proto != WC_IPPROTO_UDP) || len < l4 + 4)
+        return -1;
+    return (int)shard_of(nshards, &src, peek16(b + l4), &dst, peek16(b + l4 + 2));
+}
+
+/* The shard whose flows p belongs to (the quoted one's for an ICMP error),
+ * -1 if none of them: route() gives it to no flow. */
+static int route_shard(unsigned nshards, const struct packet *p)
+{
+    if (p->l4 == L4_TCP || p->l4 == L4_UDP)
+        return (int)shard_of(nshards, &p->src, p->sport, &p->dst, p->dport);
+    if ((p->l4 == L4_ICMP || p->l4 == L4_ICMPV6) && p->quote.present &&
+        (p->quote.proto == WC_IPPROTO_UDP || p->quote.proto == WC_IPPROTO_TCP))
+        return (int)shard_of(nshards, &p->quote.src.ip, p->quote.src.port, &p->quote.dst.ip,
+                             p->quote.dst.port);
+    return -1;
 }
 
 static bool key_less(const struct keyed_report *k, const struct keyed_report *than)
@@ -714,28 +819,31 @@ static struct item *next_item(struct analysis *a, unsigned shard)
     return &b->items[b->n++];
 }
 
-static void dispatch(struct analysis *a, const struct packet *p)
+/* Hands p (the chunk's packet being judged, or one of a->frame that is in
+ * no chunk) to shard i as an item; false if counted as untracked. */
+static struct item *dispatch_to(struct analysis *a, unsigned i, const struct packet *p, int64_t ts)
 {
-    unsigned i;
-    if (p->l4 == L4_TCP || p->l4 == L4_UDP)
-        i = shard_of(a, &p->src, p->sport, &p->dst, p->dport);
-    else if ((p->l4 == L4_ICMP || p->l4 == L4_ICMPV6) && p->quote.present &&
-             (p->quote.proto == WC_IPPROTO_UDP || p->quote.proto == WC_IPPROTO_TCP))
-        i = shard_of(a, &p->quote.src.ip, p->quote.src.port, &p->quote.dst.ip,
-                     p->quote.dst.port);
-    else
-        return;
     struct item *it = next_item(a, i);
     if (!it) {
         a->sum.untracked_frames++;
-        return;
+        return NULL;
     }
     it->kind = ITEM_PACKET;
     it->seq = a->seq++;
-    it->ts = p->ts_usec;
+    it->ts = ts;
     it->frame = a->frame;
     it->p = p;
-    if (p == a->chunk_packet && !p->reassembled)
+    return it;
+}
+
+static void dispatch(struct analysis *a, const struct packet *p)
+{
+    int to = route_shard(a->nshards, p);
+    if (to < 0)
+        return;
+    unsigned i = (unsigned)to;
+    struct item *it = dispatch_to(a, i, p, p->ts_usec);
+    if (!it || (p == a->chunk_packet && !p->reassembled))
         return;
     struct batch *b = &a->judging->batch[i];
     void *own = array_reserve(b->own, &b->own_cap, b->nown + 1, sizeof *b->own, 64);
@@ -814,14 +922,21 @@ static void work_item(struct shard *sh, const struct item *it)
     }
 }
 
-/* What a shard does ahead of the reader: dissect, and hash for capdup. */
-static void dissect_slice(struct chunk *c, size_t lo, size_t hi)
+/* What a shard does ahead of the reader: dissect, hash for capdup, and
+ * find what the reader needs of a plain packet (chunk.plain). */
+static void dissect_share(struct chunk *c, unsigned shard, unsigned nshards)
 {
-    for (size_t i = lo; i < hi; i++) {
+    for (size_t i = 0; i < c->n; i++) {
         const struct raw_frame *f = &c->frames[i];
-        c->errs[i] = dissect_frame(&c->pkts[i], f->frame, f->ts, f->linktype, c->bytes + f->at,
-                                   f->caplen, f->wirelen);
-        c->has_key[i] = c->errs[i] == DISSECT_OK && capdup_key(&c->pkts[i], &c->keys[i]);
+        if (f->shard != shard)
+            continue;
+        struct packet *p = &c->pkts[i];
+        c->errs[i] = dissect_frame(p, f->frame, f->ts, f->linktype, c->bytes + f->at, f->caplen,
+                                   f->wirelen);
+        c->has_key[i] = c->errs[i] == DISSECT_OK && capdup_key(p, &c->keys[i]);
+        struct tunnel_inner inner;
+        c->plain[i] = c->errs[i] == DISSECT_OK && !p->is_fragment && !dissect_tunnel_inner(p, &inner);
+        c->route_to[i] = (int16_t)(c->plain[i] ? route_shard(nshards, p) : -1);
     }
 }
 
@@ -841,8 +956,7 @@ static void *shard_main(void *arg)
         free_spent(sh);
         pthread_mutex_unlock(&pp->mu);
         if (t.kind == TASK_DISSECT) {
-            dissect_slice(t.c, t.c->n * sh->index / sh->count,
-                          t.c->n * (sh->index + 1) / sh->count);
+            dissect_share(t.c, sh->index, sh->count);
         } else {
             const struct batch *b = &t.c->batch[sh->index];
             sh->working = b;
@@ -878,6 +992,8 @@ static void chunk_free(struct chunk *c, unsigned nshards)
     free(c->errs);
     free(c->keys);
     free(c->has_key);
+    free(c->plain);
+    free(c->route_to);
     for (unsigned i = 0; c->batch && i < nshards; i++) {
         free(c->batch[i].items);
         free(c->batch[i].own);
@@ -892,11 +1008,14 @@ static bool chunk_init(struct chunk *c, unsigned nshards)
     c->errs = malloc(CHUNK_FRAMES * sizeof *c->errs);
     c->keys = malloc(CHUNK_FRAMES * sizeof *c->keys);
     c->has_key = malloc(CHUNK_FRAMES * sizeof *c->has_key);
+    c->plain = malloc(CHUNK_FRAMES * sizeof *c->plain);
+    c->route_to = malloc(CHUNK_FRAMES * sizeof *c->route_to);
     c->bytes = malloc(CHUNK_BYTES); /* never NULL after: array_reserve keeps it */
     c->bytes_cap = c->bytes ? CHUNK_BYTES : 0;
     c->batch = calloc(nshards, sizeof *c->batch);
     c->worked = nshards; /* free to read into */
-    return c->frames && c->pkts && c->errs && c->keys && c->has_key && c->bytes && c->batch;
+    return c->frames && c->pkts && c->errs && c->keys && c->has_key && c->plain && c->route_to &&
+           c->bytes && c->batch;
 }
 
 static void shards_destroy(struct analysis *a)
@@ -1028,6 +1147,17 @@ static void tell_packet(const struct analysis *a, const struct packet *p)
         a->opt.on_packet(p, a->opt.ctx);
 }
 
+/* p is a capture duplicate of frame `original`: counted, not judged. */
+static void note_duplicate(struct analysis *a, struct packet *p, uint32_t original, int depth)
+{
+    p->duplicate_of = original;
+    if (!depth)
+        a->sum.duplicates++;
+    if ((a->opt.retain_reports || a->opt.annotate) && !depth)
+        capdup_note(&a->dups, p->frame, original); /* false: the comment is lost */
+    tell_packet(a, p);
+}
+
 /* Capture duplicates, fragments, then the packet's flow: what every decoded
  * packet goes through, a tunnel's inner one too (depth > 0). An inner
  * packet that does not decode is not judged (the port may not be a tunnel
@@ -1054,13 +1184,11 @@ static void judge_inner(struct analysis *a, const struct packet *outer, int dept
 static enum dissect_error judge_packet(struct analysis *a, struct packet *p, enum dissect_error err,
                                        int depth, const struct capdup_entry *dup_key)
 {
-    if (err == DISSECT_OK && (p->duplicate_of = dup_key ? capdup_check_key(&a->dups, dup_key)
-                                                        : capdup_check(&a->dups, p))) {
-        if (!depth)
-            a->sum.duplicates++;
-        if ((a->opt.retain_reports || a->opt.annotate) && !depth)
-            capdup_note(&a->dups, p->frame, p->duplicate_of); /* false: the comment is lost */
-        tell_packet(a, p);
+    uint32_t original = 0;
+    if (err == DISSECT_OK)
+        original = dup_key ? capdup_check_key(&a->dups, dup_key) : capdup_check(&a->dups, p);
+    if (original) {
+        note_duplicate(a, p, original, depth);
         return DISSECT_OK;
     }
     if (err == DISSECT_OK && p->is_fragment) {
@@ -1124,6 +1252,17 @@ static void judge_chunk(struct analysis *a, struct chunk *c)
         a->frame = c->frames[i].frame;
         scan_due(a, c->frames[i].ts);
         a->chunk_packet = &c->pkts[i];
+        if (c->plain[i] && !a->opt.on_packet) {
+            /* judge_packet's path for it, from the chunk's small arrays
+             * only: the packet itself stays in the cache of the shard
+             * that dissected it, for the one that routes it. */
+            uint32_t original = c->has_key[i] ? capdup_check_key(&a->dups, &c->keys[i]) : 0;
+            if (original)
+                note_duplicate(a, &c->pkts[i], original, 0);
+            else if (c->route_to[i] >= 0)
+                dispatch_to(a, (unsigned)c->route_to[i], &c->pkts[i], c->frames[i].ts);
+            continue;
+        }
         judge_packet(a, &c->pkts[i], c->errs[i], 0, c->has_key[i] ? &c->keys[i] : NULL);
     }
     a->chunk_packet = NULL;
@@ -1146,7 +1285,9 @@ static bool read_frame(struct analysis *a, uint32_t frame, int64_t ts, int linkt
     c->bytes = bytes_room;
     if (caplen)
         memcpy(c->bytes + c->nbytes, bytes, caplen);
-    c->frames[c->n++] = (struct raw_frame){ frame, caplen, wirelen, linktype, ts, c->nbytes };
+    int peek = peek_shard(a->nshards, linktype, bytes, caplen);
+    unsigned shard = peek >= 0 ? (unsigned)peek : (unsigned)(c->n % a->nshards);
+    c->frames[c->n++] = (struct raw_frame){ frame, caplen, wirelen, linktype, ts, c->nbytes, shard };
     c->nbytes += caplen;
     return true;
 }
