@@ -499,7 +499,7 @@ static unsigned shard_of(unsigned nshards, const struct ip_addr *x, uint16_t xp,
     uint64_t ports = (uint64_t)xp + yp + ((uint64_t)x->family << 32);
     uint64_t h = hash_mix_fold((x0 + y0) ^ 0x9E3779B97F4A7C15ull, (x1 + y1) ^ 0xC2B2AE3D27D4EB4Full) ^
                  hash_mix_fold(ports ^ 0x165667B19E3779F9ull, (ports ^ (x0 + y0)) | 1);
-    return (unsigned)((h >> 32) % nshards);
+    return (unsigned)((h >> 32) * nshards >> 32); /* no division: per packet */
 }
 
 static uint16_t peek16(const uint8_t *b)
