@@ -239,7 +239,7 @@ bool flow_entry_tcp_closed(const struct flow_entry *e)
 
 bool flow_table_unpack(struct flow_table *t, struct flow_entry *e)
 {
-    if (!e->packed)
+    if (e->u) /* not packed: read without touching the entry's later lines */
         return true;
     union flow_state *u = t->nspare ? t->spare[--t->nspare] : malloc(sizeof *u);
     if (!u)

@@ -51,10 +51,21 @@ struct flow_list {
     struct flow_entry *first, *last;
 };
 
-/* What a lookup and the walk over closed flows read comes first: a cold
- * flow costs them one or two cache lines. */
+/* What a lookup reads (the chain, the key, the tracker's pointer) comes
+ * first, within 68 bytes: at most two cache lines of a cold flow (entries
+ * are only 16-byte aligned), where the heap links used to push the key and
+ * the tracker's pointer over three. */
 struct flow_entry {
     struct flow_entry *bucket_next;
+    /* The tracker, NULL while packed. Only the FLOW_TABLE_HOT flows
+     * touched last keep theirs as it is, if not closed; the others (a closed
+     * TCP flow lingering for late packets, a SYN flood's half-open flows,
+     * idle ones) are kept packed (a bitmap of the nonzero 64-bit words, then
+     * those words: the zero ones, most of it, left out), which a packet or
+     * the judgement unpacks. A flow with payload copies is never packed. */
+    union flow_state *u;
+    enum flow_proto proto;
+    struct endpoint lo, hi;           /* canonical key: lo < hi */
     /* Queued no later than the flow's true deadline: a packet that brings
      * the deadline earlier moves it, one that pushes it later leaves it to
      * flow_table_take_due to find out. */
@@ -63,22 +74,11 @@ struct flow_entry {
      * lingering in frames ends (flow_timeouts.closed_linger_frames). */
     struct deadline_node linger_due;
     bool lingering;
-    enum flow_proto proto;
-    struct endpoint lo, hi;           /* canonical key: lo < hi */
     struct flow_entry *prev, *next;   /* all open flows, in creation order */
     uint64_t created;                 /* position in that order */
     uint32_t *offloaded;              /* frames with offloaded checksums (kept for comments) */
     size_t noffloaded, offloaded_cap;
-    /* The tracker, NULL while packed. Only the FLOW_TABLE_HOT flows
-     * touched last keep theirs as it is, if not closed; the others (a closed
-     * TCP flow lingering for late packets, a SYN flood's half-open flows,
-     * idle ones)
-     * are kept packed (a bitmap of the nonzero 64-bit words, then those
-     * words: the zero ones, most of it, left out), which a packet or the
-     * judgement unpacks. A flow with payload copies
-     * is never packed. */
-    union flow_state *u;
-    uint8_t *packed;
+    uint8_t *packed;                  /* while packed (u NULL) */
     uint32_t packed_len;
     bool packed_closed;               /* TCP: u->tcp.closed while packed */
     bool is_hot;                      /* in the table's hot list */
