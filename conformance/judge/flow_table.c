@@ -12,7 +12,7 @@
 #include "array_reserve.h"
 #include "hash_mix.h"
 
-#define INITIAL_BUCKETS 1024
+#define INITIAL_SLOTS 2048
 
 bool flow_table_init(struct flow_table *t, const struct flow_timeouts *timeouts)
 {
@@ -20,9 +20,10 @@ bool flow_table_init(struct flow_table *t, const struct flow_timeouts *timeouts)
     t->timeouts = *timeouts;
     deadline_heap_init(&t->deadlines);
     deadline_heap_init(&t->lingering);
-    t->nbuckets = INITIAL_BUCKETS;
-    t->buckets = calloc(t->nbuckets, sizeof *t->buckets);
-    return t->buckets != NULL;
+    t->nslots = INITIAL_SLOTS;
+    t->tags = calloc(t->nslots, sizeof *t->tags);
+    t->entries = malloc(t->nslots * sizeof *t->entries);
+    return t->tags && t->entries;
 }
 
 /* ---- packing ------------------------------------------------------------------ */
@@ -288,7 +289,8 @@ void flow_table_free(struct flow_table *t)
     }
     while (t->nspare)
         free(t->spare[--t->nspare]);
-    free(t->buckets);
+    free(t->tags);
+    free(t->entries);
     deadline_heap_free(&t->deadlines);
     deadline_heap_free(&t->lingering);
     free(t->due);
@@ -314,64 +316,110 @@ static int endpoint_cmp(const struct endpoint *x, const struct endpoint *y)
     return x2 == y2 ? 0 : x2 < y2 ? -1 : 1;
 }
 
-/* Every packet hashes its flow's key (hash_mix_pair: independent
- * multiplies). */
-static size_t bucket_of(const struct flow_table *t, enum flow_proto proto,
-                        const struct endpoint *lo, const struct endpoint *hi)
+/* Equal endpoints (the same words endpoint_cmp orders by). */
+static bool endpoint_same(const struct endpoint *x, const struct endpoint *y)
 {
-    return (size_t)(hash_mix_pair(proto, &lo->ip, lo->port, &hi->ip, hi->port) & (t->nbuckets - 1));
+    uint64_t x0, x1, y0, y1;
+    memcpy(&x0, x->ip.bytes, 8);
+    memcpy(&x1, x->ip.bytes + 8, 8);
+    memcpy(&y0, y->ip.bytes, 8);
+    memcpy(&y1, y->ip.bytes + 8, 8);
+    return ((x0 ^ y0) | (x1 ^ y1)) == 0 && x->ip.family == y->ip.family && x->port == y->port;
+}
+
+/* 32 bits of the key's hash (hash_mix_pair: independent multiplies, every
+ * packet takes one), never 0 (an empty slot). */
+static uint32_t key_tag(enum flow_proto proto, const struct endpoint *lo, const struct endpoint *hi)
+{
+    uint32_t tag = (uint32_t)hash_mix_pair(proto, &lo->ip, lo->port, &hi->ip, hi->port);
+    return tag ? tag : 1;
 }
 
 /* Either direction of a flow gives the same key: the lower endpoint first. */
-static void canonical(const struct endpoint *x, const struct endpoint *y, struct endpoint *lo,
-                      struct endpoint *hi)
+static void canonical(const struct endpoint **x, const struct endpoint **y)
 {
-    bool swap = endpoint_cmp(x, y) > 0;
-    *lo = swap ? *y : *x;
-    *hi = swap ? *x : *y;
-    /* Zero the padding so memcmp over whole structs is stable. */
-    _Static_assert(offsetof(struct endpoint, port) == sizeof(struct ip_addr) + 1 &&
-                       sizeof(struct endpoint) == offsetof(struct endpoint, port) + 2,
-                   "one padding byte, before the port");
-    ((uint8_t *)lo)[sizeof(struct ip_addr)] = 0;
-    ((uint8_t *)hi)[sizeof(struct ip_addr)] = 0;
-}
-
-/* Both keys built by canonical (padding zeroed, unused address bytes zero
- * as the dissector leaves them): whole structs compare, in a few
- * instructions instead of a call to memcmp per endpoint. */
-static inline bool key_equal(const struct endpoint *x, const struct endpoint *y)
-{
-    return memcmp(x, y, sizeof *x) == 0;
+    if (endpoint_cmp(*x, *y) > 0) {
+        const struct endpoint *swap = *x;
+        *x = *y;
+        *y = swap;
+    }
 }
 
 struct flow_entry *flow_table_lookup(struct flow_table *t, enum flow_proto proto,
                                      const struct endpoint *x, const struct endpoint *y)
 {
-    struct endpoint lo, hi;
-    canonical(x, y, &lo, &hi);
-    for (struct flow_entry *e = t->buckets[bucket_of(t, proto, &lo, &hi)]; e; e = e->bucket_next)
-        if (e->proto == proto && key_equal(&e->lo, &lo) && key_equal(&e->hi, &hi))
+    canonical(&x, &y);
+    uint32_t tag = key_tag(proto, x, y);
+    size_t mask = t->nslots - 1;
+    for (size_t i = tag & mask; t->tags[i]; i = (i + 1) & mask) {
+        if (t->tags[i] != tag)
+            continue;
+        struct flow_entry *e = t->entries[i];
+        if (e->proto == proto && endpoint_same(&e->lo, x) && endpoint_same(&e->hi, y))
             return flow_table_unpack(t, e) ? e : NULL;
+    }
     return NULL;
 }
 
 /* ---- insert and remove ---------------------------------------------------------- */
 
-static void grow_buckets(struct flow_table *t)
+/* Puts e (tag `tag`) in the first empty slot from its home on (there is
+ * one: the table is never full). */
+static void slot_put(uint32_t *tags, struct flow_entry **entries, size_t nslots, uint32_t tag,
+                     struct flow_entry *e)
 {
-    size_t n = t->nbuckets * 2;
-    struct flow_entry **b = calloc(n, sizeof *b);
-    if (!b)
-        return; /* keep the smaller table: slower, still correct */
-    free(t->buckets);
-    t->buckets = b;
-    t->nbuckets = n;
-    for (struct flow_entry *e = t->first; e; e = e->next) {
-        size_t i = bucket_of(t, e->proto, &e->lo, &e->hi);
-        e->bucket_next = b[i];
-        b[i] = e;
+    size_t i = tag & (nslots - 1);
+    while (tags[i])
+        i = (i + 1) & (nslots - 1);
+    tags[i] = tag;
+    entries[i] = e;
+}
+
+/* Twice the slots, each flow placed again by its tag (no entry is read).
+ * false on out of memory: the table stays as it is. */
+static bool grow_slots(struct flow_table *t)
+{
+    size_t n = t->nslots * 2;
+    if (n - 1 > UINT32_MAX)
+        return false;             /* a tag's bits name the home slot */
+    uint32_t *tags = calloc(n, sizeof *tags);
+    struct flow_entry **entries = malloc(n * sizeof *entries);
+    if (!tags || !entries) {
+        free(tags);
+        free(entries);
+        return false;
     }
+    for (size_t i = 0; i < t->nslots; i++)
+        if (t->tags[i])
+            slot_put(tags, entries, n, t->tags[i], t->entries[i]);
+    free(t->tags);
+    free(t->entries);
+    t->tags = tags;
+    t->entries = entries;
+    t->nslots = n;
+    return true;
+}
+
+/* Empties e's slot, then moves back the flows after it that a probe from
+ * their home would no longer reach past the hole (backward shift: no
+ * tombstones, so a probe ends at the first empty slot). */
+static void slot_take(struct flow_table *t, const struct flow_entry *e)
+{
+    size_t mask = t->nslots - 1, i = key_tag(e->proto, &e->lo, &e->hi) & mask;
+    for (; !t->tags[i] || t->entries[i] != e; i = (i + 1) & mask)
+        if (!t->tags[i])
+            return; /* not in the table */
+    for (size_t j = (i + 1) & mask; t->tags[j]; j = (j + 1) & mask) {
+        size_t home = t->tags[j] & mask;
+        /* The flow at j stays unless its home is cyclically outside (i, j]. */
+        bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!stays) {
+            t->tags[i] = t->tags[j];
+            t->entries[i] = t->entries[j];
+            i = j;
+        }
+    }
+    t->tags[i] = 0;
 }
 
 /* take_due lists the flows due in t->due: keep room for all open flows, so
@@ -387,8 +435,9 @@ static bool reserve_due(struct flow_table *t, size_t flows)
 struct flow_entry *flow_table_insert(struct flow_table *t, enum flow_proto proto,
                                      const struct endpoint *x, const struct endpoint *y)
 {
-    if (t->count + 1 > t->nbuckets)
-        grow_buckets(t);
+    /* Out of memory to grow, a fuller table still works while a slot stays empty. */
+    if (4 * (t->count + 1) > 3 * t->nslots && !grow_slots(t) && t->count + 2 > t->nslots)
+        return NULL;
     if (!reserve_due(t, t->count + 1) || !deadline_heap_reserve(&t->lingering, t->count + 1))
         return NULL;
     struct flow_entry *e = calloc(1, sizeof *e);
@@ -403,10 +452,10 @@ struct flow_entry *flow_table_insert(struct flow_table *t, enum flow_proto proto
     }
     e->created = t->created++;
     e->proto = proto;
-    canonical(x, y, &e->lo, &e->hi);
-    size_t i = bucket_of(t, proto, &e->lo, &e->hi);
-    e->bucket_next = t->buckets[i];
-    t->buckets[i] = e;
+    canonical(&x, &y);
+    e->lo = *x;
+    e->hi = *y;
+    slot_put(t->tags, t->entries, t->nslots, key_tag(proto, x, y), e);
     e->prev = t->last;
     if (t->last)
         t->last->next = e;
@@ -445,11 +494,7 @@ static void linger_append(struct flow_table *t, struct flow_entry *e)
 
 void flow_table_remove(struct flow_table *t, struct flow_entry *e)
 {
-    struct flow_entry **pp = &t->buckets[bucket_of(t, e->proto, &e->lo, &e->hi)];
-    while (*pp && *pp != e)
-        pp = &(*pp)->bucket_next;
-    if (*pp)
-        *pp = e->bucket_next;
+    slot_take(t, e);
     if (e->prev)
         e->prev->next = e->next;
     else

@@ -51,12 +51,10 @@ struct flow_list {
     struct flow_entry *first, *last;
 };
 
-/* What a lookup reads (the chain, the key, the tracker's pointer) comes
- * first, within 68 bytes: at most two cache lines of a cold flow (entries
- * are only 16-byte aligned), where the heap links used to push the key and
- * the tracker's pointer over three. */
+/* What a lookup reads (the key, the tracker's pointer) comes first, within
+ * 60 bytes: at most two cache lines of a cold flow (entries are only
+ * 16-byte aligned), where the heap links used to push them over three. */
 struct flow_entry {
-    struct flow_entry *bucket_next;
     /* The tracker, NULL while packed. Only the FLOW_TABLE_HOT flows
      * touched last keep theirs as it is, if not closed; the others (a closed
      * TCP flow lingering for late packets, a SYN flood's half-open flows,
@@ -106,8 +104,14 @@ struct flow_timeouts {
 
 struct flow_table {
     struct flow_timeouts timeouts;
-    struct flow_entry **buckets;
-    size_t nbuckets;                  /* a power of two */
+    /* Open addressing, linear probing, at most 3/4 full. Slot i holds a
+     * flow (entries[i]) when tags[i] is not 0: 32 bits of its key's hash,
+     * whose low bits are its home slot. A probe reads the tags (16 to a
+     * cache line), and a flow entry only where its tag is the one looked
+     * for: a new flow's first packet reads none, and growing reads none. */
+    uint32_t *tags;
+    struct flow_entry **entries;
+    size_t nslots;                    /* a power of two, at most 2^32 */
     struct flow_entry *first, *last;
     uint64_t created;
     size_t count, max_count;          /* open now; high-water mark */

@@ -1,8 +1,8 @@
 /* The flow table's packed trackers: a closed TCP flow is packed at once
  * and a packet's lookup unpacks it; what comes back is the tracker, byte
  * for byte, whatever its zero and nonzero words (sparse, dense, the first
- * and last words, runs across a bitmap word). And closed flows coming due
- * by frames. */
+ * and last words, runs across a bitmap word). Closed flows coming due by
+ * frames. Many flows found and removed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -139,11 +139,50 @@ static void test_closed_flows_due_by_frames(void **state)
     flow_table_free(&t);
 }
 
+/* Thousands of flows (the table grows several times), found from either
+ * direction; a third of them removed in a scattered order (the flows after
+ * each hole move back); every lookup still finds exactly the flows left. */
+static void test_many_flows_found_and_removed(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    static struct flow_entry *e[N];
+    struct flow_table t;
+    assert_true(flow_table_init(&t, &timeouts));
+    for (size_t i = 0; i < N; i++) {
+        struct endpoint client = endpoint_v4((uint8_t)(i % 251), (uint16_t)(1024 + i));
+        struct endpoint server = endpoint_v4(200, (uint16_t)(i % 7 + 80));
+        assert_non_null(e[i] = flow_table_insert(&t, i % 5 ? FLOW_TCP : FLOW_UDP, &client, &server));
+        memset(e[i]->u, 0, sizeof *e[i]->u);
+    }
+    bool removed[N] = {false};
+    for (size_t k = 0; k < N / 3; k++) {
+        size_t i = (k * 2654435761u) % N;
+        if (removed[i])
+            continue;
+        flow_table_remove(&t, e[i]);
+        flow_table_release(&t, e[i]);
+        removed[i] = true;
+    }
+    for (size_t i = 0; i < N; i++) {
+        struct endpoint client = endpoint_v4((uint8_t)(i % 251), (uint16_t)(1024 + i));
+        struct endpoint server = endpoint_v4(200, (uint16_t)(i % 7 + 80));
+        enum flow_proto proto = i % 5 ? FLOW_TCP : FLOW_UDP;
+        struct flow_entry *found = flow_table_lookup(&t, proto, &server, &client);
+        assert_ptr_equal(found, removed[i] ? NULL : e[i]);
+        assert_ptr_equal(flow_table_lookup(&t, proto, &client, &server), found);
+        /* The other protocol's flow between the same ends is another flow. */
+        assert_null(flow_table_lookup(&t, proto == FLOW_TCP ? FLOW_UDP : FLOW_TCP, &client, &server));
+    }
+    flow_table_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_packed_tracker_comes_back_whole),
         cmocka_unit_test(test_closed_flows_due_by_frames),
+        cmocka_unit_test(test_many_flows_found_and_removed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
