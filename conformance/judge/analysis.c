@@ -354,6 +354,12 @@ static void judge_due(struct analysis *a, size_t n)
     }
 }
 
+/* Judges every flow still open, oldest first: the end of the capture. */
+static void judge_all(struct analysis *a)
+{
+    judge_due(a, flow_table_take_all(&a->flows));
+}
+
 /* Judges the flows due, oldest first, and gives up on datagrams whose
  * fragments stopped coming. */
 static void expire(struct analysis *a, int64_t now)
@@ -916,8 +922,7 @@ static void work_item(struct shard *sh, const struct item *it)
     case ITEM_FINISH:
         b->event = FINISH_EVENT;
         b->by_creation = true;
-        while (b->flows.first)
-            judge(b, b->flows.first);
+        judge_all(b);
         break;
     }
 }
@@ -1325,8 +1330,7 @@ void analysis_finish(struct analysis *a)
     a->finished = true;
     if (a->shards)
         finish_shards(a);
-    while (a->flows.first)
-        judge(a, a->flows.first);
+    judge_all(a);
     reasm_expire(a->reasm, INT64_MAX, &a->reasm_failed);
     if (a->malformed.count || a->reasm_failed.count) {
         struct flow_report *r = flow_report_build_capture(&a->malformed, a->first_malformed,
@@ -1376,7 +1380,8 @@ void analysis_get_summary(const struct analysis *a, struct analysis_summary *out
     out->open_flows = a->flows.count;
     out->max_open_flows = a->flows.max_count;
     out->open_tcp = out->open_tcp_unclosed = 0;
-    for (const struct flow_entry *e = a->flows.first; e; e = e->next) {
+    size_t slot = 0;
+    for (const struct flow_entry *e; (e = flow_table_each(&a->flows, &slot));) {
         if (e->proto != FLOW_TCP)
             continue;
         out->open_tcp++;

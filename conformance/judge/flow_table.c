@@ -283,10 +283,9 @@ void flow_table_release(struct flow_table *t, struct flow_entry *e)
 
 void flow_table_free(struct flow_table *t)
 {
-    for (struct flow_entry *e = t->first, *next; e; e = next) {
-        next = e->next;
-        flow_table_release(t, e);
-    }
+    for (size_t i = 0; t->tags && i < t->nslots; i++)
+        if (t->tags[i])
+            flow_table_release(t, t->entries[i]);
     while (t->nspare)
         free(t->spare[--t->nspare]);
     free(t->tags);
@@ -456,12 +455,6 @@ struct flow_entry *flow_table_insert(struct flow_table *t, enum flow_proto proto
     e->lo = *x;
     e->hi = *y;
     slot_put(t->tags, t->entries, t->nslots, key_tag(proto, x, y), e);
-    e->prev = t->last;
-    if (t->last)
-        t->last->next = e;
-    else
-        t->first = e;
-    t->last = e;
     t->count++;
     if (t->count > t->max_count)
         t->max_count = t->count;
@@ -495,14 +488,6 @@ static void linger_append(struct flow_table *t, struct flow_entry *e)
 void flow_table_remove(struct flow_table *t, struct flow_entry *e)
 {
     slot_take(t, e);
-    if (e->prev)
-        e->prev->next = e->next;
-    else
-        t->first = e->next;
-    if (e->next)
-        e->next->prev = e->prev;
-    else
-        t->last = e->prev;
     deadline_heap_remove(&t->deadlines, &e->due);
     hot_unlink(t, e);
     linger_unlink(t, e);
@@ -645,5 +630,23 @@ size_t flow_table_take_due(struct flow_table *t, int64_t now, uint32_t frame)
     n = take_lingered(t, frame, n);
     if (n > 1) /* t->due is still NULL before the first flow */
         sort_by_creation(t->due, n);
+    return n;
+}
+
+struct flow_entry *flow_table_each(const struct flow_table *t, size_t *slot)
+{
+    for (; *slot < t->nslots; ++*slot)
+        if (t->tags[*slot])
+            return t->entries[(*slot)++];
+    return NULL;
+}
+
+size_t flow_table_take_all(struct flow_table *t)
+{
+    size_t n = 0, slot = 0;
+    for (struct flow_entry *e; (e = flow_table_each(t, &slot));)
+        t->due[n++] = e;
+    if (n > 1)
+        qsort(t->due, n, sizeof *t->due, cmp_created);
     return n;
 }

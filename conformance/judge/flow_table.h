@@ -21,9 +21,11 @@
  *
  * A flow is due when it has been idle longer than its protocol's timeout,
  * or a closed TCP flow has lingered long enough for late packets, in capture
- * time or, in a busy capture, in frames. Finding the due flows costs in proportion to them, not to the open
- * ones (a deadline heap); the open flows stay in creation order for
- * flow_table_first/next. */
+ * time or, in a busy capture, in frames. Finding the due flows costs in
+ * proportion to them, not to the open ones (a deadline heap). At the end,
+ * flow_table_take_all lists what is still open, oldest first:
+ *   size_t n = flow_table_take_all(&ft);             // ft.due[0..n)
+ * and flow_table_each walks the open flows in no particular order. */
 #ifndef WIRECHECK_FLOW_TABLE_H
 #define WIRECHECK_FLOW_TABLE_H
 
@@ -72,8 +74,7 @@ struct flow_entry {
      * lingering in frames ends (flow_timeouts.closed_linger_frames). */
     struct deadline_node linger_due;
     bool lingering;
-    struct flow_entry *prev, *next;   /* all open flows, in creation order */
-    uint64_t created;                 /* position in that order */
+    uint64_t created;                 /* opened after every flow with a smaller one */
     uint32_t *offloaded;              /* frames with offloaded checksums (kept for comments) */
     size_t noffloaded, offloaded_cap;
     uint8_t *packed;                  /* while packed (u NULL) */
@@ -112,8 +113,7 @@ struct flow_table {
     uint32_t *tags;
     struct flow_entry **entries;
     size_t nslots;                    /* a power of two, at most 2^32 */
-    struct flow_entry *first, *last;
-    uint64_t created;
+    uint64_t created;                 /* the next flow's */
     size_t count, max_count;          /* open now; high-water mark */
     struct flow_list hot;             /* unpacked, by last touch */
     size_t hot_count;
@@ -152,6 +152,16 @@ void flow_table_remove(struct flow_table *t, struct flow_entry *e);
  * (flow_table_remove) as it judges it. Never allocates: insert keeps room
  * for every open flow. */
 size_t flow_table_take_due(struct flow_table *t, int64_t now, uint32_t frame);
+
+/* Lists every open flow in t->due, oldest (first created) first, and
+ * returns how many (what is left to judge at the end; the caller removes
+ * each, flow_table_remove, as take_due's). */
+size_t flow_table_take_all(struct flow_table *t);
+
+/* The open flow in the first slot from *slot on, and *slot past it; NULL
+ * when there is none. From *slot = 0: every open flow once, in no
+ * particular order (nothing may be inserted or removed meanwhile). */
+struct flow_entry *flow_table_each(const struct flow_table *t, size_t *slot);
 
 /* The open flow queued with the earliest deadline (the one idle longest,
  * or closed and lingering), NULL if none: what a bound on open flows gives
