@@ -57,8 +57,19 @@ struct verdict {
 };
 
 /* Adds a frame number (0 ignored, duplicates ignored, extra ones dropped),
- * keeping them ascending. */
-void verdict_add_frame(struct verdict *v, uint32_t frame);
+ * keeping them ascending. Inline for the usual case, a frame later than
+ * the last (a rule names frames as a reader scans the capture). */
+void verdict_insert_frame(struct verdict *v, uint32_t frame);
+static inline void verdict_add_frame(struct verdict *v, uint32_t frame)
+{
+    unsigned n = v->nframes;
+    if (frame && n < VERDICT_MAX_FRAMES && (n == 0 || v->frames[n - 1] < frame)) {
+        v->frames[n] = frame;
+        v->nframes = n + 1;
+        return;
+    }
+    verdict_insert_frame(v, frame);
+}
 
 /* A verdict being built by a rule function (checks_*.c), and the one decision
  * about its text, taken once per evaluation: the verdict kinds (bit
