@@ -18,9 +18,12 @@ void checks_add_frames(struct verdict_builder *b, const struct frame_list *l)
 }
 
 struct verdict_list verdict_list_start(const struct checks_options *o, struct verdict *out,
-                                       size_t cap, uint32_t kinds[VERDICT_KINDS])
+                                       size_t cap, uint32_t kinds[VERDICT_KINDS],
+                                       struct verdict_builder *b)
 {
     bool policy = o && (o->strict || o->waived || o->only);
+    /* The policy reads the rule and may keep what it changes. */
+    b->counted_kinds = o && !policy ? o->unkept_kinds : 0;
     return (struct verdict_list){ .out = out, .cap = cap, .kinds = kinds,
                                   .policy = policy ? o : NULL,
                                   .unkept_kinds = o ? o->unkept_kinds : 0 };
@@ -146,7 +149,7 @@ size_t checks_capture(const struct frame_list *malformed, const char *first_reas
 {
     struct verdict_builder b;
     verdict_builder_start(&b, 0); /* failures: always read */
-    struct verdict_list l = verdict_list_start(o, out, cap, kinds);
+    struct verdict_list l = verdict_list_start(o, out, cap, kinds, &b);
     if (malformed->count) {
         verdict_init(&b, RULE_PACKET_WELL_FORMED, VERDICT_FAIL, "%u malformed frame(s)", malformed->count);
         verdict_expect(&b, "well-formed IP/TCP/UDP/ICMP headers");

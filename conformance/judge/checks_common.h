@@ -3,7 +3,7 @@
  *
  *   struct verdict_builder b;
  *   verdict_builder_start(&b, o ? o->textless_kinds : 0);
- *   struct verdict_list l = verdict_list_start(o, out, cap, kinds);
+ *   struct verdict_list l = verdict_list_start(o, out, cap, kinds, &b);
  *   rule_l4_checksum(RULE_UDP_CHECKSUM, "UDP", &c->bad_checksum, ..., &b);
  *   verdict_list_add(&l, &b);          // one verdict per rule, in rule order
  *   return verdict_list_count(&l);     // what fit in out[cap]
@@ -39,8 +39,11 @@ struct verdict_list {
     const struct checks_options *policy; /* NULL: no strict, waived or only */
     unsigned unkept_kinds;
 };
+/* b: the builder whose verdicts are added, started (told which it need not
+ * fill in). */
 struct verdict_list verdict_list_start(const struct checks_options *o, struct verdict *out,
-                                       size_t cap, uint32_t kinds[VERDICT_KINDS]);
+                                       size_t cap, uint32_t kinds[VERDICT_KINDS],
+                                       struct verdict_builder *b);
 /* b's verdict, the policy applied to it in place. Inline for what most
  * verdicts of `check` come to, counted, not kept. */
 void verdict_list_keep(struct verdict_list *l, struct verdict_builder *b);

@@ -627,7 +627,7 @@ size_t checks_tcp_with(const struct tcp_flow *f, const struct checks_options *o,
 {
     struct verdict_builder b;
     verdict_builder_start(&b, o ? o->textless_kinds : 0);
-    struct verdict_list l = verdict_list_start(o, out, cap, kinds);
+    struct verdict_list l = verdict_list_start(o, out, cap, kinds, &b);
     /* handshake */
     rule_syn(f, &b);                  verdict_list_add(&l, &b);
     rule_synack(f, &b);               verdict_list_add(&l, &b);
