@@ -204,9 +204,10 @@ static int check_file(const char *path, struct check_format fmt, const struct ch
     struct analysis_options opt;
     analysis_options_default(&opt);
     opt.payload_cap = 0; /* nobody asks `check` for payloads: keep memory small */
-    /* Format what is printed (JSON prints every verdict). */
-    opt.verdict_textless_kinds = fmt.json ? 0 : report_unprinted_kinds(level);
-    opt.verdict_unkept_kinds = opt.verdict_textless_kinds;
+    /* Format and keep what is printed (JSON prints every verdict); the rest
+     * is only counted. */
+    unsigned unprinted = fmt.json ? 0 : report_unprinted_kinds(level);
+    opt.verdict_textless_kinds = opt.verdict_unkept_kinds = unprinted;
     opt.on_flow_done = print_flow;
     opt.on_packet = level == REPORT_VERBOSE && !fmt.json ? print_packet : NULL;
     opt.ctx = &run;
