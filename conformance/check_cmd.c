@@ -60,8 +60,7 @@ struct check_run {
 static void print_flow(const struct flow_report *r, void *ctx)
 {
     struct check_run *run = ctx;
-    for (size_t i = 0; i < r->nverdicts; i++)
-        run->any_fail |= r->verdicts[i].kind == VERDICT_FAIL;
+    run->any_fail |= r->verdict_counts[VERDICT_FAIL] != 0;
     if (run->fmt.json)
         report_flow_json(run->out, r, run->path);
     else
@@ -205,8 +204,10 @@ static int check_file(const char *path, struct check_format fmt, const struct ch
     struct analysis_options opt;
     analysis_options_default(&opt);
     opt.payload_cap = 0; /* nobody asks `check` for payloads: keep memory small */
-    /* Format what is printed (JSON prints every verdict). */
-    opt.verdict_textless_kinds = fmt.json ? 0 : report_unprinted_kinds(level);
+    /* Format and keep what is printed (JSON prints every verdict); the rest
+     * is only counted. */
+    unsigned unprinted = fmt.json ? 0 : report_unprinted_kinds(level);
+    opt.verdict_textless_kinds = opt.verdict_unkept_kinds = unprinted;
     opt.on_flow_done = print_flow;
     opt.on_packet = level == REPORT_VERBOSE && !fmt.json ? print_packet : NULL;
     opt.ctx = &run;

@@ -232,7 +232,8 @@ struct analysis *analysis_create(const struct analysis_options *o)
                                          .textless_kinds = a->opt.verdict_textless_kinds,
                                          .strict = a->opt.strict,
                                          .waived = a->opt.waived_rules,
-                                         .only = a->opt.only_rules };
+                                         .only = a->opt.only_rules,
+                                         .unkept_kinds = a->opt.verdict_unkept_kinds };
     struct flow_timeouts t = { a->opt.tcp_idle_usec, a->opt.udp_idle_usec,
                                a->opt.closed_linger_usec, a->opt.closed_linger_frames };
     bool flows_ok = flow_table_init(&a->flows, &t);
@@ -292,9 +293,8 @@ static void out_of_memory(struct analysis *a)
 static void publish(struct analysis *a, struct flow_report *r)
 {
     r->index = a->next_index++;
-    r->nverdicts = checks_apply_policy(&a->checks, r->verdicts, r->nverdicts);
-    for (size_t i = 0; i < r->nverdicts; i++)
-        a->sum.verdicts[r->verdicts[i].kind]++;
+    for (int k = 0; k < VERDICT_KINDS; k++)
+        a->sum.verdicts[k] += r->verdict_counts[k];
     if (r->proto == FLOW_TCP)
         a->sum.tcp_flows++;
     else if (r->proto == FLOW_UDP)
@@ -1334,7 +1334,7 @@ void analysis_finish(struct analysis *a)
     reasm_expire(a->reasm, INT64_MAX, &a->reasm_failed);
     if (a->malformed.count || a->reasm_failed.count) {
         struct flow_report *r = flow_report_build_capture(&a->malformed, a->first_malformed,
-                                                          &a->reasm_failed);
+                                                          &a->reasm_failed, &a->checks);
         if (r) {
             publish(a, r);
         } else {

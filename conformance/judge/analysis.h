@@ -75,9 +75,12 @@ struct flow_report {
     /* UDP */
     uint32_t datagrams[2];
     uint32_t icmp_unreachable; /* ICMP port unreachable matched to the flow */
-    /* Verdicts, in rule order. */
+    /* Verdicts, in rule order (but those of analysis_options'
+     * verdict_unkept_kinds), and how many of each kind there were, kept or
+     * not (what the summary and a failure check read). */
     struct verdict *verdicts;
     size_t nverdicts;
+    uint32_t verdict_counts[VERDICT_KINDS];
     /* Every frame of the flow whose TCP/UDP checksum was left to offload,
      * ascending (retain_reports only; a verdict names at most
      * VERDICT_MAX_FRAMES): each gets the checksum.offloaded comment. */
@@ -121,6 +124,11 @@ struct analysis_options {
      * leaves out what its report level does not print; a caller that
      * wants frame comments or logs every verdict leaves it 0. */
     unsigned verdict_textless_kinds;
+    /* Verdict kinds (bit 1u << kind, after strict / waived) only counted in
+     * flow_report.verdict_counts and the summary, not kept in the report's
+     * verdicts: `check` leaves out what its report level does not print.
+     * 0: every verdict kept. */
+    unsigned verdict_unkept_kinds;
     /* `check --strict`, `--ignore`, `--only` (see checks_options): warn
      * becomes fail; waived rules (bit 1 << rule_id) are reported "waived";
      * only != 0: just these rules are reported. */

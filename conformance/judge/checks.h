@@ -2,9 +2,11 @@
  *
  *   struct checks_options o = { .loss_injected = false };
  *   struct verdict out[RULE_COUNT];
- *   size_t n = checks_tcp_with(&flow, &o, out, RULE_COUNT);  // a finished tcp_flow
+ *   uint32_t kinds[VERDICT_KINDS] = {0};
+ *   size_t n = checks_tcp_with(&flow, &o, out, RULE_COUNT, kinds);  // a finished tcp_flow
  *   for (size_t i = 0; i < n; i++)
  *       verdict_print(stdout, &out[i]);
+ *   // kinds[VERDICT_FAIL]: how many rules failed
  *
  * The rules and their stable ids are in rules.h, the verdict and its
  * renderers in verdict.h. Each evaluation yields a verdict:
@@ -43,7 +45,7 @@ struct checks_options {
      * frames are the same either way. */
     unsigned textless_kinds;
     /* What the user asked of the verdicts (`wirecheck check --strict,
-     * --ignore, --only`), applied by checks_apply_policy:
+     * --ignore, --only`), applied to each verdict as it is built:
      * strict: a warn (a SHOULD-level finding) becomes a fail;
      * waived: rules (bit 1 << rule_id) whose verdict becomes "waived", its
      *   text kept after the kind it had ("waived (was fail): ...");
@@ -51,26 +53,32 @@ struct checks_options {
     bool strict;
     uint64_t waived;
     uint64_t only;
+    /* Verdict kinds (bit 1u << kind, the kind after the policy above) that
+     * are only counted, not written out: nobody reads them but as a number
+     * (`wirecheck check` prints neither n/a verdicts, nor passes with
+     * --quiet). 0: every verdict written. */
+    unsigned unkept_kinds;
 };
 
-/* Applies o's strict / waived / only to v[0..n) in place (dropping the
- * verdicts --only leaves out) and returns how many remain. o may be NULL. */
-size_t checks_apply_policy(const struct checks_options *o, struct verdict *v, size_t n);
-
 /* Evaluates every TCP rule over a finished flow into out[], in rule order
- * (checks_tcp.c). Returns the number written (<= RULE_COUNT). o may be NULL
- * (no injected loss, every text formatted). */
+ * (checks_tcp.c), o's policy (strict, waived, only) applied and its
+ * unkept kinds left out. Returns the number written (<= cap); adds each
+ * verdict, written or unkept, to kinds[its kind] (not those --only leaves
+ * out). o may be NULL (no injected loss, no policy, every text formatted,
+ * every verdict written). */
 size_t checks_tcp_with(const struct tcp_flow *f, const struct checks_options *o,
-                       struct verdict *out, size_t cap);
-/* The same for the UDP rules (checks_udp.c; o only for textless_kinds: UDP
- * has no retransmissions). */
+                       struct verdict *out, size_t cap, uint32_t kinds[VERDICT_KINDS]);
+/* The same for the UDP rules (checks_udp.c; UDP has no retransmissions:
+ * o's loss_injected is not read). */
 size_t checks_udp_with(const struct udp_flow *f, const struct checks_options *o,
-                       struct verdict *out, size_t cap);
+                       struct verdict *out, size_t cap, uint32_t kinds[VERDICT_KINDS]);
 /* Rules about the capture as a whole: frames that failed to dissect (the
  * first one's reason given) and IP datagrams whose fragments never all
- * arrived. Returns the number written (0 if there is nothing to say). */
+ * arrived, the same way (their text always formatted: failures). Returns
+ * the number written (0 if there is nothing to say). */
 size_t checks_capture(const struct frame_list *malformed, const char *first_reason,
-                      const struct frame_list *reassembly_failed, struct verdict *out,
-                      size_t cap);
+                      const struct frame_list *reassembly_failed,
+                      const struct checks_options *o, struct verdict *out, size_t cap,
+                      uint32_t kinds[VERDICT_KINDS]);
 
 #endif

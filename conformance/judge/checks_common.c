@@ -17,15 +17,55 @@ void checks_add_frames(struct verdict_builder *b, const struct frame_list *l)
         verdict_add_frame(&b->v, l->frames[i]);
 }
 
-/* A textless verdict (its kind's text unread: `check --quiet`'s passes;
- * its strings were never formatted, so empty) is copied without its 416
- * bytes of empty strings. */
-void verdict_list_add(struct verdict_list *l, const struct verdict_builder *b)
+struct verdict_list verdict_list_start(const struct checks_options *o, struct verdict *out,
+                                       size_t cap, uint32_t kinds[VERDICT_KINDS],
+                                       struct verdict_builder *b)
 {
+    bool policy = o && (o->strict || o->waived || o->only);
+    /* The policy reads the rule and may keep what it changes. */
+    b->counted_kinds = o && !policy ? o->unkept_kinds : 0;
+    return (struct verdict_list){ .out = out, .cap = cap, .kinds = kinds,
+                                  .policy = policy ? o : NULL,
+                                  .unkept_kinds = o ? o->unkept_kinds : 0 };
+}
+
+/* o's strict / waived / only on one verdict, in place: false if --only
+ * leaves it out. */
+static bool apply_policy(const struct checks_options *o, struct verdict *v)
+{
+    uint64_t bit = UINT64_C(1) << v->rule;
+    if (o->only && !(o->only & bit))
+        return false;
+    if (o->waived & bit) {
+        if (v->kind != VERDICT_NA) {
+            char was[sizeof v->text];
+            memcpy(was, v->text, sizeof was);
+            /* A long text is cut: the rule id and the waiver stay readable. */
+            if (snprintf(v->text, sizeof v->text, "waived (was %s): %s", verdict_name(v->kind),
+                         was) < 0)
+                v->text[0] = '\0';
+            v->kind = VERDICT_WAIVED;
+        }
+    } else if (o->strict && v->kind == VERDICT_WARN) {
+        v->kind = VERDICT_FAIL;
+    }
+    return true;
+}
+
+/* verdict_list_add's slow way: through the policy, then kept unless unkept. */
+void verdict_list_keep(struct verdict_list *l, struct verdict_builder *b)
+{
+    struct verdict *v = &b->v;
+    if (l->policy && !apply_policy(l->policy, v))
+        return;
+    l->kinds[v->kind]++;
+    if (l->unkept_kinds >> v->kind & 1u)
+        return;
     if (l->n < l->cap) {
-        const struct verdict *v = &b->v;
         struct verdict *o = &l->out[l->n];
-        if (verdict_wants_text(b) && (v->text[0] || v->expected[0] || v->seen[0])) {
+        /* A verdict of a textless kind has its strings empty (never
+         * formatted): copied without their 416 bytes. */
+        if (v->text[0] || v->expected[0] || v->seen[0]) {
             *o = *v;
         } else {
             memcpy(o, v, offsetof(struct verdict, text));
@@ -33,32 +73,6 @@ void verdict_list_add(struct verdict_list *l, const struct verdict_builder *b)
         }
     }
     l->n++;
-}
-
-size_t checks_apply_policy(const struct checks_options *o, struct verdict *v, size_t n)
-{
-    if (!o || (!o->strict && !o->waived && !o->only))
-        return n;
-    size_t kept = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t bit = UINT64_C(1) << v[i].rule;
-        if (o->only && !(o->only & bit))
-            continue;
-        struct verdict w = v[i];
-        if (o->waived & bit) {
-            if (w.kind != VERDICT_NA) {
-                /* A long text is cut: the rule id and the waiver stay readable. */
-                if (snprintf(w.text, sizeof w.text, "waived (was %s): %s",
-                             verdict_name(v[i].kind), v[i].text) < 0)
-                    w.text[0] = '\0';
-                w.kind = VERDICT_WAIVED;
-            }
-        } else if (o->strict && w.kind == VERDICT_WARN) {
-            w.kind = VERDICT_FAIL;
-        }
-        v[kept++] = w;
-    }
-    return kept;
 }
 
 size_t verdict_list_count(const struct verdict_list *l)
@@ -129,12 +143,13 @@ void checks_add_ip_rules(struct verdict_list *l, struct verdict_builder *b, bool
 }
 
 size_t checks_capture(const struct frame_list *malformed, const char *first_reason,
-                      const struct frame_list *reassembly_failed, struct verdict *out,
-                      size_t cap)
+                      const struct frame_list *reassembly_failed,
+                      const struct checks_options *o, struct verdict *out, size_t cap,
+                      uint32_t kinds[VERDICT_KINDS])
 {
     struct verdict_builder b;
     verdict_builder_start(&b, 0); /* failures: always read */
-    struct verdict_list l = { out, cap, 0 };
+    struct verdict_list l = verdict_list_start(o, out, cap, kinds, &b);
     if (malformed->count) {
         verdict_init(&b, RULE_PACKET_WELL_FORMED, VERDICT_FAIL, "%u malformed frame(s)", malformed->count);
         verdict_expect(&b, "well-formed IP/TCP/UDP/ICMP headers");

@@ -623,11 +623,11 @@ static void rule_time_wait(const struct tcp_flow *f, struct verdict_builder *b)
 }
 
 size_t checks_tcp_with(const struct tcp_flow *f, const struct checks_options *o,
-                       struct verdict *out, size_t cap)
+                       struct verdict *out, size_t cap, uint32_t kinds[VERDICT_KINDS])
 {
     struct verdict_builder b;
     verdict_builder_start(&b, o ? o->textless_kinds : 0);
-    struct verdict_list l = { out, cap, 0 };
+    struct verdict_list l = verdict_list_start(o, out, cap, kinds, &b);
     /* handshake */
     rule_syn(f, &b);                  verdict_list_add(&l, &b);
     rule_synack(f, &b);               verdict_list_add(&l, &b);

@@ -4,12 +4,12 @@
 #include "flow.h"
 
 size_t checks_udp_with(const struct udp_flow *f, const struct checks_options *o,
-                       struct verdict *out, size_t cap)
+                       struct verdict *out, size_t cap, uint32_t kinds[VERDICT_KINDS])
 {
     const struct udp_side *c = &f->side[0], *s = &f->side[1];
     struct verdict_builder b;
     verdict_builder_start(&b, o ? o->textless_kinds : 0);
-    struct verdict_list l = { out, cap, 0 };
+    struct verdict_list l = verdict_list_start(o, out, cap, kinds, &b);
 
     if (c->bad_length.count + s->bad_length.count) {
         verdict_init(&b, RULE_UDP_DATAGRAM_LENGTH, VERDICT_FAIL, "%u datagram(s) with a wrong UDP length",

@@ -107,7 +107,7 @@ static void fill_tcp_report(struct flow_report *r, struct tcp_flow *f,
         r->packets[s] = f->side[s].packets;
         r->bytes[s] = tcp_flow_bytes(f, s);
     }
-    r->nverdicts = checks_tcp_with(f, co, r->verdicts, RULE_COUNT);
+    r->nverdicts = checks_tcp_with(f, co, r->verdicts, RULE_COUNT, r->verdict_counts);
     for (int s = 0; s < 2; s++)
         take_payload(r, s, &f->side[s].copy, r->bytes[s]);
 }
@@ -123,7 +123,7 @@ static void fill_udp_report(struct flow_report *r, struct udp_flow *f,
         r->datagrams[s] = f->side[s].datagrams;
         r->bytes[s] = f->side[s].bytes;
     }
-    r->nverdicts = checks_udp_with(f, co, r->verdicts, RULE_COUNT);
+    r->nverdicts = checks_udp_with(f, co, r->verdicts, RULE_COUNT, r->verdict_counts);
     for (int s = 0; s < 2; s++)
         take_payload(r, s, &f->side[s].copy, r->bytes[s]);
 }
@@ -160,7 +160,8 @@ struct flow_report *flow_report_build(struct flow_entry *e, const struct checks_
 
 struct flow_report *flow_report_build_capture(const struct frame_list *malformed,
                                               const char *first_reason,
-                                              const struct frame_list *reassembly_failed)
+                                              const struct frame_list *reassembly_failed,
+                                              const struct checks_options *co)
 {
     struct flow_report *r = new_report();
     if (!r)
@@ -168,8 +169,8 @@ struct flow_report *flow_report_build_capture(const struct frame_list *malformed
     r->proto = FLOW_CAPTURE;
     r->first_fin_side = -1;
     r->first_frame = malformed->count ? malformed->frames[0] : reassembly_failed->frames[0];
-    r->nverdicts = checks_capture(malformed, first_reason, reassembly_failed, r->verdicts,
-                                  RULE_COUNT);
+    r->nverdicts = checks_capture(malformed, first_reason, reassembly_failed, co, r->verdicts,
+                                  RULE_COUNT, r->verdict_counts);
     return r;
 }
 

@@ -10,7 +10,8 @@
  *
  *   // at the end of a capture, if frames were malformed or datagrams never
  *   // reassembled: the "capture" pseudo-flow
- *   r = flow_report_build_capture(&malformed, "bad TCP data offset at byte 46", &reasm_failed);
+ *   r = flow_report_build_capture(&malformed, "bad TCP data offset at byte 46", &reasm_failed,
+ *                                 &co);
  *
  * The verdicts come from checks_*.c, in rule order; this module only gathers
  * the facts around them. */
@@ -22,7 +23,8 @@
 #include "flow.h"
 #include "flow_table.h"
 
-/* The report of a flow taken out of the table. The flow's payload copy and
+/* The report of a flow taken out of the table, co's policy applied to its
+ * verdicts (checks.h) and they counted. The flow's payload copy and
  * its list of offloaded frames move into the report (sorted). `reuse`: a
  * report handed out before and no longer read, emptied and filled again
  * (its verdict array stays: no allocation), or NULL. NULL on out of memory
@@ -34,7 +36,8 @@ struct flow_report *flow_report_build(struct flow_entry *e, const struct checks_
  * and datagrams never reassembled. NULL on out of memory. */
 struct flow_report *flow_report_build_capture(const struct frame_list *malformed,
                                               const char *first_reason,
-                                              const struct frame_list *reassembly_failed);
+                                              const struct frame_list *reassembly_failed,
+                                              const struct checks_options *co);
 
 void flow_report_free(struct flow_report *r);
 

@@ -196,9 +196,7 @@ void report_flow_json(FILE *out, const struct flow_report *r, const char *case_n
 
 void report_flow(FILE *out, const struct flow_report *r, enum report_level level)
 {
-    bool any_fail = false;
-    for (size_t i = 0; i < r->nverdicts; i++)
-        any_fail |= r->verdicts[i].kind == VERDICT_FAIL || r->verdicts[i].kind == VERDICT_WARN;
+    bool any_fail = r->verdict_counts[VERDICT_FAIL] || r->verdict_counts[VERDICT_WARN];
     if (level == REPORT_QUIET && !any_fail)
         return;
     char name[192];

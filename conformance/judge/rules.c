@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-static const struct rule_info rules[RULE_COUNT] = {
+const struct rule_info rules_table[RULE_COUNT] = {
     [RULE_TCP_HANDSHAKE_SYN] = {"tcp.handshake.syn", RULE_SCOPE_TCP,
         "the client opens with a SYN without ACK (no FIN/RST on it)"},
     [RULE_TCP_HANDSHAKE_SYNACK_ACKS_ISN] = {"tcp.handshake.synack_acks_isn", RULE_SCOPE_TCP,
@@ -59,15 +59,10 @@ static const struct rule_info rules[RULE_COUNT] = {
         "every IP frame dissects without a malformed header"},
 };
 
-const struct rule_info *rule_get(enum rule_id r)
-{
-    return (unsigned)r < RULE_COUNT ? &rules[r] : NULL;
-}
-
 int rule_lookup(const char *id)
 {
     for (int r = 0; r < RULE_COUNT; r++)
-        if (strcmp(rules[r].id, id) == 0)
+        if (strcmp(rules_table[r].id, id) == 0)
             return r;
     return -1;
 }

@@ -12,6 +12,8 @@
 #ifndef WIRECHECK_RULES_H
 #define WIRECHECK_RULES_H
 
+#include <stddef.h>
+
 enum rule_id {
     /* TCP handshake */
     RULE_TCP_HANDSHAKE_SYN,
@@ -57,7 +59,14 @@ struct rule_info {
     const char *summary;  /* one line for `wirecheck list` and RULES.md */
 };
 
-const struct rule_info *rule_get(enum rule_id r);
+/* The table (rules.c), read through rule_get: inline, as every verdict
+ * built names its rule (verdict_start). */
+extern const struct rule_info rules_table[RULE_COUNT];
+
+static inline const struct rule_info *rule_get(enum rule_id r)
+{
+    return (unsigned)r < RULE_COUNT ? &rules_table[r] : NULL;
+}
 /* -1 if `id` names no rule. */
 int rule_lookup(const char *id);
 

@@ -45,16 +45,12 @@ void verdict_format(char *dst, size_t size, const char *fmt, ...)
     va_end(ap);
 }
 
-void verdict_add_frame(struct verdict *v, uint32_t frame)
+/* verdict_add_frame's other cases: 0, the list full, a frame already named
+ * or earlier than the last. */
+void verdict_insert_frame(struct verdict *v, uint32_t frame)
 {
     if (frame == 0 || v->nframes == VERDICT_MAX_FRAMES)
         return;
-    /* Kept in ascending order, as a reader scans a capture; most frames
-     * come in that order: appended. */
-    if (v->nframes == 0 || v->frames[v->nframes - 1] < frame) {
-        v->frames[v->nframes++] = frame;
-        return;
-    }
     unsigned at = v->nframes;
     for (unsigned i = 0; i < v->nframes; i++) {
         if (v->frames[i] == frame)

@@ -57,8 +57,21 @@ struct verdict {
 };
 
 /* Adds a frame number (0 ignored, duplicates ignored, extra ones dropped),
- * keeping them ascending. */
-void verdict_add_frame(struct verdict *v, uint32_t frame);
+ * keeping them ascending. Inline for the usual case, a frame later than
+ * the last (a rule names frames as a reader scans the capture). */
+void verdict_insert_frame(struct verdict *v, uint32_t frame);
+static inline void verdict_add_frame(struct verdict *v, uint32_t frame)
+{
+    unsigned n = v->nframes;
+    if (n >= VERDICT_MAX_FRAMES) /* full, or only counted (verdict_start) */
+        return;
+    if (frame && (n == 0 || v->frames[n - 1] < frame)) {
+        v->frames[n] = frame;
+        v->nframes = n + 1;
+        return;
+    }
+    verdict_insert_frame(v, frame);
+}
 
 /* A verdict being built by a rule function (checks_*.c), and the one decision
  * about its text, taken once per evaluation: the verdict kinds (bit
@@ -69,11 +82,17 @@ void verdict_add_frame(struct verdict *v, uint32_t frame);
 struct verdict_builder {
     struct verdict v;
     unsigned textless_kinds;
+    /* Kinds whose verdict goes nowhere but into a count (checks_common.h's
+     * verdict_list, set by it): only its kind is read, so verdict_start
+     * neither clears its strings and frames nor names its rule, and its
+     * frames are not noted. */
+    unsigned counted_kinds;
 };
 
 static inline void verdict_builder_start(struct verdict_builder *b, unsigned textless_kinds)
 {
     b->textless_kinds = textless_kinds;
+    b->counted_kinds = 0;
 }
 
 /* Builders used by the rule functions (and by tests). Text is printf-style
@@ -110,12 +129,16 @@ static inline void verdict_builder_start(struct verdict_builder *b, unsigned tex
 static inline void verdict_start(struct verdict_builder *b, enum rule_id r, enum verdict_kind kind)
 {
     struct verdict *v = &b->v;
+    v->kind = kind;
+    if (b->counted_kinds >> kind & 1u) {
+        v->nframes = VERDICT_MAX_FRAMES; /* "full": verdict_add_frame drops its frames at once */
+        return;
+    }
     v->text[0] = v->expected[0] = v->seen[0] = '\0';
     memset(v->frames, 0, sizeof v->frames);
     v->nframes = 0;
     v->rule = r;
     v->id = rule_get(r)->id;
-    v->kind = kind;
 }
 
 /* Whether the text of b's verdict (of its kind) is read by anyone. */

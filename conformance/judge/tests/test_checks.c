@@ -1299,6 +1299,108 @@ static void test_textless_kinds_skip_only_the_text(void **state)
     analysis_destroy(t.terse);
 }
 
+/* Flows drawing every kind of verdict, into a twin run: a TCP connection
+ * whose server resets it (tcp.no_rst fails) and whose SYN lacks the MSS
+ * (tcp.handshake.mss warns), a UDP flow answered port unreachable (info),
+ * and a malformed frame (the capture pseudo-flow fails). */
+static void twin_feed_every_kind(struct twin_run *t)
+{
+    static const uint8_t no_mss[] = { 4, 2, 1, 1 }; /* sackOK only */
+    struct pb_conv tcp, udp;
+    pb_conv_init(&tcp, WC_LINK_EN10MB, "10.0.0.1", 40000, "10.0.0.2", 3434, twin_emit, t);
+    pb_conv_tcp_raw(&tcp, 0, TCP_SYN, 1000, 0, no_mss, sizeof no_mss, NULL, 0);
+    pb_conv_tcp_raw(&tcp, 1, TCP_SYN | TCP_ACK, 5000, 1001, NULL, 0, NULL, 0);
+    pb_conv_tcp_raw(&tcp, 0, TCP_ACK, 1001, 5001, NULL, 0, NULL, 0);
+    pb_conv_tcp_raw(&tcp, 0, TCP_PSH | TCP_ACK, 1001, 5001, NULL, 0, "hello", 5);
+    pb_conv_tcp_raw(&tcp, 1, TCP_RST | TCP_ACK, 5001, 1006, NULL, 0, NULL, 0);
+    pb_conv_init(&udp, WC_LINK_EN10MB, "10.0.0.1", 40001, "10.0.0.2", 53, twin_emit, t);
+    pb_conv_udp(&udp, 0, "q", 1);
+    pb_conv_port_unreachable(&udp, "q", 1);
+    uint8_t junk[40] = { 0 };
+    memcpy(junk + 12, "\x08\x00\x47", 3); /* IPv4 with IHL 7 but total length 0 */
+    twin_emit(t, junk, sizeof junk);
+    analysis_finish(t->full);
+    analysis_finish(t->terse);
+}
+
+/* Per kind, the verdicts a report holds. */
+static void count_kinds(const struct flow_report *r, uint32_t counts[VERDICT_KINDS])
+{
+    memset(counts, 0, VERDICT_KINDS * sizeof counts[0]);
+    for (size_t k = 0; k < r->nverdicts; k++)
+        counts[r->verdicts[k].kind]++;
+}
+
+/* `check` keeps only the verdicts it prints; the others are only counted:
+ * the kept ones are the full run's verdicts of those kinds, in rule order,
+ * text and frames alike; the counts per kind are the full run's, in each
+ * report and in the summary, with the policy (strict, waived, only)
+ * applied before a verdict is kept or counted. */
+static void test_unkept_kinds_are_only_counted(void **state)
+{
+    (void)state;
+    static const struct { bool strict; uint64_t waived, only; } policies[] = {
+        { false, 0, 0 },
+        { true, 0, 0 }, /* the MSS warning becomes a failure: kept */
+        { false, UINT64_C(1) << RULE_TCP_NO_RST | UINT64_C(1) << RULE_PACKET_WELL_FORMED, 0 },
+        { true, UINT64_C(1) << RULE_TCP_HANDSHAKE_SYN,
+          UINT64_C(1) << RULE_TCP_NO_RST | UINT64_C(1) << RULE_TCP_HANDSHAKE_SYN |
+              UINT64_C(1) << RULE_TCP_HANDSHAKE_MSS | UINT64_C(1) << RULE_UDP_PORT_UNREACHABLE },
+    };
+    unsigned unkept = report_unprinted_kinds(REPORT_QUIET);
+    for (size_t p = 0; p < sizeof policies / sizeof policies[0]; p++) {
+        struct analysis_options o;
+        analysis_options_default(&o);
+        o.retain_reports = true;
+        o.strict = policies[p].strict;
+        o.waived_rules = policies[p].waived;
+        o.only_rules = policies[p].only;
+        struct twin_run t = { analysis_create(&o), NULL, 0, 0 };
+        o.verdict_unkept_kinds = o.verdict_textless_kinds = unkept; /* as `check --quiet` */
+        t.terse = analysis_create(&o);
+        assert_non_null(t.full);
+        assert_non_null(t.terse);
+        twin_feed_every_kind(&t);
+
+        size_t n = analysis_report_count(t.full);
+        assert_int_equal(n, 3); /* TCP, UDP, capture */
+        assert_int_equal(analysis_report_count(t.terse), n);
+        uint32_t kept_total = 0;
+        for (size_t i = 0; i < n; i++) {
+            const struct flow_report *full = analysis_report(t.full, i);
+            const struct flow_report *terse = analysis_report(t.terse, i);
+            uint32_t counted[VERDICT_KINDS];
+            count_kinds(full, counted);
+            assert_memory_equal(full->verdict_counts, counted, sizeof counted);
+            assert_memory_equal(terse->verdict_counts, counted, sizeof counted);
+            size_t k = 0;
+            for (size_t j = 0; j < full->nverdicts; j++) {
+                const struct verdict *v = &full->verdicts[j];
+                if (unkept >> v->kind & 1u)
+                    continue;
+                assert_true(k < terse->nverdicts);
+                assert_same_but_text(v, &terse->verdicts[k], 0);
+                k++;
+            }
+            assert_int_equal(terse->nverdicts, k);
+            kept_total += (uint32_t)k;
+        }
+        /* Something was kept and something only counted, in every policy. */
+        assert_true(kept_total > 0);
+        struct analysis_summary full_sum, terse_sum;
+        analysis_get_summary(t.full, &full_sum);
+        analysis_get_summary(t.terse, &terse_sum);
+        assert_memory_equal(full_sum.verdicts, terse_sum.verdicts, sizeof full_sum.verdicts);
+        uint64_t only_counted = 0;
+        for (int kind = 0; kind < VERDICT_KINDS; kind++)
+            if (unkept >> kind & 1u)
+                only_counted += full_sum.verdicts[kind];
+        assert_true(only_counted > 0);
+        analysis_destroy(t.full);
+        analysis_destroy(t.terse);
+    }
+}
+
 static void test_rule_table(void **state)
 {
     (void)state;
@@ -1371,6 +1473,7 @@ int main(void)
         cmocka_unit_test(test_icmp_error_for_tcp),
         cmocka_unit_test(test_offloaded_comment_on_every_frame),
         cmocka_unit_test(test_textless_kinds_skip_only_the_text),
+        cmocka_unit_test(test_unkept_kinds_are_only_counted),
         cmocka_unit_test(test_rule_table),
         cmocka_unit_test(test_rules_md_documents_every_rule),
     };

@@ -108,6 +108,33 @@ static void test_textless_kinds(void **state)
     assert_string_equal(b.v.expected, "");
 }
 
+/* A kind only counted (checks' verdict_list tells the builder): the
+ * verdict keeps its kind and names no frame; the next verdict of a kind
+ * that is kept starts clean all the same. */
+static void test_counted_kinds(void **state)
+{
+    (void)state;
+    struct verdict_builder b;
+    verdict_builder_start(&b, 1u << VERDICT_PASS);
+    b.counted_kinds = 1u << VERDICT_PASS;
+    verdict_init(&b, RULE_TCP_HANDSHAKE_SYN, VERDICT_PASS, "client SYN without ACK");
+    verdict_add_frame(&b.v, 1);
+    verdict_add_frame(&b.v, 2);
+    assert_int_equal(b.v.kind, VERDICT_PASS);
+    assert_int_equal(b.v.nframes, VERDICT_MAX_FRAMES); /* "full": nothing noted */
+    verdict_init(&b, RULE_TCP_NO_RST, VERDICT_FAIL, "1 RST(s)");
+    verdict_expect(&b, "no RST");
+    verdict_add_frame(&b.v, 9);
+    assert_int_equal(b.v.rule, RULE_TCP_NO_RST);
+    assert_string_equal(b.v.id, "tcp.no_rst");
+    assert_string_equal(b.v.text, "1 RST(s)");
+    assert_string_equal(b.v.seen, "");
+    assert_int_equal(b.v.nframes, 1);
+    assert_int_equal(b.v.frames[0], 9);
+    for (unsigned i = 1; i < VERDICT_MAX_FRAMES; i++)
+        assert_int_equal(b.v.frames[i], 0);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -237,6 +264,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_builders),
         cmocka_unit_test(test_textless_kinds),
+        cmocka_unit_test(test_counted_kinds),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_console),
         cmocka_unit_test(test_comment),
