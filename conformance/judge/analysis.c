@@ -396,6 +396,16 @@ static void touched(struct analysis *a, struct flow_entry *e, const struct packe
         flow_entry_note_offloaded(e, p->frame); /* false: the comment is lost, not the analysis */
 }
 
+/* The flow table's hash of p's flow: the one capdup took (struct
+ * packet.tuple), if it did. */
+static struct tuple_hash packet_key(enum flow_proto proto, const struct packet *p)
+{
+    if (p->tuple_hashed)
+        return p->tuple;
+    struct endpoint src = { p->src, p->sport }, dst = { p->dst, p->dport };
+    return flow_table_hash(proto, &src, &dst);
+}
+
 /* A new flow for p, or NULL, counted, when there is no memory for one. */
 static struct flow_entry *open_flow(struct analysis *a, enum flow_proto proto,
                                     const struct packet *p)
@@ -410,7 +420,7 @@ static struct flow_entry *open_flow(struct analysis *a, enum flow_proto proto,
         judge(a, old);
     }
     struct endpoint src = { p->src, p->sport }, dst = { p->dst, p->dport };
-    struct flow_entry *e = flow_table_insert(&a->flows, proto, &src, &dst);
+    struct flow_entry *e = flow_table_insert_hashed(&a->flows, proto, &src, &dst, packet_key(proto, p));
     if (!e) {
         out_of_memory(a);
         a->sum.untracked_frames++;
@@ -426,7 +436,7 @@ static struct flow_entry *open_flow(struct analysis *a, enum flow_proto proto,
 static void route_tcp(struct analysis *a, const struct packet *p)
 {
     struct endpoint src = { p->src, p->sport }, dst = { p->dst, p->dport };
-    struct flow_entry *e = flow_table_lookup(&a->flows, FLOW_TCP, &src, &dst);
+    struct flow_entry *e = flow_table_find(&a->flows, FLOW_TCP, &src, &dst, packet_key(FLOW_TCP, p));
     bool fresh_syn = (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
     if (e && fresh_syn) {
         /* A new connection reusing the 4-tuple: judge the old one first. */
@@ -446,7 +456,7 @@ static void route_tcp(struct analysis *a, const struct packet *p)
 static void route_udp(struct analysis *a, const struct packet *p)
 {
     struct endpoint src = { p->src, p->sport }, dst = { p->dst, p->dport };
-    struct flow_entry *e = flow_table_lookup(&a->flows, FLOW_UDP, &src, &dst);
+    struct flow_entry *e = flow_table_find(&a->flows, FLOW_UDP, &src, &dst, packet_key(FLOW_UDP, p));
     if (!e && !(e = open_flow(a, FLOW_UDP, p)))
         return;
     udp_flow_update(&e->u->udp, p);
@@ -938,6 +948,8 @@ static void dissect_share(struct chunk *c, unsigned shard, unsigned nshards)
         struct packet *p = &c->pkts[i];
         c->errs[i] = dissect_frame(p, f->frame, f->ts, f->linktype, c->bytes + f->at, f->caplen,
                                    f->wirelen);
+        if (c->errs[i] == DISSECT_OK)
+            hash_mix_packet_tuple(p);
         c->has_key[i] = c->errs[i] == DISSECT_OK && capdup_key(p, &c->keys[i]);
         struct tunnel_inner inner;
         c->plain[i] = c->errs[i] == DISSECT_OK && !p->is_fragment && !dissect_tunnel_inner(p, &inner);
@@ -1190,6 +1202,8 @@ static enum dissect_error judge_packet(struct analysis *a, struct packet *p, enu
                                        int depth, const struct capdup_entry *dup_key)
 {
     uint32_t original = 0;
+    if (err == DISSECT_OK && !dup_key && !p->tuple_hashed)
+        hash_mix_packet_tuple(p); /* for capdup and the flow table */
     if (err == DISSECT_OK)
         original = dup_key ? capdup_check_key(&a->dups, dup_key) : capdup_check(&a->dups, p);
     if (original) {
@@ -1209,6 +1223,7 @@ static enum dissect_error judge_packet(struct analysis *a, struct packet *p, enu
             return DISSECT_OK;
         }
         err = dissect_transport(p, whole, len);
+        p->tuple_hashed = false; /* the ports are the reassembled datagram's */
     }
     if (depth && err != DISSECT_OK)
         return err;

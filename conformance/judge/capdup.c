@@ -59,8 +59,14 @@ bool capdup_key(const struct packet *p, struct capdup_entry *k)
                                              : k->prefix_hash;
     k->captured = (uint32_t)n;
     k->length = p->ip_header_len + p->ip_payload_len;
-    k->dir = hash_mix_pair(p->proto, &p->src, p->sport, &p->dst, p->dport);
-    k->rdir = hash_mix_pair(p->proto, &p->dst, p->dport, &p->src, p->sport);
+    /* A direction: the conversation's hash, turned unless the source is
+     * the lower end; the reverse direction's is then found without a
+     * second hash (for ends that are equal both ways are the same). */
+    struct tuple_hash t = p->tuple_hashed ? p->tuple
+                                          : hash_mix_tuple(p->proto, &p->src, p->sport, &p->dst, p->dport);
+    const uint64_t turned = 0x8E5F5D3C2B1A0F01ull;
+    k->dir = t.hash ^ (t.order <= 0 ? 0 : turned);
+    k->rdir = t.hash ^ (t.order >= 0 ? 0 : turned);
     k->frame = p->frame;
     k->ts = p->ts_usec;
     return true;

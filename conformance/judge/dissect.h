@@ -114,6 +114,13 @@ struct icmp_quote {
     uint32_t tcp_seq;
 };
 
+/* A conversation's hash, the same both ways, and which way this is
+ * (hash_mix.h: hash_mix_tuple). */
+struct tuple_hash {
+    uint64_t hash;
+    int order;            /* sign of the source end against the destination end */
+};
+
 struct packet {
     /* Given by the caller. */
     uint32_t frame;       /* 1-based, as Wireshark counts */
@@ -177,6 +184,11 @@ struct packet {
      * duplicate (the same IP packet seen again, `tcpdump -i any`) of that
      * earlier frame, and is not judged. 0: not a duplicate. */
     uint32_t duplicate_of;
+    /* Set by the analysis once per packet (capdup and the flow table both
+     * hash the conversation): hash_mix_tuple of (proto, src:sport,
+     * dst:dport), valid when tuple_hashed. */
+    bool tuple_hashed;
+    struct tuple_hash tuple;
 };
 
 /* Decodes one frame. `bytes` must stay valid while `out` is used (payload

@@ -298,24 +298,7 @@ void flow_table_free(struct flow_table *t)
 
 /* ---- keys ------------------------------------------------------------------ */
 
-/* A total order on endpoints (which one is the key's lo: any order both
- * directions agree on), from whole words instead of a call to memcmp. */
-static int endpoint_cmp(const struct endpoint *x, const struct endpoint *y)
-{
-    uint64_t x0, x1, y0, y1;
-    memcpy(&x0, x->ip.bytes, 8);
-    memcpy(&x1, x->ip.bytes + 8, 8);
-    memcpy(&y0, y->ip.bytes, 8);
-    memcpy(&y1, y->ip.bytes + 8, 8);
-    uint64_t x2 = (uint64_t)x->ip.family << 16 | x->port, y2 = (uint64_t)y->ip.family << 16 | y->port;
-    if (x0 != y0)
-        return x0 < y0 ? -1 : 1;
-    if (x1 != y1)
-        return x1 < y1 ? -1 : 1;
-    return x2 == y2 ? 0 : x2 < y2 ? -1 : 1;
-}
-
-/* Equal endpoints (the same words endpoint_cmp orders by). */
+/* Equal endpoints (the words hash_mix_end_cmp orders by). */
 static bool endpoint_same(const struct endpoint *x, const struct endpoint *y)
 {
     uint64_t x0, x1, y0, y1;
@@ -326,29 +309,36 @@ static bool endpoint_same(const struct endpoint *x, const struct endpoint *y)
     return ((x0 ^ y0) | (x1 ^ y1)) == 0 && x->ip.family == y->ip.family && x->port == y->port;
 }
 
-/* 32 bits of the key's hash (hash_mix_pair: independent multiplies, every
- * packet takes one), never 0 (an empty slot). */
-static uint32_t key_tag(enum flow_proto proto, const struct endpoint *lo, const struct endpoint *hi)
+/* The IP protocol number of a flow's packets: the key's hash is their
+ * conversation's (struct packet.tuple), which the analysis has at hand. */
+static uint8_t ip_proto_of(enum flow_proto proto)
 {
-    uint32_t tag = (uint32_t)hash_mix_pair(proto, &lo->ip, lo->port, &hi->ip, hi->port);
+    return proto == FLOW_UDP ? WC_IPPROTO_UDP : WC_IPPROTO_TCP;
+}
+
+/* 32 bits of the key's hash, never 0 (an empty slot). */
+static uint32_t tag_of(uint64_t hash)
+{
+    uint32_t tag = (uint32_t)hash;
     return tag ? tag : 1;
 }
 
-/* Either direction of a flow gives the same key: the lower endpoint first. */
-static void canonical(const struct endpoint **x, const struct endpoint **y)
+struct tuple_hash flow_table_hash(enum flow_proto proto, const struct endpoint *x,
+                                  const struct endpoint *y)
 {
-    if (endpoint_cmp(*x, *y) > 0) {
-        const struct endpoint *swap = *x;
-        *x = *y;
-        *y = swap;
-    }
+    return hash_mix_tuple(ip_proto_of(proto), &x->ip, x->port, &y->ip, y->port);
 }
 
-struct flow_entry *flow_table_lookup(struct flow_table *t, enum flow_proto proto,
-                                     const struct endpoint *x, const struct endpoint *y)
+struct flow_entry *flow_table_find(struct flow_table *t, enum flow_proto proto,
+                                   const struct endpoint *x, const struct endpoint *y,
+                                   struct tuple_hash h)
 {
-    canonical(&x, &y);
-    uint32_t tag = key_tag(proto, x, y);
+    if (h.order > 0) {
+        const struct endpoint *swap = x;
+        x = y;
+        y = swap;
+    }
+    uint32_t tag = tag_of(h.hash);
     size_t mask = t->nslots - 1;
     for (size_t i = tag & mask; t->tags[i]; i = (i + 1) & mask) {
         if (t->tags[i] != tag)
@@ -358,6 +348,12 @@ struct flow_entry *flow_table_lookup(struct flow_table *t, enum flow_proto proto
             return flow_table_unpack(t, e) ? e : NULL;
     }
     return NULL;
+}
+
+struct flow_entry *flow_table_lookup(struct flow_table *t, enum flow_proto proto,
+                                     const struct endpoint *x, const struct endpoint *y)
+{
+    return flow_table_find(t, proto, x, y, flow_table_hash(proto, x, y));
 }
 
 /* ---- insert and remove ---------------------------------------------------------- */
@@ -404,7 +400,7 @@ static bool grow_slots(struct flow_table *t)
  * tombstones, so a probe ends at the first empty slot). */
 static void slot_take(struct flow_table *t, const struct flow_entry *e)
 {
-    size_t mask = t->nslots - 1, i = key_tag(e->proto, &e->lo, &e->hi) & mask;
+    size_t mask = t->nslots - 1, i = tag_of(flow_table_hash(e->proto, &e->lo, &e->hi).hash) & mask;
     for (; !t->tags[i] || t->entries[i] != e; i = (i + 1) & mask)
         if (!t->tags[i])
             return; /* not in the table */
@@ -434,6 +430,13 @@ static bool reserve_due(struct flow_table *t, size_t flows)
 struct flow_entry *flow_table_insert(struct flow_table *t, enum flow_proto proto,
                                      const struct endpoint *x, const struct endpoint *y)
 {
+    return flow_table_insert_hashed(t, proto, x, y, flow_table_hash(proto, x, y));
+}
+
+struct flow_entry *flow_table_insert_hashed(struct flow_table *t, enum flow_proto proto,
+                                            const struct endpoint *x, const struct endpoint *y,
+                                            struct tuple_hash h)
+{
     /* Out of memory to grow, a fuller table still works while a slot stays empty. */
     if (4 * (t->count + 1) > 3 * t->nslots && !grow_slots(t) && t->count + 2 > t->nslots)
         return NULL;
@@ -451,10 +454,9 @@ struct flow_entry *flow_table_insert(struct flow_table *t, enum flow_proto proto
     }
     e->created = t->created++;
     e->proto = proto;
-    canonical(&x, &y);
-    e->lo = *x;
-    e->hi = *y;
-    slot_put(t->tags, t->entries, t->nslots, key_tag(proto, x, y), e);
+    e->lo = h.order > 0 ? *y : *x;
+    e->hi = h.order > 0 ? *x : *y;
+    slot_put(t->tags, t->entries, t->nslots, tag_of(h.hash), e);
     t->count++;
     if (t->count > t->max_count)
         t->max_count = t->count;

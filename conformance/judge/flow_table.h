@@ -134,11 +134,21 @@ void flow_table_free(struct flow_table *t);
  * a packed flow cannot be unpacked: out of memory). Its e->u is there. */
 struct flow_entry *flow_table_lookup(struct flow_table *t, enum flow_proto proto,
                                      const struct endpoint *x, const struct endpoint *y);
+/* flow_table_lookup with the key's hash at hand: flow_table_hash(proto, x,
+ * y), which for a TCP or UDP packet is its struct packet.tuple. */
+struct tuple_hash flow_table_hash(enum flow_proto proto, const struct endpoint *x,
+                                  const struct endpoint *y);
+struct flow_entry *flow_table_find(struct flow_table *t, enum flow_proto proto,
+                                   const struct endpoint *x, const struct endpoint *y,
+                                   struct tuple_hash h);
 /* A new flow, open, with no deadline until flow_table_touched: the caller
  * initialises e->u first (tcp_flow_init or udp_flow_init: the tracker is
  * not zeroed). NULL on out of memory (nothing changed). */
 struct flow_entry *flow_table_insert(struct flow_table *t, enum flow_proto proto,
                                      const struct endpoint *x, const struct endpoint *y);
+struct flow_entry *flow_table_insert_hashed(struct flow_table *t, enum flow_proto proto,
+                                            const struct endpoint *x, const struct endpoint *y,
+                                            struct tuple_hash h);
 /* After a packet updated e's flow: keeps its deadline no later than the
  * true one (closing, or a capture clock stepping back, brings it earlier). */
 void flow_table_touched(struct flow_table *t, struct flow_entry *e);

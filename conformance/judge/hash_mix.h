@@ -6,6 +6,7 @@
  *   h = hash_mix_endpoint(h, &src);   // endpoint padding must be zeroed
  *   h = hash_mix_bytes(h, bytes, len);
  *   uint64_t key = hash_mix_pair(proto, &src, sport, &dst, dport);  // ordered
+ *   struct tuple_hash t = hash_mix_tuple(proto, &src, sport, &dst, dport); // both ways
  */
 #ifndef WIRECHECK_HASH_MIX_H
 #define WIRECHECK_HASH_MIX_H
@@ -60,6 +61,45 @@ static inline uint64_t hash_mix_pair(uint32_t tag, const struct ip_addr *x, uint
                  hash_mix_fold(x1 ^ 0x165667B19E3779F9ull, y1 ^ 0xD6E8FEB86659FD93ull) ^
                  hash_mix_fold(x2 ^ 0xA0761D6478BD642Full, y2 ^ 0xE7037ED1A0B428DBull);
     return hash_mix_fold(h, 0x9E3779B97F4A7C15ull);
+}
+
+/* A total order on (address, port) ends, from whole words (unused address
+ * bytes must be zero). */
+static inline int hash_mix_end_cmp(const struct ip_addr *x, uint16_t xp, const struct ip_addr *y,
+                                   uint16_t yp)
+{
+    uint64_t x0, x1, y0, y1;
+    memcpy(&x0, x->bytes, 8);
+    memcpy(&x1, x->bytes + 8, 8);
+    memcpy(&y0, y->bytes, 8);
+    memcpy(&y1, y->bytes + 8, 8);
+    uint64_t x2 = (uint64_t)x->family << 16 | xp, y2 = (uint64_t)y->family << 16 | yp;
+    if (x0 != y0)
+        return x0 < y0 ? -1 : 1;
+    if (x1 != y1)
+        return x1 < y1 ? -1 : 1;
+    return x2 == y2 ? 0 : x2 < y2 ? -1 : 1;
+}
+
+/* A conversation (an IP protocol number, two ends): hash_mix_pair with the
+ * lower end first, so both directions hash the same; .order tells which
+ * way this one is (the sign of hash_mix_end_cmp(src, dst)). */
+static inline struct tuple_hash hash_mix_tuple(uint8_t ipproto, const struct ip_addr *src,
+                                               uint16_t sport, const struct ip_addr *dst,
+                                               uint16_t dport)
+{
+    struct tuple_hash t;
+    t.order = hash_mix_end_cmp(src, sport, dst, dport);
+    t.hash = t.order > 0 ? hash_mix_pair(ipproto, dst, dport, src, sport)
+                         : hash_mix_pair(ipproto, src, sport, dst, dport);
+    return t;
+}
+
+/* p's conversation, hashed once (struct packet.tuple). */
+static inline void hash_mix_packet_tuple(struct packet *p)
+{
+    p->tuple = hash_mix_tuple(p->proto, &p->src, p->sport, &p->dst, p->dport);
+    p->tuple_hashed = true;
 }
 
 static inline uint64_t hash_mix_endpoint(uint64_t h, const struct endpoint *e)
