@@ -70,12 +70,27 @@ static void nonzero_words(const uint8_t *src, size_t words, uint64_t *nz)
     }
 }
 
+/* __builtin_popcountll is a call to libgcc (__popcountdi2) unless the
+ * target has POPCNT, which the default build does not ask for: the same
+ * count inline then (a dozen instructions, no table). */
+static inline unsigned count_bits(uint64_t x)
+{
+#ifdef __POPCNT__
+    return (unsigned)__builtin_popcountll(x);
+#else
+    x -= x >> 1 & 0x5555555555555555ull;
+    x = (x & 0x3333333333333333ull) + (x >> 2 & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (unsigned)((x * 0x0101010101010101ull) >> 56);
+#endif
+}
+
 /* The packed size of a tracker of `words` words with bitmap nz. */
 static size_t packed_size(const uint64_t *nz, size_t words)
 {
     size_t nonzero = 0;
     for (size_t b = 0; b < PACK_BITMAP_BYTES(words) / 8; b++)
-        nonzero += (size_t)__builtin_popcountll(nz[b]);
+        nonzero += count_bits(nz[b]);
     return PACK_BITMAP_BYTES(words) + 8 * nonzero;
 }
 
@@ -137,8 +152,9 @@ static void state_release(struct flow_table *t, union flow_state *u)
         free(u);
 }
 
-/* Packs a flow that owns no payload copy (nothing but its own bytes to
- * keep); left as it is when there is no memory for it. */
+/* Packs a flow that owns no payload copy; left as it is when there is no
+ * memory for it. Its noted frames (flow.h: struct noted) stay where they
+ * are: the packed words keep the pointer to them. */
 static void pack(struct flow_table *t, struct flow_entry *e)
 {
     const struct stream_copy *c0, *c1;
@@ -264,10 +280,25 @@ void flow_table_prefetch(const struct flow_entry *e)
         __builtin_prefetch(p + at);
 }
 
+/* What a packed flow owns besides its bytes: its noted frames, freed
+ * through a copy unpacked on the stack. */
+static void free_packed(struct flow_entry *e)
+{
+    union flow_state u;
+    size_t size = e->proto == FLOW_TCP ? sizeof u.tcp : sizeof u.udp;
+    if (unpack_words(e->packed, e->packed_len, (uint8_t *)&u, size)) {
+        if (e->proto == FLOW_TCP)
+            tcp_flow_free(&u.tcp);
+        else
+            udp_flow_free(&u.udp);
+    }
+    free(e->packed);
+}
+
 void flow_table_release(struct flow_table *t, struct flow_entry *e)
 {
     if (e->packed) {
-        free(e->packed); /* owns nothing else (pack) */
+        free_packed(e);
     } else if (e->u) {
         if (e->proto == FLOW_TCP)
             tcp_flow_free(&e->u->tcp);

@@ -84,9 +84,9 @@ static void test_retransmission_and_out_of_order_copy(void **state)
      * overtaken on the way, not resent (Wireshark: "out-of-order"); frame
      * 6 covers bytes already seen: a retransmission. */
     assert_int_equal(cl->out_of_order.count, 1);
-    assert_int_equal(cl->out_of_order.frames[0], 5);
+    assert_int_equal(FLOW_FRAMES(&s.flow, cl->out_of_order)->frames[0], 5);
     assert_int_equal(cl->retransmits.count, 1);
-    assert_int_equal(cl->retransmits.frames[0], 6);
+    assert_int_equal(FLOW_FRAMES(&s.flow, cl->retransmits)->frames[0], 6);
     /* The copy is bounded at cap (6) and in sequence order. */
     assert_int_equal(cl->copy.contiguous, 6);
     assert_memory_equal(cl->copy.bytes, "abcdef", 6);
@@ -113,6 +113,8 @@ static void test_rst_window_and_refusal(void **state)
     assert_false(t.flow.refused);
     assert_false(t.flow.side[1].rst_in_window);
     assert_int_equal(t.flow.side[1].rsts.count, 1);
+    tcp_flow_free(&s.flow);
+    tcp_flow_free(&t.flow);
 }
 
 static void test_half_close_and_data_after_fin(void **state)
@@ -128,7 +130,8 @@ static void test_half_close_and_data_after_fin(void **state)
     assert_int_equal(s.flow.half_close_side, 0);
     assert_int_equal(s.flow.half_close_data_frame, 5);
     assert_int_equal(s.flow.side[0].data_after_fin.count, 1);
-    assert_int_equal(s.flow.side[0].data_after_fin.frames[0], 6);
+    assert_int_equal(FLOW_FRAMES(&s.flow, s.flow.side[0].data_after_fin)->frames[0], 6);
+    tcp_flow_free(&s.flow);
 }
 
 static void test_udp_flow_and_icmp(void **state)

@@ -44,6 +44,7 @@ static void fill_closed(struct tcp_flow *f, bool (*keep)(size_t), uint64_t seed)
     }
     memset(&f->side[0].copy, 0, sizeof f->side[0].copy);
     memset(&f->side[1].copy, 0, sizeof f->side[1].copy);
+    f->noted_frames = NULL;
     f->closed = true;
     f->first_ts = f->last_ts = f->closed_ts = 1000;
 }
