@@ -44,23 +44,40 @@ static inline unsigned even_bits16(unsigned x)
     return (x | x >> 4) & 0x00ffu;
 }
 
+#ifdef __SSE2__
+/* Bit i: word i of the 8 at src is not zero. */
+static inline unsigned nonzero8(const uint8_t *src)
+{
+    const __m128i zero = _mm_setzero_si128();
+    const __m128i *at = (const __m128i *)(const void *)src;
+    __m128i z0 = _mm_cmpeq_epi32(_mm_loadu_si128(at), zero);
+    __m128i z1 = _mm_cmpeq_epi32(_mm_loadu_si128(at + 1), zero);
+    __m128i z2 = _mm_cmpeq_epi32(_mm_loadu_si128(at + 2), zero);
+    __m128i z3 = _mm_cmpeq_epi32(_mm_loadu_si128(at + 3), zero);
+    /* -1 or 0 per 32-bit half, narrowed to a byte each, in order. */
+    __m128i z = _mm_packs_epi16(_mm_packs_epi32(z0, z1), _mm_packs_epi32(z2, z3));
+    unsigned nonzero_halves = ~(unsigned)_mm_movemask_epi8(z) & 0xffffu;
+    return even_bits16(nonzero_halves | nonzero_halves >> 1);
+}
+#endif
+
 /* Bit k of nz: word k of src is not zero. */
 static void nonzero_words(const uint8_t *src, size_t words, uint64_t *nz)
 {
     size_t k = 0;
     memset(nz, 0, PACK_BITMAP_BYTES(words));
 #ifdef __SSE2__
-    const __m128i zero = _mm_setzero_si128();
-    for (; k + 8 <= words; k += 8) {
-        const __m128i *at = (const __m128i *)(const void *)(src + 8 * k);
-        __m128i z0 = _mm_cmpeq_epi32(_mm_loadu_si128(at), zero);
-        __m128i z1 = _mm_cmpeq_epi32(_mm_loadu_si128(at + 1), zero);
-        __m128i z2 = _mm_cmpeq_epi32(_mm_loadu_si128(at + 2), zero);
-        __m128i z3 = _mm_cmpeq_epi32(_mm_loadu_si128(at + 3), zero);
-        /* -1 or 0 per 32-bit half, narrowed to a byte each, in order. */
-        __m128i z = _mm_packs_epi16(_mm_packs_epi32(z0, z1), _mm_packs_epi32(z2, z3));
-        unsigned nonzero_halves = ~(unsigned)_mm_movemask_epi8(z) & 0xffffu;
-        nz[k / 64] |= (uint64_t)even_bits16(nonzero_halves | nonzero_halves >> 1) << (k % 64);
+    for (; k + 8 <= words; k += 8)
+        nz[k / 64] |= (uint64_t)nonzero8(src + 8 * k) << (k % 64);
+    if (k < words && words >= 8) {
+        /* The last 8 words, overlapping the ones above (their bits come
+         * out the same twice): no word-by-word tail. */
+        size_t last = words - 8;
+        uint64_t bits = nonzero8(src + 8 * last);
+        nz[last / 64] |= bits << (last % 64);
+        if (last % 64 > 56)
+            nz[last / 64 + 1] |= bits >> (64 - last % 64);
+        k = words;
     }
 #endif
     for (; k < words; k++) {
