@@ -76,7 +76,8 @@ struct flow_entry {
      * are kept packed (a bitmap of the nonzero 64-bit words, then those
      * words: the zero ones, most of it, left out), which a packet or the
      * judgement unpacks. A flow with payload copies
-     * is never packed. */
+     * is never packed; its noted frames (flow.h: struct noted) stay out
+     * of line, the packed words keep the pointer to them. */
     union flow_state *u;
     uint8_t *packed;
     uint32_t packed_len;
@@ -86,7 +87,7 @@ struct flow_entry {
     struct flow_link hot;             /* least recently touched first */
 };
 
-/* Flows kept unpacked (about 1.7 KB each): more than the few thousand a
+/* Flows kept unpacked (about 630 bytes each): more than the few thousand a
  * busy capture has in flight at once. */
 #define FLOW_TABLE_HOT 8192
 /* Trackers kept for reuse once their flow is packed or freed: each flow
