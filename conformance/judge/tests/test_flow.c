@@ -134,16 +134,24 @@ static void test_half_close_and_data_after_fin(void **state)
     tcp_flow_free(&s.flow);
 }
 
+/* p: frame 1, a UDP datagram "ping" from 10.0.0.1.40000 to 10.0.0.2.3434,
+ * dissected from ip (which it points into). */
+static void udp_ping(struct packet *p, uint8_t ip[128])
+{
+    uint8_t dg[64];
+    struct pb_addr a = pb_addr("10.0.0.1"), b = pb_addr("10.0.0.2");
+    size_t n = pb_udp_datagram(dg, sizeof dg, &a, &b, 40000, 3434, "ping", 4, PB_CSUM_GOOD);
+    n = pb_ip_packet(ip, 128, &a, &b, WC_IPPROTO_UDP, dg, n, NULL);
+    assert_int_equal(dissect_frame(p, 1, 0, WC_LINK_RAW, ip, (uint32_t)n, (uint32_t)n), DISSECT_OK);
+}
+
 static void test_udp_flow_and_icmp(void **state)
 {
     (void)state;
     struct packet p;
     struct udp_flow f;
-    uint8_t dg[64], ip[128];
-    struct pb_addr a = pb_addr("10.0.0.1"), b = pb_addr("10.0.0.2");
-    size_t n = pb_udp_datagram(dg, sizeof dg, &a, &b, 40000, 3434, "ping", 4, PB_CSUM_GOOD);
-    n = pb_ip_packet(ip, sizeof ip, &a, &b, WC_IPPROTO_UDP, dg, n, NULL);
-    assert_int_equal(dissect_frame(&p, 1, 0, WC_LINK_RAW, ip, (uint32_t)n, (uint32_t)n), DISSECT_OK);
+    uint8_t ip[128];
+    udp_ping(&p, ip);
     udp_flow_init(&f, &p, 64);
     udp_flow_update(&f, &p);
     udp_flow_update(&f, &p);
@@ -163,11 +171,8 @@ static void test_noted_frames_per_list(void **state)
     (void)state;
     struct packet p;
     struct udp_flow f;
-    uint8_t dg[64], ip[128];
-    struct pb_addr a = pb_addr("10.0.0.1"), b = pb_addr("10.0.0.2");
-    size_t n = pb_udp_datagram(dg, sizeof dg, &a, &b, 40000, 3434, "ping", 4, PB_CSUM_GOOD);
-    n = pb_ip_packet(ip, sizeof ip, &a, &b, WC_IPPROTO_UDP, dg, n, NULL);
-    assert_int_equal(dissect_frame(&p, 1, 0, WC_LINK_RAW, ip, (uint32_t)n, (uint32_t)n), DISSECT_OK);
+    uint8_t ip[128];
+    udp_ping(&p, ip);
     udp_flow_init(&f, &p, 0);
     uint16_t good_len = p.udp_len;
     for (uint32_t k = 1; k <= 30; k++) {
