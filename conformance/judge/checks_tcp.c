@@ -149,7 +149,7 @@ static void rule_mss(const struct tcp_flow *f, struct verdict_builder *b)
 static void rule_options(const struct tcp_flow *f, struct verdict_builder *b)
 {
     const enum rule_id r = RULE_TCP_HANDSHAKE_OPTIONS_NEGOTIATED;
-    const struct tcp_options *c = &f->side[0].syn_opt, *s = &f->side[1].syn_opt;
+    const struct tcp_syn_options *c = &f->side[0].syn_opt, *s = &f->side[1].syn_opt;
     if (!f->side[0].syn_seen || !f->side[1].syn_seen) {
         verdict_init(b, r, VERDICT_NA, "no SYN and SYN/ACK pair");
         return;
@@ -190,7 +190,8 @@ static void rule_early_data(const struct tcp_flow *f, struct verdict_builder *b)
         return;
     }
     uint32_t n = f->side[0].early_data.count + f->side[1].early_data.count;
-    if (n == 1 && f->side[0].syn_payload && f->side[0].early_data.frames[0] == f->side[0].syn_frame) {
+    if (n == 1 && f->side[0].syn_payload &&
+        FLOW_FRAMES(f, f->side[0].early_data)->frames[0] == f->side[0].syn_frame) {
         /* RFC 9293 3.10.7.2 lets a SYN carry data (queued until
          * established); without TFO most stacks drop it: a warning. */
         verdict_init(b, r, VERDICT_WARN, "the SYN carries %u data byte(s) without TCP Fast Open",
@@ -204,10 +205,10 @@ static void rule_early_data(const struct tcp_flow *f, struct verdict_builder *b)
         verdict_expect(b, "data only after the client's ACK of the SYN/ACK");
         verdict_seen(b, "data from the %s in frame %u",
                      f->side[0].early_data.count ? "client" : "server",
-                     f->side[0].early_data.count ? f->side[0].early_data.frames[0]
-                                                 : f->side[1].early_data.frames[0]);
-        checks_add_frames(b, &f->side[0].early_data);
-        checks_add_frames(b, &f->side[1].early_data);
+                     f->side[0].early_data.count ? FLOW_FRAMES(f, f->side[0].early_data)->frames[0]
+                                                 : FLOW_FRAMES(f, f->side[1].early_data)->frames[0]);
+        checks_add_frames(b, FLOW_FRAMES(f, f->side[0].early_data));
+        checks_add_frames(b, FLOW_FRAMES(f, f->side[1].early_data));
     } else if (f->side[0].syn_opt.has_tfo && f->side[0].syn_payload) {
         verdict_init(b, r, VERDICT_PASS, "data on the SYN with TCP Fast Open");
         verdict_add_frame(&b->v, f->side[0].syn_frame);
@@ -287,12 +288,13 @@ static void rule_icmp_error(const struct tcp_flow *f, struct verdict_builder *b)
                  checks_side_name[s], syn ? (s == 0 ? "SYN" : "SYN/ACK") : "segment", more);
     if (syn)
         verdict_add_frame(&b->v, S->syn_frame);
-    checks_add_frames(b, &f->icmp_errors);
+    checks_add_frames(b, FLOW_FRAMES(f, f->icmp_errors));
 }
 
 static void rule_no_rst(const struct tcp_flow *f, struct verdict_builder *b)
 {
-    const struct frame_list *c = &f->side[0].rsts, *s = &f->side[1].rsts;
+    const struct frame_list *c = FLOW_FRAMES(f, f->side[0].rsts);
+    const struct frame_list *s = FLOW_FRAMES(f, f->side[1].rsts);
     if (f->refused && c->count == 0 && s->count == 1) {
         verdict_init(b, RULE_TCP_NO_RST, VERDICT_NA, "the only RST is the refusal (see tcp.refused)");
         return;
@@ -313,7 +315,7 @@ static void rule_no_rst(const struct tcp_flow *f, struct verdict_builder *b)
                  c->count + s->count, checks_side_name[first]);
     verdict_expect(b, "no RST");
     verdict_seen(b, "RST from the %s in frame %u", checks_side_name[first],
-                 f->side[first].rsts.frames[0]);
+                 FLOW_FRAMES(f, f->side[first].rsts)->frames[0]);
     checks_add_frames(b, c);
     checks_add_frames(b, s);
 }
@@ -394,8 +396,8 @@ static void not_resends(const struct tcp_flow *f, char *buf, size_t size)
 static void add_not_resend_frames(const struct tcp_flow *f, struct verdict_builder *b)
 {
     for (int s = 0; s < 2; s++) {
-        checks_add_frames(b, &f->side[s].keepalives);
-        checks_add_frames(b, &f->side[s].window_probes);
+        checks_add_frames(b, FLOW_FRAMES(f, f->side[s].keepalives));
+        checks_add_frames(b, FLOW_FRAMES(f, f->side[s].window_probes));
         verdict_add_frame(&b->v, f->side[s].tfo_resend_frame);
     }
 }
@@ -424,7 +426,7 @@ static void rule_retransmission(const struct tcp_flow *f, bool loss_injected,
                      f->side[0].out_of_order.count, f->side[1].out_of_order.count,
                      TCP_OOO_WINDOW_USEC / 1000);
         for (int s = 0; s < 2; s++)
-            checks_add_frames(b, &f->side[s].out_of_order);
+            checks_add_frames(b, FLOW_FRAMES(f, f->side[s].out_of_order));
         return;
     }
     if (loss_injected) {
@@ -441,8 +443,8 @@ static void rule_retransmission(const struct tcp_flow *f, bool loss_injected,
                      f->side[1].retransmits.count + f->side[1].syn_retransmits.count);
     }
     for (int s = 0; s < 2; s++) {
-        checks_add_frames(b, &f->side[s].syn_retransmits);
-        checks_add_frames(b, &f->side[s].retransmits);
+        checks_add_frames(b, FLOW_FRAMES(f, f->side[s].syn_retransmits));
+        checks_add_frames(b, FLOW_FRAMES(f, f->side[s].retransmits));
     }
 }
 
@@ -505,9 +507,9 @@ static void rule_no_data_after_fin(const struct tcp_flow *f, struct verdict_buil
         if (S->data_after_fin.count) {
             verdict_init(b, r, VERDICT_FAIL, "%s sent data after its FIN", checks_side_name[s]);
             verdict_expect(b, "nothing beyond relative seq %u", S->fin_rel);
-            verdict_seen(b, "data in frame %u", S->data_after_fin.frames[0]);
+            verdict_seen(b, "data in frame %u", FLOW_FRAMES(f, S->data_after_fin)->frames[0]);
             verdict_add_frame(&b->v, S->fin_frame);
-            checks_add_frames(b, &S->data_after_fin);
+            checks_add_frames(b, FLOW_FRAMES(f, S->data_after_fin));
             return;
         }
     }
@@ -530,7 +532,8 @@ static void rule_half_close(const struct tcp_flow *f, struct verdict_builder *b)
 static void rule_abortive(const struct tcp_flow *f, struct verdict_builder *b)
 {
     const enum rule_id r = RULE_TCP_TEARDOWN_ABORTIVE;
-    const struct frame_list *c = &f->side[0].rsts, *s = &f->side[1].rsts;
+    const struct frame_list *c = FLOW_FRAMES(f, f->side[0].rsts);
+    const struct frame_list *s = FLOW_FRAMES(f, f->side[1].rsts);
     if ((c->count + s->count == 0) || (f->refused && s->count == 1 && c->count == 0)) {
         verdict_init(b, r, VERDICT_NA, "no abortive close");
         return;
@@ -561,7 +564,7 @@ static void rule_abortive(const struct tcp_flow *f, struct verdict_builder *b)
         verdict_init(b, r, VERDICT_PASS, "abortive close: one RST from the %s, in window%s",
                      checks_side_name[x], X->rst_exact ? " (= RCV.NXT)" : "");
     }
-    checks_add_frames(b, &X->rsts);
+    checks_add_frames(b, FLOW_FRAMES(f, X->rsts));
 }
 
 static void rule_rst_unread(const struct tcp_flow *f, struct verdict_builder *b)
@@ -575,7 +578,7 @@ static void rule_rst_unread(const struct tcp_flow *f, struct verdict_builder *b)
                          "%s reset instead of FIN after the %s sent data: likely closed with unread data",
                          checks_side_name[s], checks_side_name[1 - s]);
             verdict_add_frame(&b->v, f->side[1 - s].last_data_frame);
-            verdict_add_frame(&b->v, S->rsts.frames[0]);
+            verdict_add_frame(&b->v, FLOW_FRAMES(f, S->rsts)->frames[0]);
             return;
         }
     }
@@ -654,11 +657,13 @@ size_t checks_tcp_with(const struct tcp_flow *f, const struct checks_options *o,
     rule_time_wait(f, &b);            verdict_list_add(&l, &b);
     /* checksums */
     const struct tcp_side *c = &f->side[0], *s = &f->side[1];
-    rule_l4_checksum(RULE_TCP_CHECKSUM, "TCP", &c->bad_checksum, &s->bad_checksum,
+    rule_l4_checksum(RULE_TCP_CHECKSUM, "TCP", FLOW_FRAMES(f, c->bad_checksum),
+                     FLOW_FRAMES(f, s->bad_checksum),
                      c->good_checksums + s->good_checksums,
                      c->offloaded_checksum.count + s->offloaded_checksum.count, 0, &b);
     verdict_list_add(&l, &b);
-    checks_add_ip_rules(&l, &b, f->ep[0].ip.family == 4, &c->bad_ip_checksum,
-                        &s->bad_ip_checksum, &c->offloaded_checksum, &s->offloaded_checksum);
+    checks_add_ip_rules(&l, &b, f->ep[0].ip.family == 4, FLOW_FRAMES(f, c->bad_ip_checksum),
+                        FLOW_FRAMES(f, s->bad_ip_checksum), FLOW_FRAMES(f, c->offloaded_checksum),
+                        FLOW_FRAMES(f, s->offloaded_checksum));
     return verdict_list_count(&l);
 }

@@ -12,12 +12,74 @@ void frame_list_add(struct frame_list *l, uint32_t frame)
     l->count++;
 }
 
+/* ---- noted frames --------------------------------------------------------- */
+
+/* One noted frame, with the byte offset of its list's count in the tracker
+ * (the lists are told apart by where they are). */
+struct noted_frame {
+    uint32_t frame;
+    uint16_t list;
+};
+
+struct frame_store {
+    uint16_t n, cap;
+    struct noted_frame at[];
+};
+
+_Static_assert(sizeof(struct tcp_flow) <= UINT16_MAX && sizeof(struct udp_flow) <= UINT16_MAX,
+               "a list's offset fits noted_frame.list");
+
+static uint16_t list_offset(const void *tracker, const struct noted *list)
+{
+    return (uint16_t)((const char *)list - (const char *)tracker);
+}
+
+/* Counts a frame in `list`, one of the lists of `tracker` (whose store is
+ * *store), and keeps its number while the list has fewer than
+ * FLOW_MAX_NOTED_FRAMES. Without memory for it only the number is lost. */
+static void note_frame(struct frame_store **store, const void *tracker, struct noted *list,
+                       uint32_t frame)
+{
+    if (list->count++ >= FLOW_MAX_NOTED_FRAMES)
+        return;
+    struct frame_store *s = *store;
+    if (!s || s->n == s->cap) {
+        uint16_t cap = s ? (uint16_t)(2 * s->cap) : 4;
+        s = realloc(s, sizeof *s + cap * sizeof s->at[0]);
+        if (!s)
+            return;
+        if (!*store)
+            s->n = 0;
+        s->cap = cap;
+        *store = s;
+    }
+    s->at[s->n++] = (struct noted_frame){ frame, list_offset(tracker, list) };
+}
+
+const struct frame_list frame_list_empty;
+
+/* Its frames in the order noted, zeros after them (as a frame_list filled
+ * by frame_list_add has). */
+const struct frame_list *flow_noted_list(const struct frame_store *store, const void *tracker,
+                                         const struct noted *list, struct frame_list *out)
+{
+    uint16_t offset = list_offset(tracker, list);
+    unsigned k = 0;
+    out->count = list->count;
+    for (unsigned i = 0; store && i < store->n && k < FLOW_MAX_NOTED_FRAMES; i++)
+        if (store->at[i].list == offset)
+            out->frames[k++] = store->at[i].frame;
+    for (; k < FLOW_MAX_NOTED_FRAMES; k++)
+        out->frames[k] = 0;
+    return out;
+}
+
 /* ---- bounded stream copy ------------------------------------------------ */
 
 void stream_copy_init(struct stream_copy *s, size_t cap)
 {
     memset(s, 0, sizeof *s);
-    s->cap = cap;
+    s->cap = cap < UINT32_MAX ? (uint32_t)cap : UINT32_MAX;
 }
 
 static bool bit_get(const uint8_t *map, size_t i) { return map[i / 8] >> (i % 8) & 1; }
@@ -31,7 +93,7 @@ bool stream_copy_put(struct stream_copy *s, uint64_t at, const uint8_t *p, size_
         n = (size_t)(s->cap - at);
     if (!s->bytes) {
         s->bytes = malloc(s->cap);
-        s->have = calloc((s->cap + 7) / 8, 1);
+        s->have = calloc(((size_t)s->cap + 7) / 8, 1);
         if (!s->bytes || !s->have) {
             stream_copy_free(s); /* give up on the copy, keep analysing */
             return false;
@@ -110,22 +172,37 @@ uint64_t tcp_flow_bytes(const struct tcp_flow *f, int s)
     return f->side[s].any_data ? f->side[s].hi : 0;
 }
 
+static void tcp_note(struct tcp_flow *f, struct noted *list, uint32_t frame)
+{
+    note_frame(&f->noted_frames, f, list, frame);
+}
+
 void tcp_flow_free(struct tcp_flow *f)
 {
     stream_copy_free(&f->side[0].copy);
     stream_copy_free(&f->side[1].copy);
+    free(f->noted_frames);
+    f->noted_frames = NULL;
 }
 
-static void note_checksums(struct tcp_side *S, const struct packet *p)
+static void note_checksums(struct tcp_flow *f, struct tcp_side *S, const struct packet *p)
 {
     if (p->ip_checksum == CSUM_BAD)
-        frame_list_add(&S->bad_ip_checksum, p->frame);
+        tcp_note(f, &S->bad_ip_checksum, p->frame);
     if (p->l4_checksum == CSUM_BAD)
-        frame_list_add(&S->bad_checksum, p->frame);
+        tcp_note(f, &S->bad_checksum, p->frame);
     else if (p->l4_checksum == CSUM_OFFLOADED)
-        frame_list_add(&S->offloaded_checksum, p->frame);
+        tcp_note(f, &S->offloaded_checksum, p->frame);
     else if (p->l4_checksum == CSUM_GOOD)
         S->good_checksums++;
+}
+
+static struct tcp_syn_options syn_options(const struct tcp_options *o)
+{
+    return (struct tcp_syn_options){ .has_mss = o->has_mss, .has_wscale = o->has_wscale,
+                                     .sack_permitted = o->sack_permitted,
+                                     .has_timestamps = o->has_timestamps, .has_tfo = o->has_tfo,
+                                     .wscale = o->wscale, .mss = o->mss };
 }
 
 static void note_syn(struct tcp_flow *f, int s, const struct packet *p)
@@ -143,7 +220,7 @@ static void note_syn(struct tcp_flow *f, int s, const struct packet *p)
             if (O->simopen_synack_frame)
                 f->established = true;
         } else {
-            frame_list_add(&S->syn_retransmits, p->frame);
+            tcp_note(f, &S->syn_retransmits, p->frame);
         }
         return;
     }
@@ -153,7 +230,7 @@ static void note_syn(struct tcp_flow *f, int s, const struct packet *p)
     S->syn_flags = p->tcp_flags;
     S->syn_ack = p->ack;
     S->syn_payload = p->payload_len;
-    S->syn_opt = p->opt;
+    S->syn_opt = syn_options(&p->opt);
     S->base = p->seq + 1;
     S->base_known = true;
     if ((p->tcp_flags & TCP_ACK) && s == 1)
@@ -239,16 +316,16 @@ static bool note_old_data(struct tcp_flow *f, int s, const struct packet *p, uin
     struct tcp_side *S = &f->side[s], *O = &f->side[1 - s];
     if (p->payload_len == 1 && end == S->hi && !(p->tcp_flags & TCP_FIN) && O->ack_seen &&
         O->max_ack == S->base + S->hi) {
-        frame_list_add(&S->keepalives, p->frame);
+        tcp_note(f, &S->keepalives, p->frame);
         return true;
     }
     if (start == 0 && S->syn_payload && !S->tfo_resend_frame && O->syn_seen &&
              O->syn_ack == S->isn + 1 && end <= S->syn_payload)
         S->tfo_resend_frame = p->frame;
     else if (fills_hole(S, start, end, p->ts_usec))
-        frame_list_add(&S->out_of_order, p->frame);
+        tcp_note(f, &S->out_of_order, p->frame);
     else
-        frame_list_add(&S->retransmits, p->frame);
+        tcp_note(f, &S->retransmits, p->frame);
     return false;
 }
 
@@ -263,13 +340,13 @@ static void note_data(struct tcp_flow *f, int s, const struct packet *p, uint32_
     /* Early data: before the handshake's third segment, unless TCP Fast Open
      * was offered on the SYN (then the SYN itself may carry data). */
     if (f->side[0].syn_seen && !f->established && !f->side[0].syn_opt.has_tfo)
-        frame_list_add(&S->early_data, p->frame);
+        tcp_note(f, &S->early_data, p->frame);
     /* A zero-window probe: one byte at SND.NXT while the peer's window is 0
      * (RFC 9293 3.8.6.1). Like Wireshark, the probe does not move SND.NXT,
      * so the byte sent again once the window opens is not a resend. */
     if (len == 1 && O->ack_seen && O->last_window == 0 && S->any_data && start == S->hi &&
         !(p->tcp_flags & (TCP_SYN | TCP_FIN))) {
-        frame_list_add(&S->window_probes, p->frame);
+        tcp_note(f, &S->window_probes, p->frame);
         S->any_probe = true;
         S->probe_end = end;
         stream_copy_put(&S->copy, start, p->payload, p->payload_caplen);
@@ -277,7 +354,7 @@ static void note_data(struct tcp_flow *f, int s, const struct packet *p, uint32_
     }
     bool keepalive = false;
     if (before_stream) {
-        frame_list_add(&S->retransmits, p->frame);
+        tcp_note(f, &S->retransmits, p->frame);
     } else if (S->any_data && seq_lt(start, S->hi)) {
         /* A resent data SYN is counted once, as a SYN retransmission. */
         if (!(p->tcp_flags & TCP_SYN))
@@ -296,7 +373,7 @@ static void note_data(struct tcp_flow *f, int s, const struct packet *p, uint32_
     S->any_data = true;
     S->last_data_frame = p->frame;
     if (S->fin_seen && seq_gt(end, S->fin_rel))
-        frame_list_add(&S->data_after_fin, p->frame);
+        tcp_note(f, &S->data_after_fin, p->frame);
     if (!before_stream && !keepalive) /* a keep-alive's byte is garbage */
         stream_copy_put(&S->copy, start, p->payload, p->payload_caplen);
 }
@@ -307,7 +384,7 @@ static void note_fin(struct tcp_flow *f, int s, const struct packet *p, uint32_t
     uint32_t fin_rel = start + p->payload_len;
     if (S->fin_seen) {
         if (fin_rel == S->fin_rel && p->payload_len == 0)
-            frame_list_add(&S->retransmits, p->frame);
+            tcp_note(f, &S->retransmits, p->frame);
         return;
     }
     S->fin_seen = true;
@@ -378,7 +455,7 @@ static void note_rst(struct tcp_flow *f, int s, const struct packet *p)
                           tcp_side_aborting_rsts(S) + tcp_side_aborting_rsts(O) == 0;
     if (orderly_closed && rst_answers_peer(S, O, p))
         S->rsts_after_close++;
-    frame_list_add(&S->rsts, p->frame);
+    tcp_note(f, &S->rsts, p->frame);
     bool exact = false;
     bool acceptable = (f->refused && f->refused_frame == p->frame) ||
                       rst_acceptable(f, s, p, &exact);
@@ -417,7 +494,7 @@ void tcp_flow_update(struct tcp_flow *f, const struct packet *p)
     f->last_frame = p->frame;
     f->last_ts = p->ts_usec;
     S->packets++;
-    note_checksums(S, p);
+    note_checksums(f, S, p);
     if (flags & TCP_SYN)
         note_syn(f, s, p);
     else if (!S->base_known) {
@@ -456,7 +533,7 @@ void tcp_flow_note_icmp(struct tcp_flow *f, const struct packet *p)
         f->icmp_quoted_side = endpoint_equal(&p->quote.src, &f->ep[0]) ? 0 : 1;
         f->icmp_quoted_seq = p->quote.tcp_seq;
     }
-    frame_list_add(&f->icmp_errors, p->frame);
+    tcp_note(f, &f->icmp_errors, p->frame);
 }
 
 /* ---- UDP ------------------------------------------------------------------ */
@@ -477,6 +554,11 @@ int udp_flow_sender(const struct udp_flow *f, const struct packet *p)
     return sent_from(p, &f->ep[0]) ? 0 : 1;
 }
 
+static void udp_note(struct udp_flow *f, struct noted *list, uint32_t frame)
+{
+    note_frame(&f->noted_frames, f, list, frame);
+}
+
 void udp_flow_update(struct udp_flow *f, const struct packet *p)
 {
     struct udp_side *S = &f->side[udp_flow_sender(f, p)];
@@ -485,19 +567,19 @@ void udp_flow_update(struct udp_flow *f, const struct packet *p)
     S->datagrams++;
     S->bytes += p->payload_len;
     if (p->udp_len != p->ip_payload_len)
-        frame_list_add(&S->bad_length, p->frame);
+        udp_note(f, &S->bad_length, p->frame);
     if (p->ip_checksum == CSUM_BAD)
-        frame_list_add(&S->bad_ip_checksum, p->frame);
+        udp_note(f, &S->bad_ip_checksum, p->frame);
     switch (p->l4_checksum) {
     case CSUM_GOOD: S->good_checksums++; break;
-    case CSUM_BAD: frame_list_add(&S->bad_checksum, p->frame); break;
-    case CSUM_OFFLOADED: frame_list_add(&S->offloaded_checksum, p->frame); break;
+    case CSUM_BAD: udp_note(f, &S->bad_checksum, p->frame); break;
+    case CSUM_OFFLOADED: udp_note(f, &S->offloaded_checksum, p->frame); break;
     case CSUM_UNUSED: S->unused_checksums++; break;
     case CSUM_UNVERIFIABLE: S->unverifiable_checksums++; break;
     case CSUM_ABSENT: break;
     }
     if (p->reassembled)
-        frame_list_add(&S->reassembled, p->frame);
+        udp_note(f, &S->reassembled, p->frame);
     stream_copy_put(&S->copy, S->copy_at, p->payload, p->payload_caplen);
     S->copy_at += p->payload_len;
 }
@@ -515,11 +597,13 @@ void udp_flow_note_icmp(struct udp_flow *f, const struct packet *p)
     f->last_frame = p->frame;
     f->last_ts = p->ts_usec;
     if (packet_is_port_unreachable(p)) /* other errors only keep the flow alive */
-        frame_list_add(&f->port_unreachable, p->frame);
+        udp_note(f, &f->port_unreachable, p->frame);
 }
 
 void udp_flow_free(struct udp_flow *f)
 {
     stream_copy_free(&f->side[0].copy);
     stream_copy_free(&f->side[1].copy);
+    free(f->noted_frames);
+    f->noted_frames = NULL;
 }

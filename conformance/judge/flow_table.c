@@ -46,23 +46,40 @@ static inline unsigned even_bits16(unsigned x)
     return (x | x >> 4) & 0x00ffu;
 }
 
+#ifdef __SSE2__
+/* Bit i: word i of the 8 at src is not zero. */
+static inline unsigned nonzero8(const uint8_t *src)
+{
+    const __m128i zero = _mm_setzero_si128();
+    const __m128i *at = (const __m128i *)(const void *)src;
+    __m128i z0 = _mm_cmpeq_epi32(_mm_loadu_si128(at), zero);
+    __m128i z1 = _mm_cmpeq_epi32(_mm_loadu_si128(at + 1), zero);
+    __m128i z2 = _mm_cmpeq_epi32(_mm_loadu_si128(at + 2), zero);
+    __m128i z3 = _mm_cmpeq_epi32(_mm_loadu_si128(at + 3), zero);
+    /* -1 or 0 per 32-bit half, narrowed to a byte each, in order. */
+    __m128i z = _mm_packs_epi16(_mm_packs_epi32(z0, z1), _mm_packs_epi32(z2, z3));
+    unsigned nonzero_halves = ~(unsigned)_mm_movemask_epi8(z) & 0xffffu;
+    return even_bits16(nonzero_halves | nonzero_halves >> 1);
+}
+#endif
+
 /* Bit k of nz: word k of src is not zero. */
 static void nonzero_words(const uint8_t *src, size_t words, uint64_t *nz)
 {
     size_t k = 0;
     memset(nz, 0, PACK_BITMAP_BYTES(words));
 #ifdef __SSE2__
-    const __m128i zero = _mm_setzero_si128();
-    for (; k + 8 <= words; k += 8) {
-        const __m128i *at = (const __m128i *)(const void *)(src + 8 * k);
-        __m128i z0 = _mm_cmpeq_epi32(_mm_loadu_si128(at), zero);
-        __m128i z1 = _mm_cmpeq_epi32(_mm_loadu_si128(at + 1), zero);
-        __m128i z2 = _mm_cmpeq_epi32(_mm_loadu_si128(at + 2), zero);
-        __m128i z3 = _mm_cmpeq_epi32(_mm_loadu_si128(at + 3), zero);
-        /* -1 or 0 per 32-bit half, narrowed to a byte each, in order. */
-        __m128i z = _mm_packs_epi16(_mm_packs_epi32(z0, z1), _mm_packs_epi32(z2, z3));
-        unsigned nonzero_halves = ~(unsigned)_mm_movemask_epi8(z) & 0xffffu;
-        nz[k / 64] |= (uint64_t)even_bits16(nonzero_halves | nonzero_halves >> 1) << (k % 64);
+    for (; k + 8 <= words; k += 8)
+        nz[k / 64] |= (uint64_t)nonzero8(src + 8 * k) << (k % 64);
+    if (k < words && words >= 8) {
+        /* The last 8 words, overlapping the ones above (their bits come
+         * out the same twice): no word-by-word tail. */
+        size_t last = words - 8;
+        uint64_t bits = nonzero8(src + 8 * last);
+        nz[last / 64] |= bits << (last % 64);
+        if (last % 64 > 56)
+            nz[last / 64 + 1] |= bits >> (64 - last % 64);
+        k = words;
     }
 #endif
     for (; k < words; k++) {
@@ -72,12 +89,27 @@ static void nonzero_words(const uint8_t *src, size_t words, uint64_t *nz)
     }
 }
 
+/* __builtin_popcountll is a call to libgcc (__popcountdi2) unless the
+ * target has POPCNT, which the default build does not ask for: the same
+ * count inline then (a dozen instructions, no table). */
+static inline unsigned count_bits(uint64_t x)
+{
+#ifdef __POPCNT__
+    return (unsigned)__builtin_popcountll(x);
+#else
+    x -= x >> 1 & 0x5555555555555555ull;
+    x = (x & 0x3333333333333333ull) + (x >> 2 & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (unsigned)((x * 0x0101010101010101ull) >> 56);
+#endif
+}
+
 /* The packed size of a tracker of `words` words with bitmap nz. */
 static size_t packed_size(const uint64_t *nz, size_t words)
 {
     size_t nonzero = 0;
     for (size_t b = 0; b < PACK_BITMAP_BYTES(words) / 8; b++)
-        nonzero += (size_t)__builtin_popcountll(nz[b]);
+        nonzero += count_bits(nz[b]);
     return PACK_BITMAP_BYTES(words) + 8 * nonzero;
 }
 
@@ -139,8 +171,9 @@ static void state_release(struct flow_table *t, union flow_state *u)
         free(u);
 }
 
-/* Packs a flow that owns no payload copy (nothing but its own bytes to
- * keep); left as it is when there is no memory for it. */
+/* Packs a flow that owns no payload copy; left as it is when there is no
+ * memory for it. Its noted frames (flow.h: struct noted) stay where they
+ * are: the packed words keep the pointer to them. */
 static void pack(struct flow_table *t, struct flow_entry *e)
 {
     const struct stream_copy *c0, *c1;
@@ -266,10 +299,25 @@ void flow_table_prefetch(const struct flow_entry *e)
         __builtin_prefetch(p + at);
 }
 
+/* What a packed flow owns besides its bytes: its noted frames, freed
+ * through a copy unpacked on the stack. */
+static void free_packed(struct flow_entry *e)
+{
+    union flow_state u;
+    size_t size = e->proto == FLOW_TCP ? sizeof u.tcp : sizeof u.udp;
+    if (unpack_words(e->packed, e->packed_len, (uint8_t *)&u, size)) {
+        if (e->proto == FLOW_TCP)
+            tcp_flow_free(&u.tcp);
+        else
+            udp_flow_free(&u.udp);
+    }
+    free(e->packed);
+}
+
 void flow_table_release(struct flow_table *t, struct flow_entry *e)
 {
     if (e->packed) {
-        free(e->packed); /* owns nothing else (pack) */
+        free_packed(e);
     } else if (e->u) {
         if (e->proto == FLOW_TCP)
             tcp_flow_free(&e->u->tcp);

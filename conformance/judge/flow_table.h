@@ -62,7 +62,9 @@ struct flow_entry {
      * TCP flow lingering for late packets, a SYN flood's half-open flows,
      * idle ones) are kept packed (a bitmap of the nonzero 64-bit words, then
      * those words: the zero ones, most of it, left out), which a packet or
-     * the judgement unpacks. A flow with payload copies is never packed. */
+     * the judgement unpacks. A flow with payload copies is never packed;
+     * its noted frames (flow.h: struct noted) stay out of line, the packed
+     * words keep the pointer to them. */
     union flow_state *u;
     enum flow_proto proto;
     struct endpoint lo, hi;           /* canonical key: lo < hi */
@@ -85,7 +87,7 @@ struct flow_entry {
     struct flow_link hot;             /* least recently touched first */
 };
 
-/* Flows kept unpacked (about 1.7 KB each): more than the few thousand a
+/* Flows kept unpacked (about 630 bytes each): more than the few thousand a
  * busy capture has in flight at once. */
 #define FLOW_TABLE_HOT 8192
 /* Trackers kept for reuse once their flow is packed or freed: each flow

@@ -84,9 +84,9 @@ static void test_retransmission_and_out_of_order_copy(void **state)
      * overtaken on the way, not resent (Wireshark: "out-of-order"); frame
      * 6 covers bytes already seen: a retransmission. */
     assert_int_equal(cl->out_of_order.count, 1);
-    assert_int_equal(cl->out_of_order.frames[0], 5);
+    assert_int_equal(FLOW_FRAMES(&s.flow, cl->out_of_order)->frames[0], 5);
     assert_int_equal(cl->retransmits.count, 1);
-    assert_int_equal(cl->retransmits.frames[0], 6);
+    assert_int_equal(FLOW_FRAMES(&s.flow, cl->retransmits)->frames[0], 6);
     /* The copy is bounded at cap (6) and in sequence order. */
     assert_int_equal(cl->copy.contiguous, 6);
     assert_memory_equal(cl->copy.bytes, "abcdef", 6);
@@ -113,6 +113,8 @@ static void test_rst_window_and_refusal(void **state)
     assert_false(t.flow.refused);
     assert_false(t.flow.side[1].rst_in_window);
     assert_int_equal(t.flow.side[1].rsts.count, 1);
+    tcp_flow_free(&s.flow);
+    tcp_flow_free(&t.flow);
 }
 
 static void test_half_close_and_data_after_fin(void **state)
@@ -128,7 +130,19 @@ static void test_half_close_and_data_after_fin(void **state)
     assert_int_equal(s.flow.half_close_side, 0);
     assert_int_equal(s.flow.half_close_data_frame, 5);
     assert_int_equal(s.flow.side[0].data_after_fin.count, 1);
-    assert_int_equal(s.flow.side[0].data_after_fin.frames[0], 6);
+    assert_int_equal(FLOW_FRAMES(&s.flow, s.flow.side[0].data_after_fin)->frames[0], 6);
+    tcp_flow_free(&s.flow);
+}
+
+/* p: frame 1, a UDP datagram "ping" from 10.0.0.1.40000 to 10.0.0.2.3434,
+ * dissected from ip (which it points into). */
+static void udp_ping(struct packet *p, uint8_t ip[128])
+{
+    uint8_t dg[64];
+    struct pb_addr a = pb_addr("10.0.0.1"), b = pb_addr("10.0.0.2");
+    size_t n = pb_udp_datagram(dg, sizeof dg, &a, &b, 40000, 3434, "ping", 4, PB_CSUM_GOOD);
+    n = pb_ip_packet(ip, 128, &a, &b, WC_IPPROTO_UDP, dg, n, NULL);
+    assert_int_equal(dissect_frame(p, 1, 0, WC_LINK_RAW, ip, (uint32_t)n, (uint32_t)n), DISSECT_OK);
 }
 
 static void test_udp_flow_and_icmp(void **state)
@@ -136,11 +150,8 @@ static void test_udp_flow_and_icmp(void **state)
     (void)state;
     struct packet p;
     struct udp_flow f;
-    uint8_t dg[64], ip[128];
-    struct pb_addr a = pb_addr("10.0.0.1"), b = pb_addr("10.0.0.2");
-    size_t n = pb_udp_datagram(dg, sizeof dg, &a, &b, 40000, 3434, "ping", 4, PB_CSUM_GOOD);
-    n = pb_ip_packet(ip, sizeof ip, &a, &b, WC_IPPROTO_UDP, dg, n, NULL);
-    assert_int_equal(dissect_frame(&p, 1, 0, WC_LINK_RAW, ip, (uint32_t)n, (uint32_t)n), DISSECT_OK);
+    uint8_t ip[128];
+    udp_ping(&p, ip);
     udp_flow_init(&f, &p, 64);
     udp_flow_update(&f, &p);
     udp_flow_update(&f, &p);
@@ -150,6 +161,38 @@ static void test_udp_flow_and_icmp(void **state)
     assert_int_equal(f.side[0].copy.contiguous, 8);
     assert_memory_equal(f.side[0].copy.bytes, "pingping", 8);
     assert_int_equal(udp_flow_sender(&f, &p), 0);
+    udp_flow_free(&f);
+}
+
+/* Each list keeps its first FLOW_MAX_NOTED_FRAMES frames, in order, however
+ * the lists' frames interleave; an empty list reads as empty. */
+static void test_noted_frames_per_list(void **state)
+{
+    (void)state;
+    struct packet p;
+    struct udp_flow f;
+    uint8_t ip[128];
+    udp_ping(&p, ip);
+    udp_flow_init(&f, &p, 0);
+    uint16_t good_len = p.udp_len;
+    for (uint32_t k = 1; k <= 30; k++) {
+        p.frame = k;
+        p.l4_checksum = k % 2 ? CSUM_BAD : CSUM_GOOD;  /* 1, 3, 5...: 15 */
+        p.udp_len = k % 3 ? good_len : 0;               /* 3, 6, 9...: 10 */
+        udp_flow_update(&f, &p);
+    }
+    const struct udp_side *S = &f.side[0];
+    const struct frame_list *bad = FLOW_FRAMES(&f, S->bad_checksum);
+    const struct frame_list *len = FLOW_FRAMES(&f, S->bad_length);
+    assert_int_equal(bad->count, 15);
+    assert_int_equal(len->count, 10);
+    for (uint32_t k = 0; k < FLOW_MAX_NOTED_FRAMES; k++) {
+        assert_int_equal(bad->frames[k], 2 * k + 1);
+        assert_int_equal(len->frames[k], 3 * k + 3);
+    }
+    const struct frame_list *none = FLOW_FRAMES(&f, S->reassembled);
+    assert_int_equal(none->count, 0);
+    assert_int_equal(none->frames[0], 0);
     udp_flow_free(&f);
 }
 
@@ -642,6 +685,7 @@ int main(void)
         cmocka_unit_test(test_rst_window_and_refusal),
         cmocka_unit_test(test_half_close_and_data_after_fin),
         cmocka_unit_test(test_udp_flow_and_icmp),
+        cmocka_unit_test(test_noted_frames_per_list),
         cmocka_unit_test(test_memory_grows_with_open_flows_only),
         cmocka_unit_test(test_idle_deadlines_follow_the_packets),
         cmocka_unit_test(test_flows_due_together_are_judged_oldest_first),

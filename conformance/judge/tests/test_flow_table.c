@@ -2,7 +2,8 @@
  * and a packet's lookup unpacks it; what comes back is the tracker, byte
  * for byte, whatever its zero and nonzero words (sparse, dense, the first
  * and last words, runs across a bitmap word). Closed flows coming due by
- * frames. Many flows found and removed. */
+ * frames. Many flows found and removed. Noted frames that follow a packed
+ * flow. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,6 +45,7 @@ static void fill_closed(struct tcp_flow *f, bool (*keep)(size_t), uint64_t seed)
     }
     memset(&f->side[0].copy, 0, sizeof f->side[0].copy);
     memset(&f->side[1].copy, 0, sizeof f->side[1].copy);
+    f->noted_frames = NULL;
     f->closed = true;
     f->first_ts = f->last_ts = f->closed_ts = 1000;
 }
@@ -84,6 +86,51 @@ static void test_packed_tracker_comes_back_whole(void **state)
         assert_memory_equal(&e->u->tcp, &before, sizeof before);
     }
     flow_table_free(&t);
+}
+
+/* ICMP errors noted on f, frames first..first+n-1 (their numbers go to the
+ * flow's frame store). */
+static void note_icmp_errors(struct tcp_flow *f, uint32_t first, uint32_t n)
+{
+    struct packet p;
+    memset(&p, 0, sizeof p);
+    p.l4 = L4_ICMP;
+    for (uint32_t k = 0; k < n; k++) {
+        p.frame = first + k;
+        p.ts_usec = f->last_ts;
+        tcp_flow_note_icmp(f, &p);
+    }
+}
+
+/* The frame numbers a flow noted live out of line: packed with the flow
+ * they stay its own, unpacked they read back the same, and a flow freed
+ * while packed (or left in the table) frees them (ASan: no leak). */
+static void test_noted_frames_follow_a_packed_flow(void **state)
+{
+    (void)state;
+    struct flow_table t;
+    assert_true(flow_table_init(&t, &timeouts));
+    struct endpoint client = endpoint_v4(1, 40000), server = endpoint_v4(200, 37);
+    struct flow_entry *e[3];
+    for (size_t i = 0; i < 3; i++) {
+        client.port = (uint16_t)(40000 + i);
+        assert_non_null(e[i] = flow_table_insert(&t, FLOW_TCP, &client, &server));
+        fill_closed(&e[i]->u->tcp, every_third, i);
+        e[i]->u->tcp.icmp_errors.count = 0;
+        note_icmp_errors(&e[i]->u->tcp, 100, 12); /* 8 kept, 12 counted */
+        assert_non_null(e[i]->u->tcp.noted_frames);
+        flow_table_touched(&t, e[i]);
+        assert_non_null(e[i]->packed);
+    }
+    client.port = 40000;
+    assert_ptr_equal(flow_table_lookup(&t, FLOW_TCP, &client, &server), e[0]);
+    const struct frame_list *l = FLOW_FRAMES(&e[0]->u->tcp, e[0]->u->tcp.icmp_errors);
+    assert_int_equal(l->count, 12);
+    for (uint32_t k = 0; k < FLOW_MAX_NOTED_FRAMES; k++)
+        assert_int_equal(l->frames[k], 100 + k);
+    flow_table_remove(&t, e[1]);
+    flow_table_release(&t, e[1]); /* packed */
+    flow_table_free(&t);          /* e[0] unpacked, e[2] packed */
 }
 
 /* A closed flow is due by frames once closed_linger_frames passed since its
@@ -183,6 +230,7 @@ int main(void)
         cmocka_unit_test(test_packed_tracker_comes_back_whole),
         cmocka_unit_test(test_closed_flows_due_by_frames),
         cmocka_unit_test(test_many_flows_found_and_removed),
+        cmocka_unit_test(test_noted_frames_follow_a_packed_flow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
