@@ -435,6 +435,44 @@ static void test_inet_checksum_rfc1071_example(void **state)
     assert_int_equal(inet_fold(inet_sum(0, odd, sizeof odd)), 0x0100);
 }
 
+/* The sum as RFC 1071 writes it, 16 bits at a time in network order (an
+ * odd last byte padded with a zero), against inet_sum's words and tails:
+ * every length up to 100, at every start within 8 bytes, from several
+ * running sums, in pieces of even length too. */
+static uint32_t reference_sum(uint32_t sum, const uint8_t *p, size_t len)
+{
+    uint64_t total = sum;
+    for (size_t i = 0; i < len; i += 2)
+        total += (uint32_t)p[i] << 8 | (i + 1 < len ? p[i + 1] : 0);
+    while (total >> 16)
+        total = (total & 0xffff) + (total >> 16);
+    return (uint32_t)total;
+}
+
+static void test_inet_sum_matches_rfc1071_at_every_length(void **state)
+{
+    (void)state;
+    uint8_t buf[120];
+    uint32_t rng = 7;
+    for (size_t i = 0; i < sizeof buf; i++) {
+        rng = rng * 1103515245u + 12345u;
+        buf[i] = (uint8_t)(rng >> 16);
+    }
+    static const uint32_t starts[] = {0, 1, 0xfffe, 0xffff, 0x1234};
+    for (size_t s = 0; s < sizeof starts / sizeof starts[0]; s++)
+        for (size_t off = 0; off < 8; off++)
+            for (size_t len = 0; len <= 100; len++) {
+                uint32_t want = reference_sum(starts[s], buf + off, len);
+                assert_int_equal(inet_fold(inet_sum(starts[s], buf + off, len)), want);
+                size_t half = len / 2 & ~(size_t)1; /* a running sum over two pieces */
+                uint32_t two = inet_sum(inet_sum(starts[s], buf + off, half), buf + off + half, len - half);
+                assert_int_equal(inet_fold(two), want);
+            }
+    memset(buf, 0xff, sizeof buf); /* every carry */
+    for (size_t len = 0; len <= 100; len++)
+        assert_int_equal(inet_fold(inet_sum(0xffff, buf, len)), reference_sum(0xffff, buf, len));
+}
+
 /* IPv6 + a Routing header + TCP or UDP whose checksum covers the pseudo-header
  * with `csum_dst`. `rh` is the routing header's type-specific part after its
  * first 4 bytes (next header, length, type, segments left). */
@@ -550,6 +588,7 @@ int main(void)
         cmocka_unit_test(test_truncate_at_every_offset),
         cmocka_unit_test(test_random_corruption_never_crashes),
         cmocka_unit_test(test_inet_checksum_rfc1071_example),
+        cmocka_unit_test(test_inet_sum_matches_rfc1071_at_every_length),
         cmocka_unit_test(test_ipv6_routing_header_checksum_uses_final_destination),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
