@@ -1,6 +1,7 @@
 /* hash_mix: the 64-bit mixing steps the flow table and the capture-duplicate
- * detector hash with (fast, not cryptographic: the keys come from a capture,
- * and a collision costs a comparison, never a wrong answer).
+ * detector hash with (fast, not cryptographic: the keys come from a capture).
+ * The flow table compares the keys behind a matching hash; capdup keeps no
+ * bytes, and takes 64-bit hashes that match for the same packet.
  *
  *   uint64_t h = hash_mix_word(seed, proto);
  *   h = hash_mix_endpoint(h, &src);   // endpoint padding must be zeroed
@@ -107,46 +108,60 @@ static inline uint64_t hash_mix_endpoint(uint64_t h, const struct endpoint *e)
     return hash_mix_addr_port(h, &e->ip, e->port);
 }
 
-/* Four independent lanes over 32-byte blocks: a 1500-byte packet hashes in
- * about a quarter of the time one serial multiply chain takes (every frame
- * of a capture goes through here). Shorter input goes straight to the
- * serial steps: with no block, the lanes would differ from h by constants
- * only, and folding them (x ^ y) would cancel h out. */
+/* The last n < 8 bytes ending at p + n as a word padded with zeros, from
+ * one load of the 8 bytes ending there when `room` (bytes readable before
+ * p + n) allows, the bytes not wanted shifted out. */
+static inline uint64_t hash_mix_tail(const uint8_t *end, size_t n, size_t room)
+{
+    uint64_t w = 0;
+    if (n && room >= 8) {
+        memcpy(&w, end - 8, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        w >>= 8 * (8 - n);
+#else
+        w <<= 8 * (8 - n);
+#endif
+    } else if (n) {
+        memcpy(&w, end - n, n);
+    }
+    return w;
+}
+
+/* 16 bytes to a multiply of two words (folded, hash_mix_fold), two lanes
+ * over 32-byte blocks side by side: every frame of a capture goes through
+ * here (capdup), most of them short. The seed enters both lanes, which
+ * meet in a last multiply, so it always counts (folding lanes that differ
+ * from it by constants only with x ^ y would cancel it). */
 static inline uint64_t hash_mix_bytes(uint64_t h, const uint8_t *p, size_t n)
 {
+    uint64_t a = h ^ 0x9E3779B97F4A7C15ull, b = h ^ 0xC2B2AE3D27D4EB4Full;
     size_t i = 0;
-    if (n >= 32) {
-        uint64_t lane[4] = {h, h ^ 0x9E3779B97F4A7C15ull, h ^ 0xC2B2AE3D27D4EB4Full,
-                            h ^ 0x165667B19E3779F9ull};
-        for (; i + 32 <= n; i += 32) {
-            for (int k = 0; k < 4; k++) {
-                uint64_t w;
-                memcpy(&w, p + i + 8 * k, 8);
-                lane[k] = hash_mix_word(lane[k], w);
-            }
-        }
-        h = hash_mix_word(hash_mix_word(lane[0], lane[1]), hash_mix_word(lane[2], lane[3]));
+    for (; i + 32 <= n; i += 32) {
+        uint64_t w0, w1, w2, w3;
+        memcpy(&w0, p + i, 8);
+        memcpy(&w1, p + i + 8, 8);
+        memcpy(&w2, p + i + 16, 8);
+        memcpy(&w3, p + i + 24, 8);
+        a = hash_mix_fold(w0 ^ a, w1 ^ 0x165667B19E3779F9ull);
+        b = hash_mix_fold(w2 ^ b, w3 ^ 0xD6E8FEB86659FD93ull);
     }
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        h = hash_mix_word(h, w);
+    if (i + 16 <= n) {
+        uint64_t w0, w1;
+        memcpy(&w0, p + i, 8);
+        memcpy(&w1, p + i + 8, 8);
+        a = hash_mix_fold(w0 ^ a, w1 ^ 0x165667B19E3779F9ull);
+        i += 16;
     }
-    /* The last n - i < 8 bytes: one load of the last 8 (when there are
-     * 8) with the bytes already hashed shifted out, not a byte loop. */
-    uint64_t tail = 0;
-    size_t left = n - i;
-    if (left && n >= 8) {
-        memcpy(&tail, p + n - 8, 8);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        tail >>= 8 * (8 - left);
-#else
-        tail <<= 8 * (8 - left);
-#endif
+    size_t left = n - i;          /* < 16 */
+    uint64_t t0, t1 = 0;
+    if (left > 8) {
+        memcpy(&t0, p + i, 8);
+        t1 = hash_mix_tail(p + n, left - 8, n);
     } else {
-        memcpy(&tail, p + i, left);
+        t0 = hash_mix_tail(p + n, left, n);
     }
-    return hash_mix_word(h, tail ^ (uint64_t)n << 56);
+    b = hash_mix_fold(t0 ^ b, t1 ^ 0xA0761D6478BD642Full ^ (uint64_t)n << 32);
+    return hash_mix_fold(a ^ 0xE7037ED1A0B428DBull, b ^ 0x8EBC6AF09C88C6E3ull);
 }
 
 #endif

@@ -108,10 +108,10 @@ static void test_hash_mix_bytes_keeps_the_seed_at_every_length(void **state)
     for (size_t n = 0; n <= sizeof bytes; n++) {
         uint64_t h1 = hash_mix_bytes(1, bytes, n), h2 = hash_mix_bytes(2, bytes, n);
         assert_true(h1 != h2);
-        if (n) {
-            bytes[n - 1] ^= 1;
+        for (size_t k = 0; k < n; k++) { /* every byte counts, wherever it falls */
+            bytes[k] ^= 1;
             assert_true(hash_mix_bytes(1, bytes, n) != h1);
-            bytes[n - 1] ^= 1;
+            bytes[k] ^= 1;
         }
     }
 }
