@@ -691,12 +691,49 @@ struct flow_entry *flow_table_each(const struct flow_table *t, size_t *slot)
     return NULL;
 }
 
+/* v[0..n) by creation, each entry read once: (creation, entry) pairs
+ * sorted a byte of the creation at a time from the lowest (a counting
+ * pass per byte, none for a byte all share), which the slots' hash order
+ * needs (qsort through a callback took 2.7k instructions a flow). false
+ * on out of memory (v unchanged). */
+static bool radix_by_creation(struct flow_entry **v, size_t n)
+{
+    struct keyed { uint64_t created; struct flow_entry *e; } *a = malloc(2 * n * sizeof *a);
+    if (!a)
+        return false;
+    struct keyed *from = a, *to = a + n;
+    uint64_t all_or = 0, all_and = UINT64_MAX;
+    for (size_t i = 0; i < n; i++) {
+        from[i] = (struct keyed){ v[i]->created, v[i] };
+        all_or |= v[i]->created;
+        all_and &= v[i]->created;
+    }
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        if ((((all_or ^ all_and) >> shift) & 0xff) == 0)
+            continue; /* every key has the same byte here */
+        size_t at[257] = {0};
+        for (size_t i = 0; i < n; i++)
+            at[(from[i].created >> shift & 0xff) + 1]++;
+        for (size_t b = 1; b < 257; b++)
+            at[b] += at[b - 1];
+        for (size_t i = 0; i < n; i++)
+            to[at[from[i].created >> shift & 0xff]++] = from[i];
+        struct keyed *swap = from;
+        from = to;
+        to = swap;
+    }
+    for (size_t i = 0; i < n; i++)
+        v[i] = from[i].e;
+    free(a);
+    return true;
+}
+
 size_t flow_table_take_all(struct flow_table *t)
 {
     size_t n = 0, slot = 0;
     for (struct flow_entry *e; (e = flow_table_each(t, &slot));)
         t->due[n++] = e;
-    if (n > 1)
+    if (n > 1 && !radix_by_creation(t->due, n))
         qsort(t->due, n, sizeof *t->due, cmp_created);
     return n;
 }
