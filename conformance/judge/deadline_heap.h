@@ -1,4 +1,4 @@
-/* deadline_heap: a binary min-heap of capture-time deadlines, for finding
+/* deadline_heap: a (4-ary) min-heap of deadlines, for finding
  * the flows due for judgement without walking every open flow.
  *
  * The heap is intrusive: whatever has a deadline embeds a struct

@@ -12,8 +12,9 @@
 
 #include "deadline_heap.h"
 
-/* Every parent no later than its children, every node told its slot and
- * holding the deadline its slot holds. */
+/* Every parent no later than its children (4 to a parent: slot i's parent
+ * is (i + 2) / 4), every node told its slot and holding the deadline its
+ * slot holds. */
 static void assert_heap_sound(const struct deadline_heap *h)
 {
     for (size_t i = 1; i <= h->count; i++) {
@@ -21,7 +22,7 @@ static void assert_heap_sound(const struct deadline_heap *h)
         assert_int_equal(s->node->slot, i);
         assert_true(s->node->at == s->at);
         if (i > 1)
-            assert_true(h->slots[i / 2].at <= s->at);
+            assert_true(h->slots[(i + 2) / 4].at <= s->at);
     }
 }
 
