@@ -12,7 +12,7 @@
 #include "array_reserve.h"
 #include "hash_mix.h"
 
-#define INITIAL_SLOTS 2048
+#define INITIAL_SLOTS 64 /* grown as needed: a small capture scans few empty slots */
 
 bool flow_table_init(struct flow_table *t, const struct flow_timeouts *timeouts)
 {

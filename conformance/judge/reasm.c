@@ -16,9 +16,10 @@ struct pending {
     uint32_t total;          /* 0 until the last fragment (MF clear) arrives */
     uint32_t last_frame;
     int64_t last_ts;
-    uint8_t *buf;            /* REASM_MAX_DATAGRAM bytes */
-    uint8_t have[(BLOCKS + 7) / 8];
+    uint8_t *buf;            /* REASM_MAX_DATAGRAM bytes, then `have` */
+    uint8_t *have;           /* HAVE_BYTES, in buf's block: made with it, for a slot in use */
 };
+#define HAVE_BYTES ((BLOCKS + 7) / 8)
 
 struct reasm {
     size_t max_pending;
@@ -98,11 +99,13 @@ static struct pending *slot_for(struct reasm *r, const struct packet *p, struct 
         release(oldest);
         free_slot = oldest;
     }
-    free_slot->buf = malloc(REASM_MAX_DATAGRAM);
+    free_slot->buf = malloc(REASM_MAX_DATAGRAM + HAVE_BYTES);
     if (!free_slot->buf) {
         r->nomem++;
         return NULL;
     }
+    free_slot->have = free_slot->buf + REASM_MAX_DATAGRAM;
+    memset(free_slot->have, 0, HAVE_BYTES);
     free_slot->used = true;
     free_slot->family = p->src.family;
     free_slot->proto = p->proto;
