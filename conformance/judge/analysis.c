@@ -246,7 +246,7 @@ struct analysis *analysis_create(const struct analysis_options *o)
     a->next_scan = INT64_MIN;
     unsigned jobs = a->opt.jobs > 64 ? 64 : a->opt.jobs;
     if (jobs > 1 && !a->opt.retain_reports && !a->opt.annotate && !a->opt.on_packet &&
-        a->opt.payload_cap == 0 && !shards_create(a, jobs)) {
+        a->opt.payload_cap == 0 && !shards_create(a, jobs - 1)) { /* the reader is one */
         analysis_destroy(a);
         return NULL;
     }
