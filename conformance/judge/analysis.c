@@ -508,10 +508,8 @@ static unsigned shard_of(unsigned nshards, const struct ip_addr *x, uint16_t xp,
                          const struct ip_addr *y, uint16_t yp)
 {
     uint64_t x0, x1, y0, y1;
-    memcpy(&x0, x->bytes, 8);
-    memcpy(&x1, x->bytes + 8, 8);
-    memcpy(&y0, y->bytes, 8);
-    memcpy(&y1, y->bytes + 8, 8);
+    hash_mix_addr_words(x, &x0, &x1);
+    hash_mix_addr_words(y, &y0, &y1);
     uint64_t ports = (uint64_t)xp + yp + ((uint64_t)x->family << 32);
     uint64_t h = hash_mix_fold((x0 + y0) ^ 0x9E3779B97F4A7C15ull, (x1 + y1) ^ 0xC2B2AE3D27D4EB4Full) ^
                  hash_mix_fold(ports ^ 0x165667B19E3779F9ull, (ports ^ (x0 + y0)) | 1);

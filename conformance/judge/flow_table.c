@@ -350,10 +350,8 @@ void flow_table_free(struct flow_table *t)
 static bool endpoint_same(const struct endpoint *x, const struct endpoint *y)
 {
     uint64_t x0, x1, y0, y1;
-    memcpy(&x0, x->ip.bytes, 8);
-    memcpy(&x1, x->ip.bytes + 8, 8);
-    memcpy(&y0, y->ip.bytes, 8);
-    memcpy(&y1, y->ip.bytes + 8, 8);
+    hash_mix_addr_words(&x->ip, &x0, &x1);
+    hash_mix_addr_words(&y->ip, &y0, &y1);
     return ((x0 ^ y0) | (x1 ^ y1)) == 0 && x->ip.family == y->ip.family && x->port == y->port;
 }
 

@@ -4,7 +4,6 @@
  * bytes, and takes 64-bit hashes that match for the same packet.
  *
  *   uint64_t h = hash_mix_word(seed, proto);
- *   h = hash_mix_endpoint(h, &src);   // endpoint padding must be zeroed
  *   h = hash_mix_bytes(h, bytes, len);
  *   uint64_t key = hash_mix_pair(proto, &src, sport, &dst, dport);  // ordered
  *   struct tuple_hash t = hash_mix_tuple(proto, &src, sport, &dst, dport); // both ways
@@ -24,16 +23,11 @@ static inline uint64_t hash_mix_word(uint64_t h, uint64_t v)
     return h ^ (h >> 29);
 }
 
-/* An address and a port (the address's unused bytes must be zero, as the
- * dissector leaves them), without building a struct endpoint. */
-static inline uint64_t hash_mix_addr_port(uint64_t h, const struct ip_addr *ip, uint16_t port)
+/* An address's 16 bytes as two words, in memory order (no alignment). */
+static inline void hash_mix_addr_words(const struct ip_addr *a, uint64_t *w0, uint64_t *w1)
 {
-    uint64_t w0, w1;
-    memcpy(&w0, ip->bytes, 8);
-    memcpy(&w1, ip->bytes + 8, 8);
-    h = hash_mix_word(h, w0);
-    h = hash_mix_word(h, w1);
-    return hash_mix_word(h, (uint64_t)ip->family << 16 | port);
+    memcpy(w0, a->bytes, 8);
+    memcpy(w1, a->bytes + 8, 8);
 }
 
 /* Multiplies, folding the 128-bit product: one mixing step. */
@@ -45,17 +39,15 @@ static inline uint64_t hash_mix_fold(uint64_t x, uint64_t y)
 
 /* An ordered pair of (address, port) with `tag` (a protocol number) mixed
  * in: the three word pairs side by side (independent multiplies, not one
- * chain: every packet hashes its flow's key, and capdup both directions).
+ * chain: every packet hashes its conversation, hash_mix_tuple).
  * hash_mix_pair(t, x, xp, y, yp) and (t, y, yp, x, xp) differ: the first
  * address's words meet other constants. Unused address bytes must be zero. */
 static inline uint64_t hash_mix_pair(uint32_t tag, const struct ip_addr *x, uint16_t xp,
                                      const struct ip_addr *y, uint16_t yp)
 {
     uint64_t x0, x1, y0, y1;
-    memcpy(&x0, x->bytes, 8);
-    memcpy(&x1, x->bytes + 8, 8);
-    memcpy(&y0, y->bytes, 8);
-    memcpy(&y1, y->bytes + 8, 8);
+    hash_mix_addr_words(x, &x0, &x1);
+    hash_mix_addr_words(y, &y0, &y1);
     uint64_t x2 = (uint64_t)tag << 32 | (uint64_t)x->family << 16 | xp;
     uint64_t y2 = (uint64_t)y->family << 16 | yp;
     uint64_t h = hash_mix_fold(x0 ^ 0x9E3779B97F4A7C15ull, y0 ^ 0xC2B2AE3D27D4EB4Full) ^
@@ -70,10 +62,8 @@ static inline int hash_mix_end_cmp(const struct ip_addr *x, uint16_t xp, const s
                                    uint16_t yp)
 {
     uint64_t x0, x1, y0, y1;
-    memcpy(&x0, x->bytes, 8);
-    memcpy(&x1, x->bytes + 8, 8);
-    memcpy(&y0, y->bytes, 8);
-    memcpy(&y1, y->bytes + 8, 8);
+    hash_mix_addr_words(x, &x0, &x1);
+    hash_mix_addr_words(y, &y0, &y1);
     uint64_t x2 = (uint64_t)x->family << 16 | xp, y2 = (uint64_t)y->family << 16 | yp;
     if (x0 != y0)
         return x0 < y0 ? -1 : 1;
@@ -101,11 +91,6 @@ static inline void hash_mix_packet_tuple(struct packet *p)
 {
     p->tuple = hash_mix_tuple(p->proto, &p->src, p->sport, &p->dst, p->dport);
     p->tuple_hashed = true;
-}
-
-static inline uint64_t hash_mix_endpoint(uint64_t h, const struct endpoint *e)
-{
-    return hash_mix_addr_port(h, &e->ip, e->port);
 }
 
 /* The last n < 8 bytes ending at p + n as a word padded with zeros, from
