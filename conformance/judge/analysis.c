@@ -537,7 +537,7 @@ static int peek_shard(unsigned nshards, int linktype, const uint8_t *b, uint32_t
             return -1;
         type = peek16(b + 12);
         at = 14;
-        if (type == 0x8100 && len >= 18) {
+        if (type == WC_ETHERTYPE_VLAN && len >= 18) {
             type = peek16(b + 16);
             at = 18;
         }
@@ -557,7 +557,7 @@ static int peek_shard(unsigned nshards, int linktype, const uint8_t *b, uint32_t
     case WC_LINK_RAW: case WC_LINK_RAW_DLT: case WC_LINK_IPV4: case WC_LINK_IPV6:
         if (len < 1)
             return -1;
-        type = b[0] >> 4 == 4 ? 0x0800 : b[0] >> 4 == 6 ? 0x86DD : 0;
+        type = b[0] >> 4 == 4 ? WC_ETHERTYPE_IPV4 : b[0] >> 4 == 6 ? WC_ETHERTYPE_IPV6 : 0;
         at = 0;
         break;
     default:
@@ -568,7 +568,7 @@ static int peek_shard(unsigned nshards, int linktype, const uint8_t *b, uint32_t
     memset(&dst, 0, sizeof dst);
     uint8_t proto;
     size_t l4;
-    if (type == 0x0800 && len >= at + 20 && b[at] >> 4 == 4) {
+    if (type == WC_ETHERTYPE_IPV4 && len >= at + 20 && b[at] >> 4 == 4) {
         if (peek16(b + at + 6) & 0x3fff)
             return -1;                /* a fragment */
         proto = b[at + 9];
@@ -576,7 +576,7 @@ static int peek_shard(unsigned nshards, int linktype, const uint8_t *b, uint32_t
         memcpy(src.bytes, b + at + 12, 4);
         memcpy(dst.bytes, b + at + 16, 4);
         l4 = at + 4 * (size_t)(b[at] & 15);
-    } else if (type == 0x86DD && len >= at + 40 && b[at] >> 4 == 6) {
+    } else if (type == WC_ETHERTYPE_IPV6 && len >= at + 40 && b[at] >> 4 == 6) {
         proto = b[at + 6];
         src.family = dst.family = 6;
         memcpy(src.bytes, b + at + 8, 16);
