@@ -6,7 +6,8 @@
  * a 4-tuple, left open), UDP exchanges answered by ICMP port unreachable,
  * fragmented datagrams, capture duplicates, and seconds of capture time
  * (scans judge lingering flows mid-capture); and thousands of flows judged
- * at the end (the shards wait for the reader to hand their reports out). */
+ * at the end (the shards wait for the reader to hand their reports out).
+ * And --jobs 2, the reader and one shard, at --max-flows: as one thread. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -165,8 +166,9 @@ static void on_flow_done(const struct flow_report *r, void *ctx)
     report_flow(run->out, r, REPORT_VERBOSE);
 }
 
-/* The reports and the summary of the capture judged with `jobs` threads. */
-static char *judge(const struct capture *c, unsigned jobs)
+/* The reports and the summary of the capture judged with `jobs` threads
+ * and at most `max_flows` open (0: the default). */
+static char *judge_bounded(const struct capture *c, unsigned jobs, size_t max_flows)
 {
     struct run run = { NULL, 0, NULL };
     run.out = open_memstream(&run.text, &run.len);
@@ -175,6 +177,8 @@ static char *judge(const struct capture *c, unsigned jobs)
     analysis_options_default(&o);
     o.payload_cap = 0; /* what check sets: the shards never see payloads */
     o.jobs = jobs;
+    if (max_flows)
+        o.max_flows = max_flows;
     o.on_flow_done = on_flow_done;
     o.ctx = &run;
     struct analysis *a = analysis_create(&o);
@@ -189,6 +193,11 @@ static char *judge(const struct capture *c, unsigned jobs)
     analysis_destroy(a);
     fclose(run.out);
     return run.text;
+}
+
+static char *judge(const struct capture *c, unsigned jobs)
+{
+    return judge_bounded(c, jobs, 0);
 }
 
 /* The capture judged with 2, 3 and 4 threads (`rounds` times each: the
@@ -235,11 +244,30 @@ static void test_jobs_many_flows_at_the_end(void **state)
     free_capture(&c);
 }
 
+/* --jobs 2 is the reader and one shard: it judges as one thread even once
+ * --max-flows is reached (more shards split the bound, analysis.h). */
+static void test_two_threads_judge_as_one_at_the_flow_bound(void **state)
+{
+    (void)state;
+    struct capture c;
+    build_many_flows(&c);
+    char *one = judge_bounded(&c, 1, 1000);
+    assert_non_null(strstr(one, "judged early"));
+    for (int round = 0; round < 3; round++) {
+        char *two = judge_bounded(&c, 2, 1000);
+        assert_string_equal(one, two);
+        free(two);
+    }
+    free(one);
+    free_capture(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jobs_judge_as_one_thread),
         cmocka_unit_test(test_jobs_many_flows_at_the_end),
+        cmocka_unit_test(test_two_threads_judge_as_one_at_the_flow_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
