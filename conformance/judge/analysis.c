@@ -26,11 +26,9 @@
 
 /* ---- shards (analysis_options.jobs) --------------------------------------------
  * The reader (the caller of analysis_feed) copies frames into chunks. Each
- * full chunk goes to the shard threads, every one dissecting its share (and
- * hashing it for capdup): the frames whose flow it will most likely hold
- * (peek_shard), so that a packet stays in the cache of the core that routes
- * it, and the reader reads only a few bytes of what the shards found of a
- * plain packet (chunk.plain). Two chunks later the reader drops capture
+ * full chunk goes to the shard threads, every one dissecting its slice (and
+ * hashing it for capdup, and noting for a plain packet the few things the
+ * reader needs of it: chunk.plain). Two chunks later the reader drops capture
  * duplicates, reassembles and routes it, in frame order (what needs one
  * thread), into one batch of items per shard, which each shard then works
  * on its own flows. Nothing waits for a step to end: the reader reads on
@@ -70,7 +68,6 @@ struct raw_frame {
     int linktype;
     int64_t ts;
     size_t at;
-    unsigned shard;                  /* which one dissects it (peek_shard) */
 };
 
 /* What the reader routed to one shard from one chunk. */
@@ -101,7 +98,7 @@ struct chunk {
     bool *plain;
     int16_t *route_to;
     struct batch *batch;             /* one per shard */
-    unsigned dissected, worked;      /* shards done with their share, their batch (pipe mu) */
+    unsigned dissected, worked;      /* shards done with their slice, their batch (pipe mu) */
 };
 #define CHUNK_FRAMES 1024
 #define CHUNK_BYTES ((size_t)512 << 10)
@@ -516,80 +513,6 @@ static unsigned shard_of(unsigned nshards, const struct ip_addr *x, uint16_t xp,
     return (unsigned)((h >> 32) * nshards >> 32); /* no division: per packet */
 }
 
-static uint16_t peek16(const uint8_t *b)
-{
-    return (uint16_t)(b[0] << 8 | b[1]);
-}
-
-/* The shard a frame's flow most likely belongs to, from a glance at its
- * bytes: TCP or UDP over IPv4 (not a fragment) or IPv6 (no extension
- * header) behind Ethernet (one VLAN tag at most), Linux cooked or no link
- * header; -1 for anything else. Only where it is dissected depends on it
- * (route_shard decides where it goes): the shard that dissects a packet
- * is then the one that routes it, which finds it in its cache. */
-static int peek_shard(unsigned nshards, int linktype, const uint8_t *b, uint32_t len)
-{
-    uint16_t type;
-    size_t at;
-    switch (linktype) {
-    case WC_LINK_EN10MB:
-        if (len < 14)
-            return -1;
-        type = peek16(b + 12);
-        at = 14;
-        if (type == WC_ETHERTYPE_VLAN && len >= 18) {
-            type = peek16(b + 16);
-            at = 18;
-        }
-        break;
-    case WC_LINK_LINUX_SLL:
-        if (len < 16)
-            return -1;
-        type = peek16(b + 14);
-        at = 16;
-        break;
-    case WC_LINK_LINUX_SLL2:
-        if (len < 20)
-            return -1;
-        type = peek16(b);
-        at = 20;
-        break;
-    case WC_LINK_RAW: case WC_LINK_RAW_DLT: case WC_LINK_IPV4: case WC_LINK_IPV6:
-        if (len < 1)
-            return -1;
-        type = b[0] >> 4 == 4 ? WC_ETHERTYPE_IPV4 : b[0] >> 4 == 6 ? WC_ETHERTYPE_IPV6 : 0;
-        at = 0;
-        break;
-    default:
-        return -1;
-    }
-    struct ip_addr src, dst;
-    memset(&src, 0, sizeof src);
-    memset(&dst, 0, sizeof dst);
-    uint8_t proto;
-    size_t l4;
-    if (type == WC_ETHERTYPE_IPV4 && len >= at + 20 && b[at] >> 4 == 4) {
-        if (peek16(b + at + 6) & 0x3fff)
-            return -1;                /* a fragment */
-        proto = b[at + 9];
-        src.family = dst.family = 4;
-        memcpy(src.bytes, b + at + 12, 4);
-        memcpy(dst.bytes, b + at + 16, 4);
-        l4 = at + 4 * (size_t)(b[at] & 15);
-    } else if (type == WC_ETHERTYPE_IPV6 && len >= at + 40 && b[at] >> 4 == 6) {
-        proto = b[at + 6];
-        src.family = dst.family = 6;
-        memcpy(src.bytes, b + at + 8, 16);
-        memcpy(dst.bytes, b + at + 24, 16);
-        l4 = at + 40;
-    } else {
-        return -1;
-    }
-    if ((proto != WC_IPPROTO_TCP && proto != WC_IPPROTO_UDP) || len < l4 + 4)
-        return -1;
-    return (int)shard_of(nshards, &src, peek16(b + l4), &dst, peek16(b + l4 + 2));
-}
-
 /* The shard whose flows p belongs to (the quoted one's for an ICMP error),
  * -1 if none of them: route() gives it to no flow. */
 static int route_shard(unsigned nshards, const struct packet *p)
@@ -935,14 +858,13 @@ static void work_item(struct shard *sh, const struct item *it)
     }
 }
 
-/* What a shard does ahead of the reader: dissect, hash for capdup, and
- * find what the reader needs of a plain packet (chunk.plain). */
-static void dissect_share(struct chunk *c, unsigned shard, unsigned nshards)
+/* What a shard does ahead of the reader: dissect its slice of the chunk
+ * (frames [lo, hi)), hash it for capdup, and find what the reader needs of
+ * a plain packet (chunk.plain). */
+static void dissect_slice(struct chunk *c, size_t lo, size_t hi, unsigned nshards)
 {
-    for (size_t i = 0; i < c->n; i++) {
+    for (size_t i = lo; i < hi; i++) {
         const struct raw_frame *f = &c->frames[i];
-        if (f->shard != shard)
-            continue;
         struct packet *p = &c->pkts[i];
         c->errs[i] = dissect_frame(p, f->frame, f->ts, f->linktype, c->bytes + f->at, f->caplen,
                                    f->wirelen);
@@ -971,7 +893,8 @@ static void *shard_main(void *arg)
         free_spent(sh);
         pthread_mutex_unlock(&pp->mu);
         if (t.kind == TASK_DISSECT) {
-            dissect_share(t.c, sh->index, sh->count);
+            dissect_slice(t.c, t.c->n * sh->index / sh->count,
+                          t.c->n * (sh->index + 1) / sh->count, sh->count);
         } else {
             const struct batch *b = &t.c->batch[sh->index];
             sh->working = b;
@@ -1303,9 +1226,7 @@ static bool read_frame(struct analysis *a, uint32_t frame, int64_t ts, int linkt
     c->bytes = bytes_room;
     if (caplen)
         memcpy(c->bytes + c->nbytes, bytes, caplen);
-    int peek = peek_shard(a->nshards, linktype, bytes, caplen);
-    unsigned shard = peek >= 0 ? (unsigned)peek : (unsigned)(c->n % a->nshards);
-    c->frames[c->n++] = (struct raw_frame){ frame, caplen, wirelen, linktype, ts, c->nbytes, shard };
+    c->frames[c->n++] = (struct raw_frame){ frame, caplen, wirelen, linktype, ts, c->nbytes };
     c->nbytes += caplen;
     return true;
 }

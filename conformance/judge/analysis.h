@@ -142,8 +142,8 @@ struct analysis_options {
     size_t max_flows;
     /* Threads in all (0 or 1: one, the caller's). With more, the caller
      * of analysis_feed (the reader) only copies frames into chunks of a
-     * thousand and peeks at their addresses; the other jobs - 1 threads,
-     * the shards, dissect each chunk (each the frames of its own flows), a
+     * thousand; the other jobs - 1 threads, the shards, dissect each
+     * chunk in slices, a
      * few chunks later the reader drops capture duplicates, reassembles and
      * routes it in frame order while they go on; the flows are sharded
      * over them by a symmetric hash of their addresses and ports (an ICMP
