@@ -509,14 +509,6 @@ struct flow_entry *flow_table_insert_hashed(struct flow_table *t, enum flow_prot
     return e;
 }
 
-static void linger_unlink(struct flow_table *t, struct flow_entry *e)
-{
-    if (!e->lingering)
-        return;
-    deadline_heap_remove(&t->lingering, &e->linger_due);
-    e->lingering = false;
-}
-
 /* A TCP flow that just closed is queued by the frame its lingering in
  * frames ends: closed_linger_frames after the frame that closed it, and
  * twice that after its first frame (a short connection that closed before
@@ -525,7 +517,6 @@ static void linger_unlink(struct flow_table *t, struct flow_entry *e)
 static void linger_append(struct flow_table *t, struct flow_entry *e)
 {
     uint64_t linger = t->timeouts.closed_linger_frames;
-    e->lingering = true;
     if (!linger)
         return;
     uint64_t after_close = e->u->tcp.last_frame + linger, after_first = e->u->tcp.first_frame + 2 * linger;
@@ -538,7 +529,7 @@ void flow_table_remove(struct flow_table *t, struct flow_entry *e)
     slot_take(t, e);
     deadline_heap_remove(&t->deadlines, &e->due);
     hot_unlink(t, e);
-    linger_unlink(t, e);
+    deadline_heap_remove(&t->lingering, &e->linger_due); /* not queued: no-op */
     t->count--;
 }
 
@@ -592,8 +583,8 @@ void flow_table_touched(struct flow_table *t, struct flow_entry *e)
         deadline_heap_move(&t->deadlines, &e->due, deadline);
     /* A closed TCP flow only waits for late packets: packed at once. */
     if (e->proto == FLOW_TCP && e->u->tcp.closed) {
-        if (!e->lingering)
-            linger_append(t, e);
+        if (!deadline_node_queued(&e->linger_due))
+            linger_append(t, e); /* a no-op with closed_linger_frames 0 */
         hot_unlink(t, e);
         pack(t, e);
     } else {

@@ -75,7 +75,6 @@ struct flow_entry {
     /* TCP, closed: queued in the table's linger heap at the frame its
      * lingering in frames ends (flow_timeouts.closed_linger_frames). */
     struct deadline_node linger_due;
-    bool lingering;
     uint64_t created;                 /* opened after every flow with a smaller one */
     uint32_t *offloaded;              /* frames with offloaded checksums (kept for comments) */
     size_t noffloaded, offloaded_cap;
