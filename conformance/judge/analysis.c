@@ -504,6 +504,8 @@ static void route(struct analysis *a, const struct packet *p)
 static unsigned shard_of(unsigned nshards, const struct ip_addr *x, uint16_t xp,
                          const struct ip_addr *y, uint16_t yp)
 {
+    if (nshards == 1)
+        return 0;   /* --jobs 2, the default on 2 cores: nothing to spread */
     uint64_t x0, x1, y0, y1;
     hash_mix_addr_words(x, &x0, &x1);
     hash_mix_addr_words(y, &y0, &y1);
