@@ -446,7 +446,7 @@ static bool grow_slots(struct flow_table *t)
  * tombstones, so a probe ends at the first empty slot). */
 static void slot_take(struct flow_table *t, const struct flow_entry *e)
 {
-    size_t mask = t->nslots - 1, i = tag_of(flow_table_hash(e->proto, &e->lo, &e->hi).hash) & mask;
+    size_t mask = t->nslots - 1, i = e->tag & mask;
     for (; !t->tags[i] || t->entries[i] != e; i = (i + 1) & mask)
         if (!t->tags[i])
             return; /* not in the table */
@@ -502,7 +502,8 @@ struct flow_entry *flow_table_insert_hashed(struct flow_table *t, enum flow_prot
     e->proto = proto;
     e->lo = h.order > 0 ? *y : *x;
     e->hi = h.order > 0 ? *x : *y;
-    slot_put(t->tags, t->entries, t->nslots, tag_of(h.hash), e);
+    e->tag = tag_of(h.hash);
+    slot_put(t->tags, t->entries, t->nslots, e->tag, e);
     t->count++;
     if (t->count > t->max_count)
         t->max_count = t->count;
@@ -643,7 +644,7 @@ static size_t take_lingered(struct flow_table *t, uint32_t frame, size_t n)
     struct deadline_node *top;
     while ((top = deadline_heap_top(&t->lingering)) && top->at < (int64_t)frame) {
         struct flow_entry *e = entry_of_linger(deadline_heap_pop(&t->lingering));
-        if (e->due.slot) {
+        if (deadline_node_queued(&e->due)) {
             deadline_heap_remove(&t->deadlines, &e->due);
             t->due[n++] = e;
         }

@@ -68,6 +68,7 @@ struct flow_entry {
     union flow_state *u;
     enum flow_proto proto;
     struct endpoint lo, hi;           /* canonical key: lo < hi */
+    uint32_t tag;                     /* the key's tag in the table (its slot's home) */
     /* Queued no later than the flow's true deadline: a packet that brings
      * the deadline earlier moves it, one that pushes it later leaves it to
      * flow_table_take_due to find out. */
